@@ -123,9 +123,12 @@ function main(): void {
     console.log(`contracts/generated is up to date (${files.size - 1} contracts)`);
     return;
   }
-  rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  for (const [name, content] of files) writeFileSync(join(outDir, name), content);
+  for (const [name, content] of files) {
+    const path = join(outDir, name);
+    if (!existsSync(path) || readFileSync(path, "utf8") !== content) writeFileSync(path, content);
+  }
+  for (const name of readdirSync(outDir)) if (!files.has(name)) rmSync(join(outDir, name));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`compiled ${files.size - 1} contracts with solc ${solc.version()} in ${seconds}s → contracts/generated`);
 }
