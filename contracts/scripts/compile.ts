@@ -19,6 +19,7 @@ const solc = require("solc") as {
 const contractsDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const srcDir = join(contractsDir, "src");
 const outDir = join(contractsDir, "generated");
+const reasonsFile = join(contractsDir, "..", "packages", "core", "src", "contract-reasons.ts");
 
 /** Compiler settings shared by every contract; changing them changes bytecode and gas. */
 export const compilerSettings = {
@@ -51,8 +52,58 @@ function findImport(path: string): { contents: string } | { error: string } {
 
 type SolcOutput = {
   errors?: { severity: string; formattedMessage: string }[];
-  contracts?: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>;
+  contracts?: Record<
+    string,
+    Record<
+      string,
+      {
+        abi: { type: string; name?: string; inputs?: { type: string }[] }[];
+        evm: { bytecode: { object: string } };
+        userdoc?: { errors?: Record<string, { notice?: string }[]> };
+      }
+    >
+  >;
 };
+
+/** Turns `VoucherSignatureInvalid` into `voucher_signature_invalid` (same rule as packages/core). */
+function snake(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2")
+    .toLowerCase();
+}
+
+/** The contracts' custom errors as reason codes, with the @notice of each error as its message. */
+function reasonsSource(output: SolcOutput): string {
+  const reasons = new Map<string, string>();
+  for (const [source, contracts] of Object.entries(output.contracts ?? {})) {
+    if (!source.startsWith("src/")) continue;
+    for (const artifact of Object.values(contracts)) {
+      for (const item of artifact.abi) {
+        if (item.type !== "error" || !item.name) continue;
+        const signature = `${item.name}(${(item.inputs ?? []).map((i) => i.type).join(",")})`;
+        const notice = artifact.userdoc?.errors?.[signature]?.[0]?.notice?.trim();
+        const previous = reasons.get(snake(item.name));
+        if (!previous || (notice && previous.startsWith("Contract error"))) {
+          reasons.set(snake(item.name), notice ?? `Contract error ${item.name}`);
+        }
+      }
+    }
+  }
+  const lines = [...reasons.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([code, message]) => `  ${code}: { status: 422, message: ${JSON.stringify(message)} },`);
+  return [
+    "/**",
+    " * Reason codes of the contracts' custom errors, generated from the compiled ABIs by",
+    " * `npm run compile` (see contracts/scripts/compile.ts). Do not edit by hand.",
+    " */",
+    "export const CONTRACT_REASONS = {",
+    ...lines,
+    "} as const satisfies Record<string, { status: number; message: string }>;",
+    "",
+  ].join("\n");
+}
 
 export function compile(): Map<string, string> {
   const sources: Record<string, { content: string }> = {};
@@ -62,7 +113,7 @@ export function compile(): Map<string, string> {
   const input = {
     language: "Solidity",
     sources,
-    settings: { ...compilerSettings, outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } } },
+    settings: { ...compilerSettings, outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "userdoc"] } } },
   };
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport })) as SolcOutput;
   const errors = (output.errors ?? []).filter((e) => e.severity === "error");
@@ -101,6 +152,7 @@ export function compile(): Map<string, string> {
       "",
     ].join("\n"),
   );
+  files.set(reasonsFile, reasonsSource(output));
   return files;
 }
 
@@ -111,7 +163,7 @@ function main(): void {
   if (check) {
     const stale: string[] = [];
     for (const [name, content] of files) {
-      const path = join(outDir, name);
+      const path = name === reasonsFile ? name : join(outDir, name);
       if (!existsSync(path) || readFileSync(path, "utf8") !== content) stale.push(name);
     }
     const existing = existsSync(outDir) ? readdirSync(outDir) : [];
@@ -120,17 +172,17 @@ function main(): void {
       console.error(`contracts/generated is stale (${stale.join(", ")}): run \`npm run compile\` and commit.`);
       process.exit(1);
     }
-    console.log(`contracts/generated is up to date (${files.size - 1} contracts)`);
+    console.log(`contracts/generated is up to date (${files.size - 2} contracts)`);
     return;
   }
   mkdirSync(outDir, { recursive: true });
   for (const [name, content] of files) {
-    const path = join(outDir, name);
+    const path = name === reasonsFile ? name : join(outDir, name);
     if (!existsSync(path) || readFileSync(path, "utf8") !== content) writeFileSync(path, content);
   }
   for (const name of readdirSync(outDir)) if (!files.has(name)) rmSync(join(outDir, name));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`compiled ${files.size - 1} contracts with solc ${solc.version()} in ${seconds}s → contracts/generated`);
+  console.log(`compiled ${files.size - 2} contracts with solc ${solc.version()} in ${seconds}s → contracts/generated`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) main();

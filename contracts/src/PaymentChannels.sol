@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IAgentRegistry} from "./interfaces/IAgentRegistry.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
+
+/// @title PaymentChannels
+/// @notice Unidirectional payment channels from a payer to an agent (provider), settled with
+/// cumulative EIP-712 vouchers `Voucher(bytes32 channelId,uint256 cumulativeAmount)` signed by the
+/// channel's `payerAuthorizer` (an ECDSA key: smart-contract payers name an EOA session key).
+/// Many channels settle in one `claim`; each increase is split between the provider (agent wallet,
+/// else agent owner), the model owner (royalty) and the treasury (protocol fee).
+contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Immutable terms of a channel; `channelId = keccak256(abi.encode(config))`.
+    struct ChannelConfig {
+        address payer;
+        address payerAuthorizer;
+        uint256 receiverAgentId;
+        uint256 modelId;
+        address token;
+        uint64 withdrawDelay;
+        bytes32 salt;
+    }
+
+    /// @notice A voucher presented for settlement.
+    struct Claim {
+        bytes32 channelId;
+        uint256 cumulativeAmount;
+        bytes signature;
+    }
+
+    /// @notice Channel state as returned by `getChannel`.
+    struct ChannelView {
+        address payer;
+        address payerAuthorizer;
+        uint256 receiverAgentId;
+        uint256 modelId;
+        uint64 withdrawDelay;
+        uint64 withdrawableAt;
+        uint256 deposit;
+        uint256 claimed;
+        bool closed;
+    }
+
+    /// @dev Four storage slots; `claim` reads slots 0-2 and writes slot 0 only.
+    struct Channel {
+        uint128 deposit; // slot 0
+        uint128 claimed;
+        address payerAuthorizer; // slot 1 (non-zero for every opened channel)
+        uint64 withdrawableAt;
+        bool closed;
+        uint128 receiverAgentId; // slot 2
+        uint128 modelId;
+        address payer; // slot 3
+        uint64 withdrawDelay;
+    }
+
+    /// @notice EIP-712 type hash of a voucher.
+    bytes32 public constant VOUCHER_TYPEHASH = keccak256("Voucher(bytes32 channelId,uint256 cumulativeAmount)");
+    /// @notice Basis-point denominator of fees and royalties.
+    uint256 public constant BPS = 10_000;
+
+    /// @notice The only token channels are funded in.
+    IERC20 public immutable token;
+    IAgentRegistry public immutable agentRegistry;
+    IModelRegistry public immutable modelRegistry;
+    /// @notice Receives the protocol fee.
+    address public immutable treasury;
+    uint16 public immutable protocolFeeBps;
+    uint64 public immutable minWithdrawDelay;
+    uint64 public immutable maxWithdrawDelay;
+
+    mapping(bytes32 channelId => Channel) private _channels;
+    mapping(address payer => mapping(uint256 agentId => bytes32[])) private _channelsOf;
+
+    /// @notice A channel was opened with its full configuration and first deposit.
+    event ChannelOpened(
+        bytes32 indexed channelId,
+        address indexed payer,
+        uint256 indexed receiverAgentId,
+        address payerAuthorizer,
+        uint256 modelId,
+        address token,
+        uint64 withdrawDelay,
+        bytes32 salt,
+        uint256 amount
+    );
+    /// @notice `from` added `amount` to the deposit, which is now `deposit`.
+    event ChannelToppedUp(bytes32 indexed channelId, address indexed from, uint256 amount, uint256 deposit);
+    /// @notice A voucher settled: the channel has now paid out `min(cumulativeAmount, deposit)`; `increase` was split three ways.
+    event Claimed(
+        bytes32 indexed channelId,
+        uint256 indexed receiverAgentId,
+        uint256 cumulativeAmount,
+        uint256 increase,
+        uint256 providerAmount,
+        uint256 royaltyAmount,
+        uint256 feeAmount
+    );
+    /// @notice The payer started withdrawing; the rest of the deposit is refundable from `withdrawableAt`.
+    event WithdrawInitiated(bytes32 indexed channelId, uint64 withdrawableAt);
+    /// @notice A top-up by the payer cancelled the pending withdrawal.
+    event WithdrawCancelled(bytes32 indexed channelId);
+    /// @notice The channel closed and `refund` went back to the payer.
+    event WithdrawFinalized(bytes32 indexed channelId, uint256 refund);
+
+    /// @notice A required address argument is zero.
+    error ZeroAddress();
+    /// @notice The protocol fee exceeds 100%.
+    error InvalidFeeBps(uint16 bps);
+    /// @notice The minimum withdraw delay exceeds the maximum.
+    error InvalidWithdrawDelayRange(uint64 minDelay, uint64 maxDelay);
+    /// @notice The channel names a token other than the payment token of this deployment.
+    error UnsupportedToken(address token);
+    /// @notice Only the channel payer may do this.
+    error NotPayer(address caller);
+    /// @notice The channel payer authorizer is the zero address.
+    error InvalidPayerAuthorizer();
+    /// @notice No agent with this id is registered.
+    error UnknownAgent(uint256 agentId);
+    /// @notice No model with this id is registered.
+    error UnknownModel(uint256 modelId);
+    /// @notice The channel withdraw delay is outside the range this deployment accepts.
+    error WithdrawDelayOutOfRange(uint64 withdrawDelay);
+    /// @notice The amount is zero.
+    error ZeroAmount();
+    /// @notice The channel deposit would exceed 2^128 - 1.
+    error DepositTooLarge(uint256 deposit);
+    /// @notice A channel with this configuration is already open (change the salt).
+    error ChannelExists(bytes32 channelId);
+    /// @notice No channel with this id was opened.
+    error ChannelNotFound(bytes32 channelId);
+    /// @notice The channel was withdrawn and closed.
+    error ChannelClosed(bytes32 channelId);
+    /// @notice The claim batch is empty.
+    error NoClaims();
+    /// @notice The voucher amount is not above what the channel already paid (stale or replayed voucher).
+    error VoucherNotIncreasing(bytes32 channelId, uint256 cumulativeAmount, uint256 claimed);
+    /// @notice The voucher is not signed by the channel payer authorizer for this chain and contract.
+    error VoucherSignatureInvalid(bytes32 channelId);
+    /// @notice The channel deposit is fully claimed; the voucher can pay more only after a top-up.
+    error NothingToClaim(bytes32 channelId);
+    /// @notice A withdrawal of this channel is already pending.
+    error WithdrawAlreadyInitiated(bytes32 channelId);
+    /// @notice No withdrawal of this channel was initiated.
+    error WithdrawNotInitiated(bytes32 channelId);
+    /// @notice The channel withdraw delay has not passed yet.
+    error WithdrawNotReady(bytes32 channelId, uint64 withdrawableAt);
+
+    /// @param token_ Payment token (must support EIP-2612 for the `*WithPermit` entry points).
+    /// @param agentRegistry_ ERC-8004 identity registry (receivers are its agent ids).
+    /// @param modelRegistry_ Model registry (royalties).
+    /// @param treasury_ Receiver of the protocol fee.
+    /// @param protocolFeeBps_ Protocol fee in basis points of every claimed increase.
+    /// @param minWithdrawDelay_ Shortest `withdrawDelay` a channel may use.
+    /// @param maxWithdrawDelay_ Longest `withdrawDelay` a channel may use.
+    constructor(
+        address token_,
+        address agentRegistry_,
+        address modelRegistry_,
+        address treasury_,
+        uint16 protocolFeeBps_,
+        uint64 minWithdrawDelay_,
+        uint64 maxWithdrawDelay_
+    ) EIP712("Verity PaymentChannels", "1") {
+        if (token_ == address(0) || agentRegistry_ == address(0) || modelRegistry_ == address(0)) {
+            revert ZeroAddress();
+        }
+        if (treasury_ == address(0)) revert ZeroAddress();
+        if (protocolFeeBps_ > BPS) revert InvalidFeeBps(protocolFeeBps_);
+        if (minWithdrawDelay_ > maxWithdrawDelay_) {
+            revert InvalidWithdrawDelayRange(minWithdrawDelay_, maxWithdrawDelay_);
+        }
+        token = IERC20(token_);
+        agentRegistry = IAgentRegistry(agentRegistry_);
+        modelRegistry = IModelRegistry(modelRegistry_);
+        treasury = treasury_;
+        protocolFeeBps = protocolFeeBps_;
+        minWithdrawDelay = minWithdrawDelay_;
+        maxWithdrawDelay = maxWithdrawDelay_;
+    }
+
+    // ---------------------------------------------------------------- opening and funding
+
+    /// @notice Opens the channel described by `config` and deposits `amount` from the payer.
+    /// @dev Caller must be `config.payer` and have approved `amount`. Reverts `ChannelExists` for a
+    /// config used before (change `salt` to open another channel with the same terms).
+    /// @return channelId `keccak256(abi.encode(config))`.
+    function open(ChannelConfig calldata config, uint256 amount) external nonReentrant returns (bytes32 channelId) {
+        channelId = _open(config, amount);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice `open` with an EIP-2612 permit signed by the payer for this contract and `amount`.
+    /// @dev A permit that fails (e.g. already used by a front-runner) is ignored; the transfer then
+    /// needs an existing allowance.
+    function openWithPermit(ChannelConfig calldata config, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+        returns (bytes32 channelId)
+    {
+        channelId = _open(config, amount);
+        _permit(amount, deadline, v, r, s);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Adds `amount` to the deposit of `channelId`; anyone may top up.
+    /// @dev A top-up by the payer cancels a pending withdrawal. A top-up by anyone else does not
+    /// (otherwise dust top-ups could block the payer's withdrawal forever); it is refunded to the
+    /// payer with the rest of the deposit.
+    function topUp(bytes32 channelId, uint256 amount) external nonReentrant {
+        _topUp(channelId, amount);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice `topUp` with an EIP-2612 permit signed by the caller for this contract and `amount`.
+    function topUpWithPermit(bytes32 channelId, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+    {
+        _topUp(channelId, amount);
+        _permit(amount, deadline, v, r, s);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    // ---------------------------------------------------------------- settlement
+
+    /// @notice Settles vouchers of many channels in one transaction (permissionless: payouts always
+    /// go to the channel's provider, model owner and treasury, never to the caller).
+    /// @dev Atomic: any bad voucher reverts the whole call with a precise error naming its channel
+    /// (`ChannelNotFound`, `ChannelClosed`, `VoucherNotIncreasing`, `VoucherSignatureInvalid`,
+    /// `NothingToClaim`) so the claimer drops it and resubmits. Each channel pays
+    /// `min(cumulativeAmount, deposit) - claimed`; fee and royalty round down, the provider gets the
+    /// exact rest. Consecutive claims with the same recipients are paid in one transfer, and the
+    /// treasury once per call, so sort claims by agent and model.
+    function claim(Claim[] calldata claims) external nonReentrant {
+        uint256 count = claims.length;
+        if (count == 0) revert NoClaims();
+        bytes32 domain = _domainSeparatorV4();
+        uint256 feeBps = protocolFeeBps;
+
+        uint256 agentId = type(uint256).max; // cache keys: no stored id reaches uint256 max
+        uint256 modelId = type(uint256).max;
+        address wallet;
+        address modelOwner;
+        uint256 royaltyBps;
+        address providerTo;
+        uint256 providerSum;
+        address royaltyTo;
+        uint256 royaltySum;
+        uint256 feeSum;
+
+        for (uint256 i; i < count; ++i) {
+            Claim calldata c = claims[i];
+            bytes32 channelId = c.channelId;
+            Channel storage ch = _channels[channelId];
+            uint256 increase;
+            {
+                address authorizer = ch.payerAuthorizer;
+                if (authorizer == address(0)) revert ChannelNotFound(channelId);
+                if (ch.closed) revert ChannelClosed(channelId);
+                uint256 claimed = ch.claimed;
+                uint256 cumulative = c.cumulativeAmount;
+                if (cumulative <= claimed) revert VoucherNotIncreasing(channelId, cumulative, claimed);
+                bytes32 digest = MessageHashUtils.toTypedDataHash(domain, _voucherStructHash(channelId, cumulative));
+                (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, c.signature);
+                if (err != ECDSA.RecoverError.NoError || signer != authorizer) revert VoucherSignatureInvalid(channelId);
+                uint256 deposit = ch.deposit;
+                uint256 settled = cumulative < deposit ? cumulative : deposit;
+                if (settled <= claimed) revert NothingToClaim(channelId);
+                increase = settled - claimed;
+                ch.claimed = uint128(settled);
+            }
+            uint256 fee = increase * feeBps / BPS;
+            uint256 royalty;
+            {
+                uint256 channelAgent = ch.receiverAgentId;
+                uint256 channelModel = ch.modelId;
+                if (channelAgent != agentId) {
+                    agentId = channelAgent;
+                    wallet = _providerWallet(channelAgent);
+                }
+                if (channelModel != modelId) {
+                    modelId = channelModel;
+                    (modelOwner, royaltyBps) = _royalty(channelModel, feeBps);
+                }
+                royalty = increase * royaltyBps / BPS;
+            }
+            if (wallet != providerTo) {
+                _pay(providerTo, providerSum);
+                providerTo = wallet;
+                providerSum = 0;
+            }
+            providerSum += increase - fee - royalty;
+            if (royalty != 0) {
+                if (modelOwner != royaltyTo) {
+                    _pay(royaltyTo, royaltySum);
+                    royaltyTo = modelOwner;
+                    royaltySum = 0;
+                }
+                royaltySum += royalty;
+            }
+            feeSum += fee;
+            emit Claimed(channelId, agentId, c.cumulativeAmount, increase, increase - fee - royalty, royalty, fee);
+        }
+        _pay(providerTo, providerSum);
+        _pay(royaltyTo, royaltySum);
+        _pay(treasury, feeSum);
+    }
+
+    // ---------------------------------------------------------------- withdrawal
+
+    /// @notice Starts the channel's `withdrawDelay`; the provider can still claim until it ends.
+    /// @dev Payer only. A later top-up by the payer cancels it.
+    function initiateWithdraw(bytes32 channelId) external {
+        Channel storage ch = _existing(channelId);
+        if (msg.sender != ch.payer) revert NotPayer(msg.sender);
+        if (ch.withdrawableAt != 0) revert WithdrawAlreadyInitiated(channelId);
+        uint64 readyAt = uint64(block.timestamp) + ch.withdrawDelay;
+        ch.withdrawableAt = readyAt;
+        emit WithdrawInitiated(channelId, readyAt);
+    }
+
+    /// @notice After the delay, refunds `deposit - claimed` to the payer and closes the channel for
+    /// good (later claims and top-ups revert `ChannelClosed`). Anyone may call it: the refund always
+    /// goes to the payer.
+    function finalizeWithdraw(bytes32 channelId) external nonReentrant {
+        Channel storage ch = _existing(channelId);
+        uint64 readyAt = ch.withdrawableAt;
+        if (readyAt == 0) revert WithdrawNotInitiated(channelId);
+        if (block.timestamp < readyAt) revert WithdrawNotReady(channelId, readyAt);
+        uint256 refund = uint256(ch.deposit) - ch.claimed;
+        ch.closed = true;
+        emit WithdrawFinalized(channelId, refund);
+        _pay(ch.payer, refund);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice State of `channelId`; `payer == address(0)` when it was never opened.
+    function getChannel(bytes32 channelId) external view returns (ChannelView memory) {
+        Channel storage ch = _channels[channelId];
+        return ChannelView({
+            payer: ch.payer,
+            payerAuthorizer: ch.payerAuthorizer,
+            receiverAgentId: ch.receiverAgentId,
+            modelId: ch.modelId,
+            withdrawDelay: ch.withdrawDelay,
+            withdrawableAt: ch.withdrawableAt,
+            deposit: ch.deposit,
+            claimed: ch.claimed,
+            closed: ch.closed
+        });
+    }
+
+    /// @notice The id of the channel with terms `config`.
+    function channelIdOf(ChannelConfig calldata config) public pure returns (bytes32) {
+        return keccak256(abi.encode(config));
+    }
+
+    /// @notice Ids of every channel `payer` opened to `agentId`, in opening order.
+    function channelsOf(address payer, uint256 agentId) external view returns (bytes32[] memory) {
+        return _channelsOf[payer][agentId];
+    }
+
+    /// @inheritdoc IPaymentChannels
+    /// @dev Sums `claimed` over the payer's channels to the agent, so claims need no extra storage.
+    function settledVolume(address payer, uint256 agentId) external view returns (uint256 total) {
+        bytes32[] storage ids = _channelsOf[payer][agentId];
+        for (uint256 i; i < ids.length; ++i) {
+            total += _channels[ids[i]].claimed;
+        }
+    }
+
+    /// @notice EIP-712 digest the payer's authorizer signs for a voucher.
+    function hashVoucher(bytes32 channelId, uint256 cumulativeAmount) external view returns (bytes32) {
+        return _hashTypedDataV4(_voucherStructHash(channelId, cumulativeAmount));
+    }
+
+    /// @notice EIP-712 domain separator (`Verity PaymentChannels`, version `1`, this chain and contract).
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _open(ChannelConfig calldata config, uint256 amount) private returns (bytes32 channelId) {
+        if (msg.sender != config.payer) revert NotPayer(msg.sender);
+        if (config.token != address(token)) revert UnsupportedToken(config.token);
+        if (config.payerAuthorizer == address(0)) revert InvalidPayerAuthorizer();
+        uint64 delay = config.withdrawDelay;
+        if (delay < minWithdrawDelay || delay > maxWithdrawDelay) revert WithdrawDelayOutOfRange(delay);
+        if (amount == 0) revert ZeroAmount();
+        if (amount > type(uint128).max) revert DepositTooLarge(amount);
+        uint256 agentId = config.receiverAgentId;
+        uint256 modelId = config.modelId;
+        if (agentId > type(uint128).max) revert UnknownAgent(agentId);
+        try agentRegistry.ownerOf(agentId) returns (address owner) {
+            if (owner == address(0)) revert UnknownAgent(agentId);
+        } catch {
+            revert UnknownAgent(agentId);
+        }
+        if (modelId > type(uint128).max) revert UnknownModel(modelId);
+        try modelRegistry.royaltyInfo(modelId) returns (address, uint16) {}
+        catch {
+            revert UnknownModel(modelId);
+        }
+        channelId = channelIdOf(config);
+        Channel storage ch = _channels[channelId];
+        if (ch.payerAuthorizer != address(0)) revert ChannelExists(channelId);
+        ch.deposit = uint128(amount);
+        ch.payerAuthorizer = config.payerAuthorizer;
+        ch.receiverAgentId = uint128(agentId);
+        ch.modelId = uint128(modelId);
+        ch.payer = config.payer;
+        ch.withdrawDelay = delay;
+        _channelsOf[config.payer][agentId].push(channelId);
+        emit ChannelOpened(
+            channelId,
+            config.payer,
+            agentId,
+            config.payerAuthorizer,
+            modelId,
+            config.token,
+            delay,
+            config.salt,
+            amount
+        );
+    }
+
+    function _topUp(bytes32 channelId, uint256 amount) private {
+        if (amount == 0) revert ZeroAmount();
+        Channel storage ch = _existing(channelId);
+        uint256 deposit = ch.deposit + amount;
+        if (deposit > type(uint128).max) revert DepositTooLarge(deposit);
+        ch.deposit = uint128(deposit);
+        emit ChannelToppedUp(channelId, msg.sender, amount, deposit);
+        if (ch.withdrawableAt != 0 && msg.sender == ch.payer) {
+            ch.withdrawableAt = 0;
+            emit WithdrawCancelled(channelId);
+        }
+    }
+
+    /// @dev The channel, which must exist and not be closed.
+    function _existing(bytes32 channelId) private view returns (Channel storage ch) {
+        ch = _channels[channelId];
+        if (ch.payerAuthorizer == address(0)) revert ChannelNotFound(channelId);
+        if (ch.closed) revert ChannelClosed(channelId);
+    }
+
+    function _permit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) private {
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+    }
+
+    function _providerWallet(uint256 agentId) private view returns (address wallet) {
+        wallet = agentRegistry.getAgentWallet(agentId);
+        if (wallet == address(0)) wallet = agentRegistry.ownerOf(agentId);
+    }
+
+    /// @dev Royalty terms now; capped so fee + royalty never exceed the increase.
+    function _royalty(uint256 modelId, uint256 feeBps) private view returns (address owner, uint256 bps) {
+        (owner, bps) = modelRegistry.royaltyInfo(modelId);
+        if (owner == address(0)) bps = 0;
+        if (bps > BPS - feeBps) bps = BPS - feeBps;
+    }
+
+    function _pay(address to, uint256 amount) private {
+        if (amount != 0) token.safeTransfer(to, amount);
+    }
+
+    function _voucherStructHash(bytes32 channelId, uint256 cumulativeAmount) private pure returns (bytes32 h) {
+        bytes32 typeHash = VOUCHER_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), channelId)
+            mstore(add(ptr, 0x40), cumulativeAmount)
+            h := keccak256(ptr, 0x60)
+        }
+    }
+}

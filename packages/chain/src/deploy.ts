@@ -1,0 +1,139 @@
+import * as artifacts from "@verity/contracts";
+import {
+  ConfigError,
+  type Deployment,
+  type DeployParams,
+  type DeployParamsInput,
+  deployParamsSchema,
+} from "@verity/core";
+import { type Abi, type Account, getContractAddress, type Hex } from "viem";
+import { type ChainClients, connectChain } from "./connect.ts";
+import { readTokenInfo } from "./token-info.ts";
+
+export type DeployProgress = { step: string; address?: `0x${string}`; ms: number };
+
+export type DeployOptions = {
+  /** JSON-RPC URL of the target chain (or pass `provider`). */
+  rpcUrl?: string;
+  /** An EIP-1193 provider, e.g. the embedded EDR chain. */
+  provider?: import("viem").EIP1193Provider;
+  /** Deployer: a private key or a viem account. */
+  deployer: Hex | Account;
+  params?: DeployParamsInput;
+  /** Fail unless the chain reports this id. */
+  expectedChainId?: number;
+  onProgress?: (progress: DeployProgress) => void;
+};
+
+/** Gas the whole deployment needs at most; used to refuse an unfunded deployer before sending anything. */
+const DEPLOY_GAS_BUDGET = 30_000_000n;
+
+/**
+ * Deploys the whole Verity contract set and wires Staking ↔ Disputes ↔ PaymentChannels: Disputes'
+ * address is predicted from the deployer's nonce so Staking holds it as an immutable. Returns the
+ * deployment record (write it with `writeDeployment`). Works on the embedded chain and any JSON-RPC chain.
+ */
+export async function deploy(options: DeployOptions): Promise<Deployment> {
+  const params: DeployParams = parseParams(options.params ?? {});
+  const clients = await connectChain({
+    ...(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl }),
+    ...(options.provider === undefined ? {} : { provider: options.provider }),
+    account: options.deployer,
+    ...(options.expectedChainId === undefined ? {} : { expectedChainId: options.expectedChainId }),
+  });
+  await clients.requireFunds({ gas: DEPLOY_GAS_BUDGET, what: "deploy the contracts" });
+  const deployer = clients.account.address;
+  const treasury = params.treasury ?? deployer;
+  const startBlock = Number(await clients.publicClient.getBlockNumber());
+  const report = options.onProgress ?? (() => {});
+
+  const deployed: Partial<Record<string, { address: `0x${string}`; block: number }>> = {};
+  async function deployOne(name: string, abi: Abi, bytecode: Hex, args: readonly unknown[]) {
+    const started = performance.now();
+    const address = await clients.deployContract({ abi, bytecode, args, name });
+    deployed[name] = address;
+    report({ step: `deployed ${name}`, address: address.address, ms: Math.round(performance.now() - started) });
+    return address.address;
+  }
+
+  const token =
+    params.token ??
+    (await deployOne("TestUSD", artifacts.testUSDAbi, artifacts.testUSDBytecode, [deployer, params.faucet]));
+  const agents = await deployOne("AgentRegistry", artifacts.agentRegistryAbi, artifacts.agentRegistryBytecode, []);
+  const models = await deployOne("ModelRegistry", artifacts.modelRegistryAbi, artifacts.modelRegistryBytecode, [
+    params.maxRoyaltyBps,
+  ]);
+  const channels = await deployOne("PaymentChannels", artifacts.paymentChannelsAbi, artifacts.paymentChannelsBytecode, [
+    token,
+    agents,
+    models,
+    treasury,
+    params.protocolFeeBps,
+    params.minWithdrawDelay,
+    params.maxWithdrawDelay,
+  ]);
+  await deployOne("ReputationRegistry", artifacts.reputationRegistryAbi, artifacts.reputationRegistryBytecode, [
+    agents,
+    channels,
+  ]);
+  await deployOne("ValidationRegistry", artifacts.validationRegistryAbi, artifacts.validationRegistryBytecode, [
+    agents,
+  ]);
+  const stakingNonce = await clients.publicClient.getTransactionCount({ address: deployer, blockTag: "pending" });
+  const predictedDisputes = getContractAddress({ from: deployer, nonce: BigInt(stakingNonce + 1) });
+  const staking = await deployOne("Staking", artifacts.stakingAbi, artifacts.stakingBytecode, [
+    token,
+    agents,
+    models,
+    predictedDisputes,
+    params.minStakePerOffer,
+    params.unbondingDelay,
+    params.auditWindow,
+    params.disputeWindow,
+  ]);
+  const disputes = await deployOne("Disputes", artifacts.disputesAbi, artifacts.disputesBytecode, [
+    staking,
+    channels,
+    agents,
+  ]);
+  if (disputes.toLowerCase() !== predictedDisputes.toLowerCase()) {
+    throw new Error(`Disputes deployed at ${disputes}, expected ${predictedDisputes}: another transaction interleaved`);
+  }
+  const tokenInfo = await readTokenInfo({ publicClient: clients.publicClient, address: token });
+  const contracts = deployed as Deployment["contracts"];
+  return {
+    version: 1,
+    chainId: clients.chainId,
+    deployer,
+    startBlock,
+    contracts,
+    token: { address: token, ...tokenInfo },
+    params: {
+      faucet: params.token === undefined && params.faucet,
+      treasury,
+      protocolFeeBps: params.protocolFeeBps,
+      maxRoyaltyBps: params.maxRoyaltyBps,
+      minWithdrawDelay: params.minWithdrawDelay.toString(),
+      maxWithdrawDelay: params.maxWithdrawDelay.toString(),
+      minStakePerOffer: params.minStakePerOffer.toString(),
+      auditWindow: params.auditWindow.toString(),
+      disputeWindow: params.disputeWindow.toString(),
+      unbondingDelay: params.unbondingDelay.toString(),
+    },
+    createdAt: new Date().toISOString(),
+  };
+}
+
+export type { ChainClients };
+
+function parseParams(input: DeployParamsInput): DeployParams {
+  const parsed = deployParamsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue?.path.join(".") || "params";
+  throw new ConfigError(`Deployment parameter ${path} ${issue?.message ?? "is invalid"}`, {
+    code: "invalid_parameter",
+    hint: "Fix the parameter (see `verity deploy --help` for the accepted values)",
+    details: { parameter: path },
+  });
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { registerDeploy } from "./commands/deploy.ts";
+import { registerDevnet } from "./commands/devnet.ts";
+
+const program = new Command()
+  .name("verity")
+  .description("Verity — open, verifiable AI inference: staked providers, per-request vouchers, audited answers")
+  .version("0.1.0")
+  .showHelpAfterError("(add --help for usage)");
+
+registerDevnet(program);
+registerDeploy(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,87 @@
+import { ConfigError } from "@verity/core";
+import type { Command } from "commander";
+import { createDevnet, type DevnetReady } from "../devnet/devnet.ts";
+import { createProgress } from "../progress.ts";
+import { runCommand } from "../run-command.ts";
+
+type DevnetFlags = { host: string; port: string; chainId: string; stateDir: string; json?: boolean };
+
+export function registerDevnet(program: Command): void {
+  program
+    .command("devnet")
+    .description("Run the whole Verity network on this machine: chain, contracts, funded test accounts")
+    .option("--host <host>", "interface for the JSON-RPC endpoint", "127.0.0.1")
+    .option("--port <port>", "port for the JSON-RPC endpoint", "8545")
+    .option("--chain-id <id>", "chain id of the embedded chain", "31337")
+    .option("--state-dir <dir>", "folder for the deployment file and node stores", ".verity/devnet")
+    .option("--json", "print one JSON line per event (ready, …) on stdout")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ verity devnet\n  $ verity devnet --port 9545 --json\n\nStop it with Ctrl-C.",
+    )
+    .action(async (flags: DevnetFlags) => {
+      const json = flags.json === true;
+      await runCommand(json, async () => {
+        const progress = createProgress();
+        const devnet = createDevnet({
+          host: flags.host,
+          port: parseIntFlag("--port", flags.port),
+          chainId: parseIntFlag("--chain-id", flags.chainId),
+          stateDir: flags.stateDir,
+          progress,
+        });
+        let stopping = false;
+        const shutdown = async (signal: string) => {
+          if (stopping) return;
+          stopping = true;
+          progress.info(`\n${signal}: stopping the devnet…`);
+          await devnet.stop();
+          progress.info("devnet stopped");
+          process.exit(0);
+        };
+        process.on("SIGINT", () => void shutdown("SIGINT"));
+        process.on("SIGTERM", () => void shutdown("SIGTERM"));
+        let ready: DevnetReady;
+        try {
+          ready = await devnet.start();
+        } catch (error) {
+          await devnet.stop();
+          throw error;
+        }
+        if (json) process.stdout.write(`${JSON.stringify(ready)}\n`);
+        else printTryIt(ready);
+        await new Promise(() => {}); // run until a signal arrives
+      });
+    });
+}
+
+function parseIntFlag(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`, {
+      code: "invalid_parameter",
+      hint: `Pass a number, e.g. ${name} 8545`,
+    });
+  }
+  return n;
+}
+
+function printTryIt(ready: DevnetReady): void {
+  const lines = [
+    "",
+    `Verity devnet is ready — chain ${ready.chainId} at ${ready.rpcUrl}`,
+    `  deployment file   ${ready.deploymentFile}`,
+    `  payment token     ${ready.deployment.token.symbol} ${ready.deployment.token.address}`,
+    ...Object.entries(ready.deployment.contracts).map(([name, c]) => `  ${name.padEnd(18)}${c?.address}`),
+    "",
+    "Try it:",
+    `  curl -s -X POST ${ready.rpcUrl} -H 'content-type: application/json' \\`,
+    `    -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}'`,
+    "",
+    "Funded test accounts (DEVNET ONLY — these keys are public, never send real funds to them):",
+    ...ready.accounts.map((a) => `  ${a.name.padEnd(12)} ${a.address}  ${a.privateKey}`),
+    "",
+    "Press Ctrl-C to stop.",
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}

@@ -1,0 +1,89 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  connectChain,
+  createEdrChain,
+  createRpcServer,
+  type DevnetAccount,
+  deploy,
+  devnetAccounts,
+  writeDeployment,
+} from "@verity/chain";
+import type { Deployment } from "@verity/core";
+import type { Progress } from "../progress.ts";
+import { fundAccounts } from "./fund-accounts.ts";
+
+export type DevnetOptions = {
+  host?: string;
+  port?: number;
+  chainId?: number;
+  /** Folder for the deployment file and role stores (default `.verity/devnet`). */
+  stateDir?: string;
+  progress: Progress;
+};
+
+export type DevnetReady = {
+  event: "ready";
+  rpcUrl: string;
+  chainId: number;
+  deploymentFile: string;
+  deployment: Deployment;
+  accounts: { role: string; name: string; address: `0x${string}`; privateKey: `0x${string}` }[];
+};
+
+/**
+ * The whole network on one machine: an embedded Hardhat EDR chain over JSON-RPC, the contracts
+ * deployed, and funded test accounts. Later roles (providers, gateway, validators, explorer) attach here.
+ */
+export function createDevnet(options: DevnetOptions) {
+  const stops: (() => Promise<void>)[] = [];
+  const accounts: DevnetAccount[] = devnetAccounts();
+  const found = accounts.find((a) => a.role === "deployer");
+  if (!found) throw new Error("devnet layout has no deployer");
+  const deployer: DevnetAccount = found;
+
+  async function start(): Promise<DevnetReady> {
+    const { progress } = options;
+    const stateDir = resolve(options.stateDir ?? join(".verity", "devnet"));
+    mkdirSync(stateDir, { recursive: true });
+    const chain = await progress.step("start embedded chain (Hardhat EDR)", () =>
+      createEdrChain({
+        ...(options.chainId === undefined ? {} : { chainId: options.chainId }),
+        accounts: accounts.map((a) => ({ privateKey: a.privateKey, balance: 10_000n * 10n ** 18n })),
+      }),
+    );
+    stops.push(() => chain.close());
+    const rpc = createRpcServer({
+      provider: chain.provider,
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 8545,
+    });
+    const rpcUrl = await progress.step(`serve JSON-RPC on ${options.host ?? "127.0.0.1"}:${options.port ?? 8545}`, () =>
+      rpc.start(),
+    );
+    stops.push(() => rpc.stop());
+    const deployment = await progress.step("deploy contracts", () =>
+      deploy({ provider: chain.provider, deployer: deployer.privateKey, expectedChainId: chain.chainId }),
+    );
+    const deploymentFile = join(stateDir, "deployment.json");
+    writeDeployment(deploymentFile, deployment);
+    const clients = await connectChain({ provider: chain.provider, account: deployer.privateKey });
+    await progress.step(`fund ${accounts.length} test accounts with TestUSD`, () =>
+      fundAccounts({ clients, deployment, accounts }),
+    );
+    return {
+      event: "ready",
+      rpcUrl,
+      chainId: chain.chainId,
+      deploymentFile,
+      deployment,
+      accounts: accounts.map((a) => ({ role: a.role, name: a.name, address: a.address, privateKey: a.privateKey })),
+    };
+  }
+
+  async function stop(): Promise<void> {
+    while (stops.length > 0) await stops.pop()?.();
+  }
+
+  return { start, stop };
+}

@@ -1,0 +1,119 @@
+import { z } from "zod";
+
+export const addressSchema = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
+  .transform((v) => v as `0x${string}`);
+
+/** A bigint given as a bigint, a safe integer or a decimal string (JSON files store strings). */
+export const uintSchema = z.union([
+  z.bigint().nonnegative(),
+  z
+    .number()
+    .int()
+    .nonnegative()
+    .transform((v) => BigInt(v)),
+  z
+    .string()
+    .regex(/^\d+$/, "must be a non-negative integer")
+    .transform((v) => BigInt(v)),
+]);
+
+const bps = z.number().int().min(0).max(10_000);
+
+/** Deployment parameters; every field has a default fit for a devnet. */
+export const deployParamsSchema = z
+  .object({
+    /** Existing payment token (a USD stablecoin); when absent TestUSD is deployed. */
+    token: addressSchema.optional(),
+    /** TestUSD faucet (devnets only). */
+    faucet: z.boolean().default(true),
+    treasury: addressSchema.optional(),
+    protocolFeeBps: bps.default(100),
+    maxRoyaltyBps: bps.default(2_000),
+    minWithdrawDelay: uintSchema.default(900n),
+    maxWithdrawDelay: uintSchema.default(30n * 86_400n),
+    minStakePerOffer: uintSchema.default(100_000_000n),
+    auditWindow: uintSchema.default(86_400n),
+    disputeWindow: uintSchema.default(2n * 86_400n),
+    unbondingDelay: uintSchema.default(4n * 86_400n),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.unbondingDelay <= p.auditWindow + p.disputeWindow) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["unbondingDelay"],
+        message: "must be longer than auditWindow + disputeWindow, so stake outlives the disputes it backs",
+      });
+    }
+    if (p.minWithdrawDelay > p.maxWithdrawDelay) {
+      ctx.addIssue({ code: "custom", path: ["minWithdrawDelay"], message: "must not exceed maxWithdrawDelay" });
+    }
+    if (p.protocolFeeBps + p.maxRoyaltyBps > 10_000) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxRoyaltyBps"],
+        message: "protocolFeeBps + maxRoyaltyBps must be ≤ 10000",
+      });
+    }
+  });
+
+export type DeployParamsInput = z.input<typeof deployParamsSchema>;
+export type DeployParams = z.output<typeof deployParamsSchema>;
+
+export const CONTRACT_NAMES = [
+  "TestUSD",
+  "AgentRegistry",
+  "ModelRegistry",
+  "PaymentChannels",
+  "ReputationRegistry",
+  "ValidationRegistry",
+  "Staking",
+  "Disputes",
+] as const;
+export type ContractName = (typeof CONTRACT_NAMES)[number];
+
+const deployedContract = z.object({ address: addressSchema, block: z.number().int().nonnegative() });
+
+/** The deployment file: everything a node needs to find and follow a Verity deployment. */
+export const deploymentSchema = z.object({
+  version: z.literal(1),
+  chainId: z.number().int().positive(),
+  deployer: addressSchema,
+  /** First block of the deployment; indexers start here. */
+  startBlock: z.number().int().nonnegative(),
+  contracts: z.object({
+    TestUSD: deployedContract.optional(),
+    AgentRegistry: deployedContract,
+    ModelRegistry: deployedContract,
+    PaymentChannels: deployedContract,
+    ReputationRegistry: deployedContract,
+    ValidationRegistry: deployedContract,
+    Staking: deployedContract,
+    Disputes: deployedContract,
+  }),
+  token: z.object({
+    address: addressSchema,
+    name: z.string(),
+    symbol: z.string(),
+    decimals: z.number().int(),
+    /** EIP-712 domain version of the token (for permit / EIP-3009 signatures). */
+    version: z.string(),
+  }),
+  params: z.object({
+    faucet: z.boolean(),
+    treasury: addressSchema,
+    protocolFeeBps: z.number().int(),
+    maxRoyaltyBps: z.number().int(),
+    minWithdrawDelay: z.string(),
+    maxWithdrawDelay: z.string(),
+    minStakePerOffer: z.string(),
+    auditWindow: z.string(),
+    disputeWindow: z.string(),
+    unbondingDelay: z.string(),
+  }),
+  createdAt: z.string(),
+});
+
+export type Deployment = z.infer<typeof deploymentSchema>;

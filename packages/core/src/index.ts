@@ -1,0 +1,3 @@
+export * from "./deployment.ts";
+export * from "./errors.ts";
+export * from "./reason-codes.ts";

@@ -1,0 +1,68 @@
+/**
+ * Stable snake_case reason codes for every rejection in Verity, with the HTTP status that fits.
+ * Contract custom errors map to codes by name (`VoucherSignatureInvalid` → `voucher_signature_invalid`);
+ * `contract-reasons.ts` lists them and a test keeps that list equal to the compiled ABIs.
+ */
+import { CONTRACT_REASONS } from "./contract-reasons.ts";
+
+export const NODE_REASONS = {
+  // request shape
+  invalid_json: { status: 400, message: "The request body is not valid JSON" },
+  invalid_request: { status: 400, message: "The request does not match the expected shape" },
+  unknown_model: { status: 404, message: "No offer serves this model" },
+  prompt_too_long: { status: 413, message: "The prompt does not fit the model's context window" },
+  max_tokens_over_offer: { status: 400, message: "max_tokens exceeds the offer's maximum output tokens" },
+  rate_limited: { status: 429, message: "Too many requests in flight; retry after the indicated delay" },
+  not_found: { status: 404, message: "No such resource" },
+  internal_error: { status: 500, message: "Internal error" },
+  // payment
+  payment_required: { status: 402, message: "This request needs a voucher" },
+  voucher_malformed: { status: 400, message: "The voucher header is not valid base64 JSON of the expected shape" },
+  voucher_signer_mismatch: { status: 402, message: "The voucher is not signed by the channel's payer authorizer" },
+  voucher_wrong_channel: { status: 402, message: "The voucher's channel is not open to this provider and model" },
+  voucher_not_monotonic: { status: 409, message: "The voucher's cumulative amount is not above the charged total" },
+  voucher_replayed: { status: 409, message: "This voucher was already used" },
+  voucher_exceeds_escrow: { status: 402, message: "The voucher's cumulative amount exceeds the channel's escrow" },
+  voucher_below_ceiling: { status: 402, message: "The voucher does not cover the request's maximum charge" },
+  channel_withdrawing: { status: 402, message: "The channel is withdrawing and too close to its withdraw time" },
+  wrong_chain: { status: 400, message: "The payment is for another chain or contract" },
+  receipt_invalid: { status: 502, message: "The provider's receipt did not verify" },
+  overcharged: { status: 502, message: "The provider charged more than usage × price" },
+  // configuration and chain access
+  invalid_parameter: { status: 400, message: "A parameter is malformed or out of range" },
+  rpc_unreachable: { status: 503, message: "The JSON-RPC endpoint did not answer" },
+  chain_id_mismatch: { status: 400, message: "The chain id differs from the expected one" },
+  account_unfunded: { status: 400, message: "The account has not enough native currency for gas" },
+  deployment_not_found: { status: 404, message: "The deployment file or contract code is missing" },
+  deployment_mismatch: { status: 400, message: "The deployment file does not match the chain" },
+  transaction_reverted: { status: 422, message: "The transaction reverted" },
+  port_in_use: { status: 409, message: "The port is already in use" },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export const REASONS = { ...NODE_REASONS, ...CONTRACT_REASONS } as const;
+
+export type ReasonCode = keyof typeof REASONS;
+
+export function isReasonCode(value: string): value is ReasonCode {
+  return Object.hasOwn(REASONS, value);
+}
+
+/** HTTP status that fits a reason code. */
+export function reasonStatus(code: ReasonCode): number {
+  return REASONS[code].status;
+}
+
+/** `VoucherSignatureInvalid` → `voucher_signature_invalid` (how contract errors become codes). */
+export function toSnakeCase(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2")
+    .toLowerCase();
+}
+
+/** The reason code of a contract custom error, or `transaction_reverted` when it is not one of ours. */
+export function contractErrorReason(errorName: string | undefined): ReasonCode {
+  if (!errorName) return "transaction_reverted";
+  const code = toSnakeCase(errorName);
+  return isReasonCode(code) ? code : "transaction_reverted";
+}
