@@ -4,7 +4,7 @@ import { type Address, type Hex, keccak256, parseSignature, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { testUSDAbi, testUSDBytecode } from "../generated/index.ts";
-import { contractAs, eventsOf, mined, now } from "./helpers.ts";
+import { contractAs, deployErc1271Wallet, deployed, eventsOf, mined, now } from "./helpers.ts";
 
 const USD = 10n ** 6n;
 const authorizationFields = [
@@ -76,7 +76,7 @@ describe("TestUSD", () => {
 
   before(async () => {
     chain = await createTestChain();
-    token = await chain.deploy({
+    token = await deployed(chain, {
       from: "deployer",
       abi: testUSDAbi,
       bytecode: testUSDBytecode,
@@ -110,7 +110,7 @@ describe("TestUSD", () => {
     });
 
     it("faucet reverts FaucetDisabled when deployed without it", async () => {
-      const disabled = await chain.deploy({
+      const disabled = await deployed(chain, {
         from: "deployer",
         abi: testUSDAbi,
         bytecode: testUSDBytecode,
@@ -189,6 +189,20 @@ describe("TestUSD", () => {
       const auth = await authorize("client-1", { value: 3n * USD });
       await mined(chain, as("gateway").write.transferWithAuthorization(auth.bytes));
       assert.equal(await balance("provider-1"), 3n * USD);
+    });
+
+    it("accepts ERC-1271 smart-wallet authorizations and cancellations", async () => {
+      const wallet = await deployErc1271Wallet(chain, "client-2");
+      await mined(chain, as("deployer").write.mint([wallet, 100n * USD]));
+      const auth = await authorize("client-2", { from: wallet });
+      await mined(chain, as("gateway").write.transferWithAuthorization(auth.bytes));
+      assert.equal(await balance("provider-1"), 10n * USD);
+      const forged = await authorize("client-3", { from: wallet });
+      await expectRevert(as("gateway").write.transferWithAuthorization(forged.bytes), "InvalidAuthorizationSignature");
+      const nonce = freshNonce();
+      const cancel = await signCancel("client-2", wallet, nonce);
+      await mined(chain, as("gateway").write.cancelAuthorization([wallet, nonce, cancel]));
+      assert.equal(await as("deployer").read.authorizationState([wallet, nonce]), true);
     });
 
     it("enforces the validity window", async () => {
