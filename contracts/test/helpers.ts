@@ -10,6 +10,8 @@ import {
   createPublicClient,
   createWalletClient,
   custom,
+  decodeErrorResult,
+  encodeDeployData,
   getAddress,
   getContract,
   type Hex,
@@ -97,4 +99,25 @@ export async function deployErc1271Wallet(chain: TestChain, signerName: string):
     erc1271WalletArtifact = { abi: artifact.abi, bytecode: `0x${artifact.evm.bytecode.object}` };
   }
   return deployed(chain, { from: "deployer", ...erc1271WalletArtifact, args: [chain.account(signerName).address] });
+}
+
+/** Asserts that deploying `abi`/`bytecode` with `args` reverts with the custom error `errorName`. */
+export async function expectDeployRevert(
+  chain: TestChain,
+  deployment: { abi: Abi; bytecode: Hex; args: readonly unknown[] },
+  errorName: string,
+): Promise<void> {
+  const data = encodeDeployData(deployment as never);
+  try {
+    await chain.edr.provider.request({
+      method: "eth_call",
+      params: [{ from: chain.account("deployer").address, data }, "latest"],
+    } as never);
+  } catch (error) {
+    const revertData = (error as { data?: unknown }).data;
+    assert.equal(typeof revertData, "string", `deployment failed without revert data: ${String(error)}`);
+    assert.equal(decodeErrorResult({ abi: deployment.abi, data: revertData as Hex }).errorName, errorName);
+    return;
+  }
+  assert.fail(`expected deployment to revert ${errorName}`);
 }

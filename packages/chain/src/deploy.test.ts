@@ -44,7 +44,11 @@ test("deploys the whole set, wires Staking to Disputes, and round-trips the depl
   assert.equal(deployment.params.treasury, t.account("deployer").address);
   const { Staking, Disputes, PaymentChannels, TestUSD } = deployment.contracts;
   assert.ok(TestUSD);
-  const disputes = await t.publicClient.readContract({ address: Staking.address, abi: stakingAbi, functionName: "disputes" });
+  const disputes = await t.publicClient.readContract({
+    address: Staking.address,
+    abi: stakingAbi,
+    functionName: "disputes",
+  });
   assert.equal(disputes.toLowerCase(), Disputes.address.toLowerCase());
   const token = await t.publicClient.readContract({
     address: PaymentChannels.address,
@@ -97,21 +101,32 @@ test("bad input fails fast with a reason code and a hint", async () => {
     "invalid_parameter",
   );
   await rejectsWith(
-    deploy({ provider: t.edr.provider, deployer: key, params: { auditWindow: 10n, disputeWindow: 10n, unbondingDelay: 20n } }),
+    deploy({
+      provider: t.edr.provider,
+      deployer: key,
+      params: { auditWindow: 10n, disputeWindow: 10n, unbondingDelay: 20n },
+    }),
     "invalid_parameter",
   );
   await rejectsWith(
     deploy({ provider: t.edr.provider, deployer: key, params: { treasury: "0x1234" as `0x${string}` } }),
     "invalid_parameter",
   );
-  await rejectsWith(deploy({ provider: t.edr.provider, deployer: key, params: { bogus: 1 } as never }), "invalid_parameter");
+  await rejectsWith(
+    deploy({ provider: t.edr.provider, deployer: key, params: { bogus: 1 } as never }),
+    "invalid_parameter",
+  );
 });
 
 test("deploys over JSON-RPC to a separately served chain", async () => {
   const server = createRpcServer({ provider: t.edr.provider, port: 0 });
   const url = await server.start();
   try {
-    const deployment = await deploy({ rpcUrl: url, deployer: t.account("deployer").privateKey, expectedChainId: 31337 });
+    const deployment = await deploy({
+      rpcUrl: url,
+      deployer: t.account("deployer").privateKey,
+      expectedChainId: 31337,
+    });
     assert.equal(deployment.chainId, 31337);
   } finally {
     await server.stop();

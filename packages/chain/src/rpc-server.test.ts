@@ -28,7 +28,11 @@ test("viem reads and sends transactions over HTTP", async () => {
   const chain = devnetChain({ rpcUrl: url });
   const client = createPublicClient({ chain, transport: http(url) });
   assert.equal(await client.getChainId(), 31337);
-  const wallet = createWalletClient({ chain, transport: http(url), account: privateKeyToAccount(t.account("client-1").privateKey) });
+  const wallet = createWalletClient({
+    chain,
+    transport: http(url),
+    account: privateKeyToAccount(t.account("client-1").privateKey),
+  });
   const to = t.account("client-2").address;
   const before = await client.getBalance({ address: to });
   const hash = await wallet.sendTransaction({ to, value: parseEther("1") });

@@ -11,7 +11,11 @@ import { devnetAccounts } from "@verity/chain";
 const bin = fileURLToPath(new URL("./bin.ts", import.meta.url));
 
 function verity(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 120_000 });
+  return spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
 }
 
 /** Starts `verity devnet --json` and resolves with the ready line. */
@@ -59,11 +63,15 @@ test("devnet prints a ready line, serves JSON-RPC, accepts a separate deploy, an
     // A second deployment from another process, over the JSON-RPC endpoint.
     const out = join(stateDir, "second.json");
     const key = devnetAccounts().find((a) => a.name === "provider-6")?.privateKey ?? "";
-    const deployed = verity(["deploy", "--rpc", rpcUrl, "--out", out, "--chain-id", "31337", "--json"], { VERITY_KEY: key });
+    const deployed = verity(["deploy", "--rpc", rpcUrl, "--out", out, "--chain-id", "31337", "--json"], {
+      VERITY_KEY: key,
+    });
     assert.equal(deployed.status, 0, deployed.stdout + deployed.stderr);
     assert.equal(JSON.parse(deployed.stdout).event, "deployed");
 
-    const wrongChain = verity(["deploy", "--rpc", rpcUrl, "--out", out, "--chain-id", "1", "--json"], { VERITY_KEY: key });
+    const wrongChain = verity(["deploy", "--rpc", rpcUrl, "--out", out, "--chain-id", "1", "--json"], {
+      VERITY_KEY: key,
+    });
     assert.notEqual(wrongChain.status, 0);
     assert.equal(JSON.parse(wrongChain.stdout).code, "chain_id_mismatch");
   } finally {

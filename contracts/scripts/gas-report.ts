@@ -1,0 +1,236 @@
+/**
+ * Gas report: deploys the contracts on a fresh in-process chain and measures `gasUsed` (from
+ * receipts, so the 21,000 base and calldata are included) of the main operations, including one
+ * `claim` settling 1, 10, 100 and 1,000 channels. Gas is deterministic on EDR.
+ *
+ *   node contracts/scripts/gas-report.ts           measure and write contracts/gas-snapshot.json
+ *   node contracts/scripts/gas-report.ts --check   measure and fail if a figure moved more than 1%
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Hex, maxUint256, parseSignature, toHex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { createTestChain, type TestChain } from "../../packages/chain/src/testing.ts";
+import { paymentChannelsAbi, stakingAbi, testUSDAbi } from "../generated/index.ts";
+import { deployFixture, type Fixture } from "../test/fixture.ts";
+
+const snapshotPath = join(dirname(dirname(fileURLToPath(import.meta.url))), "gas-snapshot.json");
+const TOLERANCE = 0.01;
+const BATCH_SIZES = [1, 10, 100, 1000] as const;
+
+type Report = Record<string, number>;
+
+async function measure(): Promise<Report> {
+  const t = await createTestChain();
+  try {
+    return await run(t, await deployFixture(t));
+  } finally {
+    await t.close();
+  }
+}
+
+async function run(t: TestChain, f: Fixture): Promise<Report> {
+  const report: Report = {};
+  const channels = f.addresses.paymentChannels;
+  const gasOf = async (hash: Promise<Hex>) => Number((await f.mined(hash)).gasUsed);
+  const client = t.wallet("client-1");
+  const agentId = await f.registerAgent("provider-1");
+  const modelId = await f.registerModel("modelOwner", 500);
+  const deposit = 1_000_000n;
+  const totalChannels = 2 + BATCH_SIZES.reduce((a, b) => a + b, 0);
+  await f.mint(t.account("client-1").address, deposit * BigInt(totalChannels + 10));
+  await f.approve("client-1", channels, maxUint256);
+
+  let salt = 0;
+  const open = (withdrawDelay?: bigint) => {
+    const config = f.channelConfig("client-1", agentId, modelId, {
+      salt: salt++,
+      ...(withdrawDelay === undefined ? {} : { withdrawDelay }),
+    });
+    return { config, hash: client.writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "open", args: [config, deposit] }) };
+  };
+
+  // Opening: the first channel of a payer to an agent (also records it for settledVolume).
+  const first = open();
+  report["paymentChannels.open"] = await gasOf(first.hash);
+  const firstId = await f.channelIdOf(first.config);
+  report["paymentChannels.openAnother"] = await gasOf(open().hash);
+
+  const permitConfig = f.channelConfig("client-2", agentId, modelId);
+  await f.mint(permitConfig.payer, deposit);
+  const permit = await f.signPermit("client-2", channels, deposit, maxUint256);
+  report["paymentChannels.openWithPermit"] = await gasOf(
+    t.wallet("client-2").writeContract({
+      address: channels,
+      abi: paymentChannelsAbi,
+      functionName: "openWithPermit",
+      args: [permitConfig, deposit, maxUint256, permit.v, permit.r, permit.s],
+    }),
+  );
+  report["paymentChannels.topUp"] = await gasOf(
+    client.writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "topUp", args: [firstId, deposit] }),
+  );
+
+  // Warm-up claim so provider, model owner and treasury already hold tokens (the steady state).
+  const claim = async (ids: Hex[], amount: bigint) => {
+    const claims = await Promise.all(
+      ids.map((channelId) => f.voucherClaim({ channelId, cumulativeAmount: amount, signer: "client-1" })),
+    );
+    return gasOf(
+      t.wallet("provider-1").writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "claim", args: [claims] }),
+    );
+  };
+  await claim([firstId], 1_000n);
+
+  // Batches: every channel is fresh and gets one voucher, all in one transaction.
+  for (const size of BATCH_SIZES) {
+    const ids: Hex[] = [];
+    for (let i = 0; i < size; i++) {
+      const o = open();
+      await f.mined(o.hash);
+      ids.push(await f.channelIdOf(o.config));
+    }
+    const gas = await claim(ids, 250_000n);
+    report[`paymentChannels.claim.${size}.total`] = gas;
+    report[`paymentChannels.claim.${size}.perChannel`] = Math.round(gas / size);
+  }
+  report["paymentChannels.claim.warm"] = await claim([firstId], 2_000n);
+
+  report["paymentChannels.initiateWithdraw"] = await gasOf(
+    client.writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "initiateWithdraw", args: [firstId] }),
+  );
+  await t.increaseTime(f.params.minWithdrawDelay);
+  report["paymentChannels.finalizeWithdraw"] = await gasOf(
+    client.writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "finalizeWithdraw", args: [firstId] }),
+  );
+
+  await measureStaking(t, f, agentId, modelId, report);
+  report["x402.exact.transferWithAuthorization"] = await measureX402(t, f);
+  return report;
+}
+
+async function measureStaking(t: TestChain, f: Fixture, agentId: bigint, modelId: bigint, report: Report) {
+  const staking = f.addresses.staking;
+  const owner = t.wallet("provider-1");
+  const gasOf = async (hash: Promise<Hex>) => Number((await f.mined(hash)).gasUsed);
+  const amount = f.params.minStakePerOffer * 3n;
+  await f.mint(t.account("provider-1").address, amount);
+  await f.approve("provider-1", staking, maxUint256);
+  report["staking.stake"] = await gasOf(
+    owner.writeContract({ address: staking, abi: stakingAbi, functionName: "stake", args: [agentId, amount] }),
+  );
+  report["staking.addOffer"] = await gasOf(
+    owner.writeContract({
+      address: staking,
+      abi: stakingAbi,
+      functionName: "addOffer",
+      args: [agentId, modelId, 150_000n, 600_000n, 4096, "https://provider-1.example/v1"],
+    }),
+  );
+  report["staking.requestUnbond"] = await gasOf(
+    owner.writeContract({
+      address: staking,
+      abi: stakingAbi,
+      functionName: "requestUnbond",
+      args: [agentId, f.params.minStakePerOffer],
+    }),
+  );
+  await t.increaseTime(f.params.unbondingDelay);
+  report["staking.withdraw"] = await gasOf(
+    owner.writeContract({
+      address: staking,
+      abi: stakingAbi,
+      functionName: "withdraw",
+      args: [agentId, t.account("provider-1").address],
+    }),
+  );
+}
+
+/** What an x402 `exact` payment costs on-chain: one EIP-3009 `transferWithAuthorization`. */
+async function measureX402(t: TestChain, f: Fixture): Promise<number> {
+  const from = t.account("client-3");
+  const to = t.account("provider-1").address; // already holds tokens, like a live provider
+  const value = 10_000n;
+  await f.mint(from.address, value * 10n);
+  const nonce = toHex(1, { size: 32 });
+  const signature = await privateKeyToAccount(from.privateKey).signTypedData({
+    domain: { name: "Test USD", version: "1", chainId: t.chain.id, verifyingContract: f.addresses.token },
+    types: {
+      TransferWithAuthorization: [
+        { name: "from", type: "address" },
+        { name: "to", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "validAfter", type: "uint256" },
+        { name: "validBefore", type: "uint256" },
+        { name: "nonce", type: "bytes32" },
+      ],
+    },
+    primaryType: "TransferWithAuthorization",
+    message: { from: from.address, to, value, validAfter: 0n, validBefore: maxUint256, nonce },
+  });
+  const { v, yParity, r, s } = parseSignature(signature);
+  const receipt = await f.mined(
+    t.wallet("gateway").writeContract({
+      address: f.addresses.token,
+      abi: testUSDAbi,
+      functionName: "transferWithAuthorization",
+      args: [from.address, to, value, 0n, maxUint256, nonce, Number(v ?? BigInt(yParity + 27)), r, s],
+    }),
+  );
+  return Number(receipt.gasUsed);
+}
+
+function printTable(current: Report, committed: Report | undefined): string[] {
+  const failures: string[] = [];
+  const keys = [...new Set([...Object.keys(current), ...Object.keys(committed ?? {})])];
+  const width = Math.max(...keys.map((k) => k.length));
+  console.log(`${"operation".padEnd(width)}  ${"snapshot".padStart(10)}  ${"current".padStart(10)}  ${"diff".padStart(7)}`);
+  for (const key of keys) {
+    const now = current[key];
+    const then = committed?.[key];
+    const diff = now !== undefined && then !== undefined && then !== 0 ? (now - then) / then : undefined;
+    const cell = (n: number | undefined) => (n === undefined ? "-" : n.toLocaleString("en-US")).padStart(10);
+    const pct = diff === undefined ? "-" : `${(diff * 100).toFixed(2)}%`;
+    console.log(`${key.padEnd(width)}  ${cell(then)}  ${cell(now)}  ${pct.padStart(7)}`);
+    if (committed && (now === undefined || then === undefined || Math.abs(diff ?? 0) > TOLERANCE)) failures.push(key);
+  }
+  return failures;
+}
+
+function printComparison(report: Report): void {
+  const perChannel = report["paymentChannels.claim.1000.perChannel"];
+  const x402 = report["x402.exact.transferWithAuthorization"];
+  if (perChannel === undefined || x402 === undefined) return;
+  console.log(
+    `\nclaim of 1,000 channels: ${perChannel.toLocaleString("en-US")} gas per channel vs x402 exact ` +
+      `${x402.toLocaleString("en-US")} gas per payment (${(x402 / perChannel).toFixed(1)}x cheaper; and one ` +
+      "voucher settles any number of requests).",
+  );
+}
+
+async function main(): Promise<void> {
+  const check = process.argv.includes("--check");
+  const started = performance.now();
+  const report = await measure();
+  const committed = existsSync(snapshotPath) ? (JSON.parse(readFileSync(snapshotPath, "utf8")) as Report) : undefined;
+  const failures = printTable(report, check ? committed : undefined);
+  printComparison(report);
+  console.log(`\nmeasured in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+  if (check) {
+    if (!committed) {
+      console.error(`${snapshotPath} is missing: run \`npm run gas\` and commit it.`);
+      process.exit(1);
+    }
+    if (failures.length > 0) {
+      console.error(`gas moved more than ${TOLERANCE * 100}% for: ${failures.join(", ")} (run \`npm run gas\`).`);
+      process.exit(1);
+    }
+    console.log("gas snapshot matches");
+    return;
+  }
+  writeFileSync(snapshotPath, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`wrote ${snapshotPath}`);
+}
+
+await main();
