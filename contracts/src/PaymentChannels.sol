@@ -52,16 +52,17 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         bool closed;
     }
 
-    /// @dev Four storage slots; `claim` reads slots 0-2 and writes slot 0 only.
+    /// @dev Three storage slots; `claim` reads slots 0-1 and writes slot 0 only. Agent and model
+    /// ids are sequential from 1 in their registries, so 32 bits hold them; deposits fit 96 bits.
     struct Channel {
-        uint128 deposit; // slot 0
-        uint128 claimed;
+        uint96 deposit; // slot 0
+        uint96 claimed;
+        uint32 receiverAgentId;
+        uint32 modelId;
         address payerAuthorizer; // slot 1 (non-zero for every opened channel)
         uint64 withdrawableAt;
         bool closed;
-        uint128 receiverAgentId; // slot 2
-        uint128 modelId;
-        address payer; // slot 3
+        address payer; // slot 2
         uint64 withdrawDelay;
     }
 
@@ -126,15 +127,15 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     error NotPayer(address caller);
     /// @notice The channel payer authorizer is the zero address.
     error InvalidPayerAuthorizer();
-    /// @notice No agent with this id is registered.
+    /// @notice No agent with this id is registered (channels accept ids below 2^32).
     error UnknownAgent(uint256 agentId);
-    /// @notice No model with this id is registered.
+    /// @notice No model with this id is registered (channels accept ids below 2^32).
     error UnknownModel(uint256 modelId);
     /// @notice The channel withdraw delay is outside the range this deployment accepts.
     error WithdrawDelayOutOfRange(uint64 withdrawDelay);
     /// @notice The amount is zero.
     error ZeroAmount();
-    /// @notice The channel deposit would exceed 2^128 - 1.
+    /// @notice The channel deposit would exceed 2^96 - 1 base units.
     error DepositTooLarge(uint256 deposit);
     /// @notice A channel with this configuration is already open (change the salt).
     error ChannelExists(bytes32 channelId);
@@ -279,7 +280,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                 uint256 settled = cumulative < deposit ? cumulative : deposit;
                 if (settled <= claimed) revert NothingToClaim(channelId);
                 increase = settled - claimed;
-                ch.claimed = uint128(settled);
+                ch.claimed = uint96(settled);
             }
             uint256 fee = increase * feeBps / BPS;
             uint256 royalty;
@@ -401,16 +402,16 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         uint64 delay = config.withdrawDelay;
         if (delay < minWithdrawDelay || delay > maxWithdrawDelay) revert WithdrawDelayOutOfRange(delay);
         if (amount == 0) revert ZeroAmount();
-        if (amount > type(uint128).max) revert DepositTooLarge(amount);
+        if (amount > type(uint96).max) revert DepositTooLarge(amount);
         uint256 agentId = config.receiverAgentId;
         uint256 modelId = config.modelId;
-        if (agentId > type(uint128).max) revert UnknownAgent(agentId);
+        if (agentId > type(uint32).max) revert UnknownAgent(agentId);
         try agentRegistry.ownerOf(agentId) returns (address owner) {
             if (owner == address(0)) revert UnknownAgent(agentId);
         } catch {
             revert UnknownAgent(agentId);
         }
-        if (modelId > type(uint128).max) revert UnknownModel(modelId);
+        if (modelId > type(uint32).max) revert UnknownModel(modelId);
         try modelRegistry.royaltyInfo(modelId) returns (address, uint16) {}
         catch {
             revert UnknownModel(modelId);
@@ -418,10 +419,10 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         channelId = channelIdOf(config);
         Channel storage ch = _channels[channelId];
         if (ch.payerAuthorizer != address(0)) revert ChannelExists(channelId);
-        ch.deposit = uint128(amount);
+        ch.deposit = uint96(amount);
         ch.payerAuthorizer = config.payerAuthorizer;
-        ch.receiverAgentId = uint128(agentId);
-        ch.modelId = uint128(modelId);
+        ch.receiverAgentId = uint32(agentId);
+        ch.modelId = uint32(modelId);
         ch.payer = config.payer;
         ch.withdrawDelay = delay;
         _channelsOf[config.payer][agentId].push(channelId);
@@ -442,8 +443,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount();
         Channel storage ch = _existing(channelId);
         uint256 deposit = ch.deposit + amount;
-        if (deposit > type(uint128).max) revert DepositTooLarge(deposit);
-        ch.deposit = uint128(deposit);
+        if (deposit > type(uint96).max) revert DepositTooLarge(deposit);
+        ch.deposit = uint96(deposit);
         emit ChannelToppedUp(channelId, msg.sender, amount, deposit);
         if (ch.withdrawableAt != 0 && msg.sender == ch.payer) {
             ch.withdrawableAt = 0;
