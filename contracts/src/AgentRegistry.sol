@@ -73,7 +73,7 @@ contract AgentRegistry is ERC721URIStorage, EIP712, IAgentRegistry {
     error InvalidWalletSignature();
     /// @notice The zero address cannot be an agent wallet.
     error ZeroAgentWallet();
-    /// @notice `unsetAgentWallet` was called for an agent without a wallet.
+    /// @notice The agent has no payment wallet to unset.
     error AgentWalletNotSet(uint256 agentId);
 
     /// @notice Deploys the registry.

@@ -264,45 +264,47 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         for (uint256 i; i < count; ++i) {
             Claim calldata c = claims[i];
             bytes32 channelId = c.channelId;
+            uint256 cumulative = c.cumulativeAmount;
             Channel storage ch = _channels[channelId];
             uint256 increase;
+            uint256 channelAgent;
+            uint256 channelModel;
             {
                 address authorizer = ch.payerAuthorizer;
                 if (authorizer == address(0)) revert ChannelNotFound(channelId);
                 if (ch.closed) revert ChannelClosed(channelId);
+                uint256 deposit = ch.deposit;
                 uint256 claimed = ch.claimed;
-                uint256 cumulative = c.cumulativeAmount;
+                channelAgent = ch.receiverAgentId;
+                channelModel = ch.modelId;
                 if (cumulative <= claimed) revert VoucherNotIncreasing(channelId, cumulative, claimed);
                 bytes32 digest = MessageHashUtils.toTypedDataHash(domain, _voucherStructHash(channelId, cumulative));
                 (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, c.signature);
                 if (err != ECDSA.RecoverError.NoError || signer != authorizer) revert VoucherSignatureInvalid(channelId);
-                uint256 deposit = ch.deposit;
                 uint256 settled = cumulative < deposit ? cumulative : deposit;
                 if (settled <= claimed) revert NothingToClaim(channelId);
                 increase = settled - claimed;
                 ch.claimed = uint96(settled);
             }
-            uint256 fee = increase * feeBps / BPS;
-            uint256 royalty;
-            {
-                uint256 channelAgent = ch.receiverAgentId;
-                uint256 channelModel = ch.modelId;
-                if (channelAgent != agentId) {
-                    agentId = channelAgent;
-                    wallet = _providerWallet(channelAgent);
-                }
-                if (channelModel != modelId) {
-                    modelId = channelModel;
-                    (modelOwner, royaltyBps) = _royalty(channelModel, feeBps);
-                }
-                royalty = increase * royaltyBps / BPS;
+            if (channelAgent != agentId) {
+                agentId = channelAgent;
+                wallet = _providerWallet(channelAgent);
             }
+            if (channelModel != modelId) {
+                modelId = channelModel;
+                (modelOwner, royaltyBps) = _royalty(channelModel, feeBps);
+            }
+            uint256 fee = increase * feeBps / BPS;
+            uint256 royalty = increase * royaltyBps / BPS;
+            uint256 provider = increase - fee - royalty;
+            // Flush a recipient's running total when the next claim pays someone else (all effects
+            // of the claims paid so far are already written; nonReentrant blocks re-entry).
             if (wallet != providerTo) {
                 _pay(providerTo, providerSum);
                 providerTo = wallet;
                 providerSum = 0;
             }
-            providerSum += increase - fee - royalty;
+            providerSum += provider;
             if (royalty != 0) {
                 if (modelOwner != royaltyTo) {
                     _pay(royaltyTo, royaltySum);
@@ -312,7 +314,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                 royaltySum += royalty;
             }
             feeSum += fee;
-            emit Claimed(channelId, agentId, c.cumulativeAmount, increase, increase - fee - royalty, royalty, fee);
+            emit Claimed(channelId, channelAgent, cumulative, increase, provider, royalty, fee);
         }
         _pay(providerTo, providerSum);
         _pay(royaltyTo, royaltySum);

@@ -100,7 +100,7 @@ contract ReputationRegistry {
     error SelfFeedbackNotAllowed(uint256 agentId, address caller);
     /// @notice `valueDecimals` is above 18.
     error ValueDecimalsTooLarge(uint8 valueDecimals);
-    /// @notice `|value| * 10^(18 - valueDecimals)` is above `MAX_ABS_WAD_VALUE`.
+    /// @notice The feedback value is too large: `|value| / 10^valueDecimals` must not exceed 1e20.
     error FeedbackValueOutOfRange(int128 value, uint8 valueDecimals);
     /// @notice No feedback with this index exists for this agent and client.
     error FeedbackNotFound(uint256 agentId, address clientAddress, uint64 feedbackIndex);

@@ -55,12 +55,10 @@ describe("AgentRegistry", () => {
       assert.equal(await as("deployer").read.name(), "Verity Agent");
       assert.equal(await as("deployer").read.symbol(), "AGENT");
       const [, name, version, chainId, verifyingContract] = await as("deployer").read.eip712Domain();
-      assert.deepEqual([name, version, chainId, verifyingContract], [
-        "Verity AgentRegistry",
-        "1",
-        BigInt(chain.chain.id),
-        registry,
-      ]);
+      assert.deepEqual(
+        [name, version, chainId, verifyingContract],
+        ["Verity AgentRegistry", "1", BigInt(chain.chain.id), registry],
+      );
     });
 
     it("register(agentURI) mints id 1 to the caller", async () => {

@@ -55,7 +55,17 @@ describe("TestUSD", () => {
     return {
       message,
       signature,
-      vrs: [...args, Number(v), r, s] as unknown as readonly [Address, Address, bigint, bigint, bigint, Hex, number, Hex, Hex],
+      vrs: [...args, Number(v), r, s] as unknown as readonly [
+        Address,
+        Address,
+        bigint,
+        bigint,
+        bigint,
+        Hex,
+        number,
+        Hex,
+        Hex,
+      ],
       bytes: [...args, signature] as unknown as readonly [Address, Address, bigint, bigint, bigint, Hex, Hex],
     };
   }

@@ -4,7 +4,11 @@
  * (minting, registering agents and models, opening channels, signing vouchers and permits).
  */
 import {
+  type Abi,
   type Address,
+  decodeErrorResult,
+  encodeDeployData,
+  getContract,
   getContractAddress,
   type Hex,
   keccak256,
@@ -318,9 +322,23 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     return { v: Number(v ?? BigInt(yParity + 27)), r, s };
   }
 
+  /** Typed contract handles that read through the chain and write as devnet account `from`. */
+  function as(from: string) {
+    const client = { public: publicClient, wallet: t.wallet(from) };
+    return {
+      token: getContract({ address: token, abi: testUSDAbi, client }),
+      agents: getContract({ address: agentRegistry, abi: agentRegistryAbi, client }),
+      models: getContract({ address: modelRegistry, abi: modelRegistryAbi, client }),
+      channels: getContract({ address: paymentChannels, abi: paymentChannelsAbi, client }),
+      staking: getContract({ address: staking, abi: stakingAbi, client }),
+      disputes: getContract({ address: disputes, abi: disputesAbi, client }),
+    };
+  }
+
   return {
     params,
     addresses,
+    as,
     mined,
     mint,
     approve,
@@ -338,3 +356,36 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
 }
 
 export type Fixture = Awaited<ReturnType<typeof deployFixture>>;
+
+/** A `beforeEach` hook that rewinds the chain to the state it had when the hook first ran. */
+export function rewinder(t: TestChain): () => Promise<void> {
+  let restore: (() => Promise<void>) | undefined;
+  return async () => {
+    if (restore) await restore();
+    restore = await t.snapshot();
+  };
+}
+
+/** The custom error a deployment of `bytecode` with `args` reverts with (simulated), or undefined. */
+export async function deployRevertName(
+  t: TestChain,
+  contract: { abi: Abi; bytecode: Hex },
+  args: readonly unknown[],
+): Promise<string | undefined> {
+  const data = encodeDeployData({ abi: contract.abi, bytecode: contract.bytecode, args } as never);
+  try {
+    await t.publicClient.call({ account: t.account("deployer").address, data });
+    return undefined;
+  } catch (error) {
+    // The node's error (wrapped by viem as an unknown RPC error) carries the revert data.
+    let cause: unknown = error;
+    while (cause instanceof Error) {
+      const data = (cause as { data?: unknown }).data;
+      if (typeof data === "string" && data.startsWith("0x")) {
+        return decodeErrorResult({ abi: contract.abi, data: data as Hex }).errorName;
+      }
+      cause = cause.cause;
+    }
+    throw error;
+  }
+}

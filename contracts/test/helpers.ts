@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import {
   type Abi,
   type Address,
+  type ContractEventName,
   createPublicClient,
   createWalletClient,
   custom,
@@ -46,8 +47,12 @@ export async function mined(chain: TestChain, hash: Promise<Hex>): Promise<Trans
 }
 
 /** The decoded events named `eventName` in `receipt`. */
-export function eventsOf<const abi extends Abi>(abi: abi, receipt: TransactionReceipt, eventName: string) {
-  return parseEventLogs({ abi, logs: receipt.logs }).filter((log) => log.eventName === eventName);
+export function eventsOf<const abi extends Abi, eventName extends ContractEventName<abi>>(
+  abi: abi,
+  receipt: TransactionReceipt,
+  eventName: eventName,
+) {
+  return parseEventLogs({ abi, logs: receipt.logs, eventName });
 }
 
 /** Timestamp of the latest block. */

@@ -27,7 +27,7 @@ export type ConnectOptions = {
 };
 
 function transportFor(options: ConnectOptions): Transport {
-  if (options.provider) return custom(options.provider);
+  if (options.provider) return custom(options.provider, { retryCount: 0 });
   const url = options.rpcUrl;
   if (!url || !/^https?:\/\/[^\s]+$/.test(url)) {
     throw new ConfigError(`RPC URL ${JSON.stringify(url ?? "")} is not an http(s) URL`, {

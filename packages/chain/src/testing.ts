@@ -24,7 +24,7 @@ export async function createTestChain(options: { chainId?: number } = {}) {
     accounts: accounts.map((a) => ({ privateKey: a.privateKey, balance: 10_000n * 10n ** 18n })),
   });
   const chain = devnetChain({ chainId: edr.chainId });
-  const transport = custom(edr.provider);
+  const transport = custom(edr.provider, { retryCount: 0 });
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 10 });
   const testClient = createTestClient({ chain, transport, mode: "hardhat" });
   const byName = new Map(accounts.map((a) => [a.name, a]));
