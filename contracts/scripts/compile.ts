@@ -51,7 +51,7 @@ function findImport(path: string): { contents: string } | { error: string } {
 }
 
 type SolcOutput = {
-  errors?: { severity: string; formattedMessage: string }[];
+  errors?: { severity: string; formattedMessage: string; sourceLocation?: { file?: string } }[];
   contracts?: Record<
     string,
     Record<
@@ -117,7 +117,10 @@ export function compile(): Map<string, string> {
   };
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport })) as SolcOutput;
   const errors = (output.errors ?? []).filter((e) => e.severity === "error");
-  for (const e of output.errors ?? []) if (e.severity !== "error") console.warn(e.formattedMessage);
+  // Warnings about our own sources only (OpenZeppelin's transient-storage notice is expected).
+  for (const e of output.errors ?? []) {
+    if (e.severity !== "error" && e.sourceLocation?.file?.startsWith("src/")) console.warn(e.formattedMessage);
+  }
   if (errors.length > 0) {
     for (const e of errors) console.error(e.formattedMessage);
     throw new Error(`solc: ${errors.length} error(s)`);

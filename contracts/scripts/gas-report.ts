@@ -9,11 +9,11 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Hex, maxUint256, parseSignature, toHex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { type Hex, maxUint256, toHex } from "viem";
 import { createTestChain, type TestChain } from "../../packages/chain/src/testing.ts";
 import { paymentChannelsAbi, stakingAbi, testUSDAbi } from "../generated/index.ts";
 import { deployFixture, type Fixture } from "../test/fixture.ts";
+import { signTransferWithAuthorization } from "../test/signing.ts";
 
 const snapshotPath = join(dirname(dirname(fileURLToPath(import.meta.url))), "gas-snapshot.json");
 const TOLERANCE = 0.01;
@@ -34,7 +34,7 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
   const report: Report = {};
   const channels = f.addresses.paymentChannels;
   const gasOf = async (hash: Promise<Hex>) => Number((await f.mined(hash)).gasUsed);
-  const client = t.wallet("client-1");
+  const client = f.wallet("client-1");
   const agentId = await f.registerAgent("provider-1");
   const modelId = await f.registerModel("modelOwner", 500);
   const deposit = 1_000_000n;
@@ -48,7 +48,15 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
       salt: salt++,
       ...(withdrawDelay === undefined ? {} : { withdrawDelay }),
     });
-    return { config, hash: client.writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "open", args: [config, deposit] }) };
+    return {
+      config,
+      hash: client.writeContract({
+        address: channels,
+        abi: paymentChannelsAbi,
+        functionName: "open",
+        args: [config, deposit],
+      }),
+    };
   };
 
   // Opening: the first channel of a payer to an agent (also records it for settledVolume).
@@ -61,7 +69,7 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
   await f.mint(permitConfig.payer, deposit);
   const permit = await f.signPermit("client-2", channels, deposit, maxUint256);
   report["paymentChannels.openWithPermit"] = await gasOf(
-    t.wallet("client-2").writeContract({
+    f.wallet("client-2").writeContract({
       address: channels,
       abi: paymentChannelsAbi,
       functionName: "openWithPermit",
@@ -69,7 +77,12 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
     }),
   );
   report["paymentChannels.topUp"] = await gasOf(
-    client.writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "topUp", args: [firstId, deposit] }),
+    client.writeContract({
+      address: channels,
+      abi: paymentChannelsAbi,
+      functionName: "topUp",
+      args: [firstId, deposit],
+    }),
   );
 
   // Warm-up claim so provider, model owner and treasury already hold tokens (the steady state).
@@ -78,7 +91,9 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
       ids.map((channelId) => f.voucherClaim({ channelId, cumulativeAmount: amount, signer: "client-1" })),
     );
     return gasOf(
-      t.wallet("provider-1").writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "claim", args: [claims] }),
+      t
+        .wallet("provider-1")
+        .writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "claim", args: [claims] }),
     );
   };
   await claim([firstId], 1_000n);
@@ -98,11 +113,21 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
   report["paymentChannels.claim.warm"] = await claim([firstId], 2_000n);
 
   report["paymentChannels.initiateWithdraw"] = await gasOf(
-    client.writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "initiateWithdraw", args: [firstId] }),
+    client.writeContract({
+      address: channels,
+      abi: paymentChannelsAbi,
+      functionName: "initiateWithdraw",
+      args: [firstId],
+    }),
   );
   await t.increaseTime(f.params.minWithdrawDelay);
   report["paymentChannels.finalizeWithdraw"] = await gasOf(
-    client.writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "finalizeWithdraw", args: [firstId] }),
+    client.writeContract({
+      address: channels,
+      abi: paymentChannelsAbi,
+      functionName: "finalizeWithdraw",
+      args: [firstId],
+    }),
   );
 
   await measureStaking(t, f, agentId, modelId, report);
@@ -112,7 +137,7 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
 
 async function measureStaking(t: TestChain, f: Fixture, agentId: bigint, modelId: bigint, report: Report) {
   const staking = f.addresses.staking;
-  const owner = t.wallet("provider-1");
+  const owner = f.wallet("provider-1");
   const gasOf = async (hash: Promise<Hex>) => Number((await f.mined(hash)).gasUsed);
   const amount = f.params.minStakePerOffer * 3n;
   await f.mint(t.account("provider-1").address, amount);
@@ -154,38 +179,31 @@ async function measureX402(t: TestChain, f: Fixture): Promise<number> {
   const value = 10_000n;
   await f.mint(from.address, value * 10n);
   const nonce = toHex(1, { size: 32 });
-  const signature = await privateKeyToAccount(from.privateKey).signTypedData({
-    domain: { name: "Test USD", version: "1", chainId: t.chain.id, verifyingContract: f.addresses.token },
-    types: {
-      TransferWithAuthorization: [
-        { name: "from", type: "address" },
-        { name: "to", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "validAfter", type: "uint256" },
-        { name: "validBefore", type: "uint256" },
-        { name: "nonce", type: "bytes32" },
-      ],
-    },
-    primaryType: "TransferWithAuthorization",
-    message: { from: from.address, to, value, validAfter: 0n, validBefore: maxUint256, nonce },
-  });
-  const { v, yParity, r, s } = parseSignature(signature);
+  const message = { from: from.address, to, value, validAfter: 0n, validBefore: maxUint256, nonce };
+  const { v, r, s } = await signTransferWithAuthorization(
+    from.privateKey,
+    { chainId: t.chain.id, verifyingContract: f.addresses.token },
+    message,
+  );
   const receipt = await f.mined(
-    t.wallet("gateway").writeContract({
+    f.wallet("gateway").writeContract({
       address: f.addresses.token,
       abi: testUSDAbi,
       functionName: "transferWithAuthorization",
-      args: [from.address, to, value, 0n, maxUint256, nonce, Number(v ?? BigInt(yParity + 27)), r, s],
+      args: [from.address, to, value, 0n, maxUint256, nonce, v, r, s],
     }),
   );
   return Number(receipt.gasUsed);
 }
 
+/** Prints snapshot vs current figures; returns the keys that moved more than the tolerance. */
 function printTable(current: Report, committed: Report | undefined): string[] {
   const failures: string[] = [];
   const keys = [...new Set([...Object.keys(current), ...Object.keys(committed ?? {})])];
   const width = Math.max(...keys.map((k) => k.length));
-  console.log(`${"operation".padEnd(width)}  ${"snapshot".padStart(10)}  ${"current".padStart(10)}  ${"diff".padStart(7)}`);
+  console.log(
+    `${"operation".padEnd(width)}  ${"snapshot".padStart(10)}  ${"current".padStart(10)}  ${"diff".padStart(7)}`,
+  );
   for (const key of keys) {
     const now = current[key];
     const then = committed?.[key];
@@ -193,7 +211,7 @@ function printTable(current: Report, committed: Report | undefined): string[] {
     const cell = (n: number | undefined) => (n === undefined ? "-" : n.toLocaleString("en-US")).padStart(10);
     const pct = diff === undefined ? "-" : `${(diff * 100).toFixed(2)}%`;
     console.log(`${key.padEnd(width)}  ${cell(then)}  ${cell(now)}  ${pct.padStart(7)}`);
-    if (committed && (now === undefined || then === undefined || Math.abs(diff ?? 0) > TOLERANCE)) failures.push(key);
+    if (now === undefined || then === undefined || Math.abs(diff ?? 0) > TOLERANCE) failures.push(key);
   }
   return failures;
 }
@@ -214,7 +232,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const report = await measure();
   const committed = existsSync(snapshotPath) ? (JSON.parse(readFileSync(snapshotPath, "utf8")) as Report) : undefined;
-  const failures = printTable(report, check ? committed : undefined);
+  const failures = printTable(report, committed);
   printComparison(report);
   console.log(`\nmeasured in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   if (check) {

@@ -46,6 +46,7 @@ contract Disputes is IDisputes {
         _;
     }
 
+    /// @notice Records the contracts this one will work with.
     constructor(address staking_, address paymentChannels_, address agentRegistry_) {
         if (staking_ == address(0) || paymentChannels_ == address(0) || agentRegistry_ == address(0)) {
             revert ZeroAddress();

@@ -73,12 +73,17 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
     /// @notice The only token channels are funded in.
     IERC20 public immutable token;
+    /// @notice ERC-8004 identity registry; channel receivers are its agent ids.
     IAgentRegistry public immutable agentRegistry;
+    /// @notice Model registry; royalties are read from it at claim time.
     IModelRegistry public immutable modelRegistry;
     /// @notice Receives the protocol fee.
     address public immutable treasury;
+    /// @notice Protocol fee in basis points of every claimed increase.
     uint16 public immutable protocolFeeBps;
+    /// @notice Shortest `withdrawDelay` a channel may use.
     uint64 public immutable minWithdrawDelay;
+    /// @notice Longest `withdrawDelay` a channel may use.
     uint64 public immutable maxWithdrawDelay;
 
     mapping(bytes32 channelId => Channel) private _channels;
@@ -158,6 +163,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     /// @notice The channel withdraw delay has not passed yet.
     error WithdrawNotReady(bytes32 channelId, uint64 withdrawableAt);
 
+    /// @notice Fixes the payment token, registries, treasury, protocol fee and withdraw-delay range.
     /// @param token_ Payment token (must support EIP-2612 for the `*WithPermit` entry points).
     /// @param agentRegistry_ ERC-8004 identity registry (receivers are its agent ids).
     /// @param modelRegistry_ Model registry (royalties).

@@ -29,6 +29,18 @@ contract Staking is ReentrancyGuardTransient {
         string endpoint;
     }
 
+    /// @dev Storage form of an offer: three slots. Agent and model ids are sequential from 1 in their
+    /// registries, so 64 bits hold them.
+    struct StoredOffer {
+        uint64 agentId;
+        uint64 modelId;
+        uint32 maxOutputTokens;
+        uint32 position; // index in `_offerIds[agentId]` + 1
+        uint128 inputPricePerMTok;
+        uint128 outputPricePerMTok;
+        string endpoint;
+    }
+
     /// @notice Stake that becomes withdrawable at `availableAt`.
     struct Unbonding {
         uint128 amount;
@@ -47,14 +59,21 @@ contract Staking is ReentrancyGuardTransient {
     /// @notice Longest offer endpoint, in bytes.
     uint256 public constant MAX_ENDPOINT_LENGTH = 512;
 
+    /// @notice The payment token stake is held in.
     IERC20 public immutable token;
+    /// @notice ERC-8004 identity registry; stake belongs to its agent ids.
     IAgentRegistry public immutable agentRegistry;
+    /// @notice Model registry offers must name a model of.
     IModelRegistry public immutable modelRegistry;
     /// @notice The only address allowed to slash and pause offers.
     address public immutable disputes;
+    /// @notice Bonded stake each active offer needs.
     uint256 public immutable minStakePerOffer;
+    /// @notice Time from `requestUnbond` until the stake can be withdrawn.
     uint64 public immutable unbondingDelay;
+    /// @notice How long after serving a request it may be audited.
     uint64 public immutable auditWindow;
+    /// @notice How long a challenge may take to resolve.
     uint64 public immutable disputeWindow;
 
     /// @notice Sum of bonded and unbonding stake over all agents (equals the token balance held).
@@ -63,8 +82,7 @@ contract Staking is ReentrancyGuardTransient {
     mapping(uint256 agentId => AgentStake) private _stakes;
     mapping(uint256 agentId => Unbonding[]) private _unbondings;
     mapping(uint256 agentId => uint256[]) private _offerIds;
-    mapping(uint256 offerId => uint256) private _offerPosition; // index in `_offerIds` + 1
-    mapping(uint256 offerId => Offer) private _offers;
+    mapping(uint256 offerId => StoredOffer) private _offers;
 
     /// @notice `from` added `amount` of bonded stake to the agent, whose bonded stake is now `bonded`.
     event Staked(uint256 indexed agentId, address indexed from, uint256 amount, uint256 bonded);
@@ -114,7 +132,7 @@ contract Staking is ReentrancyGuardTransient {
     /// @notice Only the Disputes contract may do this.
     error OnlyDisputes(address caller);
     /// @notice The caller is neither the owner nor an operator of the agent.
-    error NotAuthorized(uint256 agentId, address caller);
+    error NotAgentOwner(uint256 agentId, address caller);
     /// @notice No agent with this id is registered.
     error UnknownAgent(uint256 agentId);
     /// @notice No model with this id is registered.
@@ -152,10 +170,11 @@ contract Staking is ReentrancyGuardTransient {
     }
 
     modifier onlyAuthorized(uint256 agentId) {
-        if (!agentRegistry.isAuthorized(agentId, msg.sender)) revert NotAuthorized(agentId, msg.sender);
+        if (!agentRegistry.isAuthorized(agentId, msg.sender)) revert NotAgentOwner(agentId, msg.sender);
         _;
     }
 
+    /// @notice Sets the token, registries, the Disputes address (predicted at deployment) and the windows.
     /// @dev Reverts `UnbondingDelayTooShort` unless `unbondingDelay > auditWindow + disputeWindow`.
     constructor(
         address token_,
@@ -298,6 +317,8 @@ contract Staking is ReentrancyGuardTransient {
     ) external onlyAuthorized(agentId) returns (uint256 offerId) {
         AgentStake storage s = _stakes[agentId];
         if (s.offersPaused) revert OffersArePaused(agentId);
+        if (agentId > type(uint64).max) revert UnknownAgent(agentId);
+        if (modelId > type(uint64).max) revert UnknownModel(modelId);
         try modelRegistry.royaltyInfo(modelId) returns (address, uint16) {}
         catch {
             revert UnknownModel(modelId);
@@ -308,13 +329,13 @@ contract Staking is ReentrancyGuardTransient {
         if (s.bonded < required) revert InsufficientStake(agentId, s.bonded, required);
         offerId = _nextOfferId++;
         ids.push(offerId);
-        _offerPosition[offerId] = ids.length;
-        _offers[offerId] = Offer({
-            agentId: agentId,
-            modelId: modelId,
+        _offers[offerId] = StoredOffer({
+            agentId: uint64(agentId),
+            modelId: uint64(modelId),
+            maxOutputTokens: maxOutputTokens,
+            position: uint32(ids.length),
             inputPricePerMTok: uint128(inputPricePerMTok),
             outputPricePerMTok: uint128(outputPricePerMTok),
-            maxOutputTokens: maxOutputTokens,
             endpoint: endpoint
         });
         emit OfferAdded(offerId, agentId, modelId, inputPricePerMTok, outputPricePerMTok, maxOutputTokens, endpoint);
@@ -328,7 +349,7 @@ contract Staking is ReentrancyGuardTransient {
         uint32 maxOutputTokens,
         string calldata endpoint
     ) external {
-        Offer storage o = _authorizedOffer(offerId);
+        StoredOffer storage o = _authorizedOffer(offerId);
         _checkTerms(inputPricePerMTok, outputPricePerMTok, maxOutputTokens, endpoint);
         o.inputPricePerMTok = uint128(inputPricePerMTok);
         o.outputPricePerMTok = uint128(outputPricePerMTok);
@@ -339,14 +360,14 @@ contract Staking is ReentrancyGuardTransient {
 
     /// @notice Withdraws an offer (owner or operator of its agent), freeing its stake requirement.
     function removeOffer(uint256 offerId) external {
-        uint256 agentId = _authorizedOffer(offerId).agentId;
+        StoredOffer storage o = _authorizedOffer(offerId);
+        uint256 agentId = o.agentId;
         uint256[] storage ids = _offerIds[agentId];
-        uint256 position = _offerPosition[offerId];
+        uint32 position = o.position;
         uint256 last = ids[ids.length - 1];
         ids[position - 1] = last;
-        _offerPosition[last] = position;
+        _offers[last].position = position;
         ids.pop();
-        delete _offerPosition[offerId];
         delete _offers[offerId];
         emit OfferRemoved(offerId, agentId);
     }
@@ -371,9 +392,16 @@ contract Staking is ReentrancyGuardTransient {
 
     /// @notice Offer `offerId`; reverts `OfferNotFound` if it never existed or was removed.
     function getOffer(uint256 offerId) external view returns (Offer memory) {
-        Offer memory o = _offers[offerId];
+        StoredOffer storage o = _offers[offerId];
         if (o.agentId == 0) revert OfferNotFound(offerId);
-        return o;
+        return Offer({
+            agentId: o.agentId,
+            modelId: o.modelId,
+            inputPricePerMTok: o.inputPricePerMTok,
+            outputPricePerMTok: o.outputPricePerMTok,
+            maxOutputTokens: o.maxOutputTokens,
+            endpoint: o.endpoint
+        });
     }
 
     /// @notice Ids of `agentId`'s active offers (paused ones included).
@@ -418,11 +446,11 @@ contract Staking is ReentrancyGuardTransient {
         emit Staked(agentId, msg.sender, amount, bonded);
     }
 
-    function _authorizedOffer(uint256 offerId) private view returns (Offer storage o) {
+    function _authorizedOffer(uint256 offerId) private view returns (StoredOffer storage o) {
         o = _offers[offerId];
         uint256 agentId = o.agentId;
         if (agentId == 0) revert OfferNotFound(offerId);
-        if (!agentRegistry.isAuthorized(agentId, msg.sender)) revert NotAuthorized(agentId, msg.sender);
+        if (!agentRegistry.isAuthorized(agentId, msg.sender)) revert NotAgentOwner(agentId, msg.sender);
     }
 
     function _checkTerms(uint256 inputPrice, uint256 outputPrice, uint32 maxOutputTokens, string calldata endpoint)

@@ -1,7 +1,15 @@
 /** PaymentChannels: construction, opening, top-ups, withdrawal and views (claims: PaymentChannels.claim.test.ts). */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { encodeAbiParameters, hashDomain, hashTypedData, keccak256, maxUint256, parseEventLogs, zeroAddress } from "viem";
+import {
+  domainSeparator,
+  encodeAbiParameters,
+  hashTypedData,
+  keccak256,
+  maxUint256,
+  parseEventLogs,
+  zeroAddress,
+} from "viem";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { paymentChannelsAbi, paymentChannelsBytecode } from "../generated/index.ts";
 import { type ChannelConfig, deployFixture, deployRevertName, type Fixture, rewinder } from "./fixture.ts";
@@ -41,8 +49,14 @@ describe("PaymentChannels", () => {
         args[i] = zeroAddress;
         assert.equal(await deployRevertName(t, pcArtifact, args), "ZeroAddress");
       }
-      assert.equal(await deployRevertName(t, pcArtifact, [token, agentRegistry, modelRegistry, treasury, 10_001, 1n, 2n]), "InvalidFeeBps");
-      assert.equal(await deployRevertName(t, pcArtifact, [token, agentRegistry, modelRegistry, treasury, 100, 3n, 2n]), "InvalidWithdrawDelayRange");
+      assert.equal(
+        await deployRevertName(t, pcArtifact, [token, agentRegistry, modelRegistry, treasury, 10_001, 1n, 2n]),
+        "InvalidFeeBps",
+      );
+      assert.equal(
+        await deployRevertName(t, pcArtifact, [token, agentRegistry, modelRegistry, treasury, 100, 3n, 2n]),
+        "InvalidWithdrawDelayRange",
+      );
       assert.equal(await deployRevertName(t, pcArtifact, ok), undefined);
     });
 
@@ -53,13 +67,13 @@ describe("PaymentChannels", () => {
       assert.equal(await c.read.protocolFeeBps(), 100);
       assert.equal(await c.read.minWithdrawDelay(), f.params.minWithdrawDelay);
       assert.equal(await c.read.maxWithdrawDelay(), f.params.maxWithdrawDelay);
-      const domain = { name: "Verity PaymentChannels", version: "1", chainId: t.chain.id, verifyingContract: c.address };
-      assert.equal(await c.read.domainSeparator(), hashDomain({ domain, types: { EIP712Domain: [
-        { name: "name", type: "string" },
-        { name: "version", type: "string" },
-        { name: "chainId", type: "uint256" },
-        { name: "verifyingContract", type: "address" },
-      ] } }));
+      const domain = {
+        name: "Verity PaymentChannels",
+        version: "1",
+        chainId: t.chain.id,
+        verifyingContract: c.address,
+      };
+      assert.equal(await c.read.domainSeparator(), domainSeparator({ domain }));
       const [, name, version] = await c.read.eip712Domain();
       assert.deepEqual([name, version], ["Verity PaymentChannels", "1"]);
     });
@@ -123,8 +137,14 @@ describe("PaymentChannels", () => {
       await expectRevert(open("client-2", config), "NotPayer");
       await expectRevert(open("client-1", { ...config, token: f.addresses.staking }), "UnsupportedToken");
       await expectRevert(open("client-1", { ...config, payerAuthorizer: zeroAddress }), "InvalidPayerAuthorizer");
-      await expectRevert(open("client-1", { ...config, withdrawDelay: f.params.minWithdrawDelay - 1n }), "WithdrawDelayOutOfRange");
-      await expectRevert(open("client-1", { ...config, withdrawDelay: f.params.maxWithdrawDelay + 1n }), "WithdrawDelayOutOfRange");
+      await expectRevert(
+        open("client-1", { ...config, withdrawDelay: f.params.minWithdrawDelay - 1n }),
+        "WithdrawDelayOutOfRange",
+      );
+      await expectRevert(
+        open("client-1", { ...config, withdrawDelay: f.params.maxWithdrawDelay + 1n }),
+        "WithdrawDelayOutOfRange",
+      );
       await expectRevert(open("client-1", config, 0n), "ZeroAmount");
       await expectRevert(open("client-1", config, 2n ** 96n), "DepositTooLarge");
       await expectRevert(open("client-1", { ...config, receiverAgentId: 999n }), "UnknownAgent");
@@ -162,10 +182,18 @@ describe("PaymentChannels", () => {
       await f.mined(f.as("client-1").channels.write.initiateWithdraw([id]));
       const third = await f.mined(f.as("client-2").channels.write.topUp([id, 1n]));
       const [ev] = parseEventLogs({ abi: paymentChannelsAbi, logs: third.logs, eventName: "ChannelToppedUp" });
-      assert.deepEqual(ev?.args, { channelId: id, from: t.account("client-2").address, amount: 1n, deposit: DEPOSIT + 1n });
+      assert.deepEqual(ev?.args, {
+        channelId: id,
+        from: t.account("client-2").address,
+        amount: 1n,
+        deposit: DEPOSIT + 1n,
+      });
       assert.notEqual((await f.as("client-1").channels.read.getChannel([id])).withdrawableAt, 0n);
       const own = await f.mined(f.as("client-1").channels.write.topUp([id, 5n]));
-      assert.equal(parseEventLogs({ abi: paymentChannelsAbi, logs: own.logs, eventName: "WithdrawCancelled" }).length, 1);
+      assert.equal(
+        parseEventLogs({ abi: paymentChannelsAbi, logs: own.logs, eventName: "WithdrawCancelled" }).length,
+        1,
+      );
       const ch = await f.as("client-1").channels.read.getChannel([id]);
       assert.equal(ch.withdrawableAt, 0n);
       assert.equal(ch.deposit, DEPOSIT + 6n);
@@ -192,7 +220,10 @@ describe("PaymentChannels", () => {
       const p = await f.signPermit("client-3", f.addresses.paymentChannels, DEPOSIT, maxUint256);
       await f.mined(f.as("client-3").channels.write.topUpWithPermit([id, DEPOSIT, maxUint256, p.v, p.r, p.s]));
       assert.equal((await f.as("client-1").channels.read.getChannel([id])).deposit, 2n * DEPOSIT);
-      await expectRevert(f.as("client-3").channels.write.topUpWithPermit([id, 0n, maxUint256, p.v, p.r, p.s]), "ZeroAmount");
+      await expectRevert(
+        f.as("client-3").channels.write.topUpWithPermit([id, 0n, maxUint256, p.v, p.r, p.s]),
+        "ZeroAmount",
+      );
     });
   });
 
@@ -244,7 +275,12 @@ describe("PaymentChannels", () => {
       const channelId = `0x${"ab".repeat(32)}` as const;
       const expected = hashTypedData({
         domain: { name: "Verity PaymentChannels", version: "1", chainId: t.chain.id, verifyingContract: c.address },
-        types: { Voucher: [{ name: "channelId", type: "bytes32" }, { name: "cumulativeAmount", type: "uint256" }] },
+        types: {
+          Voucher: [
+            { name: "channelId", type: "bytes32" },
+            { name: "cumulativeAmount", type: "uint256" },
+          ],
+        },
         primaryType: "Voucher",
         message: { channelId, cumulativeAmount: 42n },
       });
@@ -259,7 +295,11 @@ describe("PaymentChannels", () => {
       await f.mined(open("client-1", second));
       const claims = await Promise.all(
         [config, second].map(async (cfg, i) =>
-          f.voucherClaim({ channelId: await f.channelIdOf(cfg), cumulativeAmount: BigInt(i + 1) * 1000n, signer: "client-1" }),
+          f.voucherClaim({
+            channelId: await f.channelIdOf(cfg),
+            cumulativeAmount: BigInt(i + 1) * 1000n,
+            signer: "client-1",
+          }),
         ),
       );
       await f.mined(f.as("provider-2").channels.write.claim([claims]));

@@ -1,64 +1,44 @@
 /**
- * Deploys the whole Verity contract set on a test chain in the order and with the constructor
- * arguments of docs/CONTRACTS.md, and returns typed addresses plus helpers the contract tests share
- * (minting, registering agents and models, opening channels, signing vouchers and permits).
+ * The contract-test fixture: deploys the whole Verity contract set (deploy-contracts.ts, in the
+ * order and with the constructor arguments of docs/CONTRACTS.md) and returns typed addresses plus
+ * the helpers tests share: clients without retries, minting, registering agents and models, opening
+ * channels, signing vouchers and permits, sending expected reverts, acting as Disputes.
  */
 import {
   type Abi,
+  type Account,
   type Address,
-  decodeErrorResult,
-  encodeDeployData,
+  type Chain,
+  createPublicClient,
+  createWalletClient,
+  custom,
+  encodeAbiParameters,
   getContract,
-  getContractAddress,
   type Hex,
   keccak256,
-  parseSignature,
   type TransactionReceipt,
+  type Transport,
   toHex,
+  type WalletClient,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import type { TestChain } from "../../packages/chain/src/testing.ts";
+import { revertErrorName, type TestChain } from "../../packages/chain/src/testing.ts";
 import {
   agentRegistryAbi,
-  agentRegistryBytecode,
   disputesAbi,
-  disputesBytecode,
   modelRegistryAbi,
-  modelRegistryBytecode,
   paymentChannelsAbi,
-  paymentChannelsBytecode,
-  reputationRegistryAbi,
-  reputationRegistryBytecode,
   stakingAbi,
-  stakingBytecode,
   testUSDAbi,
-  testUSDBytecode,
-  validationRegistryAbi,
-  validationRegistryBytecode,
 } from "../generated/index.ts";
+import { defaultFixtureParams, deployContracts, type FixtureParams } from "./deploy-contracts.ts";
+import { signAgentWallet, signPermit as signPermitWith, signVoucher as signVoucherWith } from "./signing.ts";
 
-export type FixtureParams = {
-  protocolFeeBps: number;
-  maxRoyaltyBps: number;
-  minWithdrawDelay: bigint;
-  maxWithdrawDelay: bigint;
-  minStakePerOffer: bigint;
-  auditWindow: bigint;
-  disputeWindow: bigint;
-  unbondingDelay: bigint;
-};
+export { deployRevertName, rewinder } from "./chain-helpers.ts";
+export { defaultFixtureParams, type FixtureParams } from "./deploy-contracts.ts";
 
-/** The defaults of `deployParamsSchema` in packages/core. */
-export const defaultFixtureParams: FixtureParams = {
-  protocolFeeBps: 100,
-  maxRoyaltyBps: 2_000,
-  minWithdrawDelay: 900n,
-  maxWithdrawDelay: 30n * 86_400n,
-  minStakePerOffer: 100_000_000n,
-  auditWindow: 86_400n,
-  disputeWindow: 2n * 86_400n,
-  unbondingDelay: 4n * 86_400n,
-};
+/** A wallet client with an account: a devnet key, or an address the test node impersonates. */
+export type Sender = WalletClient<Transport, Chain, Account>;
 
 /** `PaymentChannels.ChannelConfig` as viem encodes it. */
 export type ChannelConfig = {
@@ -83,97 +63,39 @@ export type VoucherOptions = {
 
 export async function deployFixture(t: TestChain, overrides: Partial<FixtureParams> = {}) {
   const params: FixtureParams = { ...defaultFixtureParams, ...overrides };
-  const deployer = t.account("deployer").address;
-  const treasury = t.account("treasury").address;
-  const { publicClient } = t;
+  // Clients without retries: a reverting call fails at once instead of being retried with backoff.
+  const transport = custom(t.edr.provider, { retryCount: 0 });
+  const publicClient = createPublicClient({ chain: t.chain, transport, pollingInterval: 10 });
+  const wallets = new Map<string, ReturnType<typeof makeWallet>>();
+  function makeWallet(name: string) {
+    return createWalletClient({ chain: t.chain, transport, account: privateKeyToAccount(t.account(name).privateKey) });
+  }
+  function wallet(name: string) {
+    let client = wallets.get(name);
+    if (!client) {
+      client = makeWallet(name);
+      wallets.set(name, client);
+    }
+    return client;
+  }
 
-  const token = await t.deploy({ from: "deployer", abi: testUSDAbi, bytecode: testUSDBytecode, args: [deployer, true] });
-  const agentRegistry = await t.deploy({ from: "deployer", abi: agentRegistryAbi, bytecode: agentRegistryBytecode });
-  const modelRegistry = await t.deploy({
-    from: "deployer",
-    abi: modelRegistryAbi,
-    bytecode: modelRegistryBytecode,
-    args: [params.maxRoyaltyBps],
-  });
-  const paymentChannels = await t.deploy({
-    from: "deployer",
-    abi: paymentChannelsAbi,
-    bytecode: paymentChannelsBytecode,
-    args: [
-      token,
-      agentRegistry,
-      modelRegistry,
-      treasury,
-      params.protocolFeeBps,
-      params.minWithdrawDelay,
-      params.maxWithdrawDelay,
-    ],
-  });
-  const reputationRegistry = await t.deploy({
-    from: "deployer",
-    abi: reputationRegistryAbi,
-    bytecode: reputationRegistryBytecode,
-    args: [agentRegistry, paymentChannels],
-  });
-  const validationRegistry = await t.deploy({
-    from: "deployer",
-    abi: validationRegistryAbi,
-    bytecode: validationRegistryBytecode,
-    args: [agentRegistry],
-  });
-  const nonce = await publicClient.getTransactionCount({ address: deployer });
-  const predictedDisputes = getContractAddress({ from: deployer, nonce: BigInt(nonce + 1) });
-  const staking = await t.deploy({
-    from: "deployer",
-    abi: stakingAbi,
-    bytecode: stakingBytecode,
-    args: [
-      token,
-      agentRegistry,
-      modelRegistry,
-      predictedDisputes,
-      params.minStakePerOffer,
-      params.unbondingDelay,
-      params.auditWindow,
-      params.disputeWindow,
-    ],
-  });
-  const disputes = await t.deploy({
-    from: "deployer",
-    abi: disputesAbi,
-    bytecode: disputesBytecode,
-    args: [staking, paymentChannels, agentRegistry],
-  });
-  if (disputes.toLowerCase() !== predictedDisputes.toLowerCase()) throw new Error("Disputes address mismatch");
-
-  const addresses = {
-    token,
-    agentRegistry,
-    modelRegistry,
-    paymentChannels,
-    reputationRegistry,
-    validationRegistry,
-    staking,
-    disputes,
-    treasury,
-  };
+  const addresses = await deployContracts(t, params);
+  const { token, agentRegistry, modelRegistry, paymentChannels, staking, disputes } = addresses;
 
   async function mined(hash: Promise<Hex>): Promise<TransactionReceipt> {
     const receipt = await publicClient.waitForTransactionReceipt({ hash: await hash });
     if (receipt.status !== "success") throw new Error(`transaction ${receipt.transactionHash} reverted`);
     return receipt;
   }
-  function signerKey(signer: string | Hex): Hex {
-    return signer.startsWith("0x") ? (signer as Hex) : t.account(signer).privateKey;
-  }
-
   /** Mints `amount` TestUSD to `to` (owner mint by the deployer). */
   async function mint(to: Address, amount: bigint): Promise<void> {
-    await mined(t.wallet("deployer").writeContract({ address: token, abi: testUSDAbi, functionName: "mint", args: [to, amount] }));
+    await mined(
+      wallet("deployer").writeContract({ address: token, abi: testUSDAbi, functionName: "mint", args: [to, amount] }),
+    );
   }
   async function approve(from: string, spender: Address, amount: bigint): Promise<void> {
     await mined(
-      t.wallet(from).writeContract({ address: token, abi: testUSDAbi, functionName: "approve", args: [spender, amount] }),
+      wallet(from).writeContract({ address: token, abi: testUSDAbi, functionName: "approve", args: [spender, amount] }),
     );
   }
   async function balanceOf(account: Address): Promise<bigint> {
@@ -182,37 +104,30 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
   /** Registers an agent owned by `from` and returns its id. */
   async function registerAgent(from: string, uri = "https://agent.example/card.json"): Promise<bigint> {
     const { result, request } = await publicClient.simulateContract({
-      account: t.wallet(from).account,
+      account: wallet(from).account,
       address: agentRegistry,
       abi: agentRegistryAbi,
       functionName: "register",
       args: [uri],
     });
-    await mined(t.wallet(from).writeContract(request));
+    await mined(wallet(from).writeContract(request));
     return result;
   }
   /** Sets `wallet` (a devnet account that signs the proof) as the payout wallet of `agentId`. */
-  async function setAgentWallet(owner: string, agentId: bigint, wallet: string): Promise<void> {
+  async function setAgentWallet(owner: string, agentId: bigint, walletName: string): Promise<void> {
     const deadline = (await publicClient.getBlock()).timestamp + 3600n;
-    const signature = await privateKeyToAccount(t.account(wallet).privateKey).signTypedData({
-      domain: { name: "Verity AgentRegistry", version: "1", chainId: t.chain.id, verifyingContract: agentRegistry },
-      types: {
-        AgentWalletSet: [
-          { name: "agentId", type: "uint256" },
-          { name: "newWallet", type: "address" },
-          { name: "owner", type: "address" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      primaryType: "AgentWalletSet",
-      message: { agentId, newWallet: t.account(wallet).address, owner: t.account(owner).address, deadline },
-    });
+    const newWallet = t.account(walletName).address;
+    const signature = await signAgentWallet(
+      t.account(walletName).privateKey,
+      { chainId: t.chain.id, verifyingContract: agentRegistry },
+      { agentId, newWallet, owner: t.account(owner).address, deadline },
+    );
     await mined(
-      t.wallet(owner).writeContract({
+      wallet(owner).writeContract({
         address: agentRegistry,
         abi: agentRegistryAbi,
         functionName: "setAgentWallet",
-        args: [agentId, t.account(wallet).address, deadline, signature],
+        args: [agentId, newWallet, deadline, signature],
       }),
     );
   }
@@ -223,13 +138,13 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     const weights = keccak256(toHex(`weights-${from}-${modelNonce}`));
     const tokenizer = keccak256(toHex(`tokenizer-${modelNonce}`));
     const { result, request } = await publicClient.simulateContract({
-      account: t.wallet(from).account,
+      account: wallet(from).account,
       address: modelRegistry,
       abi: modelRegistryAbi,
       functionName: "registerModel",
       args: [weights, tokenizer, royaltyBps, "https://licence.example", `model-${modelNonce}`],
     });
-    await mined(t.wallet(from).writeContract(request));
+    await mined(wallet(from).writeContract(request));
     return result;
   }
   /** A channel config from devnet account `payer` (also the authorizer unless given) to `agentId`. */
@@ -263,7 +178,7 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     await mint(config.payer, amount);
     await approve(payer, paymentChannels, amount);
     const receipt = await mined(
-      t.wallet(payer).writeContract({
+      wallet(payer).writeContract({
         address: paymentChannels,
         abi: paymentChannelsAbi,
         functionName: "open",
@@ -273,23 +188,10 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     return { channelId: await channelIdOf(config), receipt };
   }
   /** EIP-712 voucher signature (domain `Verity PaymentChannels` v1 on this chain unless overridden). */
-  async function signVoucher(v: VoucherOptions): Promise<Hex> {
-    return privateKeyToAccount(signerKey(v.signer)).signTypedData({
-      domain: {
-        name: "Verity PaymentChannels",
-        version: "1",
-        chainId: v.chainId ?? t.chain.id,
-        verifyingContract: v.verifyingContract ?? paymentChannels,
-      },
-      types: {
-        Voucher: [
-          { name: "channelId", type: "bytes32" },
-          { name: "cumulativeAmount", type: "uint256" },
-        ],
-      },
-      primaryType: "Voucher",
-      message: { channelId: v.channelId, cumulativeAmount: v.cumulativeAmount },
-    });
+  function signVoucher(v: VoucherOptions): Promise<Hex> {
+    const key = v.signer.startsWith("0x") ? (v.signer as Hex) : t.account(v.signer).privateKey;
+    const domain = { chainId: v.chainId ?? t.chain.id, verifyingContract: v.verifyingContract ?? paymentChannels };
+    return signVoucherWith(key, domain, { channelId: v.channelId, cumulativeAmount: v.cumulativeAmount });
   }
   /** A `Claim` struct for `claim(Claim[])`. */
   async function voucherClaim(v: VoucherOptions) {
@@ -304,27 +206,65 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
       functionName: "nonces",
       args: [ownerAddress],
     });
-    const signature = await privateKeyToAccount(t.account(owner).privateKey).signTypedData({
-      domain: { name: "Test USD", version: "1", chainId: t.chain.id, verifyingContract: token },
-      types: {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      primaryType: "Permit",
-      message: { owner: ownerAddress, spender, value, nonce, deadline },
+    return signPermitWith(
+      t.account(owner).privateKey,
+      { chainId: t.chain.id, verifyingContract: token },
+      { owner: ownerAddress, spender, value, nonce, deadline },
+    );
+  }
+
+  /**
+   * Sends a call that must revert with explicit gas (skipping estimation), so it is mined and fails
+   * on-chain; returns the custom error it reverted with and the reverted receipt.
+   */
+  async function sendReverting(
+    from: string | Sender,
+    call: { address: Address; abi: Abi; functionName: string; args: readonly unknown[] },
+  ): Promise<{ errorName: string | undefined; receipt: TransactionReceipt }> {
+    const sender = typeof from === "string" ? wallet(from) : from;
+    const before = await publicClient.getBlockNumber({ cacheTime: 0 });
+    let errorName: string | undefined;
+    try {
+      await sender.writeContract({ ...call, gas: 5_000_000n } as never);
+    } catch (error) {
+      errorName = revertErrorName(error);
+    }
+    const block = await publicClient.getBlock({ includeTransactions: true });
+    const tx = block.transactions.at(-1);
+    if (block.number !== before + 1n || !tx || tx.from.toLowerCase() !== sender.account.address.toLowerCase()) {
+      throw new Error("the reverting transaction was not mined");
+    }
+    const receipt = await publicClient.getTransactionReceipt({ hash: tx.hash });
+    if (receipt.status !== "reverted") throw new Error(`expected ${call.functionName} to revert`);
+    return { errorName, receipt };
+  }
+
+  /**
+   * A wallet client sending as the Disputes contract (impersonated by the test node), the only
+   * address Staking accepts `slash` and `pauseOffers` from while the dispute flow is inactive.
+   */
+  async function disputesWallet(): Promise<Sender> {
+    await t.testClient.impersonateAccount({ address: disputes });
+    await t.testClient.setBalance({ address: disputes, value: 10n ** 20n });
+    return createWalletClient({ chain: t.chain, transport, account: disputes });
+  }
+  /** Staking as seen by the impersonated Disputes contract. */
+  async function asDisputes() {
+    return getContract({
+      address: staking,
+      abi: stakingAbi,
+      client: { public: publicClient, wallet: await disputesWallet() },
     });
-    const { v, yParity, r, s } = parseSignature(signature);
-    return { v: Number(v ?? BigInt(yParity + 27)), r, s };
+  }
+  /** Writes `Disputes.openChallenges(agentId)` directly into storage (mapping at slot 1). */
+  async function setOpenChallenges(agentId: bigint, count: bigint): Promise<void> {
+    const index = keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }], [agentId, 1n]));
+    await t.testClient.setStorageAt({ address: disputes, index, value: toHex(count, { size: 32 }) });
   }
 
   /** Typed contract handles that read through the chain and write as devnet account `from`. */
   function as(from: string) {
-    const client = { public: publicClient, wallet: t.wallet(from) };
+    const client = { public: publicClient, wallet: wallet(from) };
     return {
       token: getContract({ address: token, abi: testUSDAbi, client }),
       agents: getContract({ address: agentRegistry, abi: agentRegistryAbi, client }),
@@ -338,8 +278,14 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
   return {
     params,
     addresses,
+    publicClient,
+    wallet,
     as,
     mined,
+    sendReverting,
+    disputesWallet,
+    asDisputes,
+    setOpenChallenges,
     mint,
     approve,
     balanceOf,
@@ -356,36 +302,3 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
 }
 
 export type Fixture = Awaited<ReturnType<typeof deployFixture>>;
-
-/** A `beforeEach` hook that rewinds the chain to the state it had when the hook first ran. */
-export function rewinder(t: TestChain): () => Promise<void> {
-  let restore: (() => Promise<void>) | undefined;
-  return async () => {
-    if (restore) await restore();
-    restore = await t.snapshot();
-  };
-}
-
-/** The custom error a deployment of `bytecode` with `args` reverts with (simulated), or undefined. */
-export async function deployRevertName(
-  t: TestChain,
-  contract: { abi: Abi; bytecode: Hex },
-  args: readonly unknown[],
-): Promise<string | undefined> {
-  const data = encodeDeployData({ abi: contract.abi, bytecode: contract.bytecode, args } as never);
-  try {
-    await t.publicClient.call({ account: t.account("deployer").address, data });
-    return undefined;
-  } catch (error) {
-    // The node's error (wrapped by viem as an unknown RPC error) carries the revert data.
-    let cause: unknown = error;
-    while (cause instanceof Error) {
-      const data = (cause as { data?: unknown }).data;
-      if (typeof data === "string" && data.startsWith("0x")) {
-        return decodeErrorResult({ abi: contract.abi, data: data as Hex }).errorName;
-      }
-      cause = cause.cause;
-    }
-    throw error;
-  }
-}

@@ -82,7 +82,7 @@ export function createIndexer(options: IndexerOptions) {
   }
 
   async function syncBatch(): Promise<{ applied: number; caughtUp: boolean }> {
-    const head = (await publicClient.getBlockNumber()) - confirmations;
+    const head = (await publicClient.getBlockNumber({ cacheTime: 0 })) - confirmations;
     const from = cursor() + 1n;
     if (from > head) return { applied: 0, caughtUp: true };
     const to = from + batchBlocks - 1n < head ? from + batchBlocks - 1n : head;

@@ -50,13 +50,6 @@ export const deployParamsSchema = z
     if (p.minWithdrawDelay > p.maxWithdrawDelay) {
       ctx.addIssue({ code: "custom", path: ["minWithdrawDelay"], message: "must not exceed maxWithdrawDelay" });
     }
-    if (p.protocolFeeBps + p.maxRoyaltyBps > 10_000) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["maxRoyaltyBps"],
-        message: "protocolFeeBps + maxRoyaltyBps must be ≤ 10000",
-      });
-    }
   });
 
 export type DeployParamsInput = z.input<typeof deployParamsSchema>;

@@ -33,7 +33,9 @@ test("every custom error of every compiled contract has a reason code", () => {
 test("contract reverts map to their code; unknown ones to transaction_reverted", () => {
   assert.equal(contractErrorReason(undefined), "transaction_reverted");
   assert.equal(contractErrorReason("NotARealError"), "transaction_reverted");
-  const someContractCode = Object.keys(REASONS).find((c) => reasonStatus(c as never) === 422 && c !== "transaction_reverted");
+  const someContractCode = Object.keys(REASONS).find(
+    (c) => reasonStatus(c as never) === 422 && c !== "transaction_reverted",
+  );
   assert.ok(someContractCode);
 });
 

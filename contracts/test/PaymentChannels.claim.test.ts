@@ -1,0 +1,234 @@
+/** PaymentChannels.claim: voucher checks, the three-way split, deposit caps and batching. */
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { type Address, type Hex, maxUint256, parseEventLogs } from "viem";
+import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
+import { paymentChannelsAbi, testUSDAbi } from "../generated/index.ts";
+import { type ChannelConfig, deployFixture, type Fixture, rewinder } from "./fixture.ts";
+
+const DEPOSIT = 1_000_000n;
+type Claim = { channelId: Hex; cumulativeAmount: bigint; signature: Hex };
+
+describe("PaymentChannels.claim", () => {
+  let t: TestChain;
+  let f: Fixture;
+  let agentId: bigint;
+  let modelId: bigint; // 5% royalty to modelOwner
+  let reset: () => Promise<void>;
+  let salt = 0;
+
+  before(async () => {
+    t = await createTestChain();
+    f = await deployFixture(t);
+    agentId = await f.registerAgent("provider-1");
+    modelId = await f.registerModel("modelOwner", 500);
+    for (const payer of ["client-1", "client-2"]) {
+      await f.mint(t.account(payer).address, 100n * DEPOSIT);
+      await f.approve(payer, f.addresses.paymentChannels, maxUint256);
+    }
+    reset = rewinder(t);
+  });
+  beforeEach(() => reset());
+  after(() => t.close());
+
+  async function openOne(
+    options: { payer?: string; agent?: bigint; model?: bigint; authorizer?: string; deposit?: bigint } = {},
+  ) {
+    const payer = options.payer ?? "client-1";
+    const config: ChannelConfig = f.channelConfig(payer, options.agent ?? agentId, options.model ?? modelId, {
+      salt: salt++,
+      ...(options.authorizer ? { authorizer: options.authorizer } : {}),
+    });
+    await f.mined(f.as(payer).channels.write.open([config, options.deposit ?? DEPOSIT]));
+    return f.channelIdOf(config);
+  }
+  const claim = (claims: Claim[], from = "provider-1") => f.as(from).channels.write.claim([claims]);
+  const balances = (accounts: Address[]) => Promise.all(accounts.map((a) => f.balanceOf(a)));
+  const who = (name: string) => t.account(name).address;
+
+  test("splits the increase: 1% fee to the treasury, 5% royalty, the exact rest to the agent owner", async () => {
+    const channelId = await openOne();
+    const receipt = await f.mined(
+      claim([await f.voucherClaim({ channelId, cumulativeAmount: 123_457n, signer: "client-1" })], "validator-1"),
+    );
+    const [event] = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "Claimed" });
+    assert.deepEqual(event?.args, {
+      channelId,
+      receiverAgentId: agentId,
+      cumulativeAmount: 123_457n,
+      increase: 123_457n,
+      providerAmount: 123_457n - 1_234n - 6_172n,
+      royaltyAmount: 6_172n,
+      feeAmount: 1_234n,
+    });
+    assert.deepEqual(await balances([who("provider-1"), who("modelOwner"), f.addresses.treasury, who("validator-1")]), [
+      123_457n - 1_234n - 6_172n,
+      6_172n,
+      1_234n,
+      0n,
+    ]);
+    const ch = await f.as("client-1").channels.read.getChannel([channelId]);
+    assert.equal(ch.claimed, 123_457n);
+    assert.equal(await f.balanceOf(f.addresses.paymentChannels), DEPOSIT - 123_457n);
+    assert.equal(await f.as("client-1").channels.read.settledVolume([who("client-1"), agentId]), 123_457n);
+    // The next voucher pays only the increase; tiny increases round fee and royalty down to zero.
+    const next = await f.mined(
+      claim([await f.voucherClaim({ channelId, cumulativeAmount: 123_458n, signer: "client-1" })]),
+    );
+    const [tiny] = parseEventLogs({ abi: paymentChannelsAbi, logs: next.logs, eventName: "Claimed" });
+    assert.deepEqual(
+      [tiny?.args.increase, tiny?.args.providerAmount, tiny?.args.royaltyAmount, tiny?.args.feeAmount],
+      [1n, 1n, 0n, 0n],
+    );
+  });
+
+  test("pays the agent wallet when one is set, and uses the royalty in force at claim time", async () => {
+    const channelId = await openOne();
+    await f.setAgentWallet("provider-1", agentId, "provider-6");
+    await f.mined(f.as("modelOwner").models.write.lowerRoyalty([modelId, 0]));
+    await f.mined(claim([await f.voucherClaim({ channelId, cumulativeAmount: 10_000n, signer: "client-1" })]));
+    assert.deepEqual(await balances([who("provider-6"), who("provider-1"), who("modelOwner")]), [9_900n, 0n, 0n]);
+  });
+
+  test("caps a voucher at the deposit; the rest is claimable with the same voucher after a top-up", async () => {
+    const channelId = await openOne();
+    const voucher = await f.voucherClaim({ channelId, cumulativeAmount: 3n * DEPOSIT, signer: "client-1" });
+    const receipt = await f.mined(claim([voucher]));
+    const [event] = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "Claimed" });
+    assert.equal(event?.args.increase, DEPOSIT);
+    assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, DEPOSIT);
+    await expectRevert(claim([voucher]), "NothingToClaim");
+    await f.mined(f.as("client-1").channels.write.topUp([channelId, DEPOSIT]));
+    await f.mined(claim([voucher]));
+    assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, 2n * DEPOSIT);
+    assert.equal(await f.balanceOf(f.addresses.paymentChannels), 0n);
+  });
+
+  test("rejects empty batches, unknown channels, stale and replayed vouchers", async () => {
+    const channelId = await openOne();
+    await expectRevert(claim([]), "NoClaims");
+    const unknown = `0x${"77".repeat(32)}` as const;
+    await expectRevert(
+      claim([await f.voucherClaim({ channelId: unknown, cumulativeAmount: 1n, signer: "client-1" })]),
+      "ChannelNotFound",
+    );
+    const v = await f.voucherClaim({ channelId, cumulativeAmount: 5_000n, signer: "client-1" });
+    await f.mined(claim([v]));
+    await expectRevert(claim([v]), "VoucherNotIncreasing");
+    await expectRevert(
+      claim([await f.voucherClaim({ channelId, cumulativeAmount: 4_000n, signer: "client-1" })]),
+      "VoucherNotIncreasing",
+    );
+  });
+
+  test("rejects forged, wrong-chain, wrong-contract and malformed vouchers, moving nothing", async () => {
+    const channelId = await openOne({ authorizer: "gateway" });
+    const base = { channelId, cumulativeAmount: 5_000n };
+    const bad: Claim[] = [
+      await f.voucherClaim({ ...base, signer: "client-1" }), // the payer is not the authorizer
+      await f.voucherClaim({ ...base, signer: "provider-1" }),
+      await f.voucherClaim({ ...base, signer: "gateway", chainId: t.chain.id + 1 }),
+      await f.voucherClaim({ ...base, signer: "gateway", verifyingContract: f.addresses.staking }),
+      { ...base, signature: (await f.signVoucher({ ...base, signer: "gateway" })).slice(0, 130) as Hex },
+      { ...(await f.voucherClaim({ ...base, signer: "gateway" })), cumulativeAmount: 5_001n },
+    ];
+    const watched = [who("provider-1"), who("modelOwner"), f.addresses.treasury, f.addresses.paymentChannels];
+    const before = await balances(watched);
+    for (const c of bad) {
+      // Mined anyway (explicit gas skips estimation): the transaction reverts on-chain.
+      const { errorName } = await f.sendReverting("provider-1", {
+        address: f.addresses.paymentChannels,
+        abi: paymentChannelsAbi,
+        functionName: "claim",
+        args: [[c]],
+      });
+      assert.equal(errorName, "VoucherSignatureInvalid");
+    }
+    assert.deepEqual(await balances(watched), before);
+    assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, 0n);
+    await f.mined(claim([await f.voucherClaim({ ...base, signer: "gateway" })]));
+  });
+
+  test("a batch is atomic: one bad voucher reverts it, naming its channel", async () => {
+    const a = await openOne();
+    const b = await openOne();
+    const claims = [
+      await f.voucherClaim({ channelId: a, cumulativeAmount: 1_000n, signer: "client-1" }),
+      await f.voucherClaim({ channelId: b, cumulativeAmount: 1_000n, signer: "client-2" }),
+    ];
+    try {
+      await f.publicClient.simulateContract({
+        account: f.wallet("provider-1").account,
+        address: f.addresses.paymentChannels,
+        abi: paymentChannelsAbi,
+        functionName: "claim",
+        args: [claims],
+      });
+      assert.fail("expected a revert");
+    } catch (error) {
+      assert.match(String(error), /VoucherSignatureInvalid/);
+      assert.ok(String(error).includes(b));
+    }
+    assert.equal(await f.balanceOf(who("provider-1")), 0n);
+    assert.equal((await f.as("client-1").channels.read.getChannel([a])).claimed, 0n);
+  });
+
+  test("a batch over several agents and models pays each recipient its exact total, aggregating transfers", async () => {
+    const agent2 = await f.registerAgent("provider-2");
+    await f.setAgentWallet("provider-2", agent2, "provider-5");
+    const model2 = await f.registerModel("validator-5", 2_000);
+    const plan = [
+      { agent: agentId, model: modelId, amount: 10_000n },
+      { agent: agentId, model: modelId, amount: 20_000n },
+      { agent: agentId, model: model2, amount: 30_000n },
+      { agent: agent2, model: model2, amount: 40_000n },
+      { agent: agent2, model: model2, amount: 50_000n },
+      { agent: agentId, model: modelId, amount: 60_000n },
+    ];
+    const claims: Claim[] = [];
+    for (const [i, p] of plan.entries()) {
+      const payer = i % 2 === 0 ? "client-1" : "client-2";
+      const channelId = await openOne({ payer, agent: p.agent, model: p.model });
+      claims.push(await f.voucherClaim({ channelId, cumulativeAmount: p.amount, signer: payer }));
+    }
+    const receipt = await f.mined(claim(claims, "validator-2"));
+    const events = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "Claimed" });
+    assert.equal(events.length, plan.length);
+    const expected = new Map<Address, bigint>();
+    const add = (a: Address, v: bigint) => expected.set(a, (expected.get(a) ?? 0n) + v);
+    for (const [i, p] of plan.entries()) {
+      const fee = (p.amount * 100n) / 10_000n;
+      const royalty = (p.amount * (p.model === modelId ? 500n : 2_000n)) / 10_000n;
+      const e = events[i]!.args;
+      assert.deepEqual(
+        [e.increase, e.feeAmount, e.royaltyAmount, e.providerAmount],
+        [p.amount, fee, royalty, p.amount - fee - royalty],
+      );
+      add(p.agent === agentId ? who("provider-1") : who("provider-5"), p.amount - fee - royalty);
+      add(p.model === modelId ? who("modelOwner") : who("validator-5"), royalty);
+      add(f.addresses.treasury, fee);
+    }
+    for (const [account, amount] of expected) assert.equal(await f.balanceOf(account), amount, account);
+    // Provider runs: p1 (3 claims), p5 (2), p1 (1) → 3 transfers; royalty runs: modelOwner, v5, modelOwner → 3; treasury → 1.
+    const transfers = parseEventLogs({ abi: testUSDAbi, logs: receipt.logs, eventName: "Transfer" });
+    assert.equal(transfers.length, 7);
+  });
+
+  test("caps the royalty so fee plus royalty never exceed the increase", async () => {
+    const g = await deployFixture(t, { protocolFeeBps: 9_000 });
+    const agent = await g.registerAgent("provider-3");
+    const model = await g.registerModel("modelOwner", 2_000);
+    const config = g.channelConfig("client-3", agent, model);
+    const { channelId } = await g.openChannel("client-3", config, 10_000n);
+    const receipt = await g.mined(
+      g
+        .as("provider-3")
+        .channels.write.claim([[await g.voucherClaim({ channelId, cumulativeAmount: 10_000n, signer: "client-3" })]]),
+    );
+    const [event] = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "Claimed" });
+    assert.deepEqual(
+      [event?.args.feeAmount, event?.args.royaltyAmount, event?.args.providerAmount],
+      [9_000n, 1_000n, 0n],
+    );
+  });
+});

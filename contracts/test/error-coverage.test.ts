@@ -1,0 +1,39 @@
+/**
+ * Guards the rule that every custom error of PaymentChannels, Staking and Disputes has a test that
+ * expects it: each error name must appear quoted in one of the contract test files.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { disputesAbi, paymentChannelsAbi, stakingAbi } from "../generated/index.ts";
+
+/** Errors of OpenZeppelin internals that no input can trigger through these contracts. */
+const UNREACHABLE = new Set([
+  "InvalidShortString",
+  "StringTooLong",
+  "ReentrancyGuardReentrantCall",
+  "SafeERC20FailedOperation",
+  "SafeCastOverflowedUintDowncast",
+]);
+
+test("every custom error of PaymentChannels, Staking and Disputes is expected by a test", () => {
+  const dir = dirname(fileURLToPath(import.meta.url));
+  const sources = readdirSync(dir)
+    .filter((name) => name.endsWith(".test.ts") && name !== "error-coverage.test.ts")
+    .map((name) => readFileSync(join(dir, name), "utf8"))
+    .join("\n");
+  const missing: string[] = [];
+  for (const [contract, abi] of [
+    ["PaymentChannels", paymentChannelsAbi],
+    ["Staking", stakingAbi],
+    ["Disputes", disputesAbi],
+  ] as const) {
+    for (const item of abi) {
+      if (item.type !== "error" || UNREACHABLE.has(item.name)) continue;
+      if (!sources.includes(`"${item.name}"`)) missing.push(`${contract}.${item.name}`);
+    }
+  }
+  assert.deepEqual(missing, [], "errors without a test expecting them");
+});

@@ -1,0 +1,58 @@
+/**
+ * Shared machinery of the property tests: run settings, and sending a transaction whose outcome the
+ * model predicted (success, or a revert with a named custom error that must be mined and move nothing).
+ */
+import assert from "node:assert/strict";
+import type { Abi, Address, TransactionReceipt } from "viem";
+import type { TestChain } from "../../packages/chain/src/testing.ts";
+import type { Fixture, Sender } from "./fixture.ts";
+
+/** Sequences per property (`VERITY_FC_RUNS`), and a fixed seed (`VERITY_FC_SEED`) so runs repeat. */
+export const fcSettings = {
+  numRuns: Number(process.env.VERITY_FC_RUNS ?? 200),
+  seed: Number(process.env.VERITY_FC_SEED ?? 8128),
+  endOnFailure: process.env.VERITY_FC_SHRINK === undefined,
+};
+
+export type Call = { address: Address; abi: Abi; functionName: string; args: readonly unknown[] };
+
+/**
+ * Sends `call` from devnet account `from` with a fixed gas limit (no estimation, so the outcome is
+ * decided by the mined block alone) and checks it against the prediction: success, or a revert
+ * with `expectedError`.
+ */
+export async function sendPredicted(
+  f: Fixture,
+  from: string | Sender,
+  call: Call,
+  expectedError: string | undefined,
+): Promise<TransactionReceipt> {
+  if (expectedError !== undefined) {
+    const { errorName, receipt } = await f.sendReverting(from, call);
+    assert.equal(errorName, expectedError, `${call.functionName} reverted with ${errorName}`);
+    return receipt;
+  }
+  const sender = typeof from === "string" ? f.wallet(from) : from;
+  const hash = await sender.writeContract({ ...call, gas: 5_000_000n } as never);
+  const receipt = await f.publicClient.waitForTransactionReceipt({ hash });
+  assert.equal(receipt.status, "success", `${call.functionName} reverted`);
+  return receipt;
+}
+
+/** Pins the next block's timestamp to latest + 1 and returns it, so time checks are predictable. */
+export async function pinNextTimestamp(t: TestChain, f: Fixture): Promise<bigint> {
+  const latest = (await f.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+  await t.testClient.setNextBlockTimestamp({ timestamp: latest + 1n });
+  return latest + 1n;
+}
+
+/** Timestamp of the block that included `receipt`. */
+export async function blockTime(f: Fixture, receipt: TransactionReceipt): Promise<bigint> {
+  return (await f.publicClient.getBlock({ blockNumber: receipt.blockNumber })).timestamp;
+}
+
+/** Reads the token balances of `accounts` in parallel. */
+export async function balancesOf(f: Fixture, accounts: readonly Address[]): Promise<Map<Address, bigint>> {
+  const values = await Promise.all(accounts.map((a) => f.balanceOf(a)));
+  return new Map(accounts.map((a, i) => [a, values[i] ?? 0n]));
+}

@@ -1,0 +1,251 @@
+/**
+ * Model-based property test of Staking: random sequences of stake / requestUnbond / withdraw /
+ * slash (sent as the impersonated Disputes contract) / addOffer / removeOffer / open-challenge
+ * toggles / time advance, checked against a JS model. After every step: the token balance of
+ * Staking == totalStaked == sum of bonded + unbonding stake, every agent's stake, unbonding entries
+ * and offers match the model, and every balance matches (failed calls move nothing).
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import fc from "fast-check";
+import { type Address, maxUint256 } from "viem";
+import { createTestChain, type TestChain } from "../../packages/chain/src/testing.ts";
+import { stakingAbi } from "../generated/index.ts";
+import { deployFixture, type Fixture } from "./fixture.ts";
+import { balancesOf, blockTime, fcSettings, pinNextTimestamp, sendPredicted } from "./invariant-harness.ts";
+
+const MIN_STAKE = 1_000_000n;
+const DAY = 86_400;
+const UNBONDING = 4n * BigInt(DAY);
+const MAX_PENDING = 16;
+
+type Op =
+  | { kind: "stake"; agent: number; from: number; amount: bigint }
+  | { kind: "unbond"; agent: number; percent: number; excess: boolean }
+  | { kind: "withdraw"; agent: number; wait: boolean }
+  | { kind: "slash"; agent: number; percent: number; weights: number[] }
+  | { kind: "addOffer"; agent: number }
+  | { kind: "removeOffer"; agent: number; index: number }
+  | { kind: "challenges"; agent: number; open: boolean }
+  | { kind: "time"; seconds: number };
+
+const agentArb = fc.nat(1);
+const stakeArb = fc.record({
+  kind: fc.constant("stake" as const),
+  agent: agentArb,
+  from: fc.nat(2),
+  amount: fc.bigInt({ min: 1n, max: 3n * MIN_STAKE }),
+});
+const rarely = (arb: fc.Arbitrary<boolean>) =>
+  fc.oneof({ arbitrary: fc.constant(false), weight: 4 }, { arbitrary: arb, weight: 1 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { arbitrary: stakeArb, weight: 3 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("unbond" as const),
+      agent: agentArb,
+      percent: fc.nat(100),
+      excess: rarely(fc.constant(true)),
+    }),
+    weight: 4,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("withdraw" as const),
+      agent: agentArb,
+      wait: fc.oneof(fc.constant(true), fc.boolean()),
+    }),
+    weight: 3,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("slash" as const),
+      agent: agentArb,
+      percent: fc.oneof({ arbitrary: fc.nat(30), weight: 4 }, { arbitrary: fc.nat(120), weight: 1 }),
+      weights: fc.array(fc.nat(10), { minLength: 1, maxLength: 3 }),
+    }),
+    weight: 2,
+  },
+  { arbitrary: fc.record({ kind: fc.constant("addOffer" as const), agent: agentArb }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant("removeOffer" as const), agent: agentArb, index: fc.nat() }), weight: 2 },
+  {
+    arbitrary: fc.record({ kind: fc.constant("challenges" as const), agent: agentArb, open: fc.boolean() }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.constantFrom(DAY, 2 * DAY, 4 * DAY + 1) }),
+    weight: 1,
+  },
+);
+/** Sequences start by staking so most steps have stake to act on. */
+const sequenceArb = fc
+  .tuple(fc.array(stakeArb, { minLength: 1, maxLength: 3 }), fc.array(opArb, { minLength: 1, maxLength: 30 }))
+  .map(([stakes, rest]): Op[] => [...stakes, ...rest]);
+
+type Entry = { amount: bigint; availableAt: bigint };
+type AgentModel = { id: bigint; owner: string; bonded: bigint; entries: Entry[]; offers: bigint[]; challenges: bigint };
+
+let t: TestChain;
+let f: Fixture;
+let restore: () => Promise<void>;
+let modelId: bigint;
+const OWNERS = ["provider-1", "provider-2"];
+const STAKERS = ["provider-1", "provider-2", "client-1"];
+const RECIPIENTS = ["validator-1", "validator-2", "validator-3"];
+const agentIds: bigint[] = [];
+let watched: Address[];
+const outcomes = new Map<string, number>();
+const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+
+before(async () => {
+  t = await createTestChain();
+  f = await deployFixture(t, { minStakePerOffer: MIN_STAKE, unbondingDelay: UNBONDING });
+  for (const owner of OWNERS) agentIds.push(await f.registerAgent(owner));
+  modelId = await f.registerModel("modelOwner", 0);
+  for (const name of STAKERS) {
+    await f.mint(t.account(name).address, 10n ** 12n);
+    await f.approve(name, f.addresses.staking, maxUint256);
+  }
+  watched = [...STAKERS, ...RECIPIENTS].map((n) => t.account(n).address).concat(f.addresses.staking);
+  restore = await t.snapshot();
+});
+after(() => t.close());
+
+async function runSequence(ops: Op[]): Promise<void> {
+  await restore();
+  restore = await t.snapshot();
+  const agents: AgentModel[] = agentIds.map((id, i) => ({
+    id,
+    owner: OWNERS[i]!,
+    bonded: 0n,
+    entries: [],
+    offers: [],
+    challenges: 0n,
+  }));
+  const balances = await balancesOf(f, watched);
+  const credit = (a: Address, v: bigint) => balances.set(a, (balances.get(a) ?? 0n) + v);
+  const staking = f.addresses.staking;
+  const call = (functionName: string, args: readonly unknown[]) => ({
+    address: staking,
+    abi: stakingAbi,
+    functionName,
+    args,
+  });
+  const disputes = await f.disputesWallet();
+
+  for (const op of ops) {
+    // Withdrawals go to an agent with unbonding entries when there is one, so they often succeed.
+    const chosen = agents[op.kind === "time" ? 0 : op.agent]!;
+    const a =
+      op.kind === "withdraw" && chosen.entries.length === 0
+        ? (agents.find((x) => x.entries.length > 0) ?? chosen)
+        : chosen;
+    const unbonding = () => a.entries.reduce((sum, e) => sum + e.amount, 0n);
+    const required = BigInt(a.offers.length) * MIN_STAKE;
+    let error: string | undefined;
+    if (op.kind === "stake") {
+      const from = STAKERS[op.from]!;
+      await sendPredicted(f, from, call("stake", [a.id, op.amount]), undefined);
+      a.bonded += op.amount;
+      credit(t.account(from).address, -op.amount);
+      credit(staking, op.amount);
+    } else if (op.kind === "unbond") {
+      const amount = op.excess ? a.bonded - required + 1n : (a.bonded * BigInt(op.percent)) / 100n;
+      if (amount <= 0n) error = "ZeroAmount";
+      else if (amount > a.bonded || a.bonded - amount < required) error = "InsufficientStake";
+      else if (a.entries.length >= MAX_PENDING) error = "TooManyUnbondings";
+      const receipt = await sendPredicted(f, a.owner, call("requestUnbond", [a.id, amount < 0n ? 0n : amount]), error);
+      if (!error) {
+        a.bonded -= amount;
+        a.entries.push({ amount, availableAt: (await blockTime(f, receipt)) + UNBONDING });
+      }
+    } else if (op.kind === "withdraw") {
+      if (op.wait) await t.increaseTime(UNBONDING);
+      const now = await pinNextTimestamp(t, f);
+      const matured = a.entries.filter((e) => e.availableAt <= now);
+      if (a.challenges !== 0n) error = "OpenChallenges";
+      else if (a.entries[0] === undefined || a.entries[0].availableAt > now) error = "UnbondingNotReady";
+      const to = t.account(a.owner).address;
+      await sendPredicted(f, a.owner, call("withdraw", [a.id, to]), error);
+      if (!error) {
+        const amount = matured.reduce((sum, e) => sum + e.amount, 0n);
+        a.entries = a.entries.slice(matured.length);
+        credit(to, amount);
+        credit(staking, -amount);
+      }
+    } else if (op.kind === "slash") {
+      const total = a.bonded + unbonding();
+      const amount = (total * BigInt(op.percent)) / 100n;
+      const recipients = op.weights.map((_, i) => t.account(RECIPIENTS[i]!).address);
+      const weightSum = BigInt(op.weights.reduce((s, w) => s + w, 0)) || 1n;
+      const amounts = op.weights.map((w) => (amount * BigInt(w)) / weightSum);
+      amounts[amounts.length - 1]! += amount - amounts.reduce((s, v) => s + v, 0n);
+      if (amount > total) error = "InsufficientStake";
+      await sendPredicted(f, disputes, call("slash", [a.id, amount, recipients, amounts]), error);
+      if (!error) {
+        const fromBonded = amount < a.bonded ? amount : a.bonded;
+        a.bonded -= fromBonded;
+        let left = amount - fromBonded;
+        for (let i = a.entries.length - 1; left > 0n; i--) {
+          const e = a.entries[i]!;
+          const take = e.amount < left ? e.amount : left;
+          e.amount -= take;
+          left -= take;
+        }
+        for (const [i, r] of recipients.entries()) credit(r, amounts[i]!);
+        credit(staking, -amount);
+      }
+    } else if (op.kind === "addOffer") {
+      if (a.bonded < required + MIN_STAKE) error = "InsufficientStake";
+      const args = [a.id, modelId, 10n, 40n, 1024, "https://offer.example"];
+      const receipt = await sendPredicted(f, a.owner, call("addOffer", args), error);
+      if (!error) a.offers.push(BigInt(receipt.logs[0]!.topics[1]!));
+    } else if (op.kind === "removeOffer") {
+      if (a.offers.length === 0) continue;
+      const offerId = a.offers[op.index % a.offers.length]!;
+      await sendPredicted(f, a.owner, call("removeOffer", [offerId]), undefined);
+      a.offers = a.offers.filter((o) => o !== offerId);
+    } else if (op.kind === "challenges") {
+      a.challenges = op.open ? 1n : 0n;
+      await f.setOpenChallenges(a.id, a.challenges);
+    } else {
+      await t.increaseTime(op.seconds);
+    }
+    count(`${op.kind}:${error ?? "ok"}`);
+    await checkInvariants(agents, balances);
+  }
+}
+
+async function checkInvariants(agents: AgentModel[], expected: Map<Address, bigint>): Promise<void> {
+  const s = f.as("client-1").staking;
+  const [actual, total, states] = await Promise.all([
+    balancesOf(f, watched),
+    s.read.totalStaked(),
+    Promise.all(
+      agents.map((a) => Promise.all([s.read.stakeOf([a.id]), s.read.unbondingsOf([a.id]), s.read.offersOf([a.id])])),
+    ),
+  ]);
+  let sum = 0n;
+  for (const [i, a] of agents.entries()) {
+    const [[bonded, unbonding], entries, offers] = states[i]!;
+    const pending = a.entries.reduce((acc, e) => acc + e.amount, 0n);
+    assert.deepEqual([bonded, unbonding], [a.bonded, pending], `stake of agent ${a.id}`);
+    assert.deepEqual(
+      entries.map((e) => [e.amount, e.availableAt]),
+      a.entries.map((e) => [e.amount, e.availableAt]),
+    );
+    assert.deepEqual([...offers].sort(), [...a.offers].sort());
+    sum += bonded + unbonding;
+  }
+  assert.equal(total, sum, "totalStaked == sum of stakes");
+  assert.equal(actual.get(f.addresses.staking), sum, "token balance of Staking == sum of stakes");
+  assert.deepEqual(actual, expected, "every balance matches the model");
+}
+
+test("Staking: balances, stakes, unbonding entries and offers match the model", { timeout: 600_000 }, async (ctx) => {
+  await fc.assert(
+    fc.asyncProperty(sequenceArb, (ops) => runSequence(ops)),
+    fcSettings,
+  );
+  ctx.diagnostic(`runs: ${fcSettings.numRuns}; outcomes: ${JSON.stringify(Object.fromEntries([...outcomes].sort()))}`);
+});

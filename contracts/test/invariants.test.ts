@@ -1,0 +1,348 @@
+/**
+ * Model-based property test of PaymentChannels: random sequences of open / topUp / claim (valid,
+ * stale, replayed, forged, wrong-chain, wrong-contract and unknown-channel vouchers, in batches) /
+ * initiateWithdraw / finalizeWithdraw / time advance run against the chain and a JS model. After
+ * every step: escrow == token balance, every balance matches the model, claimed never exceeds the
+ * highest voucher the authorizer signed, and every failing call reverted with the predicted error.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import fc from "fast-check";
+import { type Address, type Hex, maxUint256, parseEventLogs } from "viem";
+import { createTestChain, type TestChain } from "../../packages/chain/src/testing.ts";
+import { paymentChannelsAbi } from "../generated/index.ts";
+import { type ChannelConfig, deployFixture, type Fixture } from "./fixture.ts";
+import { balancesOf, blockTime, fcSettings, pinNextTimestamp, sendPredicted } from "./invariant-harness.ts";
+
+const BAD_VOUCHERS = ["stale", "replay", "forged", "wrongChain", "wrongContract", "unknown"] as const;
+type VoucherKind = "valid" | (typeof BAD_VOUCHERS)[number];
+type ClaimItem = { ch: number; voucher: VoucherKind; delta: bigint };
+type Op =
+  | { kind: "open"; payer: number; agent: number; model: number; amount: bigint }
+  | { kind: "topUp"; ch: number; byPayer: boolean; amount: bigint }
+  | { kind: "claim"; items: ClaimItem[] }
+  | { kind: "initiate"; ch: number; byPayer: boolean }
+  | { kind: "finalize"; ch: number; wait: boolean }
+  | { kind: "time"; seconds: number };
+
+const amount = fc.bigInt({ min: 1n, max: 1_000_000n });
+/** Voucher increases: mostly small steps, sometimes past the deposit (capped, then NothingToClaim). */
+const delta = fc.oneof(
+  { arbitrary: fc.bigInt({ min: 1n, max: 50_000n }), weight: 5 },
+  { arbitrary: fc.bigInt({ min: 1n, max: 1_500_000n }), weight: 1 },
+);
+const openArb = fc.record({
+  kind: fc.constant("open" as const),
+  payer: fc.nat(2),
+  agent: fc.nat(1),
+  model: fc.nat(1),
+  amount,
+});
+/** A batch of valid vouchers, half of the time with one bad voucher slipped in somewhere. */
+const claimArb = fc
+  .record({
+    items: fc.array(fc.record({ ch: fc.nat(), voucher: fc.constant<VoucherKind>("valid"), delta }), {
+      minLength: 1,
+      maxLength: 5,
+    }),
+    bad: fc.option(fc.record({ ch: fc.nat(), voucher: fc.constantFrom(...BAD_VOUCHERS), delta, at: fc.nat() }), {
+      freq: 2, // half of the batches carry a bad voucher
+    }),
+  })
+  .map(({ items, bad }): Op => {
+    if (!bad) return { kind: "claim", items };
+    const at = bad.at % (items.length + 1);
+    return { kind: "claim", items: [...items.slice(0, at), bad, ...items.slice(at)] };
+  });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { arbitrary: openArb, weight: 2 },
+  {
+    arbitrary: fc.record({ kind: fc.constant("topUp" as const), ch: fc.nat(), byPayer: fc.boolean(), amount }),
+    weight: 1,
+  },
+  { arbitrary: claimArb, weight: 5 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("initiate" as const),
+      ch: fc.nat(),
+      byPayer: fc.oneof(fc.constant(true), fc.boolean()),
+    }),
+    weight: 2,
+  },
+  { arbitrary: fc.record({ kind: fc.constant("finalize" as const), ch: fc.nat(), wait: fc.boolean() }), weight: 2 },
+  {
+    arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.constantFrom(60, 450, 901, 2_000) }),
+    weight: 2,
+  },
+);
+/** Sequences start by opening a few channels so most steps have something to act on. */
+const sequenceArb = fc
+  .tuple(fc.array(openArb, { minLength: 1, maxLength: 4 }), fc.array(opArb, { minLength: 1, maxLength: 30 }))
+  .map(([opens, rest]): Op[] => [...opens, ...rest]);
+
+type ModelChannel = {
+  id: Hex;
+  payer: string;
+  authorizer: string;
+  recipient: Address;
+  royaltyOwner: Address;
+  royaltyBps: bigint;
+  delay: bigint;
+  deposit: bigint;
+  claimed: bigint;
+  closed: boolean;
+  withdrawableAt: bigint;
+  maxSigned: bigint;
+  lastVoucher?: { channelId: Hex; cumulativeAmount: bigint; signature: Hex };
+};
+
+let t: TestChain;
+let f: Fixture;
+let restore: () => Promise<void>;
+const PAYERS = [
+  { payer: "client-1", authorizer: "client-1" },
+  { payer: "client-2", authorizer: "client-2" },
+  { payer: "client-3", authorizer: "gateway" },
+];
+const agents: { id: bigint; recipient: Address }[] = [];
+const models: { id: bigint; owner: Address; bps: bigint }[] = [];
+let watched: Address[];
+let salt = 0;
+/** Outcome counts over all runs (reported as a test diagnostic, to show what was exercised). */
+const outcomes = new Map<string, number>();
+const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+
+before(async () => {
+  t = await createTestChain();
+  f = await deployFixture(t);
+  agents.push({ id: await f.registerAgent("provider-1"), recipient: t.account("provider-1").address });
+  const second = await f.registerAgent("provider-2");
+  await f.setAgentWallet("provider-2", second, "provider-5");
+  agents.push({ id: second, recipient: t.account("provider-5").address });
+  models.push({ id: await f.registerModel("modelOwner", 500), owner: t.account("modelOwner").address, bps: 500n });
+  models.push({
+    id: await f.registerModel("validator-5", 2_000),
+    owner: t.account("validator-5").address,
+    bps: 2_000n,
+  });
+  for (const name of ["client-1", "client-2", "client-3", "validator-1"]) {
+    await f.mint(t.account(name).address, 10n ** 12n);
+    await f.approve(name, f.addresses.paymentChannels, maxUint256);
+  }
+  watched = [
+    ...["client-1", "client-2", "client-3", "validator-1", "provider-1", "provider-5", "modelOwner", "validator-5"].map(
+      (n) => t.account(n).address,
+    ),
+    f.addresses.treasury,
+    f.addresses.paymentChannels,
+  ];
+  restore = await t.snapshot();
+});
+after(() => t.close());
+
+async function runSequence(ops: Op[]): Promise<void> {
+  await restore();
+  restore = await t.snapshot();
+  const channels: ModelChannel[] = [];
+  const balances = await balancesOf(f, watched);
+  const credit = (a: Address, v: bigint) => balances.set(a, (balances.get(a) ?? 0n) + v);
+  const pc = f.addresses.paymentChannels;
+  const call = (functionName: string, args: readonly unknown[]) => ({
+    address: pc,
+    abi: paymentChannelsAbi,
+    functionName,
+    args,
+  });
+  const pick = (i: number) => channels[i % channels.length];
+
+  for (const op of ops) {
+    if (op.kind === "open") {
+      const { payer, authorizer } = PAYERS[op.payer]!;
+      const agent = agents[op.agent]!;
+      const model = models[op.model]!;
+      const config: ChannelConfig = f.channelConfig(payer, agent.id, model.id, { authorizer, salt: salt++ });
+      await sendPredicted(f, payer, call("open", [config, op.amount]), undefined);
+      const id = await f.channelIdOf(config);
+      channels.push({
+        id,
+        payer,
+        authorizer,
+        recipient: agent.recipient,
+        royaltyOwner: model.owner,
+        royaltyBps: model.bps,
+        delay: config.withdrawDelay,
+        deposit: op.amount,
+        claimed: 0n,
+        closed: false,
+        withdrawableAt: 0n,
+        maxSigned: 0n,
+      });
+      credit(t.account(payer).address, -op.amount);
+      credit(pc, op.amount);
+    } else if (op.kind === "topUp") {
+      const ch = pick(op.ch);
+      if (!ch) continue;
+      const from = op.byPayer ? ch.payer : "validator-1";
+      const error = ch.closed ? "ChannelClosed" : undefined;
+      await sendPredicted(f, from, call("topUp", [ch.id, op.amount]), error);
+      count(`topUp:${error ?? "ok"}`);
+      if (error) continue;
+      ch.deposit += op.amount;
+      if (op.byPayer) ch.withdrawableAt = 0n;
+      credit(t.account(from).address, -op.amount);
+      credit(pc, op.amount);
+    } else if (op.kind === "claim") {
+      await claimStep(op.items, channels, credit);
+    } else if (op.kind === "initiate") {
+      const ch = pick(op.ch);
+      if (!ch) continue;
+      const from = op.byPayer ? ch.payer : "validator-1";
+      const error = ch.closed
+        ? "ChannelClosed"
+        : !op.byPayer
+          ? "NotPayer"
+          : ch.withdrawableAt !== 0n
+            ? "WithdrawAlreadyInitiated"
+            : undefined;
+      const receipt = await sendPredicted(f, from, call("initiateWithdraw", [ch.id]), error);
+      count(`initiate:${error ?? "ok"}`);
+      if (!error) ch.withdrawableAt = (await blockTime(f, receipt)) + ch.delay;
+    } else if (op.kind === "finalize") {
+      // Prefer channels with a pending withdrawal, so finalization succeeds often enough.
+      const pendingWithdrawals = channels.filter((c) => c.withdrawableAt !== 0n && !c.closed && op.ch % 4 !== 0);
+      const ch = pendingWithdrawals.length > 0 ? pendingWithdrawals[op.ch % pendingWithdrawals.length] : pick(op.ch);
+      if (!ch) continue;
+      if (op.wait) await t.increaseTime(ch.delay);
+      const at = await pinNextTimestamp(t, f);
+      const error = ch.closed
+        ? "ChannelClosed"
+        : ch.withdrawableAt === 0n
+          ? "WithdrawNotInitiated"
+          : at < ch.withdrawableAt
+            ? "WithdrawNotReady"
+            : undefined;
+      await sendPredicted(f, "validator-2", call("finalizeWithdraw", [ch.id]), error);
+      count(`finalize:${error ?? "ok"}`);
+      if (error) continue;
+      const refund = ch.deposit - ch.claimed;
+      ch.closed = true;
+      credit(t.account(ch.payer).address, refund);
+      credit(pc, -refund);
+    } else {
+      await t.increaseTime(op.seconds);
+    }
+    await checkInvariants(channels, balances);
+  }
+}
+
+async function claimStep(
+  items: ClaimItem[],
+  channels: ModelChannel[],
+  credit: (a: Address, v: bigint) => void,
+): Promise<void> {
+  const claims: { channelId: Hex; cumulativeAmount: bigint; signature: Hex }[] = [];
+  const pending = new Map<Hex, { claimed: bigint; deposit: bigint }>();
+  const effects: { ch: ModelChannel; increase: bigint; voucher: (typeof claims)[number] }[] = [];
+  let error: string | undefined;
+  for (const item of items) {
+    const ch = channels.length === 0 || item.voucher === "unknown" ? undefined : channels[item.ch % channels.length];
+    if (!ch) {
+      const channelId = `0x${item.delta.toString(16).padStart(64, "0")}` as Hex;
+      claims.push(await f.voucherClaim({ channelId, cumulativeAmount: item.delta, signer: "client-1" }));
+      error ??= "ChannelNotFound";
+      continue;
+    }
+    const state = pending.get(ch.id) ?? { claimed: ch.claimed, deposit: ch.deposit };
+    const base = { channelId: ch.id, signer: ch.authorizer };
+    let voucher: (typeof claims)[number];
+    let validSignature = true;
+    if (item.voucher === "replay" && ch.lastVoucher) voucher = ch.lastVoucher;
+    else if (item.voucher === "stale" || item.voucher === "replay")
+      voucher = await f.voucherClaim({ ...base, cumulativeAmount: state.claimed });
+    else {
+      const cumulativeAmount = state.claimed + item.delta;
+      validSignature = item.voucher === "valid";
+      const domain =
+        item.voucher === "wrongChain"
+          ? { chainId: t.chain.id + 1 }
+          : item.voucher === "wrongContract"
+            ? { verifyingContract: f.addresses.staking }
+            : {};
+      const signer = item.voucher === "forged" ? "validator-4" : ch.authorizer;
+      voucher = await f.voucherClaim({ ...base, ...domain, signer, cumulativeAmount });
+    }
+    if (validSignature && voucher.cumulativeAmount > ch.maxSigned) ch.maxSigned = voucher.cumulativeAmount;
+    claims.push(voucher);
+    if (error) continue;
+    if (ch.closed) error = "ChannelClosed";
+    else if (voucher.cumulativeAmount <= state.claimed) error = "VoucherNotIncreasing";
+    else if (!validSignature) error = "VoucherSignatureInvalid";
+    else {
+      const settled = minOf(voucher.cumulativeAmount, state.deposit);
+      if (settled <= state.claimed) error = "NothingToClaim";
+      else {
+        effects.push({ ch, increase: settled - state.claimed, voucher });
+        pending.set(ch.id, { ...state, claimed: settled });
+      }
+    }
+  }
+  const receipt = await sendPredicted(
+    f,
+    "validator-3",
+    { address: f.addresses.paymentChannels, abi: paymentChannelsAbi, functionName: "claim", args: [claims] },
+    error,
+  );
+  count(`claim:${error ?? `ok(${effects.length})`}`);
+  if (error) return;
+  const events = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "Claimed" });
+  assert.equal(events.length, effects.length);
+  for (const [i, { ch, increase, voucher }] of effects.entries()) {
+    const e = events[i]!.args;
+    const fee = (increase * 100n) / 10_000n;
+    const royalty = (increase * ch.royaltyBps) / 10_000n;
+    assert.equal(e.channelId, ch.id);
+    assert.equal(e.increase, increase);
+    assert.equal(e.providerAmount + e.royaltyAmount + e.feeAmount, e.increase, "split must be exact");
+    assert.deepEqual([e.feeAmount, e.royaltyAmount], [fee, royalty]);
+    ch.claimed += increase;
+    ch.lastVoucher = voucher;
+    credit(ch.recipient, increase - fee - royalty);
+    credit(ch.royaltyOwner, royalty);
+    credit(f.addresses.treasury, fee);
+    credit(f.addresses.paymentChannels, -increase);
+  }
+}
+
+function minOf(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+async function checkInvariants(channels: ModelChannel[], expected: Map<Address, bigint>): Promise<void> {
+  const pc = f.as("client-1").channels;
+  const [actual, states] = await Promise.all([
+    balancesOf(f, watched),
+    Promise.all(channels.map((ch) => pc.read.getChannel([ch.id]))),
+  ]);
+  let escrow = 0n;
+  for (const [i, ch] of channels.entries()) {
+    const s = states[i]!;
+    assert.deepEqual(
+      [s.deposit, s.claimed, s.closed, s.withdrawableAt],
+      [ch.deposit, ch.claimed, ch.closed, ch.withdrawableAt],
+      `channel ${ch.id}`,
+    );
+    assert.ok(s.claimed <= ch.maxSigned, "paid more than the highest signed voucher");
+    assert.ok(s.claimed <= s.deposit, "paid more than the deposit");
+    if (!s.closed) escrow += s.deposit - s.claimed;
+  }
+  assert.equal(actual.get(f.addresses.paymentChannels), escrow, "token balance == open escrow");
+  assert.deepEqual(actual, expected, "every balance matches the model");
+}
+
+test("PaymentChannels: escrow, payouts and failed claims match the model", { timeout: 600_000 }, async (ctx) => {
+  await fc.assert(
+    fc.asyncProperty(sequenceArb, (ops) => runSequence(ops)),
+    fcSettings,
+  );
+  ctx.diagnostic(`runs: ${fcSettings.numRuns}; outcomes: ${JSON.stringify(Object.fromEntries([...outcomes].sort()))}`);
+});
