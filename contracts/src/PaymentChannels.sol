@@ -16,8 +16,10 @@ import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
 /// @notice Unidirectional payment channels from a payer to an agent (provider), settled with
 /// cumulative EIP-712 vouchers `Voucher(bytes32 channelId,uint256 cumulativeAmount)` signed by the
 /// channel's `payerAuthorizer` (an ECDSA key: smart-contract payers name an EOA session key).
-/// Many channels settle in one `claim`; each increase is split between the provider (agent wallet,
-/// else agent owner), the model owner (royalty) and the treasury (protocol fee).
+/// A voucher is a cap: it is signed before a request runs, for what the channel has charged so far
+/// plus the request's ceiling, and the receiver claims only what it actually charged (at most the
+/// cap). Many channels settle in one `claim`; each increase is split between the provider (agent
+/// wallet, else agent owner), the model owner (royalty) and the treasury (protocol fee).
 contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -32,10 +34,13 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         bytes32 salt;
     }
 
-    /// @notice A voucher presented for settlement.
+    /// @notice A voucher presented for settlement: `cumulativeAmount` is the signed cap (what the
+    /// `signature` covers), `amount` the channel's new claimed total the receiver settles to
+    /// (what it actually charged; at most the cap).
     struct Claim {
         bytes32 channelId;
         uint256 cumulativeAmount;
+        uint256 amount;
         bytes signature;
     }
 
@@ -103,11 +108,13 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     );
     /// @notice `from` added `amount` to the deposit, which is now `deposit`.
     event ChannelToppedUp(bytes32 indexed channelId, address indexed from, uint256 amount, uint256 deposit);
-    /// @notice A voucher settled: the channel has now paid out `min(cumulativeAmount, deposit)`; `increase` was split three ways.
+    /// @notice A claim settled: the channel has now paid out `cumulativeAmount` in total (the claimed amount,
+    /// capped by the deposit) against a voucher signed for up to `voucherAmount`; `increase` was split three ways.
     event Claimed(
         bytes32 indexed channelId,
         uint256 indexed receiverAgentId,
         uint256 cumulativeAmount,
+        uint256 voucherAmount,
         uint256 increase,
         uint256 providerAmount,
         uint256 royaltyAmount,
@@ -150,8 +157,12 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     error ChannelClosed(bytes32 channelId);
     /// @notice The claim batch is empty.
     error NoClaims();
-    /// @notice The voucher amount is not above what the channel already paid (stale or replayed voucher).
-    error VoucherNotIncreasing(bytes32 channelId, uint256 cumulativeAmount, uint256 claimed);
+    /// @notice The claimed amount is not above what the channel already paid (stale or replayed claim).
+    error VoucherNotIncreasing(bytes32 channelId, uint256 amount, uint256 claimed);
+    /// @notice The claimed amount is above the cap the voucher was signed for.
+    error ClaimAboveVoucher(bytes32 channelId, uint256 amount, uint256 cumulativeAmount);
+    /// @notice Only the channel receiver (agent owner, approved operator or agent wallet) may claim.
+    error NotReceiver(bytes32 channelId, address caller);
     /// @notice The voucher is not signed by the channel payer authorizer for this chain and contract.
     error VoucherSignatureInvalid(bytes32 channelId);
     /// @notice The channel deposit is fully claimed; the voucher can pay more only after a top-up.
@@ -242,12 +253,19 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- settlement
 
-    /// @notice Settles vouchers of many channels in one transaction (permissionless: payouts always
-    /// go to the channel's provider, model owner and treasury, never to the caller).
-    /// @dev Atomic: any bad voucher reverts the whole call with a precise error naming its channel
-    /// (`ChannelNotFound`, `ChannelClosed`, `VoucherNotIncreasing`, `VoucherSignatureInvalid`,
-    /// `NothingToClaim`) so the claimer drops it and resubmits. Each channel pays
-    /// `min(cumulativeAmount, deposit) - claimed`; fee and royalty round down, the provider gets the
+    /// @notice Settles many channels in one transaction. Each `Claim` carries a voucher (the cap
+    /// `cumulativeAmount` the payer's authorizer signed before the request ran: charged so far plus
+    /// the request's ceiling) and `amount`, the channel's new claimed total (what the receiver
+    /// actually charged, `amount <= cumulativeAmount`). The channel pays `min(amount, deposit)`
+    /// minus what it already paid; the unused rest of the cap stays in escrow for the payer (later
+    /// claims or the refund at `finalizeWithdraw`).
+    /// @dev Only the receiver side of every channel may call: the receiver agent's owner, an
+    /// approved operator (`IAgentRegistry.isAuthorized`) or its agent wallet; checked once per run
+    /// of consecutive claims with the same agent. Payouts always go to the channel's provider,
+    /// model owner and treasury. Atomic: any bad claim reverts the whole call with a precise error
+    /// naming its channel (`ChannelNotFound`, `ChannelClosed`, `NotReceiver`, `ClaimAboveVoucher`,
+    /// `VoucherNotIncreasing`, `VoucherSignatureInvalid`, `NothingToClaim`, checked in that order)
+    /// so the claimer drops it and resubmits. Fee and royalty round down, the provider gets the
     /// exact rest. Consecutive claims with the same recipients are paid in one transfer, and the
     /// treasury once per call, so sort claims by agent and model.
     function claim(Claim[] calldata claims) external nonReentrant {
@@ -270,10 +288,10 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         for (uint256 i; i < count; ++i) {
             Claim calldata c = claims[i];
             bytes32 channelId = c.channelId;
-            uint256 cumulative = c.cumulativeAmount;
             Channel storage ch = _channels[channelId];
+            uint256 cap = c.cumulativeAmount;
+            uint256 settled;
             uint256 increase;
-            uint256 channelAgent;
             uint256 channelModel;
             {
                 address authorizer = ch.payerAuthorizer;
@@ -281,20 +299,25 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                 if (ch.closed) revert ChannelClosed(channelId);
                 uint256 deposit = ch.deposit;
                 uint256 claimed = ch.claimed;
-                channelAgent = ch.receiverAgentId;
+                uint256 channelAgent = ch.receiverAgentId;
                 channelModel = ch.modelId;
-                if (cumulative <= claimed) revert VoucherNotIncreasing(channelId, cumulative, claimed);
-                bytes32 digest = MessageHashUtils.toTypedDataHash(domain, _voucherStructHash(channelId, cumulative));
+                if (channelAgent != agentId) {
+                    agentId = channelAgent;
+                    wallet = _providerWallet(channelAgent);
+                    if (msg.sender != wallet && !agentRegistry.isAuthorized(channelAgent, msg.sender)) {
+                        revert NotReceiver(channelId, msg.sender);
+                    }
+                }
+                uint256 amount = c.amount;
+                if (amount > cap) revert ClaimAboveVoucher(channelId, amount, cap);
+                if (amount <= claimed) revert VoucherNotIncreasing(channelId, amount, claimed);
+                bytes32 digest = MessageHashUtils.toTypedDataHash(domain, _voucherStructHash(channelId, cap));
                 (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, c.signature);
                 if (err != ECDSA.RecoverError.NoError || signer != authorizer) revert VoucherSignatureInvalid(channelId);
-                uint256 settled = cumulative < deposit ? cumulative : deposit;
+                settled = amount < deposit ? amount : deposit;
                 if (settled <= claimed) revert NothingToClaim(channelId);
                 increase = settled - claimed;
                 ch.claimed = uint96(settled);
-            }
-            if (channelAgent != agentId) {
-                agentId = channelAgent;
-                wallet = _providerWallet(channelAgent);
             }
             if (channelModel != modelId) {
                 modelId = channelModel;
@@ -320,7 +343,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                 royaltySum += royalty;
             }
             feeSum += fee;
-            emit Claimed(channelId, channelAgent, cumulative, increase, provider, royalty, fee);
+            emit Claimed(channelId, agentId, settled, cap, increase, provider, royalty, fee);
         }
         _pay(providerTo, providerSum);
         _pay(royaltyTo, royaltySum);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { type Address, type Hex, stringToHex, zeroAddress } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { agentRegistryAbi, agentRegistryBytecode } from "../generated/index.ts";
 import { contractAs, deployErc1271Wallet, deployed, eventsOf, mined, now } from "./helpers.ts";
+import { signAgentWallet } from "./signing.ts";
 
 describe("AgentRegistry", () => {
   let chain: TestChain;
@@ -15,20 +15,12 @@ describe("AgentRegistry", () => {
   const addr = (name: string) => chain.account(name).address;
 
   /** EIP-712 proof, signed by devnet account `signerName`, that `wallet` accepts to be the wallet of `agentId`. */
-  async function walletProof(signerName: string, agentId: bigint, wallet: Address, owner: Address, deadline: bigint) {
-    return privateKeyToAccount(chain.account(signerName).privateKey).signTypedData({
-      domain: { name: "Verity AgentRegistry", version: "1", chainId: chain.chain.id, verifyingContract: registry },
-      types: {
-        AgentWalletSet: [
-          { name: "agentId", type: "uint256" },
-          { name: "newWallet", type: "address" },
-          { name: "owner", type: "address" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      primaryType: "AgentWalletSet",
-      message: { agentId, newWallet: wallet, owner, deadline },
-    });
+  function walletProof(signerName: string, agentId: bigint, wallet: Address, owner: Address, deadline: bigint) {
+    return signAgentWallet(
+      chain.account(signerName).privateKey,
+      { chainId: chain.chain.id, verifyingContract: registry },
+      { agentId, newWallet: wallet, owner, deadline },
+    );
   }
 
   /** Sets `provider-2` as the wallet of agent 1 (owned by provider-1). */

@@ -4,15 +4,17 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import {
   domainSeparator,
   encodeAbiParameters,
+  getAbiItem,
   hashTypedData,
   keccak256,
   maxUint256,
   parseEventLogs,
   zeroAddress,
 } from "viem";
-import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
+import { expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { paymentChannelsAbi, paymentChannelsBytecode } from "../generated/index.ts";
-import { type ChannelConfig, deployFixture, deployRevertName, type Fixture, rewinder } from "./fixture.ts";
+import { agentFixture, type ChannelConfig, deployRevertName, type Fixture } from "./fixture.ts";
+import { voucherTypedData } from "./signing.ts";
 
 const pcArtifact = { abi: paymentChannelsAbi, bytecode: paymentChannelsBytecode };
 const DEPOSIT = 1_000_000n;
@@ -26,14 +28,12 @@ describe("PaymentChannels", () => {
   let reset: () => Promise<void>;
 
   before(async () => {
-    t = await createTestChain();
-    f = await deployFixture(t);
-    agentId = await f.registerAgent("provider-1");
-    modelId = await f.registerModel("modelOwner", 500);
+    ({ t, f, agentId, modelId, reset } = await agentFixture({
+      funded: ["client-1"],
+      amount: 10n * DEPOSIT,
+      spender: "paymentChannels",
+    }));
     config = f.channelConfig("client-1", agentId, modelId);
-    await f.mint(config.payer, 10n * DEPOSIT);
-    await f.approve("client-1", f.addresses.paymentChannels, maxUint256);
-    reset = rewinder(t);
   });
   beforeEach(() => reset());
   after(() => t.close());
@@ -113,24 +113,8 @@ describe("PaymentChannels", () => {
     });
 
     test("channelIdOf is keccak256(abi.encode(config))", async () => {
-      const encoded = encodeAbiParameters(
-        [
-          {
-            type: "tuple",
-            components: [
-              { name: "payer", type: "address" },
-              { name: "payerAuthorizer", type: "address" },
-              { name: "receiverAgentId", type: "uint256" },
-              { name: "modelId", type: "uint256" },
-              { name: "token", type: "address" },
-              { name: "withdrawDelay", type: "uint64" },
-              { name: "salt", type: "bytes32" },
-            ],
-          },
-        ],
-        [config],
-      );
-      assert.equal(await f.channelIdOf(config), keccak256(encoded));
+      const { inputs } = getAbiItem({ abi: paymentChannelsAbi, name: "channelIdOf" });
+      assert.equal(await f.channelIdOf(config), keccak256(encodeAbiParameters(inputs, [config])));
     });
 
     test("reverts for every invalid configuration", async () => {
@@ -258,6 +242,35 @@ describe("PaymentChannels", () => {
       await expectRevert(c.write.finalizeWithdraw([id]), "ChannelClosed");
     });
 
+    test("claiming less than the cap leaves the rest of the escrow to the payer at finalizeWithdraw", async () => {
+      await f.mined(open("client-1", config));
+      const channelId = await f.channelIdOf(config);
+      const provider = f.as("provider-1").channels;
+      // Two requests with a 500,000 ceiling each: vouchers sign charged-so-far + ceiling; the
+      // provider charges 120,000 and then 80,000 and claims just that.
+      const first = await f.voucherClaim({ channelId, cumulativeAmount: 500_000n, amount: 120_000n, signer: "client-1" });
+      const receipt = await f.mined(provider.write.claim([[first]]));
+      const [event] = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "Claimed" });
+      assert.deepEqual(
+        [event?.args.cumulativeAmount, event?.args.voucherAmount, event?.args.increase],
+        [120_000n, 500_000n, 120_000n],
+      );
+      const second = await f.voucherClaim({ channelId, cumulativeAmount: 620_000n, amount: 200_000n, signer: "client-1" });
+      await f.mined(provider.write.claim([[second]]));
+      assert.equal((await provider.read.getChannel([channelId])).claimed, 200_000n);
+      const c = f.as("client-1").channels;
+      await f.mined(c.write.initiateWithdraw([channelId]));
+      await t.increaseTime(config.withdrawDelay);
+      const before = await f.balanceOf(config.payer);
+      const done = await f.mined(c.write.finalizeWithdraw([channelId]));
+      const [fin] = parseEventLogs({ abi: paymentChannelsAbi, logs: done.logs, eventName: "WithdrawFinalized" });
+      // The unused 420,000 of the last cap goes back to the payer with the rest of the deposit.
+      assert.deepEqual(fin?.args, { channelId, refund: DEPOSIT - 200_000n });
+      assert.equal((await f.balanceOf(config.payer)) - before, DEPOSIT - 200_000n);
+      assert.equal(await f.balanceOf(t.account("provider-1").address), 200_000n - 2_000n - 10_000n);
+      assert.equal(await f.balanceOf(f.addresses.paymentChannels), 0n);
+    });
+
     test("reverts for non-payers, unknown channels and withdrawals never initiated", async () => {
       await f.mined(open("client-1", config));
       const id = await f.channelIdOf(config);
@@ -273,17 +286,9 @@ describe("PaymentChannels", () => {
     test("hashVoucher matches viem's EIP-712 digest; getChannel of an unknown id is empty", async () => {
       const c = f.as("client-1").channels;
       const channelId = `0x${"ab".repeat(32)}` as const;
-      const expected = hashTypedData({
-        domain: { name: "Verity PaymentChannels", version: "1", chainId: t.chain.id, verifyingContract: c.address },
-        types: {
-          Voucher: [
-            { name: "channelId", type: "bytes32" },
-            { name: "cumulativeAmount", type: "uint256" },
-          ],
-        },
-        primaryType: "Voucher",
-        message: { channelId, cumulativeAmount: 42n },
-      });
+      const expected = hashTypedData(
+        voucherTypedData({ chainId: t.chain.id, verifyingContract: c.address }, { channelId, cumulativeAmount: 42n }),
+      );
       assert.equal(await c.read.hashVoucher([channelId, 42n]), expected);
       assert.equal((await c.read.getChannel([channelId])).payer, zeroAddress);
       assert.equal(await c.read.settledVolume([config.payer, agentId]), 0n);
@@ -302,7 +307,7 @@ describe("PaymentChannels", () => {
           }),
         ),
       );
-      await f.mined(f.as("provider-2").channels.write.claim([claims]));
+      await f.mined(f.as("provider-1").channels.write.claim([claims]));
       const c = f.as("client-1").channels;
       assert.equal(await c.read.settledVolume([config.payer, agentId]), 3000n);
       assert.equal(await c.read.settledVolume([t.account("client-2").address, agentId]), 0n);

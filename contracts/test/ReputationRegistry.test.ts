@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { type Address, keccak256, stringToHex, zeroAddress, zeroHash } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import {
   agentRegistryAbi,
@@ -16,6 +15,7 @@ import {
   testUSDBytecode,
 } from "../generated/index.ts";
 import { contractAs, deployed, eventsOf, expectDeployRevert, mined } from "./helpers.ts";
+import { signAgentWallet, signVoucher } from "./signing.ts";
 
 const USD = 10n ** 6n;
 const AGENT = 1n;
@@ -51,19 +51,14 @@ describe("ReputationRegistry", () => {
     await mined(chain, pc.write.open([config, amount]));
     if (!claim) return;
     const channelId = await pc.read.channelIdOf([config]);
-    const signature = await privateKeyToAccount(chain.account(client).privateKey).signTypedData({
-      domain: { name: "Verity PaymentChannels", version: "1", chainId: chain.chain.id, verifyingContract: channels },
-      types: {
-        Voucher: [
-          { name: "channelId", type: "bytes32" },
-          { name: "cumulativeAmount", type: "uint256" },
-        ],
-      },
-      primaryType: "Voucher",
-      message: { channelId, cumulativeAmount: amount },
-    });
+    // The voucher caps the channel at its deposit; the provider claims what it charged (all of it here).
+    const signature = await signVoucher(
+      chain.account(client).privateKey,
+      { chainId: chain.chain.id, verifyingContract: channels },
+      { channelId, cumulativeAmount: amount },
+    );
     const claimer = contractAs(chain, paymentChannelsAbi, channels, "provider-1");
-    await mined(chain, claimer.write.claim([[{ channelId, cumulativeAmount: amount, signature }]]));
+    await mined(chain, claimer.write.claim([[{ channelId, cumulativeAmount: amount, amount, signature }]]));
   }
 
   function feedback(client: string, value: bigint, decimals = 0, tag1 = "starred", tag2 = "") {
@@ -159,19 +154,11 @@ describe("ReputationRegistry", () => {
       await mined(chain, agentsAs("provider-1").write.setApprovalForAll([addr("client-2"), true]));
       await expectRevert(feedback("client-2", 100n), "SelfFeedbackNotAllowed");
       const deadline = (await chain.publicClient.getBlock()).timestamp + 600n;
-      const proof = await privateKeyToAccount(chain.account("client-3").privateKey).signTypedData({
-        domain: { name: "Verity AgentRegistry", version: "1", chainId: chain.chain.id, verifyingContract: agents },
-        types: {
-          AgentWalletSet: [
-            { name: "agentId", type: "uint256" },
-            { name: "newWallet", type: "address" },
-            { name: "owner", type: "address" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
-        primaryType: "AgentWalletSet",
-        message: { agentId: AGENT, newWallet: addr("client-3"), owner: addr("provider-1"), deadline },
-      });
+      const proof = await signAgentWallet(
+        chain.account("client-3").privateKey,
+        { chainId: chain.chain.id, verifyingContract: agents },
+        { agentId: AGENT, newWallet: addr("client-3"), owner: addr("provider-1"), deadline },
+      );
       await mined(chain, agentsAs("provider-1").write.setAgentWallet([AGENT, addr("client-3"), deadline, proof]));
       await expectRevert(feedback("client-3", 100n), "SelfFeedbackNotAllowed");
     });

@@ -1,20 +1,18 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { type Address, type Hex, keccak256, parseSignature, toHex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { type Address, type Hex, keccak256, toHex } from "viem";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { testUSDAbi, testUSDBytecode } from "../generated/index.ts";
 import { contractAs, deployErc1271Wallet, deployed, eventsOf, mined, now } from "./helpers.ts";
+import {
+  type Authorization,
+  signAuthorization,
+  signCancelAuthorization,
+  signPermit as signPermitWith,
+  splitSignature,
+} from "./signing.ts";
 
 const USD = 10n ** 6n;
-const authorizationFields = [
-  { name: "from", type: "address" },
-  { name: "to", type: "address" },
-  { name: "value", type: "uint256" },
-  { name: "validAfter", type: "uint256" },
-  { name: "validBefore", type: "uint256" },
-  { name: "nonce", type: "bytes32" },
-] as const;
 
 describe("TestUSD", () => {
   let chain: TestChain;
@@ -24,18 +22,17 @@ describe("TestUSD", () => {
 
   const as = (name: string) => contractAs(chain, testUSDAbi, token, name);
   const addr = (name: string) => chain.account(name).address;
-  const signer = (name: string) => privateKeyToAccount(chain.account(name).privateKey);
-  const domain = () => ({ name: "Test USD", version: "1", chainId: chain.chain.id, verifyingContract: token });
+  const key = (name: string) => chain.account(name).privateKey;
+  const domain = () => ({ chainId: chain.chain.id, verifyingContract: token });
   const balance = (name: string) => as("deployer").read.balanceOf([addr(name)]);
   const freshNonce = (): Hex => keccak256(toHex(`nonce-${nonceCounter++}`));
 
-  type Auth = { from: Address; to: Address; value: bigint; validAfter: bigint; validBefore: bigint; nonce: Hex };
   async function authorize(
     by: string,
-    overrides: Partial<Auth> = {},
+    overrides: Partial<Authorization> = {},
     primaryType: "TransferWithAuthorization" | "ReceiveWithAuthorization" = "TransferWithAuthorization",
   ) {
-    const message: Auth = {
+    const message: Authorization = {
       from: addr("client-1"),
       to: addr("provider-1"),
       value: 10n * USD,
@@ -44,18 +41,13 @@ describe("TestUSD", () => {
       nonce: freshNonce(),
       ...overrides,
     };
-    const signature = await signer(by).signTypedData({
-      domain: domain(),
-      types: { [primaryType]: authorizationFields },
-      primaryType,
-      message,
-    } as never);
-    const { r, s, v } = parseSignature(signature);
+    const signature = await signAuthorization(key(by), domain(), message, primaryType);
+    const { r, s, v } = splitSignature(signature);
     const args = [message.from, message.to, message.value, message.validAfter, message.validBefore, message.nonce];
     return {
       message,
       signature,
-      vrs: [...args, Number(v), r, s] as unknown as readonly [
+      vrs: [...args, v, r, s] as unknown as readonly [
         Address,
         Address,
         bigint,
@@ -70,19 +62,8 @@ describe("TestUSD", () => {
     };
   }
 
-  async function signCancel(by: string, authorizer: Address, nonce: Hex) {
-    return signer(by).signTypedData({
-      domain: domain(),
-      types: {
-        CancelAuthorization: [
-          { name: "authorizer", type: "address" },
-          { name: "nonce", type: "bytes32" },
-        ],
-      },
-      primaryType: "CancelAuthorization",
-      message: { authorizer, nonce },
-    });
-  }
+  const signCancel = (by: string, authorizer: Address, nonce: Hex) =>
+    signCancelAuthorization(key(by), domain(), { authorizer, nonce });
 
   before(async () => {
     chain = await createTestChain();
@@ -140,30 +121,11 @@ describe("TestUSD", () => {
 
   describe("EIP-2612 permit", () => {
     async function signPermit(by: string, value: bigint, deadline: bigint, nonce?: bigint) {
-      const owner = signer(by).address;
-      const message = {
-        owner,
-        spender: addr("gateway"),
-        value,
-        nonce: nonce ?? (await as("deployer").read.nonces([owner])),
-        deadline,
-      };
-      const signature = await signer(by).signTypedData({
-        domain: domain(),
-        types: {
-          Permit: [
-            { name: "owner", type: "address" },
-            { name: "spender", type: "address" },
-            { name: "value", type: "uint256" },
-            { name: "nonce", type: "uint256" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
-        primaryType: "Permit",
-        message,
-      });
-      const { r, s, v } = parseSignature(signature);
-      return [owner, message.spender, value, deadline, Number(v), r, s] as const;
+      const owner = addr(by);
+      const spender = addr("gateway");
+      const message = { owner, spender, value, nonce: nonce ?? (await as("deployer").read.nonces([owner])), deadline };
+      const { v, r, s } = await signPermitWith(key(by), domain(), message);
+      return [owner, spender, value, deadline, v, r, s] as const;
     }
 
     it("sets the allowance, bumps the nonce and cannot be replayed", async () => {
@@ -273,7 +235,7 @@ describe("TestUSD", () => {
     it("cancelAuthorization (v, r, s) voids an unused authorization", async () => {
       const auth = await authorize("client-1");
       const signature = await signCancel("client-1", addr("client-1"), auth.message.nonce);
-      const { r, s, v } = parseSignature(signature);
+      const { r, s, v } = splitSignature(signature);
       const wrong = await signCancel("client-2", addr("client-1"), auth.message.nonce);
       await expectRevert(
         as("gateway").write.cancelAuthorization([addr("client-1"), auth.message.nonce, wrong]),
@@ -281,7 +243,7 @@ describe("TestUSD", () => {
       );
       const receipt = await mined(
         chain,
-        as("gateway").write.cancelAuthorization([addr("client-1"), auth.message.nonce, Number(v), r, s]),
+        as("gateway").write.cancelAuthorization([addr("client-1"), auth.message.nonce, v, r, s]),
       );
       const [canceled] = eventsOf(testUSDAbi, receipt, "AuthorizationCanceled");
       assert.deepEqual(canceled?.args, { authorizer: addr("client-1"), nonce: auth.message.nonce });

@@ -16,13 +16,14 @@ import {
   getContract,
   type Hex,
   keccak256,
+  maxUint256,
   type TransactionReceipt,
   type Transport,
   toHex,
   type WalletClient,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { revertErrorName, type TestChain } from "../../packages/chain/src/testing.ts";
+import { createTestChain, revertErrorName, type TestChain } from "../../packages/chain/src/testing.ts";
 import {
   agentRegistryAbi,
   disputesAbi,
@@ -31,6 +32,7 @@ import {
   stakingAbi,
   testUSDAbi,
 } from "../generated/index.ts";
+import { rewinder } from "./chain-helpers.ts";
 import { defaultFixtureParams, deployContracts, type FixtureParams } from "./deploy-contracts.ts";
 import { signAgentWallet, signPermit as signPermitWith, signVoucher as signVoucherWith } from "./signing.ts";
 
@@ -50,6 +52,9 @@ export type ChannelConfig = {
   withdrawDelay: bigint;
   salt: Hex;
 };
+
+/** `PaymentChannels.Claim`: the signed cap `cumulativeAmount` and the new claimed total `amount`. */
+export type Claim = { channelId: Hex; cumulativeAmount: bigint; amount: bigint; signature: Hex };
 
 export type VoucherOptions = {
   channelId: Hex;
@@ -97,6 +102,13 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     await mined(
       wallet(from).writeContract({ address: token, abi: testUSDAbi, functionName: "approve", args: [spender, amount] }),
     );
+  }
+  /** Mints `amount` to each devnet account in `names` and approves `spender` for all of it, for good. */
+  async function fund(names: readonly string[], amount: bigint, spender: Address): Promise<void> {
+    for (const name of names) {
+      await mint(t.account(name).address, amount);
+      await approve(name, spender, maxUint256);
+    }
   }
   async function balanceOf(account: Address): Promise<bigint> {
     return publicClient.readContract({ address: token, abi: testUSDAbi, functionName: "balanceOf", args: [account] });
@@ -193,9 +205,13 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     const domain = { chainId: v.chainId ?? t.chain.id, verifyingContract: v.verifyingContract ?? paymentChannels };
     return signVoucherWith(key, domain, { channelId: v.channelId, cumulativeAmount: v.cumulativeAmount });
   }
-  /** A `Claim` struct for `claim(Claim[])`. */
-  async function voucherClaim(v: VoucherOptions) {
-    return { channelId: v.channelId, cumulativeAmount: v.cumulativeAmount, signature: await signVoucher(v) };
+  /**
+   * A `Claim` struct for `claim(Claim[])`: a voucher signed for the cap `cumulativeAmount`, settling
+   * the channel to `amount` (the charged total; the whole cap unless given).
+   */
+  async function voucherClaim(v: VoucherOptions & { amount?: bigint }): Promise<Claim> {
+    const signature = await signVoucher(v);
+    return { channelId: v.channelId, cumulativeAmount: v.cumulativeAmount, amount: v.amount ?? v.cumulativeAmount, signature };
   }
   /** EIP-2612 permit of `owner` for `spender` on TestUSD, split into `(v, r, s)`. */
   async function signPermit(owner: string, spender: Address, value: bigint, deadline: bigint) {
@@ -288,6 +304,7 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     setOpenChallenges,
     mint,
     approve,
+    fund,
     balanceOf,
     registerAgent,
     setAgentWallet,
@@ -302,3 +319,21 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
 }
 
 export type Fixture = Awaited<ReturnType<typeof deployFixture>>;
+
+/**
+ * The common start of a contract test file (call it in `before`): a fresh chain with the fixture,
+ * an agent of provider-1, a model of modelOwner with a 5% royalty, `funded` accounts minted
+ * `amount` each with `spender` approved, and `reset`, a `beforeEach` hook rewinding to this state.
+ */
+export async function agentFixture(funding: {
+  funded: readonly string[];
+  amount: bigint;
+  spender: "paymentChannels" | "staking";
+}) {
+  const t = await createTestChain();
+  const f = await deployFixture(t);
+  const agentId = await f.registerAgent("provider-1");
+  const modelId = await f.registerModel("modelOwner", 500);
+  await f.fund(funding.funded, funding.amount, f.addresses[funding.spender]);
+  return { t, f, agentId, modelId, reset: rewinder(t) };
+}

@@ -11,6 +11,7 @@ export const NODE_REASONS = {
   invalid_request: { status: 400, message: "The request does not match the expected shape" },
   unknown_model: { status: 404, message: "No offer serves this model" },
   prompt_too_long: { status: 413, message: "The prompt does not fit the model's context window" },
+  payload_too_large: { status: 413, message: "The request body exceeds the size limit" },
   max_tokens_over_offer: { status: 400, message: "max_tokens exceeds the offer's maximum output tokens" },
   rate_limited: { status: 429, message: "Too many requests in flight; retry after the indicated delay" },
   not_found: { status: 404, message: "No such resource" },
@@ -30,6 +31,7 @@ export const NODE_REASONS = {
   overcharged: { status: 502, message: "The provider charged more than usage × price" },
   // configuration and chain access
   invalid_parameter: { status: 400, message: "A parameter is malformed or out of range" },
+  keystore_password_invalid: { status: 400, message: "The keystore password is wrong (the MAC does not match)" },
   rpc_unreachable: { status: 503, message: "The JSON-RPC endpoint did not answer" },
   chain_id_mismatch: { status: 400, message: "The chain id differs from the expected one" },
   account_unfunded: { status: 400, message: "The account has not enough native currency for gas" },

@@ -1,0 +1,115 @@
+import { RequestError } from "@verity/core";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { type CompletionsDeps, completionsHandler } from "./completions-route.ts";
+import { errorResponse } from "./http-errors.ts";
+
+export type ProviderAppDeps = CompletionsDeps & {
+  /** Public base URL of this provider (for the registration file). */
+  publicUrl: () => string;
+  agentRegistry: `0x${string}`;
+  name: string;
+  startedAt: number;
+  /** Largest accepted request body in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  health: () => Record<string, unknown>;
+};
+
+/**
+ * The provider's HTTP API: OpenAI-compatible completions, models, health, Prometheus metrics and
+ * the ERC-8004 registration file.
+ */
+export function createProviderApp(deps: ProviderAppDeps) {
+  const app = new Hono();
+  const limit = bodyLimit({
+    maxSize: deps.maxBodyBytes ?? 1024 * 1024,
+    onError: (c) =>
+      errorResponse(
+        c,
+        new RequestError("The request body is too large", {
+          code: "payload_too_large",
+          hint: `Send at most ${deps.maxBodyBytes ?? 1024 * 1024} bytes`,
+        }),
+      ),
+  });
+  app.post("/v1/chat/completions", limit, completionsHandler(deps, "chat"));
+  app.post("/v1/completions", limit, completionsHandler(deps, "text"));
+  app.get("/v1/models", (c) =>
+    c.json({
+      object: "list",
+      data: [...deps.models.values()].map((m) => ({
+        id: m.name,
+        object: "model",
+        created: Math.floor(deps.startedAt / 1000),
+        owned_by: `agent:${deps.agentId}`,
+        verity: {
+          modelId: m.modelId.toString(),
+          weightsHash: m.engine.identity.weightsHash,
+          tokenizerHash: m.engine.identity.tokenizerHash,
+          contextSize: m.engine.contextSize,
+          maxOutputTokens: m.maxOutputTokens,
+          price: { inputPerMTok: m.price.inputPerMTok.toString(), outputPerMTok: m.price.outputPerMTok.toString() },
+        },
+      })),
+    }),
+  );
+  // llama.cpp-server-compatible tokenizer endpoints (used by the OpenAI-compatible upstream engine).
+  app.post("/tokenize", async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as { content?: unknown; model?: unknown };
+    const model = typeof body.model === "string" ? deps.models.get(body.model) : deps.models.values().next().value;
+    if (!model || typeof body.content !== "string") {
+      return errorResponse(c, new RequestError("Send {content: string, model?: string}", { code: "invalid_request" }));
+    }
+    return c.json({ tokens: model.engine.tokenize(body.content) });
+  });
+  app.post("/detokenize", async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as { tokens?: unknown; model?: unknown };
+    const model = typeof body.model === "string" ? deps.models.get(body.model) : deps.models.values().next().value;
+    if (
+      !model ||
+      !Array.isArray(body.tokens) ||
+      !body.tokens.every((t) => Number.isInteger(t) && t >= 0 && t < model.engine.vocabSize)
+    ) {
+      return errorResponse(c, new RequestError("Send {tokens: number[], model?: string}", { code: "invalid_request" }));
+    }
+    return c.json({ content: model.engine.detokenize(body.tokens as number[]) });
+  });
+  app.get("/health", (c) => c.json({ status: "ok", ...deps.health() }));
+  app.get("/metrics", async (c) => {
+    c.header("Content-Type", deps.metrics.registry.contentType);
+    return c.body(await deps.metrics.registry.metrics());
+  });
+  app.get("/.well-known/agent-registration.json", (c) => {
+    const base = deps.publicUrl();
+    return c.json({
+      type: "https://eips.ethereum.org/EIPS/eip-8004#registration-v1",
+      name: deps.name,
+      description: "Verity inference provider: OpenAI-compatible API, paid per request with payment-channel vouchers",
+      services: [
+        { name: "openai-compatible", endpoint: `${base}/v1`, version: "v1" },
+        { name: "verity-provider", endpoint: base, version: "1" },
+      ],
+      x402Support: false,
+      active: true,
+      registrations: [{ agentId: Number(deps.agentId), agentRegistry: `eip155:${deps.chainId}:${deps.agentRegistry}` }],
+      supportedTrust: ["reputation", "crypto-economic"],
+      offers: [...deps.models.values()].map((m) => ({
+        model: m.name,
+        modelId: m.modelId.toString(),
+        inputPricePerMTok: m.price.inputPerMTok.toString(),
+        outputPricePerMTok: m.price.outputPerMTok.toString(),
+        maxOutputTokens: m.maxOutputTokens,
+        token: deps.token,
+        paymentChannels: deps.paymentChannels,
+      })),
+    });
+  });
+  app.notFound((c) =>
+    errorResponse(
+      c,
+      new RequestError(`No route ${c.req.method} ${c.req.path}`, { code: "not_found", hint: "See GET /v1/models" }),
+    ),
+  );
+  app.onError((error, c) => errorResponse(c, error));
+  return app;
+}

@@ -1,0 +1,114 @@
+import { randomBytes, randomInt } from "node:crypto";
+
+/** A fresh random 32-byte request id. */
+export function newRequestId(): `0x${string}` {
+  return `0x${randomBytes(32).toString("hex")}`;
+}
+
+import { chargeFor, hashParams, hashTokens, type Receipt, type SignedReceiptJson } from "@verity/core";
+import type { GenerateChunk, GenerateResult, Prompt } from "@verity/engine";
+import { createKeyedLock } from "./keyed-lock.ts";
+import type { ProviderMetrics } from "./metrics.ts";
+import type { Reservation } from "./payment-gate.ts";
+import type { ReceiptSigner } from "./receipt-signer.ts";
+import type { ServedModel } from "./served-model.ts";
+import type { ProviderStore } from "./store.ts";
+
+const completionLock = createKeyedLock();
+
+export type SamplingRequest = { temperature: number; topP: number; seed?: number; maxTokens: number; stop: string[] };
+
+export type PaidResult = {
+  requestId: `0x${string}`;
+  result: GenerateResult;
+  charge: bigint;
+  cumulativeCharged: bigint;
+  signed: SignedReceiptJson;
+};
+
+/** Thrown when the client went away before the answer completed: nothing is charged. */
+export class RequestAborted extends Error {
+  override name = "RequestAborted";
+}
+
+/**
+ * Runs one paid request: generate, meter, charge `usage × price` (never above the reserved ceiling),
+ * sign the receipt, and persist request + charge durably. Only after `recordCompletion` returns may
+ * the caller complete the response. Failure or abort before that charges nothing.
+ */
+export async function runPaidInference(args: {
+  model: ServedModel;
+  prompt: Prompt;
+  sampling: SamplingRequest;
+  reservation: Reservation;
+  /** 32-byte request id the receipt commits to (also the response id). */
+  requestId: `0x${string}`;
+  store: ProviderStore;
+  signer: ReceiptSigner;
+  metrics: ProviderMetrics;
+  signal?: AbortSignal;
+  onChunk?: (chunk: GenerateChunk) => void | Promise<void>;
+}): Promise<PaidResult> {
+  const { model, reservation } = args;
+  const seed = args.sampling.seed ?? randomInt(0, 0xfffffffe);
+  const sampling = { ...args.sampling, seed };
+  try {
+    const result = await args.model.queue.run(() =>
+      model.engine.generate({
+        prompt: args.prompt,
+        sampling,
+        ...(args.signal ? { signal: args.signal } : {}),
+        ...(args.onChunk ? { onChunk: args.onChunk } : {}),
+      }),
+    );
+    if (result.finishReason === "abort" || args.signal?.aborted) throw new RequestAborted("client disconnected");
+    const computed = chargeFor({
+      price: model.price,
+      promptTokens: result.usage.promptTokens,
+      completionTokens: result.usage.completionTokens,
+    });
+    const charge = computed < reservation.ceiling ? computed : reservation.ceiling;
+    const requestId = args.requestId;
+    const createdAt = Date.now();
+    // Charged total, receipt and persistence are one section per channel, so concurrent requests on
+    // a channel each sign the cumulative total that includes every charge persisted before theirs.
+    const { signed, cumulativeCharged } = await completionLock(reservation.channel.channelId, async () => {
+      const cumulative = reservation.cumulativeAfter(charge);
+      const receipt: Receipt = {
+        requestId,
+        channelId: reservation.channel.channelId,
+        modelId: model.modelId,
+        promptHash: hashTokens(result.promptTokens),
+        outputHash: hashTokens(result.outputTokens),
+        paramsHash: hashParams(sampling),
+        promptTokens: result.usage.promptTokens,
+        completionTokens: result.usage.completionTokens,
+        charge,
+        cumulativeCharged: cumulative,
+        timestamp: BigInt(Math.floor(createdAt / 1000)),
+      };
+      const signedReceipt = await args.signer.sign(receipt);
+      args.store.recordCompletion({
+        requestId,
+        channelId: reservation.channel.channelId,
+        model: model.name,
+        voucherAmount: reservation.voucher.cumulativeAmount,
+        voucherSignature: reservation.voucher.signature,
+        promptTokens: result.usage.promptTokens,
+        completionTokens: result.usage.completionTokens,
+        charge,
+        cumulativeCharged: cumulative,
+        receipt: JSON.stringify(signedReceipt.receipt),
+        signature: signedReceipt.signature as `0x${string}`,
+        createdAt,
+      });
+      return { signed: signedReceipt, cumulativeCharged: cumulative };
+    });
+    args.metrics.tokens.inc({ model: model.name, kind: "prompt" }, result.usage.promptTokens);
+    args.metrics.tokens.inc({ model: model.name, kind: "completion" }, result.usage.completionTokens);
+    args.metrics.earnings.inc({ model: model.name }, Number(charge));
+    return { requestId, result, charge, cumulativeCharged, signed };
+  } finally {
+    reservation.release();
+  }
+}

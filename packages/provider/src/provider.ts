@@ -1,0 +1,304 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  connectChain,
+  createIndexer,
+  createVoucherVerifier,
+  type Indexer,
+  type Listening,
+  listen,
+  verifyDeployment,
+} from "@verity/chain";
+import { ConfigError, type Deployment } from "@verity/core";
+import type { Engine } from "@verity/engine";
+import type { EIP1193Provider, LocalAccount } from "viem";
+import { createProviderApp } from "./app.ts";
+import { createChannelMirror } from "./channel-mirror.ts";
+import { type ClaimPolicy, type ClaimReport, createClaimer } from "./claimer.ts";
+import { createProviderMetrics } from "./metrics.ts";
+import { onboardProvider } from "./onboard.ts";
+import { createPaymentGate } from "./payment-gate.ts";
+import { createReceiptSigner } from "./receipt-signer.ts";
+import type { ServedModel } from "./served-model.ts";
+import { createProviderStore } from "./store.ts";
+import { createWorkQueue } from "./work-queue.ts";
+
+export type ProviderModelOptions = {
+  engine: Engine;
+  inputPricePerMTok: bigint;
+  outputPricePerMTok: bigint;
+  maxOutputTokens: number;
+  registerModelIfMissing?: boolean;
+};
+
+export type ProviderOptions = {
+  deployment: Deployment;
+  rpcUrl?: string;
+  provider?: EIP1193Provider;
+  account: LocalAccount;
+  models: readonly ProviderModelOptions[];
+  /** Bonded stake to hold, in payment-token base units. */
+  stake: bigint;
+  host?: string;
+  port?: number;
+  /** URL clients use (published in the offer); defaults to the listening URL. */
+  publicUrl?: string;
+  /** Folder for the provider's stores and state (created if missing). */
+  dataDir: string;
+  claim?: Partial<ClaimPolicy>;
+  /** Requests allowed to wait per model before 429 (default 16). */
+  maxQueued?: number;
+  operatorKey?: string;
+  name?: string;
+  indexerPollMs?: number;
+  onStep?: (step: string) => void;
+  onClaim?: (report: ClaimReport) => void;
+  onError?: (error: unknown) => void;
+};
+
+export type ProviderInfo = {
+  url: string;
+  agentId: bigint;
+  address: `0x${string}`;
+  models: { name: string; modelId: bigint; offerId: bigint; inputPricePerMTok: bigint; outputPricePerMTok: bigint }[];
+};
+
+type State = { chainId: number; paymentChannels: string; agentId: string };
+
+function readState(path: string, deployment: Deployment): State | undefined {
+  if (!existsSync(path)) return undefined;
+  const state = JSON.parse(readFileSync(path, "utf8")) as State;
+  if (
+    state.chainId !== deployment.chainId ||
+    state.paymentChannels.toLowerCase() !== deployment.contracts.PaymentChannels.address.toLowerCase()
+  ) {
+    throw new ConfigError(`The data dir ${path} belongs to another deployment (chain ${state.chainId})`, {
+      code: "deployment_mismatch",
+      hint: "Use a fresh --data-dir for this deployment",
+    });
+  }
+  return state;
+}
+
+/**
+ * A Verity provider node: goes on-chain (agent, stake, offers), serves the OpenAI-compatible API
+ * with voucher payment, persists every charge before completing its response, and claims in
+ * batches. `stop()` refuses new work, lets in-flight requests finish, and makes a final claim.
+ */
+export function createProvider(options: ProviderOptions) {
+  let listening: Listening | undefined;
+  let indexer: Indexer | undefined;
+  let handler: (request: Request) => Response | Promise<Response> = () =>
+    Response.json(
+      { error: { code: "internal_error", message: "The provider is starting", hint: "Retry in a moment" } },
+      { status: 503 },
+    );
+  let draining = false;
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const metrics = createProviderMetrics();
+  const served = new Map<string, ServedModel>();
+  const startedAt = Date.now();
+  let claimer: ReturnType<typeof createClaimer> | undefined;
+  let store: ReturnType<typeof createProviderStore> | undefined;
+  let info: ProviderInfo | undefined;
+
+  async function start(): Promise<ProviderInfo> {
+    const { deployment } = options;
+    const step = options.onStep ?? (() => {});
+    mkdirSync(options.dataDir, { recursive: true });
+    const statePath = join(options.dataDir, "state.json");
+    const state = readState(statePath, deployment);
+    const clients = await connectChain({
+      ...(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl }),
+      ...(options.provider === undefined ? {} : { provider: options.provider }),
+      account: options.account,
+      expectedChainId: deployment.chainId,
+    });
+    await verifyDeployment({ publicClient: clients.publicClient, deployment });
+    listening = await listen({
+      fetch: (request) =>
+        draining
+          ? Response.json(
+              { error: { code: "rate_limited", message: "The provider is shutting down" } },
+              { status: 503, headers: { "Retry-After": "5" } },
+            )
+          : handler(request),
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.port === undefined ? {} : { port: options.port }),
+    });
+    const publicUrl = options.publicUrl ?? listening.url;
+    step(`listening on ${listening.url}`);
+    const onboarded = await onboardProvider({
+      clients,
+      deployment,
+      ...(state ? { agentId: BigInt(state.agentId) } : {}),
+      agentURI: `${publicUrl}/.well-known/agent-registration.json`,
+      stake: options.stake,
+      endpoint: publicUrl,
+      offers: options.models.map((m) => ({
+        name: m.engine.name,
+        identity: m.engine.identity,
+        inputPricePerMTok: m.inputPricePerMTok,
+        outputPricePerMTok: m.outputPricePerMTok,
+        maxOutputTokens: m.maxOutputTokens,
+        ...(m.registerModelIfMissing === undefined ? {} : { registerModelIfMissing: m.registerModelIfMissing }),
+      })),
+      onStep: step,
+    });
+    writeFileSync(
+      statePath,
+      JSON.stringify(
+        {
+          chainId: deployment.chainId,
+          paymentChannels: deployment.contracts.PaymentChannels.address,
+          agentId: onboarded.agentId.toString(),
+        },
+        null,
+        2,
+      ),
+    );
+
+    indexer = createIndexer({
+      deployment,
+      publicClient: clients.publicClient,
+      db: join(options.dataDir, "index.sqlite"),
+      pollMs: options.indexerPollMs ?? 500,
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+    await indexer.syncOnce();
+    indexer.start();
+    const mirror = createChannelMirror({ indexer, agentId: onboarded.agentId });
+    store = createProviderStore({ path: join(options.dataDir, "provider.sqlite") });
+    const paymentChannels = deployment.contracts.PaymentChannels.address;
+    const gate = createPaymentGate({
+      mirror,
+      store,
+      verifier: createVoucherVerifier({ chainId: deployment.chainId, verifyingContract: paymentChannels }),
+      chainId: deployment.chainId,
+      paymentChannels,
+    });
+    for (const [i, m] of options.models.entries()) {
+      const offer = onboarded.offers[i];
+      if (!offer) continue;
+      served.set(m.engine.name, {
+        name: m.engine.name,
+        engine: m.engine,
+        modelId: offer.modelId,
+        price: { inputPerMTok: m.inputPricePerMTok, outputPerMTok: m.outputPricePerMTok },
+        maxOutputTokens: m.maxOutputTokens,
+        queue: createWorkQueue({ maxQueued: options.maxQueued ?? 16 }),
+      });
+    }
+    const activeStore = store;
+    const app = createProviderApp({
+      models: served,
+      gate,
+      store: activeStore,
+      signer: createReceiptSigner({ account: options.account, chainId: deployment.chainId, paymentChannels }),
+      metrics,
+      chainId: deployment.chainId,
+      paymentChannels,
+      token: deployment.token.address,
+      agentId: onboarded.agentId,
+      agentRegistry: deployment.contracts.AgentRegistry.address,
+      name: options.name ?? `verity-provider-${onboarded.agentId}`,
+      startedAt,
+      publicUrl: () => publicUrl,
+      ...(options.operatorKey === undefined ? {} : { operatorKey: options.operatorKey }),
+      health: () => {
+        const totals = activeStore.totals();
+        return {
+          agentId: onboarded.agentId.toString(),
+          models: [...served.keys()],
+          queueDepth: [...served.values()].reduce((n, m) => n + m.queue.depth, 0),
+          inFlight: [...served.values()].reduce((n, m) => n + m.queue.running, 0),
+          uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+          requests: totals.requests,
+          charged: totals.charged.toString(),
+          claimed: totals.claimed.toString(),
+        };
+      },
+    });
+    handler = app.fetch;
+    claimer = createClaimer({
+      store: activeStore,
+      clients,
+      paymentChannels,
+      mirror,
+      ...(options.claim ? { policy: options.claim } : {}),
+      onClaim: (report) => {
+        updateClaimMetrics();
+        options.onClaim?.(report);
+      },
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+    await claimer.reconcile();
+    claimer.start();
+    const gauges = setInterval(updateClaimMetrics, 5_000);
+    gauges.unref();
+    cleanups.push(
+      () => clearInterval(gauges),
+      () => mirror.close(),
+    );
+    info = {
+      url: publicUrl,
+      agentId: onboarded.agentId,
+      address: options.account.address,
+      models: onboarded.offers.map((o, i) => ({
+        name: o.name,
+        modelId: o.modelId,
+        offerId: o.offerId,
+        inputPricePerMTok: options.models[i]?.inputPricePerMTok ?? 0n,
+        outputPricePerMTok: options.models[i]?.outputPricePerMTok ?? 0n,
+      })),
+    };
+    return info;
+  }
+
+  function updateClaimMetrics(): void {
+    if (!store) return;
+    const open = store.unclaimed();
+    metrics.unclaimed.set(Number(open.reduce((s, c) => s + (c.charged - c.claimed), 0n)));
+    const oldest = Math.min(...open.map((c) => c.firstUnclaimedAt ?? Date.now()), Date.now());
+    metrics.claimLag.set((Date.now() - oldest) / 1000);
+    for (const m of served.values()) metrics.queueDepth.set({ model: m.name }, m.queue.depth);
+  }
+
+  async function stop(options_: { finalClaim?: boolean; drainMs?: number } = {}): Promise<void> {
+    draining = true;
+    const deadline = Date.now() + (options_.drainMs ?? 30_000);
+    const busy = () => [...served.values()].some((m) => m.queue.running > 0 || m.queue.depth > 0);
+    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 50)); // let the last SSE frames flush
+    await claimer?.stop();
+    if (options_.finalClaim !== false && claimer) {
+      try {
+        await claimer.claimNow(true);
+      } catch (error) {
+        options.onError?.(error);
+      }
+    }
+    await indexer?.stop();
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+    await listening?.close();
+    store?.close();
+    indexer?.db.close();
+  }
+
+  return {
+    start,
+    stop,
+    metrics,
+    get info(): ProviderInfo | undefined {
+      return info;
+    },
+    get claimer() {
+      return claimer;
+    },
+    get store() {
+      return store;
+    },
+  };
+}
+
+export type Provider = ReturnType<typeof createProvider>;

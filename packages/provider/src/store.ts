@@ -1,0 +1,196 @@
+import type { DatabaseSync } from "node:sqlite";
+import { inTransaction, openDatabase } from "@verity/chain";
+
+/** A completed, charged request as persisted before its response completes. */
+export type CompletedRequest = {
+  requestId: `0x${string}`;
+  channelId: `0x${string}`;
+  model: string;
+  voucherAmount: bigint;
+  voucherSignature: `0x${string}`;
+  promptTokens: number;
+  completionTokens: number;
+  charge: bigint;
+  cumulativeCharged: bigint;
+  receipt: string;
+  signature: `0x${string}`;
+  createdAt: number;
+};
+
+export type ChannelCharges = {
+  channelId: `0x${string}`;
+  charged: bigint;
+  voucherAmount: bigint;
+  voucherSignature: `0x${string}` | null;
+  claimed: bigint;
+  firstUnclaimedAt: number | null;
+};
+
+export type ClaimItem = { channelId: `0x${string}`; amount: bigint; voucherAmount: bigint; signature: `0x${string}` };
+
+/**
+ * The provider's durable state: what each channel owes (charged total and the best voucher held),
+ * every completed request with its receipt, and claim transactions. SQLite in WAL mode with
+ * `synchronous=FULL`: `recordCompletion` returns only once the request is on disk, and the HTTP
+ * layer completes a response only after that.
+ */
+export function createProviderStore(options: { path: string } | { db: DatabaseSync }) {
+  const db = "db" in options ? options.db : openDatabase(options.path);
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS channel_charges (
+      channel_id TEXT PRIMARY KEY, charged TEXT NOT NULL, voucher_amount TEXT NOT NULL,
+      voucher_signature TEXT, claimed TEXT NOT NULL DEFAULT '0', first_unclaimed_at INTEGER, updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS requests (
+      request_id TEXT PRIMARY KEY, channel_id TEXT NOT NULL, model TEXT NOT NULL,
+      voucher_amount TEXT NOT NULL, voucher_signature TEXT NOT NULL,
+      prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, charge TEXT NOT NULL,
+      cumulative_charged TEXT NOT NULL, receipt TEXT NOT NULL, signature TEXT NOT NULL, created_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS requests_voucher ON requests (channel_id, voucher_amount);
+    CREATE TABLE IF NOT EXISTS claims (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, status TEXT NOT NULL, tx_hash TEXT, items TEXT NOT NULL,
+      error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+    );
+  `);
+  const selectChannel = db.prepare("SELECT * FROM channel_charges WHERE channel_id = ?");
+  const selectVoucherUse = db.prepare("SELECT 1 FROM requests WHERE channel_id = ? AND voucher_amount = ? LIMIT 1");
+
+  function toCharges(row: Record<string, unknown> | undefined, channelId: `0x${string}`): ChannelCharges {
+    if (!row) {
+      return { channelId, charged: 0n, voucherAmount: 0n, voucherSignature: null, claimed: 0n, firstUnclaimedAt: null };
+    }
+    return {
+      channelId,
+      charged: BigInt(String(row.charged)),
+      voucherAmount: BigInt(String(row.voucher_amount)),
+      voucherSignature: (row.voucher_signature as `0x${string}` | null) ?? null,
+      claimed: BigInt(String(row.claimed)),
+      firstUnclaimedAt: (row.first_unclaimed_at as number | null) ?? null,
+    };
+  }
+
+  return {
+    db,
+    channel(channelId: `0x${string}`): ChannelCharges {
+      return toCharges(selectChannel.get(channelId) as Record<string, unknown> | undefined, channelId);
+    },
+    /** True when a request on this channel was already paid with a voucher of exactly this amount. */
+    voucherUsed(channelId: `0x${string}`, amount: bigint): boolean {
+      return selectVoucherUse.get(channelId, amount.toString()) !== undefined;
+    },
+    /** Persists a completed request and the channel's new charged total in one durable transaction. */
+    recordCompletion(request: CompletedRequest): void {
+      inTransaction(db, () => {
+        db.prepare(
+          `INSERT INTO requests (request_id, channel_id, model, voucher_amount, voucher_signature, prompt_tokens,
+            completion_tokens, charge, cumulative_charged, receipt, signature, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          request.requestId,
+          request.channelId,
+          request.model,
+          request.voucherAmount.toString(),
+          request.voucherSignature,
+          request.promptTokens,
+          request.completionTokens,
+          request.charge.toString(),
+          request.cumulativeCharged.toString(),
+          request.receipt,
+          request.signature,
+          request.createdAt,
+        );
+        const current = toCharges(
+          selectChannel.get(request.channelId) as Record<string, unknown> | undefined,
+          request.channelId,
+        );
+        const better = request.voucherAmount > current.voucherAmount;
+        db.prepare(
+          `INSERT INTO channel_charges (channel_id, charged, voucher_amount, voucher_signature, claimed, first_unclaimed_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (channel_id) DO UPDATE SET charged = excluded.charged, voucher_amount = excluded.voucher_amount,
+             voucher_signature = excluded.voucher_signature, first_unclaimed_at = excluded.first_unclaimed_at,
+             updated_at = excluded.updated_at`,
+        ).run(
+          request.channelId,
+          request.cumulativeCharged.toString(),
+          (better ? request.voucherAmount : current.voucherAmount).toString(),
+          better ? request.voucherSignature : current.voucherSignature,
+          current.claimed.toString(),
+          request.charge > 0n ? (current.firstUnclaimedAt ?? request.createdAt) : current.firstUnclaimedAt,
+          request.createdAt,
+        );
+      });
+    },
+    /** Channels with charges not yet claimed on-chain. */
+    unclaimed(): ChannelCharges[] {
+      const rows = db
+        .prepare("SELECT * FROM channel_charges WHERE CAST(charged AS NUMERIC) > CAST(claimed AS NUMERIC)")
+        .all() as Record<string, unknown>[];
+      return rows
+        .map((row) => toCharges(row, row.channel_id as `0x${string}`))
+        .filter((c) => c.charged > c.claimed && c.voucherSignature !== null);
+    },
+    /** Records that the chain has settled `channelId` up to `claimed` (from a confirmed claim or the chain). */
+    markClaimed(channelId: `0x${string}`, claimed: bigint, now: number): void {
+      const current = toCharges(selectChannel.get(channelId) as Record<string, unknown> | undefined, channelId);
+      if (claimed <= current.claimed) return;
+      db.prepare(
+        "UPDATE channel_charges SET claimed = ?, first_unclaimed_at = ?, updated_at = ? WHERE channel_id = ?",
+      ).run(claimed.toString(), claimed >= current.charged ? null : now, now, channelId);
+    },
+    beginClaim(items: readonly ClaimItem[], now: number): number {
+      const json = JSON.stringify(items, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+      const result = db
+        .prepare("INSERT INTO claims (status, items, created_at, updated_at) VALUES ('pending', ?, ?, ?)")
+        .run(json, now, now);
+      return Number(result.lastInsertRowid);
+    },
+    updateClaim(
+      id: number,
+      fields: { status: "sent" | "confirmed" | "failed"; txHash?: string; error?: string },
+      now: number,
+    ) {
+      db.prepare(
+        "UPDATE claims SET status = ?, tx_hash = COALESCE(?, tx_hash), error = ?, updated_at = ? WHERE id = ?",
+      ).run(fields.status, fields.txHash ?? null, fields.error ?? null, now, id);
+    },
+    openClaims(): { id: number; status: string; txHash: string | null; items: ClaimItem[] }[] {
+      const rows = db.prepare("SELECT * FROM claims WHERE status IN ('pending', 'sent') ORDER BY id").all() as Record<
+        string,
+        unknown
+      >[];
+      return rows.map((row) => ({
+        id: Number(row.id),
+        status: String(row.status),
+        txHash: (row.tx_hash as string | null) ?? null,
+        items: (JSON.parse(String(row.items)) as Record<string, string>[]).map((i) => ({
+          channelId: i.channelId as `0x${string}`,
+          amount: BigInt(i.amount ?? "0"),
+          voucherAmount: BigInt(i.voucherAmount ?? "0"),
+          signature: i.signature as `0x${string}`,
+        })),
+      }));
+    },
+    /** Totals for `verity provider status` and the metrics endpoint. */
+    totals(): { requests: number; charged: bigint; claimed: bigint; channels: number } {
+      const requests = (db.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n;
+      const rows = db.prepare("SELECT charged, claimed FROM channel_charges").all() as {
+        charged: string;
+        claimed: string;
+      }[];
+      let charged = 0n;
+      let claimed = 0n;
+      for (const row of rows) {
+        charged += BigInt(row.charged);
+        claimed += BigInt(row.claimed);
+      }
+      return { requests, charged, claimed, channels: rows.length };
+    },
+    close(): void {
+      db.close();
+    },
+  };
+}
+
+export type ProviderStore = ReturnType<typeof createProviderStore>;

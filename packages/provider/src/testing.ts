@@ -1,0 +1,176 @@
+/**
+ * Test helper: an in-process chain with the contracts deployed, the test models registered by the
+ * model owner, and a real provider serving them with the llama.cpp engine over HTTP.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { deploy } from "@verity/chain";
+import { createTestChain, type TestChain } from "@verity/chain/testing";
+import { modelRegistryAbi, paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
+import { type ChannelConfig, channelIdOf, type Deployment } from "@verity/core";
+import { createTestEngine, type Engine } from "@verity/engine";
+import { keccak256, maxUint256, toHex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import type { ClaimPolicy } from "./claimer.ts";
+import { createProvider, type Provider, type ProviderInfo } from "./provider.ts";
+
+export const TEST_OPERATOR_KEY = "verity-test-operator";
+
+/** Registers an engine's model in the ModelRegistry as the devnet model owner (royalty in bps). */
+export async function registerTestModel(
+  t: TestChain,
+  deployment: Deployment,
+  engine: Engine,
+  royaltyBps = 500,
+): Promise<bigint> {
+  const address = deployment.contracts.ModelRegistry.address;
+  const existing = await t.publicClient.readContract({
+    address,
+    abi: modelRegistryAbi,
+    functionName: "modelIdOf",
+    args: [engine.identity.weightsHash, engine.identity.tokenizerHash],
+  });
+  if (existing !== 0n) return existing;
+  const hash = await t.wallet("modelOwner").writeContract({
+    address,
+    abi: modelRegistryAbi,
+    functionName: "registerModel",
+    args: [
+      engine.identity.weightsHash,
+      engine.identity.tokenizerHash,
+      royaltyBps,
+      "https://example.org/licence",
+      engine.name,
+    ],
+  });
+  await t.publicClient.waitForTransactionReceipt({ hash });
+  return t.publicClient.readContract({
+    address,
+    abi: modelRegistryAbi,
+    functionName: "modelIdOf",
+    args: [engine.identity.weightsHash, engine.identity.tokenizerHash],
+  });
+}
+
+/** Mints TestUSD to `name` (the deployer owns TestUSD on test deployments). */
+export async function mintTestUSD(t: TestChain, deployment: Deployment, name: string, amount: bigint): Promise<void> {
+  const hash = await t
+    .wallet("deployer")
+    .writeContract({
+      address: deployment.token.address,
+      abi: testUSDAbi,
+      functionName: "mint",
+      args: [t.account(name).address, amount],
+    });
+  await t.publicClient.waitForTransactionReceipt({ hash });
+}
+
+/** Opens a channel from `payer` (who is also its authorizer) to `agentId` for `modelId`. */
+export async function openTestChannel(args: {
+  t: TestChain;
+  deployment: Deployment;
+  payer: string;
+  agentId: bigint;
+  modelId: bigint;
+  amount: bigint;
+  salt?: string;
+}): Promise<`0x${string}`> {
+  const { t, deployment } = args;
+  await mintTestUSD(t, deployment, args.payer, args.amount);
+  const wallet = t.wallet(args.payer);
+  const approve = await wallet.writeContract({
+    address: deployment.token.address,
+    abi: testUSDAbi,
+    functionName: "approve",
+    args: [deployment.contracts.PaymentChannels.address, maxUint256],
+  });
+  await t.publicClient.waitForTransactionReceipt({ hash: approve });
+  const config: ChannelConfig = {
+    payer: t.account(args.payer).address,
+    payerAuthorizer: t.account(args.payer).address,
+    receiverAgentId: args.agentId,
+    modelId: args.modelId,
+    token: deployment.token.address,
+    withdrawDelay: 3_600n,
+    salt: keccak256(toHex(args.salt ?? `${args.payer}-${args.agentId}-${args.modelId}-${Date.now()}-${Math.random()}`)),
+  };
+  const hash = await wallet.writeContract({
+    address: deployment.contracts.PaymentChannels.address,
+    abi: paymentChannelsAbi,
+    functionName: "open",
+    args: [config, args.amount],
+  });
+  const receipt = await t.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new Error("opening the channel failed");
+  return channelIdOf(config);
+}
+
+export type TestProvider = {
+  t: TestChain;
+  deployment: Deployment;
+  provider: Provider;
+  info: ProviderInfo;
+  url: string;
+  engines: Engine[];
+  dataDir: string;
+  operatorKey: string;
+  close(): Promise<void>;
+};
+
+export async function startTestProvider(
+  options: {
+    models?: string[];
+    account?: string;
+    inputPricePerMTok?: bigint;
+    outputPricePerMTok?: bigint;
+    maxOutputTokens?: number;
+    claim?: Partial<ClaimPolicy>;
+    maxQueued?: number;
+    t?: TestChain;
+    deployment?: Deployment;
+    dataDir?: string;
+  } = {},
+): Promise<TestProvider> {
+  const t = options.t ?? (await createTestChain());
+  const deployment =
+    options.deployment ?? (await deploy({ provider: t.edr.provider, deployer: t.account("deployer").privateKey }));
+  const engines = await Promise.all((options.models ?? ["verity-tiny"]).map((name) => createTestEngine({ name })));
+  for (const engine of engines) await registerTestModel(t, deployment, engine);
+  const account = options.account ?? "provider-1";
+  await mintTestUSD(t, deployment, account, 1_000_000_000n);
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "verity-provider-"));
+  const provider = createProvider({
+    deployment,
+    provider: t.edr.provider,
+    account: privateKeyToAccount(t.account(account).privateKey),
+    models: engines.map((engine) => ({
+      engine,
+      inputPricePerMTok: options.inputPricePerMTok ?? 1_000_000n,
+      outputPricePerMTok: options.outputPricePerMTok ?? 2_000_000n,
+      maxOutputTokens: options.maxOutputTokens ?? 256,
+    })),
+    stake: 500_000_000n,
+    dataDir,
+    operatorKey: TEST_OPERATOR_KEY,
+    indexerPollMs: 50,
+    claim: options.claim ?? { minValue: 10n ** 30n, maxAgeMs: 3_600_000 },
+    ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
+  });
+  const info = await provider.start();
+  return {
+    t,
+    deployment,
+    provider,
+    info,
+    url: info.url,
+    engines,
+    dataDir,
+    operatorKey: TEST_OPERATOR_KEY,
+    async close() {
+      await provider.stop({ finalClaim: false, drainMs: 1_000 });
+      for (const engine of engines) await engine.close();
+      if (!options.t) await t.close();
+    },
+  };
+}

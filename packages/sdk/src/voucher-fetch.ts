@@ -1,0 +1,105 @@
+import {
+  encodeVoucherHeader,
+  HEADERS,
+  type SignedReceiptJson,
+  signedReceiptSchema,
+  voucherDomain,
+  voucherTypes,
+} from "@verity/core";
+import type { LocalAccount } from "viem";
+
+export type VoucherFetchOptions = {
+  channelId: `0x${string}`;
+  /** The channel's payer authorizer (hot key). */
+  authorizer: LocalAccount;
+  chainId: number;
+  paymentChannels: `0x${string}`;
+  /** Headroom signed above the charged total for each request: at least the request's ceiling. */
+  headroom: bigint;
+  /** Charged total already owed on the channel (0 for a new channel). */
+  charged?: bigint;
+  fetch?: typeof fetch;
+  /** Called with each response's receipt and new charged total. */
+  onReceipt?: (args: { receipt: SignedReceiptJson; charged: bigint }) => void;
+};
+
+/**
+ * A `fetch` that pays a Verity provider with a voucher per request — hand it to the official
+ * `openai` client as its `fetch` option. It signs `charged + headroom`, then learns the new charged
+ * total from the `Verity-Charged` header or, for streams, from the trailing `verity` chunk.
+ * Send requests one after another (read a stream to its end first) so each voucher builds on the
+ * previous charge; concurrent requests need a voucher with room for all of them.
+ */
+export function createVoucherFetch(options: VoucherFetchOptions) {
+  let charged = options.charged ?? 0n;
+  const baseFetch = options.fetch ?? fetch;
+  const domain = voucherDomain({ chainId: options.chainId, verifyingContract: options.paymentChannels });
+
+  function settle(receipt: unknown, newCharged: string | null | undefined): void {
+    if (newCharged == null) return;
+    const value = BigInt(newCharged);
+    if (value > charged) charged = value;
+    const parsed = signedReceiptSchema.safeParse(receipt);
+    if (parsed.success) options.onReceipt?.({ receipt: parsed.data, charged: value });
+  }
+
+  async function send(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    const cumulativeAmount = charged + options.headroom;
+    const signature = await options.authorizer.signTypedData({
+      domain,
+      types: voucherTypes,
+      primaryType: "Voucher",
+      message: { channelId: options.channelId, cumulativeAmount },
+    });
+    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+    headers.set(HEADERS.voucher, encodeVoucherHeader({ channelId: options.channelId, cumulativeAmount, signature }));
+    const response = await baseFetch(input, { ...init, headers });
+    if (!response.ok || !response.body) return response;
+    const type = response.headers.get("content-type") ?? "";
+    if (!type.includes("text/event-stream")) {
+      const receiptHeader = response.headers.get(HEADERS.receipt);
+      const receipt = receiptHeader ? JSON.parse(Buffer.from(receiptHeader, "base64").toString("utf8")) : undefined;
+      settle(receipt, response.headers.get(HEADERS.charged));
+      return response;
+    }
+    // Stream: pass every byte through, and read the trailing `verity` chunk on the way.
+    const decoder = new TextDecoder();
+    let buffer = "";
+    const watch = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        controller.enqueue(chunk);
+        buffer += decoder.decode(chunk, { stream: true });
+        let index = buffer.indexOf("\n");
+        while (index >= 0) {
+          const line = buffer.slice(0, index).trim();
+          buffer = buffer.slice(index + 1);
+          if (line.startsWith("data:") && line.includes('"verity"')) {
+            const data = JSON.parse(line.slice(5)) as {
+              verity?: { charged?: string; receipt?: unknown; signature?: string; signer?: string };
+            };
+            if (data.verity) {
+              settle(
+                { receipt: data.verity.receipt, signature: data.verity.signature, signer: data.verity.signer },
+                data.verity.charged,
+              );
+            }
+          }
+          index = buffer.indexOf("\n");
+        }
+      },
+    });
+    return new Response(response.body.pipeThrough(watch), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  }
+
+  return {
+    fetch: send as typeof fetch,
+    /** The charged total learned so far (the next voucher builds on it). */
+    get charged(): bigint {
+      return charged;
+    },
+  };
+}
