@@ -37,7 +37,10 @@ const vouchers: Signed[] = [];
 for (let i = 0; i < voucherCount; i++) {
   const account = accounts[i % accounts.length];
   if (!account) throw new Error("no keys");
-  const message = { channelId: keccak256(toHex(`channel-${i % 97}`)), cumulativeAmount: 10n ** 15n + BigInt(i) * 7919n };
+  const message = {
+    channelId: keccak256(toHex(`channel-${i % 97}`)),
+    cumulativeAmount: 10n ** 15n + BigInt(i) * 7919n,
+  };
   const signature = await account.signTypedData({ domain, types: voucherTypes, primaryType: "Voucher", message });
   vouchers.push({ ...message, signature, signer: account.address.toLowerCase() as `0x${string}` });
 }

@@ -248,14 +248,24 @@ describe("PaymentChannels", () => {
       const provider = f.as("provider-1").channels;
       // Two requests with a 500,000 ceiling each: vouchers sign charged-so-far + ceiling; the
       // provider charges 120,000 and then 80,000 and claims just that.
-      const first = await f.voucherClaim({ channelId, cumulativeAmount: 500_000n, amount: 120_000n, signer: "client-1" });
+      const first = await f.voucherClaim({
+        channelId,
+        cumulativeAmount: 500_000n,
+        amount: 120_000n,
+        signer: "client-1",
+      });
       const receipt = await f.mined(provider.write.claim([[first]]));
       const [event] = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "Claimed" });
       assert.deepEqual(
         [event?.args.cumulativeAmount, event?.args.voucherAmount, event?.args.increase],
         [120_000n, 500_000n, 120_000n],
       );
-      const second = await f.voucherClaim({ channelId, cumulativeAmount: 620_000n, amount: 200_000n, signer: "client-1" });
+      const second = await f.voucherClaim({
+        channelId,
+        cumulativeAmount: 620_000n,
+        amount: 200_000n,
+        signer: "client-1",
+      });
       await f.mined(provider.write.claim([[second]]));
       assert.equal((await provider.read.getChannel([channelId])).claimed, 200_000n);
       const c = f.as("client-1").channels;

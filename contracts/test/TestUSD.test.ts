@@ -47,17 +47,7 @@ describe("TestUSD", () => {
     return {
       message,
       signature,
-      vrs: [...args, v, r, s] as unknown as readonly [
-        Address,
-        Address,
-        bigint,
-        bigint,
-        bigint,
-        Hex,
-        number,
-        Hex,
-        Hex,
-      ],
+      vrs: [...args, v, r, s] as unknown as readonly [Address, Address, bigint, bigint, bigint, Hex, number, Hex, Hex],
       bytes: [...args, signature] as unknown as readonly [Address, Address, bigint, bigint, bigint, Hex, Hex],
     };
   }

@@ -211,7 +211,12 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
    */
   async function voucherClaim(v: VoucherOptions & { amount?: bigint }): Promise<Claim> {
     const signature = await signVoucher(v);
-    return { channelId: v.channelId, cumulativeAmount: v.cumulativeAmount, amount: v.amount ?? v.cumulativeAmount, signature };
+    return {
+      channelId: v.channelId,
+      cumulativeAmount: v.cumulativeAmount,
+      amount: v.amount ?? v.cumulativeAmount,
+      signature,
+    };
   }
   /** EIP-2612 permit of `owner` for `spender` on TestUSD, split into `(v, r, s)`. */
   async function signPermit(owner: string, spender: Address, value: bigint, deadline: bigint) {

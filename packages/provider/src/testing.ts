@@ -55,14 +55,12 @@ export async function registerTestModel(
 
 /** Mints TestUSD to `name` (the deployer owns TestUSD on test deployments). */
 export async function mintTestUSD(t: TestChain, deployment: Deployment, name: string, amount: bigint): Promise<void> {
-  const hash = await t
-    .wallet("deployer")
-    .writeContract({
-      address: deployment.token.address,
-      abi: testUSDAbi,
-      functionName: "mint",
-      args: [t.account(name).address, amount],
-    });
+  const hash = await t.wallet("deployer").writeContract({
+    address: deployment.token.address,
+    abi: testUSDAbi,
+    functionName: "mint",
+    args: [t.account(name).address, amount],
+  });
   await t.publicClient.waitForTransactionReceipt({ hash });
 }
 
