@@ -1,13 +1,15 @@
-/** PaymentChannels.claim: voucher checks, the three-way split, deposit caps and batching. */
+/**
+ * PaymentChannels.claim: voucher caps and claimed amounts, who may claim, voucher checks, the
+ * three-way split, deposit caps and batching.
+ */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { type Address, type Hex, maxUint256, parseEventLogs } from "viem";
-import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
+import { type Address, type Hex, parseEventLogs } from "viem";
+import { expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { paymentChannelsAbi, testUSDAbi } from "../generated/index.ts";
-import { type ChannelConfig, deployFixture, type Fixture, rewinder } from "./fixture.ts";
+import { agentFixture, type ChannelConfig, type Claim, deployFixture, type Fixture } from "./fixture.ts";
 
 const DEPOSIT = 1_000_000n;
-type Claim = { channelId: Hex; cumulativeAmount: bigint; signature: Hex };
 
 describe("PaymentChannels.claim", () => {
   let t: TestChain;
@@ -18,15 +20,11 @@ describe("PaymentChannels.claim", () => {
   let salt = 0;
 
   before(async () => {
-    t = await createTestChain();
-    f = await deployFixture(t);
-    agentId = await f.registerAgent("provider-1");
-    modelId = await f.registerModel("modelOwner", 500);
-    for (const payer of ["client-1", "client-2"]) {
-      await f.mint(t.account(payer).address, 100n * DEPOSIT);
-      await f.approve(payer, f.addresses.paymentChannels, maxUint256);
-    }
-    reset = rewinder(t);
+    ({ t, f, agentId, modelId, reset } = await agentFixture({
+      funded: ["client-1", "client-2"],
+      amount: 100n * DEPOSIT,
+      spender: "paymentChannels",
+    }));
   });
   beforeEach(() => reset());
   after(() => t.close());
@@ -46,35 +44,33 @@ describe("PaymentChannels.claim", () => {
   const balances = (accounts: Address[]) => Promise.all(accounts.map((a) => f.balanceOf(a)));
   const who = (name: string) => t.account(name).address;
 
-  test("splits the increase: 1% fee to the treasury, 5% royalty, the exact rest to the agent owner", async () => {
+  test("settles the claimed amount, not the cap, split: 1% fee, 5% royalty, the exact rest to the agent owner", async () => {
     const channelId = await openOne();
-    const receipt = await f.mined(
-      claim([await f.voucherClaim({ channelId, cumulativeAmount: 123_457n, signer: "client-1" })], "validator-1"),
-    );
+    const voucher = { channelId, cumulativeAmount: 200_000n, signer: "client-1" };
+    const receipt = await f.mined(claim([await f.voucherClaim({ ...voucher, amount: 123_457n })]));
     const [event] = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "Claimed" });
     assert.deepEqual(event?.args, {
       channelId,
       receiverAgentId: agentId,
       cumulativeAmount: 123_457n,
+      voucherAmount: 200_000n,
       increase: 123_457n,
       providerAmount: 123_457n - 1_234n - 6_172n,
       royaltyAmount: 6_172n,
       feeAmount: 1_234n,
     });
-    assert.deepEqual(await balances([who("provider-1"), who("modelOwner"), f.addresses.treasury, who("validator-1")]), [
+    assert.deepEqual(await balances([who("provider-1"), who("modelOwner"), f.addresses.treasury]), [
       123_457n - 1_234n - 6_172n,
       6_172n,
       1_234n,
-      0n,
     ]);
     const ch = await f.as("client-1").channels.read.getChannel([channelId]);
     assert.equal(ch.claimed, 123_457n);
     assert.equal(await f.balanceOf(f.addresses.paymentChannels), DEPOSIT - 123_457n);
     assert.equal(await f.as("client-1").channels.read.settledVolume([who("client-1"), agentId]), 123_457n);
-    // The next voucher pays only the increase; tiny increases round fee and royalty down to zero.
-    const next = await f.mined(
-      claim([await f.voucherClaim({ channelId, cumulativeAmount: 123_458n, signer: "client-1" })]),
-    );
+    // The same voucher settles more later, up to its cap, paying only the increase; tiny
+    // increases round fee and royalty down to zero.
+    const next = await f.mined(claim([await f.voucherClaim({ ...voucher, amount: 123_458n })]));
     const [tiny] = parseEventLogs({ abi: paymentChannelsAbi, logs: next.logs, eventName: "Claimed" });
     assert.deepEqual(
       [tiny?.args.increase, tiny?.args.providerAmount, tiny?.args.royaltyAmount, tiny?.args.feeAmount],
@@ -95,13 +91,102 @@ describe("PaymentChannels.claim", () => {
     const voucher = await f.voucherClaim({ channelId, cumulativeAmount: 3n * DEPOSIT, signer: "client-1" });
     const receipt = await f.mined(claim([voucher]));
     const [event] = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "Claimed" });
-    assert.equal(event?.args.increase, DEPOSIT);
+    assert.deepEqual(
+      [event?.args.cumulativeAmount, event?.args.voucherAmount, event?.args.increase],
+      [DEPOSIT, 3n * DEPOSIT, DEPOSIT],
+    );
     assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, DEPOSIT);
     await expectRevert(claim([voucher]), "NothingToClaim");
     await f.mined(f.as("client-1").channels.write.topUp([channelId, DEPOSIT]));
     await f.mined(claim([voucher]));
     assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, 2n * DEPOSIT);
     assert.equal(await f.balanceOf(f.addresses.paymentChannels), 0n);
+  });
+
+  test("rejects a claimed amount above the voucher's cap (ClaimAboveVoucher), moving nothing", async () => {
+    const channelId = await openOne();
+    const watched = [who("provider-1"), who("modelOwner"), f.addresses.treasury, f.addresses.paymentChannels];
+    const before = await balances(watched);
+    const over = await f.voucherClaim({ channelId, cumulativeAmount: 5_000n, amount: 5_001n, signer: "client-1" });
+    const { errorName } = await f.sendReverting("provider-1", {
+      address: f.addresses.paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "claim",
+      args: [[over]],
+    });
+    assert.equal(errorName, "ClaimAboveVoucher");
+    // Lowering the signed cap to fit the amount breaks the signature instead.
+    const lowered = await f.voucherClaim({ channelId, cumulativeAmount: 6_000n, amount: 5_500n, signer: "client-1" });
+    await expectRevert(claim([{ ...lowered, cumulativeAmount: 5_400n }]), "ClaimAboveVoucher");
+    await expectRevert(claim([{ ...lowered, cumulativeAmount: 5_500n }]), "VoucherSignatureInvalid");
+    assert.deepEqual(await balances(watched), before);
+    assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, 0n);
+    await f.mined(claim([{ ...over, amount: 5_000n }]));
+  });
+
+  test("only the receiver's owner, approved operators and agent wallet may claim (NotReceiver)", async () => {
+    const channelId = await openOne();
+    const watched = [who("provider-1"), who("modelOwner"), f.addresses.treasury, f.addresses.paymentChannels];
+    const before = await balances(watched);
+    const voucher = { channelId, cumulativeAmount: 40_000n, signer: "client-1" };
+    for (const stranger of ["validator-1", "client-1", "provider-2"]) {
+      const { errorName } = await f.sendReverting(stranger, {
+        address: f.addresses.paymentChannels,
+        abi: paymentChannelsAbi,
+        functionName: "claim",
+        args: [[await f.voucherClaim({ ...voucher, amount: 10_000n })]],
+      });
+      assert.equal(errorName, "NotReceiver");
+    }
+    assert.deepEqual(await balances(watched), before);
+    // The owner, an account approved for the agent, an operator of the owner and the agent wallet
+    // may; payouts still go to the agent wallet, never to the caller.
+    const agents = f.as("provider-1").agents;
+    await f.mined(agents.write.approve([who("gateway"), agentId]));
+    await f.mined(agents.write.setApprovalForAll([who("validator-2"), true]));
+    await f.setAgentWallet("provider-1", agentId, "provider-6");
+    for (const [i, receiver] of ["provider-1", "gateway", "validator-2", "provider-6"].entries()) {
+      await f.mined(claim([await f.voucherClaim({ ...voucher, amount: BigInt(i + 1) * 10_000n })], receiver));
+    }
+    assert.deepEqual(await balances([who("gateway"), who("validator-2"), who("provider-6")]), [0n, 0n, 4n * (10_000n - 100n - 500n)]);
+    // A transferred agent is claimed by its new owner only.
+    await f.mined(agents.write.transferFrom([who("provider-1"), who("provider-3"), agentId]));
+    const more = await f.voucherClaim({ ...voucher, cumulativeAmount: 50_000n });
+    await expectRevert(claim([more], "provider-1"), "NotReceiver");
+    await f.mined(claim([more], "provider-3"));
+  });
+
+  test("checks the caller once per run of claims with the same agent, naming the first foreign channel", async () => {
+    const agent2 = await f.registerAgent("provider-2");
+    const a = await openOne();
+    const b = await openOne({ agent: agent2 });
+    const c = await openOne();
+    const claims = [
+      await f.voucherClaim({ channelId: a, cumulativeAmount: 1_000n, signer: "client-1" }),
+      await f.voucherClaim({ channelId: b, cumulativeAmount: 1_000n, signer: "client-1" }),
+      await f.voucherClaim({ channelId: c, cumulativeAmount: 1_000n, signer: "client-1" }),
+    ];
+    for (const caller of ["provider-1", "provider-2"]) {
+      try {
+        await f.publicClient.simulateContract({
+          account: f.wallet(caller).account,
+          address: f.addresses.paymentChannels,
+          abi: paymentChannelsAbi,
+          functionName: "claim",
+          args: [claims],
+        });
+        assert.fail("expected a revert");
+      } catch (error) {
+        assert.match(String(error), /NotReceiver/);
+        assert.ok(String(error).includes(caller === "provider-1" ? b : a));
+      }
+    }
+    // An operator of both owners settles the mixed batch.
+    for (const owner of ["provider-1", "provider-2"]) {
+      await f.mined(f.as(owner).agents.write.setApprovalForAll([who("gateway"), true]));
+    }
+    await f.mined(claim(claims, "gateway"));
+    assert.equal(await f.balanceOf(who("provider-2")), 1_000n - 10n - 50n);
   });
 
   test("rejects empty batches, unknown channels, stale and replayed vouchers", async () => {
@@ -123,7 +208,7 @@ describe("PaymentChannels.claim", () => {
 
   test("rejects forged, wrong-chain, wrong-contract and malformed vouchers, moving nothing", async () => {
     const channelId = await openOne({ authorizer: "gateway" });
-    const base = { channelId, cumulativeAmount: 5_000n };
+    const base = { channelId, cumulativeAmount: 5_000n, amount: 5_000n };
     const bad: Claim[] = [
       await f.voucherClaim({ ...base, signer: "client-1" }), // the payer is not the authorizer
       await f.voucherClaim({ ...base, signer: "provider-1" }),
@@ -191,7 +276,10 @@ describe("PaymentChannels.claim", () => {
       const channelId = await openOne({ payer, agent: p.agent, model: p.model });
       claims.push(await f.voucherClaim({ channelId, cumulativeAmount: p.amount, signer: payer }));
     }
-    const receipt = await f.mined(claim(claims, "validator-2"));
+    for (const owner of ["provider-1", "provider-2"]) {
+      await f.mined(f.as(owner).agents.write.setApprovalForAll([who("gateway"), true]));
+    }
+    const receipt = await f.mined(claim(claims, "gateway"));
     const events = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "Claimed" });
     assert.equal(events.length, plan.length);
     const expected = new Map<Address, bigint>();

@@ -1,10 +1,10 @@
 /** Staking offers: add, update, remove, stake requirement and validation. */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { maxUint256, parseEventLogs } from "viem";
-import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
+import { parseEventLogs } from "viem";
+import { expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { stakingAbi } from "../generated/index.ts";
-import { deployFixture, type Fixture, rewinder } from "./fixture.ts";
+import { agentFixture, defaultFixtureParams, type Fixture } from "./fixture.ts";
 
 const ENDPOINT = "https://p1.example/v1";
 
@@ -13,18 +13,11 @@ describe("Staking offers", () => {
   let f: Fixture;
   let agentId: bigint;
   let modelId: bigint;
-  let min: bigint;
   let reset: () => Promise<void>;
+  const min = defaultFixtureParams.minStakePerOffer;
 
   before(async () => {
-    t = await createTestChain();
-    f = await deployFixture(t);
-    agentId = await f.registerAgent("provider-1");
-    modelId = await f.registerModel("modelOwner", 500);
-    min = f.params.minStakePerOffer;
-    await f.mint(t.account("provider-1").address, 10n * min);
-    await f.approve("provider-1", f.addresses.staking, maxUint256);
-    reset = rewinder(t);
+    ({ t, f, agentId, modelId, reset } = await agentFixture({ funded: ["provider-1"], amount: 10n * min, spender: "staking" }));
   });
   beforeEach(() => reset());
   after(() => t.close());
@@ -48,23 +41,16 @@ describe("Staking offers", () => {
     await f.mined(staking().write.stake([agentId, 2n * min]));
     const receipt = await f.mined(add());
     const [event] = parseEventLogs({ abi: stakingAbi, logs: receipt.logs, eventName: "OfferAdded" });
-    assert.deepEqual(event?.args, {
-      offerId: 1n,
+    const offer = {
       agentId,
       modelId,
       inputPricePerMTok: 100n,
       outputPricePerMTok: 400n,
       maxOutputTokens: 4096,
       endpoint: ENDPOINT,
-    });
-    assert.deepEqual(await staking().read.getOffer([1n]), {
-      agentId,
-      modelId,
-      inputPricePerMTok: 100n,
-      outputPricePerMTok: 400n,
-      maxOutputTokens: 4096,
-      endpoint: ENDPOINT,
-    });
+    };
+    assert.deepEqual(event?.args, { offerId: 1n, ...offer });
+    assert.deepEqual(await staking().read.getOffer([1n]), offer);
     await f.mined(add());
     await expectRevert(add(), "InsufficientStake");
     assert.deepEqual(await staking().read.offersOf([agentId]), [1n, 2n]);

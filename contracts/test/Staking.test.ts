@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { maxUint256, parseEventLogs, zeroAddress } from "viem";
-import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
+import { expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { stakingAbi, stakingBytecode } from "../generated/index.ts";
-import { deployFixture, deployRevertName, type Fixture, rewinder } from "./fixture.ts";
+import { agentFixture, deployRevertName, type Fixture } from "./fixture.ts";
 
 const STAKE = 1_000_000_000n;
 
@@ -17,15 +17,11 @@ describe("Staking", () => {
   const who = (name: string) => t.account(name).address;
 
   before(async () => {
-    t = await createTestChain();
-    f = await deployFixture(t);
-    agentId = await f.registerAgent("provider-1");
-    modelId = await f.registerModel("modelOwner", 500);
-    for (const name of ["provider-1", "client-1"]) {
-      await f.mint(who(name), 10n * STAKE);
-      await f.approve(name, f.addresses.staking, maxUint256);
-    }
-    reset = rewinder(t);
+    ({ t, f, agentId, modelId, reset } = await agentFixture({
+      funded: ["provider-1", "client-1"],
+      amount: 10n * STAKE,
+      spender: "staking",
+    }));
   });
   beforeEach(() => reset());
   after(() => t.close());

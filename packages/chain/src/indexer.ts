@@ -74,6 +74,8 @@ export function createIndexer(options: IndexerOptions) {
   let running = false;
   let syncing: Promise<number> | undefined;
   let failures = 0;
+  /** How far chain time runs ahead of this machine's clock (devnets can jump forward; never behind). */
+  let chainAheadMs = 0;
 
   /** Last block whose events are all applied (start block − 1 before the first sync). */
   function cursor(): bigint {
@@ -82,7 +84,10 @@ export function createIndexer(options: IndexerOptions) {
   }
 
   async function syncBatch(): Promise<{ applied: number; caughtUp: boolean }> {
-    const head = (await publicClient.getBlockNumber({ cacheTime: 0 })) - confirmations;
+    const latest = await publicClient.getBlock({ blockTag: "latest" });
+    const ahead = Number(latest.timestamp) * 1000 - Date.now();
+    if (ahead > chainAheadMs) chainAheadMs = ahead;
+    const head = latest.number - confirmations;
     const from = cursor() + 1n;
     if (from > head) return { applied: 0, caughtUp: true };
     const to = from + batchBlocks - 1n < head ? from + batchBlocks - 1n : head;
@@ -162,6 +167,10 @@ export function createIndexer(options: IndexerOptions) {
     db,
     cursor,
     syncOnce,
+    /** Current chain time in unix seconds, as seen from the latest block (never behind the local clock). */
+    chainNow(): number {
+      return Math.floor((Date.now() + chainAheadMs) / 1000);
+    },
     /** Subscribe to applied events; returns an unsubscribe function. */
     subscribe(listener: (events: IndexedEvent[]) => void): () => void {
       listeners.add(listener);

@@ -41,7 +41,7 @@ export const NODE_REASONS = {
   port_in_use: { status: 409, message: "The port is already in use" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
-export const REASONS = { ...NODE_REASONS, ...CONTRACT_REASONS } as const;
+export const REASONS = { ...CONTRACT_REASONS, ...NODE_REASONS } as const;
 
 export type ReasonCode = keyof typeof REASONS;
 

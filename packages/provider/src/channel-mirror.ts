@@ -77,6 +77,10 @@ export function createChannelMirror(options: { indexer: Indexer; agentId: bigint
     async sync(): Promise<void> {
       await indexer.syncOnce();
     },
+    /** Chain time in unix seconds (withdrawal deadlines are in chain time). */
+    chainNow(): number {
+      return indexer.chainNow();
+    },
     all(): MirroredChannel[] {
       return [...channels.values()];
     },

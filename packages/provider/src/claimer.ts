@@ -80,7 +80,7 @@ export function createClaimer(options: {
     if (force) return open;
     const total = open.reduce((sum, c) => sum + (c.charged - c.claimed), 0n);
     const oldest = Math.min(...open.map((c) => c.firstUnclaimedAt ?? now()));
-    const seconds = Math.floor(now() / 1000);
+    const seconds = mirror.chainNow();
     const urgent = open.some((c) => {
       const at = mirror.get(c.channelId)?.withdrawableAt;
       return at !== null && at !== undefined && at - seconds < policy.withdrawMarginSeconds;

@@ -39,7 +39,7 @@ export type PaymentGateOptions = {
 export function createPaymentGate(options: PaymentGateOptions) {
   const { mirror, store, verifier } = options;
   const margin = options.withdrawMarginSeconds ?? 300;
-  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const now = options.now ?? (() => mirror.chainNow());
   const reserved = new Map<string, bigint>();
   const inFlight = new Map<string, Set<bigint>>();
 
