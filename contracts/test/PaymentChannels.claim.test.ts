@@ -148,7 +148,11 @@ describe("PaymentChannels.claim", () => {
     for (const [i, receiver] of ["provider-1", "gateway", "validator-2", "provider-6"].entries()) {
       await f.mined(claim([await f.voucherClaim({ ...voucher, amount: BigInt(i + 1) * 10_000n })], receiver));
     }
-    assert.deepEqual(await balances([who("gateway"), who("validator-2"), who("provider-6")]), [0n, 0n, 4n * (10_000n - 100n - 500n)]);
+    assert.deepEqual(await balances([who("gateway"), who("validator-2"), who("provider-6")]), [
+      0n,
+      0n,
+      4n * (10_000n - 100n - 500n),
+    ]);
     // A transferred agent is claimed by its new owner only.
     await f.mined(agents.write.transferFrom([who("provider-1"), who("provider-3"), agentId]));
     const more = await f.voucherClaim({ ...voucher, cumulativeAmount: 50_000n });

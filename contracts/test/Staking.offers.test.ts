@@ -17,7 +17,11 @@ describe("Staking offers", () => {
   const min = defaultFixtureParams.minStakePerOffer;
 
   before(async () => {
-    ({ t, f, agentId, modelId, reset } = await agentFixture({ funded: ["provider-1"], amount: 10n * min, spender: "staking" }));
+    ({ t, f, agentId, modelId, reset } = await agentFixture({
+      funded: ["provider-1"],
+      amount: 10n * min,
+      spender: "staking",
+    }));
   });
   beforeEach(() => reset());
   after(() => t.close());

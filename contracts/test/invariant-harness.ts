@@ -1,8 +1,11 @@
 /**
- * Shared machinery of the property tests: run settings, and sending a transaction whose outcome the
- * model predicted (success, or a revert with a named custom error that must be mined and move nothing).
+ * Shared machinery of the property tests: run settings, the test wrapper with its outcome counts,
+ * the expected-balance ledger, and sending a transaction whose outcome the model predicted
+ * (success, or a revert with a named custom error that must be mined and move nothing).
  */
 import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
 import type { Abi, Address, TransactionReceipt } from "viem";
 import type { TestChain } from "../../packages/chain/src/testing.ts";
 import type { Fixture, Sender } from "./fixture.ts";
@@ -55,4 +58,45 @@ export async function blockTime(f: Fixture, receipt: TransactionReceipt): Promis
 export async function balancesOf(f: Fixture, accounts: readonly Address[]): Promise<Map<Address, bigint>> {
   const values = await Promise.all(accounts.map((a) => f.balanceOf(a)));
   return new Map(accounts.map((a, i) => [a, values[i] ?? 0n]));
+}
+
+/** Expected token balances of `accounts`, starting from the chain's; `credit` moves them as the model predicts. */
+export async function expectedBalances(f: Fixture, accounts: readonly Address[]) {
+  const balances = await balancesOf(f, accounts);
+  const credit = (account: Address, amount: bigint) => balances.set(account, (balances.get(account) ?? 0n) + amount);
+  return { balances, credit };
+}
+
+/** Builds the `Call`s of one contract: `callsTo(address, abi)(functionName, args)`. */
+export function callsTo(address: Address, abi: Abi): (functionName: string, args: readonly unknown[]) => Call {
+  return (functionName, args) => ({ address, abi, functionName, args });
+}
+
+/** Outcome counts over all runs ("claim:ok(3)", "initiate:NotPayer", …), printed by `modelTest`. */
+export type Outcomes = { count(key: string): void; summary(): string };
+
+export function outcomes(): Outcomes {
+  const counts = new Map<string, number>();
+  return {
+    count: (key) => counts.set(key, (counts.get(key) ?? 0) + 1),
+    summary: () => JSON.stringify(Object.fromEntries([...counts].sort())),
+  };
+}
+
+/**
+ * Registers the model test: `run` on `fcSettings.numRuns` sequences from `sequences`, then a
+ * diagnostic with the run count, the time taken and what the runs exercised.
+ */
+export function modelTest<T>(
+  name: string,
+  sequences: fc.Arbitrary<T>,
+  run: (sequence: T) => Promise<void>,
+  seen: Outcomes,
+): void {
+  test(name, { timeout: 600_000 }, async (ctx) => {
+    const started = performance.now();
+    await fc.assert(fc.asyncProperty(sequences, run), fcSettings);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    ctx.diagnostic(`runs: ${fcSettings.numRuns} in ${seconds}s; outcomes: ${seen.summary()}`);
+  });
 }

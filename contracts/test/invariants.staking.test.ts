@@ -6,13 +6,22 @@
  * and offers match the model, and every balance matches (failed calls move nothing).
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, before } from "node:test";
 import fc from "fast-check";
-import { type Address, maxUint256 } from "viem";
+import type { Address } from "viem";
 import { createTestChain, type TestChain } from "../../packages/chain/src/testing.ts";
 import { stakingAbi } from "../generated/index.ts";
-import { deployFixture, type Fixture } from "./fixture.ts";
-import { balancesOf, blockTime, fcSettings, pinNextTimestamp, sendPredicted } from "./invariant-harness.ts";
+import { deployFixture, type Fixture, rewinder } from "./fixture.ts";
+import {
+  balancesOf,
+  blockTime,
+  callsTo,
+  expectedBalances,
+  modelTest,
+  outcomes,
+  pinNextTimestamp,
+  sendPredicted,
+} from "./invariant-harness.ts";
 
 const MIN_STAKE = 1_000_000n;
 const DAY = 86_400;
@@ -87,33 +96,28 @@ type AgentModel = { id: bigint; owner: string; bonded: bigint; entries: Entry[];
 
 let t: TestChain;
 let f: Fixture;
-let restore: () => Promise<void>;
+let reset: () => Promise<void>;
 let modelId: bigint;
 const OWNERS = ["provider-1", "provider-2"];
 const STAKERS = ["provider-1", "provider-2", "client-1"];
 const RECIPIENTS = ["validator-1", "validator-2", "validator-3"];
 const agentIds: bigint[] = [];
 let watched: Address[];
-const outcomes = new Map<string, number>();
-const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+const seen = outcomes();
 
 before(async () => {
   t = await createTestChain();
   f = await deployFixture(t, { minStakePerOffer: MIN_STAKE, unbondingDelay: UNBONDING });
   for (const owner of OWNERS) agentIds.push(await f.registerAgent(owner));
   modelId = await f.registerModel("modelOwner", 0);
-  for (const name of STAKERS) {
-    await f.mint(t.account(name).address, 10n ** 12n);
-    await f.approve(name, f.addresses.staking, maxUint256);
-  }
+  await f.fund(STAKERS, 10n ** 12n, f.addresses.staking);
   watched = [...STAKERS, ...RECIPIENTS].map((n) => t.account(n).address).concat(f.addresses.staking);
-  restore = await t.snapshot();
+  reset = rewinder(t);
 });
 after(() => t.close());
 
 async function runSequence(ops: Op[]): Promise<void> {
-  await restore();
-  restore = await t.snapshot();
+  await reset();
   const agents: AgentModel[] = agentIds.map((id, i) => ({
     id,
     owner: OWNERS[i]!,
@@ -122,15 +126,9 @@ async function runSequence(ops: Op[]): Promise<void> {
     offers: [],
     challenges: 0n,
   }));
-  const balances = await balancesOf(f, watched);
-  const credit = (a: Address, v: bigint) => balances.set(a, (balances.get(a) ?? 0n) + v);
+  const { balances, credit } = await expectedBalances(f, watched);
   const staking = f.addresses.staking;
-  const call = (functionName: string, args: readonly unknown[]) => ({
-    address: staking,
-    abi: stakingAbi,
-    functionName,
-    args,
-  });
+  const call = callsTo(staking, stakingAbi);
   const disputes = await f.disputesWallet();
 
   for (const op of ops) {
@@ -211,7 +209,7 @@ async function runSequence(ops: Op[]): Promise<void> {
     } else {
       await t.increaseTime(op.seconds);
     }
-    count(`${op.kind}:${error ?? "ok"}`);
+    seen.count(`${op.kind}:${error ?? "ok"}`);
     await checkInvariants(agents, balances);
   }
 }
@@ -242,10 +240,4 @@ async function checkInvariants(agents: AgentModel[], expected: Map<Address, bigi
   assert.deepEqual(actual, expected, "every balance matches the model");
 }
 
-test("Staking: balances, stakes, unbonding entries and offers match the model", { timeout: 600_000 }, async (ctx) => {
-  await fc.assert(
-    fc.asyncProperty(sequenceArb, (ops) => runSequence(ops)),
-    fcSettings,
-  );
-  ctx.diagnostic(`runs: ${fcSettings.numRuns}; outcomes: ${JSON.stringify(Object.fromEntries([...outcomes].sort()))}`);
-});
+modelTest("Staking: balances, stakes, unbonding entries and offers match the model", sequenceArb, runSequence, seen);

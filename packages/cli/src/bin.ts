@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { registerDeploy } from "./commands/deploy.ts";
 import { registerDevnet } from "./commands/devnet.ts";
+import { registerProvider } from "./commands/provider.ts";
 
 const program = new Command()
   .name("verity")
@@ -11,5 +12,6 @@ const program = new Command()
 
 registerDevnet(program);
 registerDeploy(program);
+registerProvider(program);
 
 await program.parseAsync(process.argv);

@@ -16,6 +16,9 @@ export const NODE_REASONS = {
   rate_limited: { status: 429, message: "Too many requests in flight; retry after the indicated delay" },
   not_found: { status: 404, message: "No such resource" },
   internal_error: { status: 500, message: "Internal error" },
+  upstream_unreachable: { status: 502, message: "The upstream inference server did not answer" },
+  upstream_error: { status: 502, message: "The upstream inference server answered with an error" },
+  upstream_unsupported: { status: 501, message: "The upstream inference server does not support this operation" },
   // payment
   payment_required: { status: 402, message: "This request needs a voucher" },
   voucher_malformed: { status: 400, message: "The voucher header is not valid base64 JSON of the expected shape" },

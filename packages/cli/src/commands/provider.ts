@@ -1,0 +1,176 @@
+import { resolve } from "node:path";
+import { readDeployment } from "@verity/chain";
+import { loadModelSpec } from "@verity/engine";
+import { createProvider, createProviderStore } from "@verity/provider";
+import type { Command } from "commander";
+import { formatUnits } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { parseAmount, parseDuration, parseInteger } from "../parse-flags.ts";
+import { createProgress } from "../progress.ts";
+import { readKey } from "../read-key.ts";
+import { runCommand } from "../run-command.ts";
+
+type StartFlags = {
+  model: string[];
+  priceIn: string;
+  priceOut: string;
+  maxOutputTokens: string;
+  stake: string;
+  endpoint?: string;
+  host: string;
+  port: string;
+  rpc: string;
+  deployment: string;
+  key?: string;
+  dataDir: string;
+  operatorKey?: string;
+  claimMin: string;
+  claimMaxAge: string;
+  registerModel?: boolean;
+  json?: boolean;
+};
+
+export function registerProvider(program: Command): void {
+  const provider = program
+    .command("provider")
+    .description("Serve models for pay: register, stake, publish offers, serve, claim");
+  provider
+    .command("start")
+    .description(
+      "Register the provider (once), stake, publish offers, serve the OpenAI-compatible API and claim earnings",
+    )
+    .requiredOption(
+      "--model <spec>",
+      "GGUF path, hf:<user>/<repo>, or test:verity-tiny (repeatable)",
+      (v: string, a: string[]) => [...a, v],
+      [],
+    )
+    .option("--price-in <amount>", "price per 1M prompt tokens, in the payment token", "1")
+    .option("--price-out <amount>", "price per 1M output tokens, in the payment token", "2")
+    .option("--max-output-tokens <n>", "largest max_tokens an offer accepts", "512")
+    .option("--stake <amount>", "bonded stake to hold, in the payment token", "500")
+    .option("--endpoint <url>", "public URL published in the offer (default: the listening URL)")
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on (0 = any free port)", "8600")
+    .option("--rpc <url>", "JSON-RPC URL of the chain", process.env.VERITY_RPC ?? "http://127.0.0.1:8545")
+    .option("--deployment <file>", "deployment file", process.env.VERITY_DEPLOYMENT ?? ".verity/devnet/deployment.json")
+    .option("--key <hex>", "provider private key (or VERITY_KEY)")
+    .option("--data-dir <dir>", "folder for the provider's stores", ".verity/provider")
+    .option("--operator-key <key>", "bearer key served without payment (your own traffic)")
+    .option("--claim-min <amount>", "claim once this much is unclaimed", "1")
+    .option("--claim-max-age <duration>", "…or once the oldest charge is this old", "10m")
+    .option("--register-model", "register the model (royalty 0) when nobody has yet")
+    .option("--json", "print JSON lines (ready, claim, error) on stdout")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ VERITY_KEY=0x… verity provider start --model test:verity-tiny --price-in 0.5 --price-out 1.5 --port 8601\n" +
+        "  $ verity provider start --model ./Qwen2.5-0.5B-Instruct-Q8_0.gguf --register-model --endpoint https://gpu1.example.com",
+    )
+    .action(async (flags: StartFlags) => {
+      const json = flags.json === true;
+      await runCommand(json, async () => {
+        const progress = createProgress();
+        const deployment = readDeployment(resolve(flags.deployment));
+        const decimals = deployment.token.decimals;
+        const engines = [];
+        for (const spec of flags.model) {
+          engines.push(
+            await progress.step(`load model ${spec}`, () =>
+              loadModelSpec({ spec, onProgress: (l) => progress.info(l) }),
+            ),
+          );
+        }
+        const node = createProvider({
+          deployment,
+          rpcUrl: flags.rpc,
+          account: privateKeyToAccount(readKey({ key: flags.key })),
+          models: engines.map((engine) => ({
+            engine,
+            inputPricePerMTok: parseAmount("--price-in", flags.priceIn, decimals),
+            outputPricePerMTok: parseAmount("--price-out", flags.priceOut, decimals),
+            maxOutputTokens: parseInteger("--max-output-tokens", flags.maxOutputTokens, 1),
+            registerModelIfMissing: flags.registerModel === true,
+          })),
+          stake: parseAmount("--stake", flags.stake, decimals),
+          host: flags.host,
+          port: parseInteger("--port", flags.port),
+          ...(flags.endpoint ? { publicUrl: flags.endpoint } : {}),
+          dataDir: resolve(flags.dataDir),
+          ...(flags.operatorKey ? { operatorKey: flags.operatorKey } : {}),
+          claim: {
+            minValue: parseAmount("--claim-min", flags.claimMin, decimals),
+            maxAgeMs: parseDuration("--claim-max-age", flags.claimMaxAge),
+          },
+          onStep: (s) => progress.info(`  ${s}`),
+          onClaim: (r) => {
+            const line = { event: "claim", txHash: r.txHash, channels: r.channels, amount: r.amount.toString() };
+            if (json) process.stdout.write(`${JSON.stringify(line)}\n`);
+            else
+              progress.info(
+                `claimed ${formatUnits(r.amount, decimals)} ${deployment.token.symbol} from ${r.channels} channel(s) in ${r.txHash}`,
+              );
+          },
+          onError: (e) => progress.info(`! ${(e as Error).message ?? e}`),
+        });
+        let stopping = false;
+        const shutdown = async (signal: string) => {
+          if (stopping) return;
+          stopping = true;
+          progress.info(`${signal}: finishing in-flight requests and making a final claim…`);
+          await node.stop();
+          process.exit(0);
+        };
+        process.on("SIGINT", () => void shutdown("SIGINT"));
+        process.on("SIGTERM", () => void shutdown("SIGTERM"));
+        const info = await progress.step("go on-chain and serve", () => node.start());
+        const ready = {
+          event: "ready",
+          url: info.url,
+          agentId: info.agentId.toString(),
+          address: info.address,
+          models: info.models.map((m) => ({
+            name: m.name,
+            modelId: m.modelId.toString(),
+            offerId: m.offerId.toString(),
+            priceIn: m.inputPricePerMTok.toString(),
+            priceOut: m.outputPricePerMTok.toString(),
+          })),
+        };
+        if (json) process.stdout.write(`${JSON.stringify(ready)}\n`);
+        else
+          progress.info(
+            `provider agent ${info.agentId} serving ${info.models.map((m) => m.name).join(", ")} at ${info.url}/v1`,
+          );
+        await new Promise(() => {});
+      });
+    });
+
+  provider
+    .command("status")
+    .description("Show a provider's requests, earnings and claims from its data dir")
+    .option("--data-dir <dir>", "the provider's data dir", ".verity/provider")
+    .option("--json", "print one JSON object")
+    .addHelpText("after", "\nExample:\n  $ verity provider status --data-dir .verity/provider")
+    .action(async (flags: { dataDir: string; json?: boolean }) => {
+      await runCommand(flags.json === true, async () => {
+        const store = createProviderStore({ path: resolve(flags.dataDir, "provider.sqlite") });
+        const totals = store.totals();
+        const open = store.openClaims();
+        store.close();
+        const status = {
+          requests: totals.requests,
+          channels: totals.channels,
+          charged: totals.charged.toString(),
+          claimed: totals.claimed.toString(),
+          unclaimed: (totals.charged - totals.claimed).toString(),
+          pendingClaims: open.length,
+        };
+        if (flags.json) process.stdout.write(`${JSON.stringify(status)}\n`);
+        else {
+          process.stdout.write(
+            `requests ${status.requests} on ${status.channels} channel(s)\ncharged ${formatUnits(totals.charged, 6)}  claimed ${formatUnits(totals.claimed, 6)}  unclaimed ${formatUnits(totals.charged - totals.claimed, 6)}\npending claims ${status.pendingClaims}\n`,
+          );
+        }
+      });
+    });
+}
