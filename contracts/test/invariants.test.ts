@@ -28,8 +28,12 @@ import {
 } from "./invariant-harness.ts";
 
 const BAD_VOUCHERS = ["stale", "replay", "forged", "wrongChain", "wrongContract", "unknown", "aboveCap"] as const;
-type VoucherKind = "valid" | (typeof BAD_VOUCHERS)[number];
-/** One claim: a cap `delta` above what the channel has claimed, settling `percent` of that step (at least 1). */
+/** `valid`: a fresh voucher; `raise`: the channel's last voucher again, settling more of its cap. */
+type VoucherKind = "valid" | "raise" | (typeof BAD_VOUCHERS)[number];
+/**
+ * One claim: a voucher whose cap is `delta` above what the channel has claimed (the request's
+ * ceiling), settling `percent` of that step (at least 1).
+ */
 type ClaimItem = { ch: number; voucher: VoucherKind; delta: bigint; percent: number };
 type Op =
   | { kind: "open"; payer: number; agent: number; model: number; amount: bigint }
@@ -40,19 +44,22 @@ type Op =
   | { kind: "time"; seconds: number };
 
 /**
- * Who sends a claim batch; `receives` lists the agents (by index) it may claim for. provider-4 is an
- * operator of both agent owners, provider-5 the wallet of agent 1, validator-3 a stranger. The
- * operator is listed most, so mixed batches often succeed.
+ * Who sends a claim batch; `receives` lists the agents (by index) it may claim for: provider-4 is an
+ * operator of both agent owners, provider-1 and provider-2 the owners, provider-5 the wallet of
+ * agent 1, validator-3 a stranger.
  */
-const CALLERS = [
-  { name: "provider-4", receives: [0, 1] },
-  { name: "provider-4", receives: [0, 1] },
+const CALLERS: readonly { name: string; receives: readonly number[] }[] = [
   { name: "provider-4", receives: [0, 1] },
   { name: "provider-1", receives: [0] },
   { name: "provider-2", receives: [1] },
   { name: "provider-5", receives: [1] },
   { name: "validator-3", receives: [] },
-] as const;
+];
+/** Mostly the operator, so that batches mixing both agents often succeed. */
+const callerArb = fc.oneof(
+  { arbitrary: fc.constant(0), weight: 7 },
+  { arbitrary: fc.integer({ min: 1, max: CALLERS.length - 1 }), weight: 3 },
+);
 
 const amount = fc.bigInt({ min: 1n, max: 1_000_000n });
 /** Voucher increases: mostly small steps, sometimes past the deposit (capped, then NothingToClaim). */
@@ -75,15 +82,18 @@ const openArb = fc.record({
 /** A batch of valid claims, half of the time with one bad claim slipped in somewhere, from a random caller. */
 const claimArb = fc
   .record({
-    items: fc.array(fc.record({ ch: fc.nat(), voucher: fc.constant<VoucherKind>("valid"), delta, percent }), {
-      minLength: 1,
-      maxLength: 5,
-    }),
+    items: fc.array(
+      fc.record({ ch: fc.nat(), voucher: fc.constantFrom<VoucherKind>("valid", "valid", "raise"), delta, percent }),
+      {
+        minLength: 1,
+        maxLength: 5,
+      },
+    ),
     bad: fc.option(
       fc.record({ ch: fc.nat(), voucher: fc.constantFrom(...BAD_VOUCHERS), delta, percent, at: fc.nat() }),
       { freq: 2 }, // half of the batches carry a bad claim
     ),
-    caller: fc.nat(CALLERS.length - 1),
+    caller: callerArb,
   })
   .map(({ items, bad, caller }): Op => {
     if (!bad) return { kind: "claim", items, caller };
@@ -288,7 +298,11 @@ async function claimStep(
     let claim: Claim;
     let validSignature = true;
     if (item.voucher === "replay" && ch.lastClaim) claim = ch.lastClaim;
-    else if (item.voucher === "stale" || item.voucher === "replay")
+    else if (item.voucher === "raise" && ch.lastClaim) {
+      const room = ch.lastClaim.cumulativeAmount - state.claimed; // above the cap when not positive
+      const amount = state.claimed + maxOf(1n, (room * BigInt(item.percent)) / 100n);
+      claim = { ...ch.lastClaim, amount };
+    } else if (item.voucher === "stale" || item.voucher === "replay")
       claim = await f.voucherClaim({ ...base, cumulativeAmount: state.claimed });
     else {
       // The cap is what was charged so far plus the request's ceiling (`delta`); the provider
@@ -296,7 +310,7 @@ async function claimStep(
       const cumulativeAmount = state.claimed + item.delta;
       const charged = maxOf(1n, (item.delta * BigInt(item.percent)) / 100n);
       const amount = item.voucher === "aboveCap" ? cumulativeAmount + charged : state.claimed + charged;
-      validSignature = item.voucher === "valid" || item.voucher === "aboveCap";
+      validSignature = item.voucher === "valid" || item.voucher === "raise" || item.voucher === "aboveCap";
       const domain =
         item.voucher === "wrongChain"
           ? { chainId: t.chain.id + 1 }
@@ -310,7 +324,7 @@ async function claimStep(
     claims.push(claim);
     if (error) continue;
     if (ch.closed) error = "ChannelClosed";
-    else if (!(caller.receives as readonly number[]).includes(ch.agent)) error = "NotReceiver";
+    else if (!caller.receives.includes(ch.agent)) error = "NotReceiver";
     else if (claim.amount > claim.cumulativeAmount) error = "ClaimAboveVoucher";
     else if (claim.amount <= state.claimed) error = "VoucherNotIncreasing";
     else if (!validSignature) error = "VoucherSignatureInvalid";

@@ -79,10 +79,11 @@ async function protocolTraffic(salt: number) {
     domain: voucherDomain({ chainId: deployment.chainId, verifyingContract: c.PaymentChannels.address }),
     types: voucherTypes,
     primaryType: "Voucher",
-    message: { channelId, cumulativeAmount: 10_000_000n },
+    message: { channelId, cumulativeAmount: 12_000_000n },
   });
+  // The voucher is the cap (charged so far + the request's ceiling); the provider claims what it charged.
   await send("provider-1", c.PaymentChannels.address, paymentChannelsAbi, "claim", [
-    [{ channelId, cumulativeAmount: 10_000_000n, signature }],
+    [{ channelId, cumulativeAmount: 12_000_000n, amount: 10_000_000n, signature }],
   ]);
   return { agentId, modelId, channelId };
 }
@@ -107,9 +108,10 @@ test("indexes agents, models, stakes, offers, channels and claims, and resumes a
   const channel = row("SELECT deposit, claimed FROM channels WHERE channel_id = ?", first.channelId);
   assert.deepEqual({ ...channel }, { deposit: "50000000", claimed: "10000000" });
   const claim = row(
-    "SELECT increase, provider_amount, royalty_amount, fee_amount FROM claims WHERE channel_id = ?",
+    "SELECT cumulative_amount, increase, provider_amount, royalty_amount, fee_amount FROM claims WHERE channel_id = ?",
     first.channelId,
   );
+  assert.equal(claim.cumulative_amount, "10000000");
   assert.equal(
     BigInt(String(claim.provider_amount)) + BigInt(String(claim.royalty_amount)) + BigInt(String(claim.fee_amount)),
     BigInt(String(claim.increase)),

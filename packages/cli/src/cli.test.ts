@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { devnetAccounts } from "@verity/chain";
+import { devnetAccounts, devnetChain } from "@verity/chain";
+import { paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
+import { type ChannelConfig, channelIdOf, type Deployment } from "@verity/core";
+import OpenAI from "openai";
+import { createPublicClient, createWalletClient, http, keccak256, maxUint256, toHex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { createVoucherFetch } from "../../sdk/src/voucher-fetch.ts";
 
 const bin = fileURLToPath(new URL("./bin.ts", import.meta.url));
 
@@ -41,9 +47,9 @@ function startDevnet(stateDir: string): Promise<{ child: ChildProcess; ready: Re
 test("every subcommand has --help with an example", () => {
   const top = verity(["--help"]);
   assert.equal(top.status, 0);
-  for (const command of ["devnet", "deploy"]) {
-    assert.match(top.stdout, new RegExp(`\\b${command}\\b`));
-    const help = verity([command, "--help"]);
+  for (const command of ["devnet", "deploy", "provider start", "provider status"]) {
+    assert.match(top.stdout, new RegExp(`\\b${command.split(" ")[0]}\\b`));
+    const help = verity([...command.split(" "), "--help"]);
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /Examples?:/);
   }
@@ -57,8 +63,19 @@ test("devnet prints a ready line, serves JSON-RPC, accepts a separate deploy, an
     const rpcUrl = String(ready.rpcUrl);
     const accounts = ready.accounts as { role: string; address: string; privateKey: string }[];
     assert.ok(accounts.some((a) => a.role === "provider") && accounts.some((a) => a.role === "client"));
-    const deployment = JSON.parse(readFileSync(String(ready.deploymentFile), "utf8")) as { chainId: number };
+    const deployment = JSON.parse(readFileSync(String(ready.deploymentFile), "utf8")) as Deployment;
     assert.equal(deployment.chainId, 31337);
+    const providers = ready.providers as {
+      agentId: string;
+      url: string;
+      model: string;
+      modelId: string;
+      priceIn: string;
+      priceOut: string;
+    }[];
+    assert.equal(providers.length, 2);
+    assert.notEqual(providers[0]?.priceOut, providers[1]?.priceOut);
+    await payOneRequest({ rpcUrl, deployment, provider: providers[0] as (typeof providers)[number] });
 
     // A second deployment from another process, over the JSON-RPC endpoint.
     const out = join(stateDir, "second.json");
@@ -92,3 +109,57 @@ test("deploy errors say what to fix and exit non-zero", () => {
   assert.notEqual(badPort.status, 0);
   assert.match(badPort.stderr, /invalid_parameter/);
 });
+
+/** Opens a channel over JSON-RPC as client-6 and pays one chat completion with the openai client. */
+async function payOneRequest(args: {
+  rpcUrl: string;
+  deployment: Deployment;
+  provider: { agentId: string; url: string; modelId: string };
+}) {
+  const chain = devnetChain({ rpcUrl: args.rpcUrl });
+  const key = devnetAccounts().find((a) => a.name === "client-6")?.privateKey ?? "0x";
+  const account = privateKeyToAccount(key as `0x${string}`);
+  const publicClient = createPublicClient({ chain, transport: http(args.rpcUrl) });
+  const wallet = createWalletClient({ chain, transport: http(args.rpcUrl), account });
+  const channels = args.deployment.contracts.PaymentChannels.address;
+  await publicClient.waitForTransactionReceipt({
+    hash: await wallet.writeContract({
+      address: args.deployment.token.address,
+      abi: testUSDAbi,
+      functionName: "approve",
+      args: [channels, maxUint256],
+    }),
+  });
+  const config: ChannelConfig = {
+    payer: account.address,
+    payerAuthorizer: account.address,
+    receiverAgentId: BigInt(args.provider.agentId),
+    modelId: BigInt(args.provider.modelId),
+    token: args.deployment.token.address,
+    withdrawDelay: 3_600n,
+    salt: keccak256(toHex("cli-test")),
+  };
+  await publicClient.waitForTransactionReceipt({
+    hash: await wallet.writeContract({
+      address: channels,
+      abi: paymentChannelsAbi,
+      functionName: "open",
+      args: [config, 1_000_000n],
+    }),
+  });
+  const payer = createVoucherFetch({
+    channelId: channelIdOf(config),
+    authorizer: account,
+    chainId: 31337,
+    paymentChannels: channels,
+    headroom: 10_000n,
+  });
+  const client = new OpenAI({ baseURL: `${args.provider.url}/v1`, apiKey: "x", fetch: payer.fetch, maxRetries: 0 });
+  const completion = await client.chat.completions.create({
+    model: "verity-tiny",
+    messages: [{ role: "user", content: "hello devnet" }],
+    max_tokens: 8,
+  });
+  assert.ok((completion.usage?.completion_tokens ?? 0) > 0);
+  assert.ok(payer.charged > 0n);
+}

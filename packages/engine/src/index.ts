@@ -6,6 +6,7 @@ export * from "./gguf-writer.ts";
 export * from "./llama-cpp-engine.ts";
 export * from "./model-identity.ts";
 export * from "./model-spec.ts";
+export * from "./openai-upstream-engine.ts";
 export * from "./test-engine.ts";
 export * from "./test-models.ts";
 export * from "./tiny-llama.ts";

@@ -19,16 +19,21 @@ export type UpstreamHttpOptions = {
 export type UpstreamHttp = {
   /** Base URL without a trailing slash or `/v1`. */
   readonly root: string;
-  /** Sends a request; only a connection failure throws (an aborted `signal` rethrows the abort). */
-  send(path: string, init: { method?: "GET" | "POST"; body?: unknown; signal?: AbortSignal }): Promise<Response>;
-  /** Sends a request and returns its JSON body; an error status throws. */
-  json(path: string, init: { method?: "GET" | "POST"; body?: unknown; signal?: AbortSignal }): Promise<unknown>;
+  /**
+   * Sends a request; only a connection failure or `timeoutMs` (default none) throws. An aborted
+   * `signal` rethrows the abort.
+   */
+  send(path: string, init: RequestInit): Promise<Response>;
+  /** Sends a request and returns its JSON body; an error status throws. `timeoutMs` defaults to 30 s. */
+  json(path: string, init: RequestInit): Promise<unknown>;
   /** POSTs and yields each server-sent event's JSON until `[DONE]` or the end of the stream. */
   events(path: string, body: unknown, signal?: AbortSignal): AsyncGenerator<unknown>;
 };
 
-/** How long a request may take to get response headers when the caller gives no signal. */
-const DEFAULT_TIMEOUT_MS = 30_000;
+type RequestInit = { method?: "GET" | "POST"; body?: unknown; signal?: AbortSignal; timeoutMs?: number };
+
+/** How long a JSON request may take by default (streams have no default limit). */
+const DEFAULT_JSON_TIMEOUT_MS = 30_000;
 
 export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
   const root = options.baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "");
@@ -48,21 +53,21 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
     ...options.headers,
   };
 
-  async function send(
-    path: string,
-    init: { method?: "GET" | "POST"; body?: unknown; signal?: AbortSignal },
-  ): Promise<Response> {
+  async function send(path: string, init: RequestInit): Promise<Response> {
     const method = init.method ?? (init.body === undefined ? "GET" : "POST");
+    const timeout = init.timeoutMs === undefined ? undefined : AbortSignal.timeout(init.timeoutMs);
+    const signals = [init.signal, timeout].filter((s) => s !== undefined);
     try {
       return await doFetch(`${root}${path}`, {
         method,
         headers: init.body === undefined ? headers : { ...headers, "content-type": "application/json" },
         ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-        signal: init.signal ?? AbortSignal.timeout(DEFAULT_TIMEOUT_MS),
+        ...(signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }),
       });
     } catch (cause) {
       if (init.signal?.aborted) throw cause;
-      throw new RequestError(`The upstream ${root} did not answer ${method} ${path}`, {
+      const what = timeout?.aborted ? `within ${init.timeoutMs} ms` : "";
+      throw new RequestError(`The upstream ${root} did not answer ${method} ${path} ${what}`.trim(), {
         code: "upstream_unreachable",
         hint: "Check that the inference server runs and that the base URL and port are right",
         details: { url: `${root}${path}`, reason: errorText(cause) },
@@ -71,11 +76,8 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
     }
   }
 
-  async function json(
-    path: string,
-    init: { method?: "GET" | "POST"; body?: unknown; signal?: AbortSignal },
-  ): Promise<unknown> {
-    const response = await send(path, init);
+  async function json(path: string, init: RequestInit): Promise<unknown> {
+    const response = await send(path, { ...init, timeoutMs: init.timeoutMs ?? DEFAULT_JSON_TIMEOUT_MS });
     if (!response.ok) throw await upstreamError(response, path);
     try {
       return await response.json();
@@ -93,26 +95,49 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
     const response = await send(path, { body, ...(signal ? { signal } : {}) });
     if (!response.ok) throw await upstreamError(response, path);
     if (!response.body) return;
-    const stream = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
-    for await (const event of stream) {
-      if (event.data === "[DONE]") return;
-      let data: unknown;
-      try {
-        data = JSON.parse(event.data);
-      } catch (cause) {
-        throw new RequestError(`The upstream sent an event on ${path} that is not JSON`, {
-          code: "upstream_error",
-          details: { data: event.data.slice(0, 200) },
-          cause,
-        });
+    const reader = response.body
+      .pipeThrough(new TextDecoderStream())
+      .pipeThrough(new EventSourceParserStream())
+      .getReader();
+    try {
+      while (true) {
+        let next: ReadableStreamReadResult<{ data: string }>;
+        try {
+          next = await reader.read();
+        } catch (cause) {
+          if (signal?.aborted) throw cause;
+          throw new RequestError(`The upstream's stream on ${path} broke off`, {
+            code: "upstream_error",
+            hint: "See the upstream server's log; retry if the error is transient",
+            details: { reason: errorText(cause) },
+            cause,
+          });
+        }
+        if (next.done || next.value.data === "[DONE]") return;
+        yield parseEvent(next.value.data, path);
       }
-      const error = (data as { error?: unknown } | null)?.error;
-      if (error !== undefined && error !== null) throw fromErrorBody(data, 502, path);
-      yield data;
+    } finally {
+      await reader.cancel().catch(() => {});
     }
   }
 
   return { root, send, json, events };
+}
+
+function parseEvent(text: string, path: string): unknown {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (cause) {
+    throw new RequestError(`The upstream sent an event on ${path} that is not JSON`, {
+      code: "upstream_error",
+      details: { data: text.slice(0, 200) },
+      cause,
+    });
+  }
+  const error = (data as { error?: unknown } | null)?.error;
+  if (error !== undefined && error !== null) throw fromErrorBody(data, 502, path);
+  return data;
 }
 
 /** The RequestError for an upstream error response (reads the body). */

@@ -4,7 +4,15 @@ import { createDevnet, type DevnetReady } from "../devnet/devnet.ts";
 import { createProgress } from "../progress.ts";
 import { runCommand } from "../run-command.ts";
 
-type DevnetFlags = { host: string; port: string; chainId: string; stateDir: string; json?: boolean };
+type DevnetFlags = {
+  host: string;
+  port: string;
+  portBase?: string;
+  chainId: string;
+  stateDir: string;
+  providers: string;
+  json?: boolean;
+};
 
 export function registerDevnet(program: Command): void {
   program
@@ -13,6 +21,8 @@ export function registerDevnet(program: Command): void {
     .option("--host <host>", "interface for the JSON-RPC endpoint", "127.0.0.1")
     .option("--port <port>", "port for the JSON-RPC endpoint", "8545")
     .option("--chain-id <id>", "chain id of the embedded chain", "31337")
+    .option("--port-base <port>", "chain on this port, providers on the next ones (overrides --port)")
+    .option("--providers <n>", "providers to start, each a bit dearer than the last", "2")
     .option("--state-dir <dir>", "folder for the deployment file and node stores", ".verity/devnet")
     .option("--json", "print one JSON line per event (ready, …) on stdout")
     .addHelpText(
@@ -28,7 +38,13 @@ export function registerDevnet(program: Command): void {
           port: parseIntFlag("--port", flags.port),
           chainId: parseIntFlag("--chain-id", flags.chainId),
           stateDir: flags.stateDir,
+          providers: parseIntFlag("--providers", flags.providers),
+          ...(flags.portBase === undefined ? {} : { portBase: parseIntFlag("--port-base", flags.portBase) }),
           progress,
+          onEvent: (event) => {
+            if (json) process.stdout.write(`${JSON.stringify(event)}\n`);
+            else progress.info(`• ${event.event} ${JSON.stringify({ ...event, event: undefined })}`);
+          },
         });
         let stopping = false;
         const shutdown = async (signal: string) => {
@@ -72,11 +88,23 @@ function printTryIt(ready: DevnetReady): void {
     `Verity devnet is ready — chain ${ready.chainId} at ${ready.rpcUrl}`,
     `  deployment file   ${ready.deploymentFile}`,
     `  payment token     ${ready.deployment.token.symbol} ${ready.deployment.token.address}`,
-    ...Object.entries(ready.deployment.contracts).map(([name, c]) => `  ${name.padEnd(18)}${c?.address}`),
+    ...Object.entries(ready.deployment.contracts).map(([name, c]) => `  ${name.padEnd(20)}${c?.address}`),
+    "",
+    "Providers (prices per 1M tokens, in TestUSD base units):",
+    ...ready.providers.map(
+      (p) => `  agent ${p.agentId.padEnd(3)} ${p.url}/v1  ${p.model}  in ${p.priceIn}  out ${p.priceOut}`,
+    ),
     "",
     "Try it:",
     `  curl -s -X POST ${ready.rpcUrl} -H 'content-type: application/json' \\`,
     `    -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}'`,
+    ...(ready.providers[0]
+      ? [
+          `  curl -s ${ready.providers[0].url}/v1/chat/completions -H 'content-type: application/json' \\`,
+          `    -d '{"model":"verity-tiny","messages":[{"role":"user","content":"hi"}]}'   # → 402 with how to pay`,
+          `  curl -s ${ready.providers[0].url}/v1/models`,
+        ]
+      : []),
     "",
     "Funded test accounts (DEVNET ONLY — these keys are public, never send real funds to them):",
     ...ready.accounts.map((a) => `  ${a.name.padEnd(12)} ${a.address}  ${a.privateKey}`),

@@ -11,6 +11,7 @@ import {
 } from "@verity/chain";
 import type { Deployment } from "@verity/core";
 import type { Progress } from "../progress.ts";
+import { DEVNET_MODELS, startDevnetProviders } from "./devnet-providers.ts";
 import { fundAccounts } from "./fund-accounts.ts";
 
 export type DevnetOptions = {
@@ -19,7 +20,13 @@ export type DevnetOptions = {
   chainId?: number;
   /** Folder for the deployment file and role stores (default `.verity/devnet`). */
   stateDir?: string;
+  /** In-process providers to start (default 2). */
+  providers?: number;
+  /** Ports: chain on `portBase`, providers on `portBase + 1…` (default: chain 8545, providers on free ports). */
+  portBase?: number;
   progress: Progress;
+  /** Notable events after ready (claims, …), one object each. */
+  onEvent?: (event: Record<string, unknown>) => void;
 };
 
 export type DevnetReady = {
@@ -28,6 +35,15 @@ export type DevnetReady = {
   chainId: number;
   deploymentFile: string;
   deployment: Deployment;
+  providers: {
+    agentId: string;
+    url: string;
+    address: `0x${string}`;
+    model: string;
+    modelId: string;
+    priceIn: string;
+    priceOut: string;
+  }[];
   accounts: { role: string; name: string; address: `0x${string}`; privateKey: `0x${string}` }[];
 };
 
@@ -56,7 +72,7 @@ export function createDevnet(options: DevnetOptions) {
     const rpc = createRpcServer({
       provider: chain.provider,
       host: options.host ?? "127.0.0.1",
-      port: options.port ?? 8545,
+      port: options.portBase ?? options.port ?? 8545,
     });
     const rpcUrl = await progress.step(`serve JSON-RPC on ${options.host ?? "127.0.0.1"}:${options.port ?? 8545}`, () =>
       rpc.start(),
@@ -71,12 +87,48 @@ export function createDevnet(options: DevnetOptions) {
     await progress.step(`fund ${accounts.length} test accounts with TestUSD`, () =>
       fundAccounts({ clients, deployment, accounts }),
     );
+    const count = options.providers ?? 2;
+    const modelOwner = accounts.find((a) => a.role === "modelOwner");
+    if (!modelOwner) throw new Error("devnet layout has no model owner");
+    const started = await progress.step(`start ${count} providers serving ${DEVNET_MODELS.join(", ")}`, async () =>
+      startDevnetProviders({
+        count,
+        accounts,
+        deployment,
+        chain: chain.provider,
+        host: options.host ?? "127.0.0.1",
+        portBase: options.portBase,
+        stateDir,
+        modelOwner: await connectChain({ provider: chain.provider, account: modelOwner.privateKey }),
+        onClaim: (agentId, r) =>
+          options.onEvent?.({
+            event: "claim",
+            agentId: agentId.toString(),
+            txHash: r.txHash,
+            channels: r.channels,
+            amount: r.amount.toString(),
+          }),
+      }),
+    );
+    for (const provider of started.providers) stops.push(() => provider.stop());
+    for (const engine of started.engines) stops.unshift(() => engine.close());
     return {
       event: "ready",
       rpcUrl,
       chainId: chain.chainId,
       deploymentFile,
       deployment,
+      providers: started.infos.flatMap((info) =>
+        info.models.map((m) => ({
+          agentId: info.agentId.toString(),
+          url: info.url,
+          address: info.address,
+          model: m.name,
+          modelId: m.modelId.toString(),
+          priceIn: m.inputPricePerMTok.toString(),
+          priceOut: m.outputPricePerMTok.toString(),
+        })),
+      ),
       accounts: accounts.map((a) => ({ role: a.role, name: a.name, address: a.address, privateKey: a.privateKey })),
     };
   }
