@@ -3,68 +3,64 @@
  * permits, EIP-3009 transfer / receive / cancel authorizations (what an x402 `exact` payment is) and
  * agent-wallet proofs.
  */
-import { type Address, type Hex, parseSignature } from "viem";
+import { type Address, type Hex, parseAbiParameters, parseSignature, type TypedDataToPrimitiveTypes } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
 type Domain = { chainId: number; verifyingContract: Address };
 type Vrs = { v: number; r: Hex; s: Hex };
 
-/** Typed data of `Voucher(bytes32 channelId,uint256 cumulativeAmount)` in the `Verity PaymentChannels` v1 domain. */
-export function voucherTypedData(domain: Domain, message: { channelId: Hex; cumulativeAmount: bigint }) {
+/** The EIP-712 struct types, written as the contracts' type strings. */
+const types = {
+  Voucher: parseAbiParameters("bytes32 channelId, uint256 cumulativeAmount"),
+  Permit: parseAbiParameters("address owner, address spender, uint256 value, uint256 nonce, uint256 deadline"),
+  TransferWithAuthorization: parseAbiParameters(
+    "address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce",
+  ),
+  ReceiveWithAuthorization: parseAbiParameters(
+    "address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce",
+  ),
+  CancelAuthorization: parseAbiParameters("address authorizer, bytes32 nonce"),
+  AgentWalletSet: parseAbiParameters("uint256 agentId, address newWallet, address owner, uint256 deadline"),
+} as const;
+type PrimaryType = keyof typeof types;
+type Message<name extends PrimaryType> = TypedDataToPrimitiveTypes<typeof types>[name];
+
+/** The domains: each contract's EIP-712 name, version `1`. */
+const domainNames = {
+  Voucher: "Verity PaymentChannels",
+  Permit: "Test USD",
+  TransferWithAuthorization: "Test USD",
+  ReceiveWithAuthorization: "Test USD",
+  CancelAuthorization: "Test USD",
+  AgentWalletSet: "Verity AgentRegistry",
+} as const satisfies Record<PrimaryType, string>;
+
+/** The full typed data of a `primaryType` message for the contract at `domain`. */
+export function typedData<const name extends PrimaryType>(primaryType: name, domain: Domain, message: Message<name>) {
   return {
-    domain: { name: "Verity PaymentChannels", version: "1", ...domain },
-    types: {
-      Voucher: [
-        { name: "channelId", type: "bytes32" },
-        { name: "cumulativeAmount", type: "uint256" },
-      ],
-    },
-    primaryType: "Voucher",
+    domain: { name: domainNames[primaryType], version: "1", ...domain },
+    types: { [primaryType]: types[primaryType] } as Pick<typeof types, name>,
+    primaryType,
     message,
-  } as const;
+  };
 }
 
-/** A voucher signature: the payer authorizer's cap `cumulativeAmount` for `channelId`. */
-export function signVoucher(
-  key: Hex,
-  domain: Domain,
-  message: { channelId: Hex; cumulativeAmount: bigint },
-): Promise<Hex> {
-  return privateKeyToAccount(key).signTypedData(voucherTypedData(domain, message));
+function sign<const name extends PrimaryType>(key: Hex, primaryType: name, domain: Domain, message: Message<name>) {
+  return privateKeyToAccount(key).signTypedData(typedData(primaryType, domain, message) as never) as Promise<Hex>;
+}
+
+/** A voucher: the payer authorizer's cap `cumulativeAmount` for `channelId` (domain `Verity PaymentChannels` v1). */
+export function signVoucher(key: Hex, domain: Domain, message: Message<"Voucher">): Promise<Hex> {
+  return sign(key, "Voucher", domain, message);
 }
 
 /** EIP-2612 permit on TestUSD (domain `Test USD` v1), split into `(v, r, s)`. */
-export async function signPermit(
-  key: Hex,
-  domain: Domain,
-  message: { owner: Address; spender: Address; value: bigint; nonce: bigint; deadline: bigint },
-): Promise<Vrs> {
-  const signature = await privateKeyToAccount(key).signTypedData({
-    domain: testUsdDomain(domain),
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
-    primaryType: "Permit",
-    message,
-  });
-  return splitSignature(signature);
+export async function signPermit(key: Hex, domain: Domain, message: Message<"Permit">): Promise<Vrs> {
+  return splitSignature(await sign(key, "Permit", domain, message));
 }
 
 /** The message of an EIP-3009 transfer or receive authorization. */
-export type Authorization = {
-  from: Address;
-  to: Address;
-  value: bigint;
-  validAfter: bigint;
-  validBefore: bigint;
-  nonce: Hex;
-};
+export type Authorization = Message<"TransferWithAuthorization">;
 
 /** EIP-3009 `TransferWithAuthorization` (or `ReceiveWithAuthorization`) on TestUSD, as a 65-byte signature. */
 export function signAuthorization(
@@ -73,20 +69,7 @@ export function signAuthorization(
   message: Authorization,
   primaryType: "TransferWithAuthorization" | "ReceiveWithAuthorization" = "TransferWithAuthorization",
 ): Promise<Hex> {
-  const fields = [
-    { name: "from", type: "address" },
-    { name: "to", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "validAfter", type: "uint256" },
-    { name: "validBefore", type: "uint256" },
-    { name: "nonce", type: "bytes32" },
-  ] as const;
-  return privateKeyToAccount(key).signTypedData({
-    domain: testUsdDomain(domain),
-    types: { TransferWithAuthorization: fields, ReceiveWithAuthorization: fields },
-    primaryType,
-    message,
-  });
+  return sign(key, primaryType, domain, message);
 }
 
 /** EIP-3009 `TransferWithAuthorization` on TestUSD, split into `(v, r, s)`. */
@@ -95,51 +78,17 @@ export async function signTransferWithAuthorization(key: Hex, domain: Domain, me
 }
 
 /** EIP-3009 `CancelAuthorization` on TestUSD, as a 65-byte signature. */
-export function signCancelAuthorization(
-  key: Hex,
-  domain: Domain,
-  message: { authorizer: Address; nonce: Hex },
-): Promise<Hex> {
-  return privateKeyToAccount(key).signTypedData({
-    domain: testUsdDomain(domain),
-    types: {
-      CancelAuthorization: [
-        { name: "authorizer", type: "address" },
-        { name: "nonce", type: "bytes32" },
-      ],
-    },
-    primaryType: "CancelAuthorization",
-    message,
-  });
+export function signCancelAuthorization(key: Hex, domain: Domain, message: Message<"CancelAuthorization">): Promise<Hex> {
+  return sign(key, "CancelAuthorization", domain, message);
 }
 
 /** Proof by `newWallet` for `AgentRegistry.setAgentWallet` (domain `Verity AgentRegistry` v1). */
-export function signAgentWallet(
-  key: Hex,
-  domain: Domain,
-  message: { agentId: bigint; newWallet: Address; owner: Address; deadline: bigint },
-): Promise<Hex> {
-  return privateKeyToAccount(key).signTypedData({
-    domain: { name: "Verity AgentRegistry", version: "1", ...domain },
-    types: {
-      AgentWalletSet: [
-        { name: "agentId", type: "uint256" },
-        { name: "newWallet", type: "address" },
-        { name: "owner", type: "address" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
-    primaryType: "AgentWalletSet",
-    message,
-  });
+export function signAgentWallet(key: Hex, domain: Domain, message: Message<"AgentWalletSet">): Promise<Hex> {
+  return sign(key, "AgentWalletSet", domain, message);
 }
 
 /** A 65-byte signature as the `(v, r, s)` of the `*WithAuthorization` / `permit` overloads. */
 export function splitSignature(signature: Hex): Vrs {
   const { v, yParity, r, s } = parseSignature(signature);
   return { v: Number(v ?? BigInt(yParity + 27)), r, s };
-}
-
-function testUsdDomain(domain: Domain) {
-  return { name: "Test USD", version: "1", ...domain };
 }
