@@ -3,7 +3,7 @@
  * permits, EIP-3009 transfer / receive / cancel authorizations (what an x402 `exact` payment is) and
  * agent-wallet proofs.
  */
-import { type Address, type Hex, parseAbiParameters, parseSignature, type TypedDataToPrimitiveTypes } from "viem";
+import { type Address, type Hex, parseAbiParameters, parseSignature, type TypedDataDefinition } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
 type Domain = { chainId: number; verifyingContract: Address };
@@ -23,7 +23,7 @@ const types = {
   AgentWalletSet: parseAbiParameters("uint256 agentId, address newWallet, address owner, uint256 deadline"),
 } as const;
 type PrimaryType = keyof typeof types;
-type Message<name extends PrimaryType> = TypedDataToPrimitiveTypes<typeof types>[name];
+type Message<name extends PrimaryType> = TypedDataDefinition<typeof types, name>["message"];
 
 /** The domains: each contract's EIP-712 name, version `1`. */
 const domainNames = {
@@ -35,18 +35,17 @@ const domainNames = {
   AgentWalletSet: "Verity AgentRegistry",
 } as const satisfies Record<PrimaryType, string>;
 
-/** The full typed data of a `primaryType` message for the contract at `domain`. */
-export function typedData<const name extends PrimaryType>(primaryType: name, domain: Domain, message: Message<name>) {
-  return {
-    domain: { name: domainNames[primaryType], version: "1", ...domain },
-    types: { [primaryType]: types[primaryType] } as Pick<typeof types, name>,
-    primaryType,
-    message,
-  };
+/** The typed data of a `primaryType` message for the contract at `domain` (all struct types listed; only the primary one is hashed). */
+export function typedData<const name extends PrimaryType>(
+  primaryType: name,
+  domain: Domain,
+  message: Message<name>,
+): TypedDataDefinition<typeof types, name> {
+  return { domain: { name: domainNames[primaryType], version: "1", ...domain }, types, primaryType, message };
 }
 
 function sign<const name extends PrimaryType>(key: Hex, primaryType: name, domain: Domain, message: Message<name>) {
-  return privateKeyToAccount(key).signTypedData(typedData(primaryType, domain, message) as never) as Promise<Hex>;
+  return privateKeyToAccount(key).signTypedData(typedData(primaryType, domain, message));
 }
 
 /** A voucher: the payer authorizer's cap `cumulativeAmount` for `channelId` (domain `Verity PaymentChannels` v1). */
