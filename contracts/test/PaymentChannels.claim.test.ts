@@ -41,6 +41,25 @@ describe("PaymentChannels.claim", () => {
     return f.channelIdOf(config);
   }
   const claim = (claims: Claim[], from = "provider-1") => f.as(from).channels.write.claim([claims]);
+  const claimCall = (claims: Claim[]) =>
+    ({
+      address: f.addresses.paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "claim",
+      args: [claims],
+    }) as const;
+  /** Sends a failing claim with explicit gas, so it is mined and reverts on-chain; returns its error name. */
+  const minedRevert = async (claims: Claim[], from = "provider-1") =>
+    (await f.sendReverting(from, claimCall(claims))).errorName;
+  /** Simulates a failing claim; returns viem's description of the revert (error name and arguments). */
+  async function simulatedRevert(claims: Claim[], from = "provider-1"): Promise<string> {
+    try {
+      await f.publicClient.simulateContract({ account: f.wallet(from).account, ...claimCall(claims) });
+    } catch (error) {
+      return String(error);
+    }
+    return assert.fail("expected the claim to revert");
+  }
   const balances = (accounts: Address[]) => Promise.all(accounts.map((a) => f.balanceOf(a)));
   const who = (name: string) => t.account(name).address;
 
@@ -108,13 +127,7 @@ describe("PaymentChannels.claim", () => {
     const watched = [who("provider-1"), who("modelOwner"), f.addresses.treasury, f.addresses.paymentChannels];
     const before = await balances(watched);
     const over = await f.voucherClaim({ channelId, cumulativeAmount: 5_000n, amount: 5_001n, signer: "client-1" });
-    const { errorName } = await f.sendReverting("provider-1", {
-      address: f.addresses.paymentChannels,
-      abi: paymentChannelsAbi,
-      functionName: "claim",
-      args: [[over]],
-    });
-    assert.equal(errorName, "ClaimAboveVoucher");
+    assert.equal(await minedRevert([over]), "ClaimAboveVoucher");
     // Lowering the signed cap to fit the amount breaks the signature instead.
     const lowered = await f.voucherClaim({ channelId, cumulativeAmount: 6_000n, amount: 5_500n, signer: "client-1" });
     await expectRevert(claim([{ ...lowered, cumulativeAmount: 5_400n }]), "ClaimAboveVoucher");
@@ -130,12 +143,7 @@ describe("PaymentChannels.claim", () => {
     const before = await balances(watched);
     const voucher = { channelId, cumulativeAmount: 40_000n, signer: "client-1" };
     for (const stranger of ["validator-1", "client-1", "provider-2"]) {
-      const { errorName } = await f.sendReverting(stranger, {
-        address: f.addresses.paymentChannels,
-        abi: paymentChannelsAbi,
-        functionName: "claim",
-        args: [[await f.voucherClaim({ ...voucher, amount: 10_000n })]],
-      });
+      const errorName = await minedRevert([await f.voucherClaim({ ...voucher, amount: 10_000n })], stranger);
       assert.equal(errorName, "NotReceiver");
     }
     assert.deepEqual(await balances(watched), before);
@@ -170,20 +178,13 @@ describe("PaymentChannels.claim", () => {
       await f.voucherClaim({ channelId: b, cumulativeAmount: 1_000n, signer: "client-1" }),
       await f.voucherClaim({ channelId: c, cumulativeAmount: 1_000n, signer: "client-1" }),
     ];
-    for (const caller of ["provider-1", "provider-2"]) {
-      try {
-        await f.publicClient.simulateContract({
-          account: f.wallet(caller).account,
-          address: f.addresses.paymentChannels,
-          abi: paymentChannelsAbi,
-          functionName: "claim",
-          args: [claims],
-        });
-        assert.fail("expected a revert");
-      } catch (error) {
-        assert.match(String(error), /NotReceiver/);
-        assert.ok(String(error).includes(caller === "provider-1" ? b : a));
-      }
+    for (const [caller, foreign] of [
+      ["provider-1", b],
+      ["provider-2", a],
+    ] as const) {
+      const error = await simulatedRevert(claims, caller);
+      assert.match(error, /NotReceiver/);
+      assert.ok(error.includes(foreign));
     }
     // An operator of both owners settles the mixed batch.
     for (const owner of ["provider-1", "provider-2"]) {
@@ -225,13 +226,7 @@ describe("PaymentChannels.claim", () => {
     const before = await balances(watched);
     for (const c of bad) {
       // Mined anyway (explicit gas skips estimation): the transaction reverts on-chain.
-      const { errorName } = await f.sendReverting("provider-1", {
-        address: f.addresses.paymentChannels,
-        abi: paymentChannelsAbi,
-        functionName: "claim",
-        args: [[c]],
-      });
-      assert.equal(errorName, "VoucherSignatureInvalid");
+      assert.equal(await minedRevert([c]), "VoucherSignatureInvalid");
     }
     assert.deepEqual(await balances(watched), before);
     assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, 0n);
@@ -245,19 +240,9 @@ describe("PaymentChannels.claim", () => {
       await f.voucherClaim({ channelId: a, cumulativeAmount: 1_000n, signer: "client-1" }),
       await f.voucherClaim({ channelId: b, cumulativeAmount: 1_000n, signer: "client-2" }),
     ];
-    try {
-      await f.publicClient.simulateContract({
-        account: f.wallet("provider-1").account,
-        address: f.addresses.paymentChannels,
-        abi: paymentChannelsAbi,
-        functionName: "claim",
-        args: [claims],
-      });
-      assert.fail("expected a revert");
-    } catch (error) {
-      assert.match(String(error), /VoucherSignatureInvalid/);
-      assert.ok(String(error).includes(b));
-    }
+    const error = await simulatedRevert(claims);
+    assert.match(error, /VoucherSignatureInvalid/);
+    assert.ok(error.includes(b));
     assert.equal(await f.balanceOf(who("provider-1")), 0n);
     assert.equal((await f.as("client-1").channels.read.getChannel([a])).claimed, 0n);
   });

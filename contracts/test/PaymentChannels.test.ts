@@ -296,9 +296,8 @@ describe("PaymentChannels", () => {
     test("hashVoucher matches viem's EIP-712 digest; getChannel of an unknown id is empty", async () => {
       const c = f.as("client-1").channels;
       const channelId = `0x${"ab".repeat(32)}` as const;
-      const expected = hashTypedData(
-        voucherTypedData({ chainId: t.chain.id, verifyingContract: c.address }, { channelId, cumulativeAmount: 42n }),
-      );
+      const domain = { chainId: t.chain.id, verifyingContract: c.address };
+      const expected = hashTypedData(voucherTypedData(domain, { channelId, cumulativeAmount: 42n }));
       assert.equal(await c.read.hashVoucher([channelId, 42n]), expected);
       assert.equal((await c.read.getChannel([channelId])).payer, zeroAddress);
       assert.equal(await c.read.settledVolume([config.payer, agentId]), 0n);

@@ -22,40 +22,29 @@ const types = {
   CancelAuthorization: parseAbiParameters("address authorizer, bytes32 nonce"),
   AgentWalletSet: parseAbiParameters("uint256 agentId, address newWallet, address owner, uint256 deadline"),
 } as const;
-type PrimaryType = keyof typeof types;
-type Message<name extends PrimaryType> = TypedDataDefinition<typeof types, name>["message"];
+type Message<name extends keyof typeof types> = TypedDataDefinition<typeof types, name>["message"];
 
-/** The domains: each contract's EIP-712 name, version `1`. */
-const domainNames = {
-  Voucher: "Verity PaymentChannels",
-  Permit: "Test USD",
-  TransferWithAuthorization: "Test USD",
-  ReceiveWithAuthorization: "Test USD",
-  CancelAuthorization: "Test USD",
-  AgentWalletSet: "Verity AgentRegistry",
-} as const satisfies Record<PrimaryType, string>;
+/** EIP-712 domain of TestUSD, PaymentChannels or AgentRegistry (version `1`) at `domain`. */
+const testUsd = (domain: Domain) => ({ name: "Test USD", version: "1", ...domain });
+const paymentChannels = (domain: Domain) => ({ name: "Verity PaymentChannels", version: "1", ...domain });
+const agentRegistry = (domain: Domain) => ({ name: "Verity AgentRegistry", version: "1", ...domain });
 
-/** The typed data of a `primaryType` message for the contract at `domain` (all struct types listed; only the primary one is hashed). */
-export function typedData<const name extends PrimaryType>(
-  primaryType: name,
-  domain: Domain,
-  message: Message<name>,
-): TypedDataDefinition<typeof types, name> {
-  return { domain: { name: domainNames[primaryType], version: "1", ...domain }, types, primaryType, message };
+/** The typed data of a voucher (for hashing); every struct type is listed, only `Voucher` is hashed. */
+export function voucherTypedData(domain: Domain, message: Message<"Voucher">) {
+  return { domain: paymentChannels(domain), types, primaryType: "Voucher", message } as const;
 }
 
-function sign<const name extends PrimaryType>(key: Hex, primaryType: name, domain: Domain, message: Message<name>) {
-  return privateKeyToAccount(key).signTypedData(typedData(primaryType, domain, message));
-}
-
-/** A voucher: the payer authorizer's cap `cumulativeAmount` for `channelId` (domain `Verity PaymentChannels` v1). */
+/** A voucher: the payer authorizer's cap `cumulativeAmount` for `channelId`. */
 export function signVoucher(key: Hex, domain: Domain, message: Message<"Voucher">): Promise<Hex> {
-  return sign(key, "Voucher", domain, message);
+  return privateKeyToAccount(key).signTypedData(voucherTypedData(domain, message));
 }
 
-/** EIP-2612 permit on TestUSD (domain `Test USD` v1), split into `(v, r, s)`. */
+/** EIP-2612 permit on TestUSD, split into `(v, r, s)`. */
 export async function signPermit(key: Hex, domain: Domain, message: Message<"Permit">): Promise<Vrs> {
-  return splitSignature(await sign(key, "Permit", domain, message));
+  const account = privateKeyToAccount(key);
+  return splitSignature(
+    await account.signTypedData({ domain: testUsd(domain), types, primaryType: "Permit", message }),
+  );
 }
 
 /** The message of an EIP-3009 transfer or receive authorization. */
@@ -68,7 +57,7 @@ export function signAuthorization(
   message: Authorization,
   primaryType: "TransferWithAuthorization" | "ReceiveWithAuthorization" = "TransferWithAuthorization",
 ): Promise<Hex> {
-  return sign(key, primaryType, domain, message);
+  return privateKeyToAccount(key).signTypedData({ domain: testUsd(domain), types, primaryType, message });
 }
 
 /** EIP-3009 `TransferWithAuthorization` on TestUSD, split into `(v, r, s)`. */
@@ -77,13 +66,23 @@ export async function signTransferWithAuthorization(key: Hex, domain: Domain, me
 }
 
 /** EIP-3009 `CancelAuthorization` on TestUSD, as a 65-byte signature. */
-export function signCancelAuthorization(key: Hex, domain: Domain, message: Message<"CancelAuthorization">): Promise<Hex> {
-  return sign(key, "CancelAuthorization", domain, message);
+export function signCancelAuthorization(key: Hex, domain: Domain, message: Message<"CancelAuthorization">) {
+  return privateKeyToAccount(key).signTypedData({
+    domain: testUsd(domain),
+    types,
+    primaryType: "CancelAuthorization",
+    message,
+  });
 }
 
-/** Proof by `newWallet` for `AgentRegistry.setAgentWallet` (domain `Verity AgentRegistry` v1). */
+/** Proof by `newWallet` for `AgentRegistry.setAgentWallet`. */
 export function signAgentWallet(key: Hex, domain: Domain, message: Message<"AgentWalletSet">): Promise<Hex> {
-  return sign(key, "AgentWalletSet", domain, message);
+  return privateKeyToAccount(key).signTypedData({
+    domain: agentRegistry(domain),
+    types,
+    primaryType: "AgentWalletSet",
+    message,
+  });
 }
 
 /** A 65-byte signature as the `(v, r, s)` of the `*WithAuthorization` / `permit` overloads. */

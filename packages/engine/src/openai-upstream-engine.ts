@@ -9,7 +9,8 @@
  *   upstream reports them (a Verity provider's `verity.promptTokenIds/outputTokenIds`, vLLM's
  *   `prompt_token_ids`/`token_ids`); otherwise they come from the upstream's `/tokenize` (the prompt as
  *   the upstream renders it; the output re-tokenized from its text, which can differ from the sampled
- *   ids); with no tokenizer endpoint they are empty and only `usage` counts.
+ *   ids); with no tokenizer endpoint they are empty and only `usage` counts. Chunks carry the text as
+ *   it streams; ids the upstream does not stream arrive in one last chunk with empty text.
  * - `tokenize` and `renderChat` are synchronous in the Engine interface and HTTP is not: they return
  *   conservative stand-ins whose LENGTH is an upper bound (UTF-8 bytes; see
  *   openai-upstream-tokenizer.ts) and whose ids are not the model's. `tokenizeAsync`,
@@ -239,9 +240,11 @@ export async function createOpenAIUpstreamEngine(options: OpenAIUpstreamEngineOp
       [];
     const outputTokens =
       exactOutput ?? (streamed.length > 0 ? streamed : undefined) ?? (await tokenizer.tokenizeText(text)) ?? [];
-    // Concatenated chunks give outputTokens: ids learned only at the end go out as one last chunk.
+    // Concatenated chunks give outputTokens: ids learned only at the end go out as one last chunk
+    // with no text. After an abort the upstream sends no ids or usage: both then come from
+    // re-tokenizing the text so far (zero without a tokenizer).
     const missing = outputTokens.slice(streamed.length);
-    if (finishReason !== "abort" && missing.length > 0 && streamed.every((t, i) => outputTokens[i] === t)) {
+    if (missing.length > 0 && streamed.every((t, i) => outputTokens[i] === t)) {
       await request.onChunk?.({ text: "", tokens: missing });
     }
     return {

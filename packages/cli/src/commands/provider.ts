@@ -1,13 +1,13 @@
 import { resolve } from "node:path";
 import { readDeployment } from "@verity/chain";
-import { loadModelSpec } from "@verity/engine";
+import { createOpenAIUpstreamEngine, loadModelSpec } from "@verity/engine";
 import { createProvider, createProviderStore } from "@verity/provider";
 import type { Command } from "commander";
 import { formatUnits } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { parseAmount, parseDuration, parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
-import { readKey } from "../read-key.ts";
+import { readSigningKey } from "../read-key.ts";
 import { runCommand } from "../run-command.ts";
 
 type StartFlags = {
@@ -22,6 +22,9 @@ type StartFlags = {
   rpc: string;
   deployment: string;
   key?: string;
+  keystore?: string;
+  upstream?: string;
+  upstreamKey?: string;
   dataDir: string;
   operatorKey?: string;
   claimMin: string;
@@ -55,6 +58,7 @@ export function registerProvider(program: Command): void {
     .option("--rpc <url>", "JSON-RPC URL of the chain", process.env.VERITY_RPC ?? "http://127.0.0.1:8545")
     .option("--deployment <file>", "deployment file", process.env.VERITY_DEPLOYMENT ?? ".verity/devnet/deployment.json")
     .option("--key <hex>", "provider private key (or VERITY_KEY)")
+    .option("--keystore <file>", "encrypted keystore with the provider key (password in VERITY_KEYSTORE_PASSWORD)")
     .option("--data-dir <dir>", "folder for the provider's stores", ".verity/provider")
     .option("--operator-key <key>", "bearer key served without payment (your own traffic)")
     .option("--claim-min <amount>", "claim once this much is unclaimed", "1")
@@ -83,7 +87,7 @@ export function registerProvider(program: Command): void {
         const node = createProvider({
           deployment,
           rpcUrl: flags.rpc,
-          account: privateKeyToAccount(readKey({ key: flags.key })),
+          account: privateKeyToAccount(await readSigningKey({ key: flags.key, keystore: flags.keystore })),
           models: engines.map((engine) => ({
             engine,
             inputPricePerMTok: parseAmount("--price-in", flags.priceIn, decimals),
