@@ -36,7 +36,14 @@ try {
   const engine = p.engines[0];
   const model = p.info.models[0];
   if (!engine || !model) throw new Error("no engine");
-  const channelId = await openTestChannel({ t: p.t, deployment: p.deployment, payer: "client-1", agentId: p.info.agentId, modelId: model.modelId, amount: 100_000_000n });
+  const channelId = await openTestChannel({
+    t: p.t,
+    deployment: p.deployment,
+    payer: "client-1",
+    agentId: p.info.agentId,
+    modelId: model.modelId,
+    amount: 100_000_000n,
+  });
   const payer = createVoucherFetch({
     channelId,
     authorizer: privateKeyToAccount(p.t.account("client-1").privateKey),
@@ -50,13 +57,23 @@ try {
   const body = JSON.stringify({ model: "verity-tiny", messages, max_tokens: MAX_TOKENS, temperature: 0, seed: 1 });
   // warm up both paths
   await engine.generate({ prompt: { messages }, sampling: { maxTokens: MAX_TOKENS, temperature: 0, seed: 1 } });
-  await (await payer.fetch(`${p.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body })).json();
+  await (
+    await payer.fetch(`${p.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    })
+  ).json();
   for (let i = 0; i < N; i++) {
     let started = performance.now();
     await engine.generate({ prompt: { messages }, sampling: { maxTokens: MAX_TOKENS, temperature: 0, seed: 1 } });
     direct.push(performance.now() - started);
     started = performance.now();
-    const response = await payer.fetch(`${p.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const response = await payer.fetch(`${p.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
     await response.json();
     if (response.status !== 200) throw new Error(`paid request failed: ${response.status}`);
     paid.push(performance.now() - started);

@@ -99,8 +99,10 @@ test("past the queue bound a request is refused with 429 and Retry-After, and ch
   );
   const limited = responses.filter((r) => r.status === 429);
   assert.ok(limited.length >= 1, `statuses ${responses.map((r) => r.status)}`);
-  assert.equal(limited[0]?.headers.get("retry-after"), "1");
-  assert.equal(((await limited[0]?.json()) as { error: { code: string } }).error.code, "rate_limited");
+  const first = limited[0];
+  assert.ok(first);
+  assert.equal(first.headers.get("retry-after"), "1");
+  assert.equal(((await first.json()) as { error: { code: string } }).error.code, "rate_limited");
   const served = responses.filter((r) => r.status === 200).length;
   assert.equal(served + limited.length, amounts.length);
 });

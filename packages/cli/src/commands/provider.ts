@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { readDeployment } from "@verity/chain";
-import { createOpenAIUpstreamEngine, loadModelSpec } from "@verity/engine";
+import { loadModelSpec } from "@verity/engine";
 import { createProvider, createProviderStore } from "@verity/provider";
 import type { Command } from "commander";
 import { formatUnits } from "viem";
