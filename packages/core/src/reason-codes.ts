@@ -20,6 +20,13 @@ export const NODE_REASONS = {
   upstream_error: { status: 502, message: "The upstream inference server answered with an error" },
   upstream_unsupported: { status: 501, message: "The upstream inference server does not support this operation" },
   // payment
+  invalid_api_key: { status: 401, message: "The API key is unknown" },
+  insufficient_balance: { status: 402, message: "The prepaid balance does not cover the request" },
+  no_offer_for_model: { status: 404, message: "No provider offers this model" },
+  all_above_max_price: { status: 402, message: "Every offer for this model is above the price cap" },
+  all_unhealthy: { status: 503, message: "No healthy provider can take this request right now" },
+  insufficient_escrow: { status: 503, message: "The gateway cannot pay a provider for this request" },
+  all_providers_failed: { status: 502, message: "Every provider tried failed this request" },
   payment_required: { status: 402, message: "This request needs a voucher" },
   voucher_malformed: { status: 400, message: "The voucher header is not valid base64 JSON of the expected shape" },
   voucher_signer_mismatch: { status: 402, message: "The voucher is not signed by the channel's payer authorizer" },
@@ -32,6 +39,14 @@ export const NODE_REASONS = {
   wrong_chain: { status: 400, message: "The payment is for another chain or contract" },
   receipt_invalid: { status: 502, message: "The provider's receipt did not verify" },
   overcharged: { status: 502, message: "The provider charged more than usage × price" },
+  // x402 (keyless pay-per-request at the gateway)
+  x402_payment_required: { status: 402, message: "This request needs an x402 payment (PAYMENT-SIGNATURE header)" },
+  x402_payment_invalid: { status: 402, message: "The x402 payment is malformed or does not verify" },
+  x402_payment_expired: { status: 402, message: "The x402 payment authorization has expired" },
+  x402_insufficient_amount: { status: 402, message: "The x402 payment is for less than the required amount" },
+  x402_insufficient_funds: { status: 402, message: "The payer's token balance does not cover the x402 payment" },
+  x402_payment_replayed: { status: 402, message: "This x402 payment authorization was already used" },
+  x402_settlement_failed: { status: 502, message: "The x402 payment verified but could not be settled on chain" },
   // configuration and chain access
   invalid_parameter: { status: 400, message: "A parameter is malformed or out of range" },
   keystore_password_invalid: { status: 400, message: "The keystore password is wrong (the MAC does not match)" },

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { openDatabase } from "@verity/chain";
+import type { BaseError } from "@verity/core";
+import { createPrepaidLedger } from "./prepaid-ledger.ts";
+
+const alice = "0x00000000000000000000000000000000000000a1";
+
+test("keys authenticate to their owner; unknown keys are refused", () => {
+  const ledger = createPrepaidLedger({ db: openDatabase(":memory:") });
+  const key = ledger.createKey({ owner: alice });
+  assert.match(key, /^vk_/);
+  assert.equal(ledger.authenticate(key), alice);
+  assert.throws(
+    () => ledger.authenticate("vk_nope"),
+    (e: BaseError) => e.code === "invalid_api_key",
+  );
+});
+
+test("deposits credit once; holds settle to the actual charge and release the rest", () => {
+  const ledger = createPrepaidLedger({ db: openDatabase(":memory:") });
+  assert.equal(ledger.credit({ owner: alice, amount: 1_000n, ref: "0xabc:1" }), true);
+  assert.equal(ledger.credit({ owner: alice, amount: 1_000n, ref: "0xabc:1" }), false, "same transfer twice");
+  const hold = ledger.hold(alice, 600n);
+  assert.equal(ledger.balanceOf(alice), 400n);
+  assert.throws(
+    () => ledger.hold(alice, 500n),
+    (e: BaseError) => e.code === "insufficient_balance",
+  );
+  ledger.settle(hold, 250n, "req-1");
+  assert.equal(ledger.balanceOf(alice), 750n);
+  const failed = ledger.hold(alice, 700n);
+  ledger.release(failed);
+  ledger.release(failed);
+  assert.equal(ledger.balanceOf(alice), 750n, "a failed request charges nothing, released once");
+});
+
+test("holds left by a crash are released on restart", () => {
+  const db = openDatabase(":memory:");
+  const ledger = createPrepaidLedger({ db });
+  ledger.credit({ owner: alice, amount: 100n, ref: "d" });
+  ledger.hold(alice, 80n);
+  assert.equal(ledger.balanceOf(alice), 20n);
+  const restarted = createPrepaidLedger({ db });
+  assert.equal(restarted.balanceOf(alice), 100n);
+});

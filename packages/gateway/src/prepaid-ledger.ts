@@ -1,0 +1,122 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { DatabaseSync } from "node:sqlite";
+import { inTransaction } from "@verity/chain";
+import { PaymentError, RequestError } from "@verity/core";
+
+export type Hold = { id: number; owner: string; amount: bigint };
+
+const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
+
+/**
+ * Gateway API keys and prepaid balances in SQLite. A key belongs to an on-chain address; deposits
+ * of the payment token from that address credit its balance (idempotent per transfer). A request
+ * first holds its maximum charge, then settles to the actual charge and releases the rest, so a
+ * balance can never go negative and a crash mid-request leaves at most a hold (released on start).
+ */
+export function createPrepaidLedger(options: { db: DatabaseSync }) {
+  const { db } = options;
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS api_keys (key_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, label TEXT, created_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS balances (owner TEXT PRIMARY KEY, balance TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS holds (id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, amount TEXT NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS ledger (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, delta TEXT NOT NULL, reason TEXT NOT NULL,
+      ref TEXT, created_at INTEGER NOT NULL, UNIQUE (reason, ref)
+    );
+  `);
+  // Holds left by a crash are released: their requests never completed.
+  inTransaction(db, () => {
+    for (const hold of db.prepare("SELECT * FROM holds").all() as { id: number; owner: string; amount: string }[]) {
+      adjust(hold.owner, BigInt(hold.amount));
+      db.prepare("DELETE FROM holds WHERE id = ?").run(hold.id);
+    }
+  });
+
+  function balanceOf(owner: string): bigint {
+    const row = db.prepare("SELECT balance FROM balances WHERE owner = ?").get(owner.toLowerCase()) as
+      | { balance: string }
+      | undefined;
+    return BigInt(row?.balance ?? "0");
+  }
+  function adjust(owner: string, delta: bigint): void {
+    const next = balanceOf(owner) + delta;
+    db.prepare(
+      "INSERT INTO balances (owner, balance) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET balance = excluded.balance",
+    ).run(owner.toLowerCase(), next.toString());
+  }
+
+  return {
+    /** Creates an API key for `owner`; only its hash is stored, the key is returned once. */
+    createKey(args: { owner: `0x${string}`; label?: string }): string {
+      const key = `vk_${randomBytes(24).toString("base64url")}`;
+      db.prepare("INSERT INTO api_keys (key_hash, owner, label, created_at) VALUES (?, ?, ?, ?)").run(
+        hashKey(key),
+        args.owner.toLowerCase(),
+        args.label ?? null,
+        Date.now(),
+      );
+      return key;
+    },
+    /** The owner address of a bearer key, or a 401-style error. */
+    authenticate(key: string): string {
+      const row = db.prepare("SELECT owner FROM api_keys WHERE key_hash = ?").get(hashKey(key)) as
+        | { owner: string }
+        | undefined;
+      if (!row)
+        throw new RequestError("Unknown API key", {
+          code: "invalid_api_key",
+          hint: "Create a key with POST /v1/keys or pay per request with x402 (no key)",
+        });
+      return row.owner;
+    },
+    balanceOf,
+    /** Credits a deposit once per `ref` (e.g. `txHash:logIndex`). Returns false when already credited. */
+    credit(args: { owner: string; amount: bigint; ref: string; reason?: string }): boolean {
+      return inTransaction(db, () => {
+        const inserted = db
+          .prepare("INSERT OR IGNORE INTO ledger (owner, delta, reason, ref, created_at) VALUES (?, ?, ?, ?, ?)")
+          .run(args.owner.toLowerCase(), args.amount.toString(), args.reason ?? "deposit", args.ref, Date.now());
+        if (Number(inserted.changes) === 0) return false;
+        adjust(args.owner, args.amount);
+        return true;
+      });
+    },
+    /** Holds `amount` of `owner`'s balance for a request, or fails with `insufficient_balance` (402). */
+    hold(owner: string, amount: bigint): Hold {
+      return inTransaction(db, () => {
+        const balance = balanceOf(owner);
+        if (balance < amount) {
+          throw new PaymentError(`The prepaid balance ${balance} does not cover this request's maximum of ${amount}`, {
+            code: "insufficient_balance",
+            hint: "Deposit the payment token to the gateway address, lower max_tokens, or pay per request with x402",
+          });
+        }
+        adjust(owner, -amount);
+        const result = db
+          .prepare("INSERT INTO holds (owner, amount, created_at) VALUES (?, ?, ?)")
+          .run(owner.toLowerCase(), amount.toString(), Date.now());
+        return { id: Number(result.lastInsertRowid), owner: owner.toLowerCase(), amount };
+      });
+    },
+    /** Settles a hold to `charge` (≤ the hold), releasing the rest, recorded under `ref`. */
+    settle(hold: Hold, charge: bigint, ref: string): void {
+      inTransaction(db, () => {
+        const applied = charge < hold.amount ? charge : hold.amount;
+        db.prepare("DELETE FROM holds WHERE id = ?").run(hold.id);
+        adjust(hold.owner, hold.amount - applied);
+        db.prepare(
+          "INSERT OR IGNORE INTO ledger (owner, delta, reason, ref, created_at) VALUES (?, ?, 'request', ?, ?)",
+        ).run(hold.owner, (-applied).toString(), ref, Date.now());
+      });
+    },
+    /** Releases a hold entirely (the request failed: nothing is charged). */
+    release(hold: Hold): void {
+      inTransaction(db, () => {
+        const deleted = db.prepare("DELETE FROM holds WHERE id = ?").run(hold.id);
+        if (Number(deleted.changes) > 0) adjust(hold.owner, hold.amount);
+      });
+    },
+  };
+}
+
+export type PrepaidLedger = ReturnType<typeof createPrepaidLedger>;
