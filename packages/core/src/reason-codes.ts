@@ -47,6 +47,11 @@ export const NODE_REASONS = {
   x402_insufficient_funds: { status: 402, message: "The payer's token balance does not cover the x402 payment" },
   x402_payment_replayed: { status: 402, message: "This x402 payment authorization was already used" },
   x402_settlement_failed: { status: 502, message: "The x402 payment verified but could not be settled on chain" },
+  // client SDK (routing and spending limits)
+  offer_over_max_price: { status: 404, message: "No offer for this model is within the price limit" },
+  no_healthy_offer: { status: 503, message: "Every offer for this model is unhealthy or its provider is flagged" },
+  ceiling_over_cap: { status: 402, message: "The request's maximum charge exceeds the client's per-request cap" },
+  no_channel_headroom: { status: 402, message: "No open channel to this provider has headroom for the request" },
   // configuration and chain access
   invalid_parameter: { status: 400, message: "A parameter is malformed or out of range" },
   keystore_password_invalid: { status: 400, message: "The keystore password is wrong (the MAC does not match)" },
