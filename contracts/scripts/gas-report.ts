@@ -87,14 +87,14 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
 
   // Warm-up claim so provider, model owner and treasury already hold tokens (the steady state).
   // Each claim settles less than its voucher's cap, as an honest provider does (usage < ceiling).
-  const claim = async (ids: Hex[], amount: bigint) => {
+  const claim = async (ids: Hex[], amount: bigint, from = "provider-1") => {
     const cumulativeAmount = amount + amount / 4n;
     const claims = await Promise.all(
       ids.map((channelId) => f.voucherClaim({ channelId, cumulativeAmount, amount, signer: "client-1" })),
     );
     return gasOf(
       t
-        .wallet("provider-1")
+        .wallet(from)
         .writeContract({ address: channels, abi: paymentChannelsAbi, functionName: "claim", args: [claims] }),
     );
   };
@@ -113,6 +113,9 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
     report[`paymentChannels.claim.${size}.perChannel`] = Math.round(gas / size);
   }
   report["paymentChannels.claim.warm"] = await claim([firstId], 2_000n);
+  // The same claim sent by an approved operator: the receiver check then asks the registry.
+  await f.mined(f.as("provider-1").agents.write.setApprovalForAll([t.account("gateway").address, true]));
+  report["paymentChannels.claim.warmByOperator"] = await claim([firstId], 3_000n, "gateway");
 
   report["paymentChannels.initiateWithdraw"] = await gasOf(
     client.writeContract({

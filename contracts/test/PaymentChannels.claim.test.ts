@@ -168,7 +168,7 @@ describe("PaymentChannels.claim", () => {
     await f.mined(claim([more], "provider-3"));
   });
 
-  test("checks the caller once per run of claims with the same agent, naming the first foreign channel", async () => {
+  test("checks the caller at every change of agent in a batch, naming the first foreign channel", async () => {
     const agent2 = await f.registerAgent("provider-2");
     const a = await openOne();
     const b = await openOne({ agent: agent2 });

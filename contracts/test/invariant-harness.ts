@@ -1,7 +1,8 @@
 /**
  * Shared machinery of the property tests: run settings, the test wrapper with its outcome counts,
- * the expected-balance ledger, and sending a transaction whose outcome the model predicted
- * (success, or a revert with a named custom error that must be mined and move nothing).
+ * and a harness bound to the chain for what every model step does: sending a transaction whose
+ * outcome the model predicted (success, or a revert with a named custom error that must be mined and
+ * move nothing), pinning block time, and keeping the expected token balances.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -18,54 +19,6 @@ export const fcSettings = {
 };
 
 export type Call = { address: Address; abi: Abi; functionName: string; args: readonly unknown[] };
-
-/**
- * Sends `call` from devnet account `from` with a fixed gas limit (no estimation, so the outcome is
- * decided by the mined block alone) and checks it against the prediction: success, or a revert
- * with `expectedError`.
- */
-export async function sendPredicted(
-  f: Fixture,
-  from: string | Sender,
-  call: Call,
-  expectedError: string | undefined,
-): Promise<TransactionReceipt> {
-  if (expectedError !== undefined) {
-    const { errorName, receipt } = await f.sendReverting(from, call);
-    assert.equal(errorName, expectedError, `${call.functionName} reverted with ${errorName}`);
-    return receipt;
-  }
-  const sender = typeof from === "string" ? f.wallet(from) : from;
-  const hash = await sender.writeContract({ ...call, gas: 5_000_000n } as never);
-  const receipt = await f.publicClient.waitForTransactionReceipt({ hash });
-  assert.equal(receipt.status, "success", `${call.functionName} reverted`);
-  return receipt;
-}
-
-/** Pins the next block's timestamp to latest + 1 and returns it, so time checks are predictable. */
-export async function pinNextTimestamp(t: TestChain, f: Fixture): Promise<bigint> {
-  const latest = (await f.publicClient.getBlock({ blockTag: "latest" })).timestamp;
-  await t.testClient.setNextBlockTimestamp({ timestamp: latest + 1n });
-  return latest + 1n;
-}
-
-/** Timestamp of the block that included `receipt`. */
-export async function blockTime(f: Fixture, receipt: TransactionReceipt): Promise<bigint> {
-  return (await f.publicClient.getBlock({ blockNumber: receipt.blockNumber })).timestamp;
-}
-
-/** Reads the token balances of `accounts` in parallel. */
-export async function balancesOf(f: Fixture, accounts: readonly Address[]): Promise<Map<Address, bigint>> {
-  const values = await Promise.all(accounts.map((a) => f.balanceOf(a)));
-  return new Map(accounts.map((a, i) => [a, values[i] ?? 0n]));
-}
-
-/** Expected token balances of `accounts`, starting from the chain's; `credit` moves them as the model predicts. */
-export async function expectedBalances(f: Fixture, accounts: readonly Address[]) {
-  const balances = await balancesOf(f, accounts);
-  const credit = (account: Address, amount: bigint) => balances.set(account, (balances.get(account) ?? 0n) + amount);
-  return { balances, credit };
-}
 
 /** Builds the `Call`s of one contract: `callsTo(address, abi)(functionName, args)`. */
 export function callsTo(address: Address, abi: Abi): (functionName: string, args: readonly unknown[]) => Call {
@@ -99,4 +52,61 @@ export function modelTest<T>(
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     ctx.diagnostic(`runs: ${fcSettings.numRuns} in ${seconds}s; outcomes: ${seen.summary()}`);
   });
+}
+
+export type Harness = ReturnType<typeof harness>;
+
+/** The step helpers of a model test on chain `t` with fixture `f`. */
+export function harness(t: TestChain, f: Fixture) {
+  /** Reads the token balances of `accounts` in parallel. */
+  async function balancesOf(accounts: readonly Address[]): Promise<Map<Address, bigint>> {
+    const values = await Promise.all(accounts.map((a) => f.balanceOf(a)));
+    return new Map(accounts.map((a, i) => [a, values[i] ?? 0n]));
+  }
+
+  return {
+    balancesOf,
+
+    /** Expected token balances of `accounts`, starting from the chain's; `credit` moves them as the model predicts. */
+    async expectedBalances(accounts: readonly Address[]) {
+      const balances = await balancesOf(accounts);
+      const credit = (account: Address, amount: bigint) =>
+        balances.set(account, (balances.get(account) ?? 0n) + amount);
+      return { balances, credit };
+    },
+
+    /**
+     * Sends `call` from `from` with a fixed gas limit (no estimation, so the outcome is decided by
+     * the mined block alone) and checks it against the prediction: success, or a revert with
+     * `expectedError`.
+     */
+    async sendPredicted(
+      from: string | Sender,
+      call: Call,
+      expectedError: string | undefined,
+    ): Promise<TransactionReceipt> {
+      if (expectedError !== undefined) {
+        const { errorName, receipt } = await f.sendReverting(from, call);
+        assert.equal(errorName, expectedError, `${call.functionName} reverted with ${errorName}`);
+        return receipt;
+      }
+      const sender = typeof from === "string" ? f.wallet(from) : from;
+      const hash = await sender.writeContract({ ...call, gas: 5_000_000n } as never);
+      const receipt = await f.publicClient.waitForTransactionReceipt({ hash });
+      assert.equal(receipt.status, "success", `${call.functionName} reverted`);
+      return receipt;
+    },
+
+    /** Pins the next block's timestamp to latest + 1 and returns it, so time checks are predictable. */
+    async pinNextTimestamp(): Promise<bigint> {
+      const latest = (await f.publicClient.getBlock({ blockTag: "latest" })).timestamp;
+      await t.testClient.setNextBlockTimestamp({ timestamp: latest + 1n });
+      return latest + 1n;
+    },
+
+    /** Timestamp of the block that included `receipt`. */
+    async blockTime(receipt: TransactionReceipt): Promise<bigint> {
+      return (await f.publicClient.getBlock({ blockNumber: receipt.blockNumber })).timestamp;
+    },
+  };
 }

@@ -12,16 +12,7 @@ import type { Address } from "viem";
 import { createTestChain, type TestChain } from "../../packages/chain/src/testing.ts";
 import { stakingAbi } from "../generated/index.ts";
 import { deployFixture, type Fixture, rewinder } from "./fixture.ts";
-import {
-  balancesOf,
-  blockTime,
-  callsTo,
-  expectedBalances,
-  modelTest,
-  outcomes,
-  pinNextTimestamp,
-  sendPredicted,
-} from "./invariant-harness.ts";
+import { callsTo, type Harness, harness, modelTest, outcomes } from "./invariant-harness.ts";
 
 const MIN_STAKE = 1_000_000n;
 const DAY = 86_400;
@@ -96,6 +87,7 @@ type AgentModel = { id: bigint; owner: string; bonded: bigint; entries: Entry[];
 
 let t: TestChain;
 let f: Fixture;
+let h: Harness;
 let reset: () => Promise<void>;
 let modelId: bigint;
 const OWNERS = ["provider-1", "provider-2"];
@@ -108,6 +100,7 @@ const seen = outcomes();
 before(async () => {
   t = await createTestChain();
   f = await deployFixture(t, { minStakePerOffer: MIN_STAKE, unbondingDelay: UNBONDING });
+  h = harness(t, f);
   for (const owner of OWNERS) agentIds.push(await f.registerAgent(owner));
   modelId = await f.registerModel("modelOwner", 0);
   await f.fund(STAKERS, 10n ** 12n, f.addresses.staking);
@@ -126,7 +119,7 @@ async function runSequence(ops: Op[]): Promise<void> {
     offers: [],
     challenges: 0n,
   }));
-  const { balances, credit } = await expectedBalances(f, watched);
+  const { balances, credit } = await h.expectedBalances(watched);
   const staking = f.addresses.staking;
   const call = callsTo(staking, stakingAbi);
   const disputes = await f.disputesWallet();
@@ -143,7 +136,7 @@ async function runSequence(ops: Op[]): Promise<void> {
     let error: string | undefined;
     if (op.kind === "stake") {
       const from = STAKERS[op.from]!;
-      await sendPredicted(f, from, call("stake", [a.id, op.amount]), undefined);
+      await h.sendPredicted(from, call("stake", [a.id, op.amount]), undefined);
       a.bonded += op.amount;
       credit(t.account(from).address, -op.amount);
       credit(staking, op.amount);
@@ -152,19 +145,19 @@ async function runSequence(ops: Op[]): Promise<void> {
       if (amount <= 0n) error = "ZeroAmount";
       else if (amount > a.bonded || a.bonded - amount < required) error = "InsufficientStake";
       else if (a.entries.length >= MAX_PENDING) error = "TooManyUnbondings";
-      const receipt = await sendPredicted(f, a.owner, call("requestUnbond", [a.id, amount < 0n ? 0n : amount]), error);
+      const receipt = await h.sendPredicted(a.owner, call("requestUnbond", [a.id, amount < 0n ? 0n : amount]), error);
       if (!error) {
         a.bonded -= amount;
-        a.entries.push({ amount, availableAt: (await blockTime(f, receipt)) + UNBONDING });
+        a.entries.push({ amount, availableAt: (await h.blockTime(receipt)) + UNBONDING });
       }
     } else if (op.kind === "withdraw") {
       if (op.wait) await t.increaseTime(UNBONDING);
-      const now = await pinNextTimestamp(t, f);
+      const now = await h.pinNextTimestamp();
       const matured = a.entries.filter((e) => e.availableAt <= now);
       if (a.challenges !== 0n) error = "OpenChallenges";
       else if (a.entries[0] === undefined || a.entries[0].availableAt > now) error = "UnbondingNotReady";
       const to = t.account(a.owner).address;
-      await sendPredicted(f, a.owner, call("withdraw", [a.id, to]), error);
+      await h.sendPredicted(a.owner, call("withdraw", [a.id, to]), error);
       if (!error) {
         const amount = matured.reduce((sum, e) => sum + e.amount, 0n);
         a.entries = a.entries.slice(matured.length);
@@ -179,7 +172,7 @@ async function runSequence(ops: Op[]): Promise<void> {
       const amounts = op.weights.map((w) => (amount * BigInt(w)) / weightSum);
       amounts[amounts.length - 1]! += amount - amounts.reduce((s, v) => s + v, 0n);
       if (amount > total) error = "InsufficientStake";
-      await sendPredicted(f, disputes, call("slash", [a.id, amount, recipients, amounts]), error);
+      await h.sendPredicted(disputes, call("slash", [a.id, amount, recipients, amounts]), error);
       if (!error) {
         const fromBonded = amount < a.bonded ? amount : a.bonded;
         a.bonded -= fromBonded;
@@ -196,12 +189,12 @@ async function runSequence(ops: Op[]): Promise<void> {
     } else if (op.kind === "addOffer") {
       if (a.bonded < required + MIN_STAKE) error = "InsufficientStake";
       const args = [a.id, modelId, 10n, 40n, 1024, "https://offer.example"];
-      const receipt = await sendPredicted(f, a.owner, call("addOffer", args), error);
+      const receipt = await h.sendPredicted(a.owner, call("addOffer", args), error);
       if (!error) a.offers.push(BigInt(receipt.logs[0]!.topics[1]!));
     } else if (op.kind === "removeOffer") {
       if (a.offers.length === 0) continue;
       const offerId = a.offers[op.index % a.offers.length]!;
-      await sendPredicted(f, a.owner, call("removeOffer", [offerId]), undefined);
+      await h.sendPredicted(a.owner, call("removeOffer", [offerId]), undefined);
       a.offers = a.offers.filter((o) => o !== offerId);
     } else if (op.kind === "challenges") {
       a.challenges = op.open ? 1n : 0n;
@@ -217,7 +210,7 @@ async function runSequence(ops: Op[]): Promise<void> {
 async function checkInvariants(agents: AgentModel[], expected: Map<Address, bigint>): Promise<void> {
   const s = f.as("client-1").staking;
   const [actual, total, states] = await Promise.all([
-    balancesOf(f, watched),
+    h.balancesOf(watched),
     s.read.totalStaked(),
     Promise.all(
       agents.map((a) => Promise.all([s.read.stakeOf([a.id]), s.read.unbondingsOf([a.id]), s.read.offersOf([a.id])])),

@@ -93,7 +93,7 @@ export const PROJECTIONS: Record<string, Projection> = {
   ChannelToppedUp: (db, e, a) =>
     run(
       db,
-      "UPDATE channels SET deposit = ?, withdrawable_at = NULL, updated_block = ? WHERE channel_id = ?",
+      "UPDATE channels SET deposit = ?, updated_block = ? WHERE channel_id = ?",
       s(a.deposit),
       e.block,
       s(a.channelId),

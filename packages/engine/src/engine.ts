@@ -22,7 +22,13 @@ export type ChatMessage = z.output<typeof chatMessageSchema>;
 
 /** A chat rendered with the model's template (generation prompt added), or raw text (BOS prepended when the model wants one). */
 export const promptSchema = z.union([
-  z.object({ messages: z.array(chatMessageSchema).min(1) }).strict(),
+  z
+    .object({
+      messages: z.array(chatMessageSchema).min(1),
+      /** Continue the final assistant message instead of starting a new turn (vLLM's `continue_final_message`). */
+      continueFinal: z.boolean().optional(),
+    })
+    .strict(),
   z.object({ text: z.string() }).strict(),
 ]);
 
@@ -109,7 +115,7 @@ export type Engine = {
   /** Tokens to text; control tokens render as nothing. */
   detokenize(tokens: readonly number[]): string;
   /** Prompt tokens of a chat, rendered with the model's chat template, ending with the assistant prefix. */
-  renderChat(messages: readonly ChatMessage[]): number[];
+  renderChat(messages: readonly ChatMessage[], options?: { continueFinal?: boolean }): number[];
   generate(request: GenerateRequest): Promise<GenerateResult>;
   /**
    * Teacher forcing: one evaluation of prompt + output, returning each output token's probability

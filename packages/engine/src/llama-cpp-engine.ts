@@ -88,12 +88,13 @@ export async function createLlamaCppEngine(options: LlamaCppEngineOptions): Prom
     if (closed) throw new ConfigError("The engine is closed", { code: "internal_error" });
   }
 
-  function renderChat(messages: readonly ChatMessage[]): number[] {
+  function renderChat(messages: readonly ChatMessage[], continueFinal = false): number[] {
     ensureOpen();
     const history: ChatHistoryItem[] = messages.map((m) =>
       m.role === "assistant" ? { type: "model", response: [m.content] } : { type: m.role, text: m.content },
     );
-    history.push({ type: "model", response: [] });
+    // A final assistant message to continue stays the open model turn; otherwise open a new one.
+    if (!(continueFinal && messages.at(-1)?.role === "assistant")) history.push({ type: "model", response: [] });
     return chatWrapper.generateContextState({ chatHistory: history }).contextText.tokenize(model.tokenizer);
   }
 
@@ -131,14 +132,15 @@ export async function createLlamaCppEngine(options: LlamaCppEngineOptions): Prom
       ensureOpen();
       return model.detokenize(tokens as readonly Token[], false);
     },
-    renderChat: (messages) => renderChat(parseOrThrow(z.array(chatMessageSchema), messages, "messages")),
+    renderChat: (messages, options) =>
+      renderChat(parseOrThrow(z.array(chatMessageSchema), messages, "messages"), options?.continueFinal === true),
     async generate(request) {
       ensureOpen();
       const prompt = parseOrThrow(promptSchema, request.prompt, "prompt");
       const sampling = parseOrThrow(samplingSchema, request.sampling, "sampling");
       const promptTokens =
         "messages" in prompt
-          ? renderChat(prompt.messages)
+          ? renderChat(prompt.messages, prompt.continueFinal === true)
           : [...(prependBos ? [bos] : []), ...model.tokenize(prompt.text)];
       if (promptTokens.length === 0) {
         throw new RequestError("The prompt is empty", { code: "invalid_request", hint: "Send some text" });
