@@ -110,11 +110,14 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
               messages: (
                 body as { messages: { role: "system" | "user" | "assistant"; content: string }[] }
               ).messages.map((m) => ({ role: m.role, content: m.content })),
+              ...((body as { continue_final_message?: boolean | null }).continue_final_message
+                ? { continueFinal: true }
+                : {}),
             }
           : { text: typeof rawPrompt === "string" ? rawPrompt : model.engine.detokenize(rawPrompt ?? []) };
       const promptTokens =
         "messages" in prompt
-          ? model.engine.renderChat(prompt.messages).length
+          ? model.engine.renderChat(prompt.messages, { continueFinal: prompt.continueFinal === true }).length
           : Array.isArray(rawPrompt)
             ? rawPrompt.length
             : model.engine.tokenize(prompt.text).length + 1;

@@ -37,6 +37,8 @@ export const chatCompletionRequestSchema = z.looseObject({
     )
     .min(1),
   max_completion_tokens: z.number().int().positive().nullish(),
+  /** vLLM extension: continue the final assistant message (used by gateways to fail over mid-stream). */
+  continue_final_message: z.boolean().nullish(),
 });
 
 /** `POST /v1/completions` body. */
