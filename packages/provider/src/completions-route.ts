@@ -139,7 +139,15 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
         });
         return errorResponse(c, error, { payment: paymentInfo(deps, model, ceiling) });
       }
-      const reservation = await deps.gate.authorize({ header, modelId: model.modelId, ceiling });
+      let reservation: Awaited<ReturnType<PaymentGate["authorize"]>>;
+      try {
+        reservation = await deps.gate.authorize({ header, modelId: model.modelId, ceiling });
+      } catch (error) {
+        // Every payment refusal says how to pay, including this request's exact ceiling.
+        if (error instanceof PaymentError)
+          return errorResponse(c, error, { payment: paymentInfo(deps, model, ceiling) });
+        throw error;
+      }
       const sampling: SamplingRequest = {
         temperature: body.temperature ?? 1,
         topP: body.top_p ?? 1,

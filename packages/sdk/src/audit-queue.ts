@@ -1,0 +1,118 @@
+/**
+ * Stores every verified transcript and, for the sampled ones, hands them to a validator: each is
+ * queued as "pending" in the store first, then POSTed as JSON to `validatorUrl` (status "sent" on a
+ * 2xx). Without a validator URL, or when it fails, samples stay pending; `flush` retries them.
+ */
+import type { AuditSampler } from "./audit-sampler.ts";
+import type { AuditEntry, Transcript, TranscriptStore } from "./transcript-store.ts";
+
+/** What a validator receives (and `onSample` gets): the transcript with the receipt and its deployment. */
+export type AuditSample = {
+  version: 1;
+  chainId: number;
+  paymentChannels: `0x${string}`;
+  agentId: string;
+  channelId: `0x${string}`;
+  modelId: string;
+  model: string;
+  kind: "chat" | "text";
+  request: Record<string, unknown>;
+  output: string;
+  promptTokenIds: number[] | null;
+  outputTokenIds: number[] | null;
+  receipt: Transcript["receipt"];
+};
+
+export function createAuditQueue(options: {
+  transcripts: TranscriptStore;
+  sampler: AuditSampler;
+  chainId: number;
+  paymentChannels: `0x${string}`;
+  validatorUrl?: string;
+  fetch: typeof fetch;
+  onSample?: (sample: AuditSample) => void;
+  onError?: (error: unknown) => void;
+}) {
+  const inFlight = new Set<Promise<unknown>>();
+  const posting = new Set<string>();
+
+  function toSample(t: Transcript): AuditSample {
+    return {
+      version: 1,
+      chainId: options.chainId,
+      paymentChannels: options.paymentChannels,
+      agentId: t.agentId.toString(),
+      channelId: t.channelId,
+      modelId: t.modelId.toString(),
+      model: t.model,
+      kind: t.kind,
+      request: t.request,
+      output: t.output,
+      promptTokenIds: t.promptTokenIds,
+      outputTokenIds: t.outputTokenIds,
+      receipt: t.receipt,
+    };
+  }
+
+  async function post(t: Transcript): Promise<boolean> {
+    if (!options.validatorUrl || posting.has(t.requestId.toLowerCase())) return false;
+    posting.add(t.requestId.toLowerCase());
+    try {
+      const response = await options.fetch(options.validatorUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(toSample(t)),
+        signal: AbortSignal.timeout(10_000),
+      });
+      await response.body?.cancel();
+      if (!response.ok) throw new Error(`the validator answered HTTP ${response.status}`);
+      options.transcripts.markAuditSent(t.requestId, Date.now());
+      return true;
+    } catch (error) {
+      options.transcripts.markAuditFailed(t.requestId, error instanceof Error ? error.message : String(error));
+      options.onError?.(error);
+      return false;
+    } finally {
+      posting.delete(t.requestId.toLowerCase());
+    }
+  }
+
+  function track(promise: Promise<unknown>): void {
+    inFlight.add(promise);
+    void promise.finally(() => inFlight.delete(promise));
+  }
+
+  return {
+    /** Stores the transcript; returns whether it was sampled for audit (and then queues and sends it). */
+    consider(t: Transcript): boolean {
+      const sampled = options.sampler.sample(t.receipt.signature as `0x${string}`);
+      options.transcripts.record(t, sampled);
+      if (sampled) {
+        try {
+          options.onSample?.(toSample(t));
+        } catch (error) {
+          options.onError?.(error);
+        }
+        if (options.validatorUrl) track(post(t));
+      }
+      return sampled;
+    },
+    /** Sends every pending sample now; resolves with how many went out and how many are still pending. */
+    async flush(): Promise<{ sent: number; pending: number }> {
+      await Promise.allSettled([...inFlight]);
+      let sent = 0;
+      for (const entry of options.transcripts.audits("pending")) if (await post(entry.transcript)) sent++;
+      return { sent, pending: options.transcripts.audits("pending").length };
+    },
+    entries(status?: AuditEntry["status"]): AuditEntry[] {
+      return options.transcripts.audits(status);
+    },
+    /** Resolves once background posts have finished. */
+    async idle(): Promise<void> {
+      await Promise.allSettled([...inFlight]);
+    },
+    toSample,
+  };
+}
+
+export type AuditQueue = ReturnType<typeof createAuditQueue>;

@@ -1,0 +1,347 @@
+/**
+ * One paid request to one provider over a reserved channel: sign the voucher (its amount is already
+ * durable), POST, retry once on `voucher_below_ceiling` with the provider's stated ceiling (never
+ * above the client's cap), then verify the receipt before the charge is accepted — for streams on
+ * the trailing chunk, before it is handed to the caller. A refused receipt flags the provider and
+ * throws a PaymentError with the flag's code; the reservation then stays counted (orphaned).
+ */
+import {
+  type BaseError,
+  encodeVoucherHeader,
+  HEADERS,
+  isReasonCode,
+  PaymentError,
+  type ReasonCode,
+  RequestError,
+  voucherDomain,
+  voucherTypes,
+} from "@verity/core";
+import type { LocalAccount } from "viem";
+import type { AgentSigners } from "./agent-signers.ts";
+import type { AuditQueue } from "./audit-queue.ts";
+import type { ChannelStore, Reservation } from "./channel-store.ts";
+import type { Offer } from "./offer-directory.ts";
+import type { CompletionUsage, VerityPayment } from "./openai-types.ts";
+import type { ProviderFlags } from "./provider-flags.ts";
+import { checkReceipt } from "./receipt-check.ts";
+import { sseData } from "./sse.ts";
+
+export type PaidContext = {
+  chainId: number;
+  paymentChannels: `0x${string}`;
+  authorizer: LocalAccount;
+  store: ChannelStore;
+  flags: ProviderFlags;
+  signers: AgentSigners;
+  audits: AuditQueue;
+  fetch: typeof fetch;
+  /** Largest ceiling the client signs for one request. */
+  maxCeiling: bigint;
+};
+
+/** A routed request: the offer, the reservation on one of its channels, and the client's bounds. */
+export type Route = {
+  offer: Offer;
+  reservation: Reservation;
+  promptTokenBound: number;
+  maxTokens: number;
+};
+
+export type PaidRequest = { kind: "chat" | "text"; body: Record<string, unknown>; signal?: AbortSignal };
+
+type ErrorBody = {
+  error?: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> };
+  payment?: { ceiling?: string };
+};
+
+/** The provider's error answer as a Verity error with its reason code (payment codes → PaymentError). */
+function providerError(status: number, body: ErrorBody, offer: Offer): BaseError {
+  const code: ReasonCode = body.error?.code && isReasonCode(body.error.code) ? body.error.code : "upstream_error";
+  const message = `Provider ${offer.agentId} refused the request: ${body.error?.message ?? `HTTP ${status}`}`;
+  const options = {
+    code,
+    ...(body.error?.hint ? { hint: body.error.hint } : {}),
+    details: { status, agentId: offer.agentId.toString(), url: offer.url, ...(body.error?.details ?? {}) },
+  };
+  return status === 402 || status === 409 ? new PaymentError(message, options) : new RequestError(message, options);
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  try {
+    return await response.json();
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeReceiptHeader(value: string | null): Record<string, unknown> | undefined {
+  if (!value) return undefined;
+  try {
+    return JSON.parse(Buffer.from(value, "base64").toString("utf8")) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createPaidRequests(ctx: PaidContext) {
+  const domain = voucherDomain({ chainId: ctx.chainId, verifyingContract: ctx.paymentChannels });
+
+  async function post(route: Route, r: Reservation, req: PaidRequest, signal?: AbortSignal): Promise<Response> {
+    const signature = await ctx.authorizer.signTypedData({
+      domain,
+      types: voucherTypes,
+      primaryType: "Voucher",
+      message: { channelId: r.channelId, cumulativeAmount: r.voucherAmount },
+    });
+    const voucher = encodeVoucherHeader({
+      channelId: r.channelId,
+      cumulativeAmount: r.voucherAmount,
+      signature,
+      chainId: ctx.chainId,
+      contract: ctx.paymentChannels,
+    });
+    const path = req.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";
+    try {
+      return await ctx.fetch(`${route.offer.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", [HEADERS.voucher]: voucher },
+        body: JSON.stringify(req.body),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (cause) {
+      // Refused connections never reached the provider; anything else may have been charged.
+      const refused = (cause as { cause?: { code?: string } }).cause?.code === "ECONNREFUSED";
+      if (refused) ctx.store.release(r.id);
+      else ctx.store.orphan(r.id);
+      throw new RequestError(`Provider ${route.offer.agentId} at ${route.offer.url} did not answer`, {
+        code: "upstream_unreachable",
+        hint: "Retry; the client routes to another healthy offer once this one's health probe fails",
+        details: { agentId: route.offer.agentId.toString(), url: route.offer.url },
+        cause,
+      });
+    }
+  }
+
+  /** Sends with the voucher; on a `voucher_below_ceiling` 402 stating a larger ceiling, retries once. */
+  async function send(route: Route, req: PaidRequest, signal?: AbortSignal): Promise<Response> {
+    let response = await post(route, route.reservation, req, signal);
+    if (response.status !== 402) return response;
+    const body = ((await readJson(response)) ?? {}) as ErrorBody;
+    const statedText = body.payment?.ceiling ?? (body.error?.details?.ceiling as string | undefined);
+    const stated = statedText !== undefined && /^\d+$/.test(String(statedText)) ? BigInt(statedText) : undefined;
+    if (body.error?.code !== "voucher_below_ceiling" || stated === undefined || stated <= route.reservation.ceiling) {
+      ctx.store.release(route.reservation.id);
+      throw providerError(402, body, route.offer);
+    }
+    if (stated > ctx.maxCeiling) {
+      ctx.store.release(route.reservation.id);
+      throw new PaymentError(
+        `Provider ${route.offer.agentId} asks for a ceiling of ${stated}, above the cap of ${ctx.maxCeiling}`,
+        {
+          code: "ceiling_over_cap",
+          hint: "Lower max_tokens or shorten the prompt, or raise maxCeiling",
+          details: { ceiling: stated.toString(), maxCeiling: ctx.maxCeiling.toString() },
+        },
+      );
+    }
+    const resized = ctx.store.resize(route.reservation.id, stated);
+    if (!resized) {
+      ctx.store.release(route.reservation.id);
+      throw new PaymentError(`The channel has no headroom for the provider's ceiling of ${stated}`, {
+        code: "no_channel_headroom",
+        hint: "Top up the channel or open a new one",
+        details: { channelId: route.reservation.channelId, ceiling: stated.toString() },
+      });
+    }
+    route.reservation = resized;
+    route.promptTokenBound = Number.MAX_SAFE_INTEGER; // the provider's own count; the ceiling still bounds the charge
+    response = await post(route, resized, req, signal);
+    return response;
+  }
+
+  /** Verifies the receipt and, when it holds, accepts the charge and stores the transcript. */
+  async function settle(
+    route: Route,
+    req: PaidRequest,
+    args: {
+      verity: Partial<VerityPayment> | undefined;
+      usage: CompletionUsage | undefined;
+      requestId?: string;
+      output: string;
+    },
+  ): Promise<VerityPayment> {
+    const r = route.reservation;
+    const allowance = ctx.store.allowance(r.id);
+    const v = args.verity;
+    const signed = v ? { receipt: v.receipt, signature: v.signature, signer: v.signer } : undefined;
+    const verdict =
+      allowance === undefined || args.usage === undefined
+        ? ({
+            ok: false,
+            code: "receipt_invalid",
+            reason: "The response carries no usage or receipt",
+            details: {},
+          } as const)
+        : await checkReceipt(
+            signed,
+            {
+              chainId: ctx.chainId,
+              paymentChannels: ctx.paymentChannels,
+              agentId: route.offer.agentId,
+              channelId: r.channelId,
+              modelId: route.offer.modelId,
+              ...(args.requestId ? { requestId: args.requestId } : {}),
+              price: { inputPerMTok: route.offer.inputPricePerMTok, outputPerMTok: route.offer.outputPricePerMTok },
+              ceiling: r.ceiling,
+              maxTokens: route.maxTokens,
+              promptTokenBound: route.promptTokenBound,
+              usage: args.usage,
+              stated: {
+                ...(v?.charge === undefined ? {} : { charge: String(v.charge) }),
+                ...(v?.charged === undefined ? {} : { charged: String(v.charged) }),
+              },
+              chargedAtSign: allowance.chargedAtSign,
+              extra: allowance.extra,
+              highestSigned: allowance.highestSigned,
+            },
+            ctx.signers.isSigner,
+          );
+    if (!verdict.ok) {
+      ctx.store.orphan(r.id); // the provider holds the voucher; its charge stays unproven
+      ctx.flags.flag(route.offer.agentId, verdict.code, verdict.reason, { ...verdict.details, channelId: r.channelId });
+      throw new PaymentError(`Provider ${route.offer.agentId}: ${verdict.reason}`, {
+        code: verdict.code,
+        hint: "The provider is flagged and left out of routing; the evidence is in the client's state dir",
+        details: { agentId: route.offer.agentId.toString(), channelId: r.channelId, ...verdict.details },
+      });
+    }
+    ctx.store.settle(r.id, verdict.receipt.cumulativeCharged);
+    ctx.audits.consider({
+      requestId: verdict.receipt.requestId,
+      agentId: route.offer.agentId,
+      channelId: r.channelId,
+      modelId: route.offer.modelId,
+      model: route.offer.model,
+      kind: req.kind,
+      request: req.body,
+      output: args.output,
+      promptTokenIds: null,
+      outputTokenIds: null,
+      receipt: verdict.signed,
+      createdAt: Date.now(),
+    });
+    return {
+      requestId: verdict.receipt.requestId,
+      charge: verdict.receipt.charge.toString(),
+      charged: verdict.receipt.cumulativeCharged.toString(),
+      receipt: verdict.signed.receipt,
+      signature: verdict.signed.signature as `0x${string}`,
+      signer: verdict.signed.signer as `0x${string}`,
+      agentId: route.offer.agentId.toString(),
+      channelId: r.channelId,
+    };
+  }
+
+  /** Non-streaming request: the provider's JSON body, with `verity` replaced by the verified payment. */
+  async function json<T extends { usage: CompletionUsage; verity: VerityPayment }>(
+    route: Route,
+    req: PaidRequest,
+  ): Promise<T> {
+    const response = await send(route, req, req.signal);
+    if (!response.ok) {
+      ctx.store.release(route.reservation.id);
+      throw providerError(response.status, ((await readJson(response)) ?? {}) as ErrorBody, route.offer);
+    }
+    const body = (await readJson(response)) as
+      | (T & { choices?: { message?: { content?: string }; text?: string }[] })
+      | undefined;
+    const verity =
+      body?.verity ?? (decodeReceiptHeader(response.headers.get(HEADERS.receipt)) as Partial<VerityPayment>);
+    const choice = body?.choices?.[0];
+    const requestId = response.headers.get(HEADERS.requestId) ?? undefined;
+    const payment = await settle(route, req, {
+      verity,
+      usage: body?.usage,
+      ...(requestId ? { requestId } : {}),
+      output: choice?.message?.content ?? choice?.text ?? "",
+    });
+    return { ...(body as T), verity: payment };
+  }
+
+  /** Streaming request: resolves once the provider accepted it; iterate for chunks (the last carries usage and the verified payment). */
+  async function stream<C extends { choices: unknown[]; usage?: CompletionUsage | null; verity?: VerityPayment }>(
+    route: Route,
+    req: PaidRequest,
+  ): Promise<AsyncIterable<C> & { controller: AbortController }> {
+    const controller = new AbortController();
+    const signal = req.signal ? AbortSignal.any([req.signal, controller.signal]) : controller.signal;
+    const response = await send(route, req, signal);
+    if (!response.ok || !response.body) {
+      ctx.store.release(route.reservation.id);
+      throw providerError(response.status, ((await readJson(response)) ?? {}) as ErrorBody, route.offer);
+    }
+    const body = response.body;
+    const requestId = response.headers.get(HEADERS.requestId) ?? undefined;
+    async function* chunks(): AsyncGenerator<C> {
+      let done = false;
+      let finished = false;
+      let output = "";
+      try {
+        for await (const data of sseData(body)) {
+          if (data === "[DONE]") break;
+          let chunk: C & { error?: ErrorBody["error"] };
+          try {
+            chunk = JSON.parse(data) as typeof chunk;
+          } catch (cause) {
+            throw new RequestError(`Provider ${route.offer.agentId} sent a malformed stream event`, {
+              code: "upstream_error",
+              cause,
+            });
+          }
+          if (chunk.error) {
+            ctx.store.release(route.reservation.id); // the provider failed before completing: nothing charged
+            done = true;
+            throw providerError(500, { error: chunk.error }, route.offer);
+          }
+          if (chunk.verity) {
+            done = true;
+            const payment = await settle(route, req, {
+              verity: chunk.verity,
+              usage: chunk.usage ?? undefined,
+              ...(requestId ? { requestId } : {}),
+              output,
+            });
+            yield { ...chunk, verity: payment };
+            continue;
+          }
+          for (const choice of chunk.choices as {
+            delta?: { content?: string };
+            text?: string;
+            finish_reason?: string | null;
+          }[]) {
+            output += choice.delta?.content ?? choice.text ?? "";
+            if (choice.finish_reason) finished = true;
+          }
+          yield chunk;
+        }
+        if (!done && finished) {
+          done = true;
+          await settle(route, req, { verity: undefined, usage: undefined, output });
+        }
+        if (!done) {
+          throw new RequestError(`The stream from provider ${route.offer.agentId} ended before the answer completed`, {
+            code: "upstream_error",
+            hint: "Retry; a request the provider did not complete is not charged",
+          });
+        }
+      } finally {
+        if (!done) ctx.store.orphan(route.reservation.id); // abandoned or broken: the outcome is unknown
+      }
+    }
+    return { [Symbol.asyncIterator]: chunks, controller };
+  }
+
+  return { json, stream };
+}
+
+export type PaidRequests = ReturnType<typeof createPaidRequests>;

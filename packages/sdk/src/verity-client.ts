@@ -1,0 +1,300 @@
+/**
+ * The Verity client: discovers offers, opens and funds channels with permits, pays providers with
+ * vouchers whose amounts are durable before they leave the process, verifies every receipt, flags
+ * providers that cheat, keeps transcripts for the audit window and samples them for validators.
+ */
+import { join } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+import { type ChainClients, connectChain } from "@verity/chain";
+import { ConfigError, type Deployment } from "@verity/core";
+import type { EIP1193Provider, LocalAccount } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { createAgentSigners } from "./agent-signers.ts";
+import { type AuditQueue, type AuditSample, createAuditQueue } from "./audit-queue.ts";
+import { auditThreshold, createAuditSampler } from "./audit-sampler.ts";
+import { type ChannelOps, createChannelOps, type OpenChannelArgs } from "./channel-ops.ts";
+import { type ChannelStore, createChannelStore, type StoredChannel } from "./channel-store.ts";
+import { createCompletionsApi } from "./chat.ts";
+import { loadOrCreateSecret, openClientState } from "./client-state.ts";
+import {
+  createGatewayDirectory,
+  createIndexerDirectory,
+  filterOffers,
+  type Offer,
+  type OfferDirectory,
+  type OfferQuery,
+} from "./offer-directory.ts";
+import type { PriceLimit } from "./openai-types.ts";
+import { createPaidRequests, type PaidRequests } from "./paid-request.ts";
+import { createProviderFlags, type ProviderFlag, type ProviderFlags } from "./provider-flags.ts";
+import { type AutoOpen, createRouter, type Router } from "./router.ts";
+import { createTranscriptStore, type Transcript, type TranscriptStore } from "./transcript-store.ts";
+
+export type VerityClientOptions = {
+  /** JSON-RPC endpoint of the chain (or pass `provider`). */
+  rpcUrl?: string;
+  /** An EIP-1193 provider instead of `rpcUrl`. */
+  provider?: EIP1193Provider;
+  deployment: Deployment;
+  /** The payer: funds channels (permits) and sends their transactions. */
+  account: LocalAccount;
+  /** Hot key that signs vouchers; default: a key generated once and kept in `stateDir/authorizer.key`. */
+  authorizer?: LocalAccount;
+  /** Folder for durable state (SQLite, secrets). One per deployment and payer. */
+  stateDir: string;
+  /** Offer discovery: the client's own indexer (default) or a gateway's `GET /v1/providers`. */
+  directory?: "indexer" | { gatewayUrl: string };
+  audit?: {
+    /** Probability that a verified response is sampled for audit (default 0.02). */
+    p?: number;
+    /** Where sampled transcripts are POSTed; without it they stay queued as "pending". */
+    validatorUrl?: string;
+    onSample?: (sample: AuditSample) => void;
+    /** How long transcripts and receipts are kept (default 7 days). */
+    windowMs?: number;
+  };
+  /** Open a channel of `amount` (at least the request's ceiling) when no channel has headroom. */
+  autoOpen?: AutoOpen;
+  /** Largest ceiling signed for one request, incl. a provider's 402 retry (default one whole token). */
+  maxCeiling?: bigint;
+  /** Default price limit for routing. */
+  maxPrice?: PriceLimit;
+  fetch?: typeof fetch;
+  onProviderFlagged?: (flag: ProviderFlag) => void;
+  /** Background failures (indexer, validator posts). */
+  onError?: (error: unknown) => void;
+  indexerPollMs?: number;
+  /** Age after which an orphaned reservation is dropped once a later receipt settled (default 60 s). */
+  orphanGraceMs?: number;
+};
+
+/** A channel as the client knows it, with the headroom the next voucher can still use. */
+export type ChannelInfo = StoredChannel & { headroom: bigint };
+
+type Started = {
+  clients: ChainClients;
+  db: DatabaseSync;
+  store: ChannelStore;
+  flags: ProviderFlags;
+  transcripts: TranscriptStore;
+  audits: AuditQueue;
+  ops: ChannelOps;
+  directory: OfferDirectory;
+  router: Router;
+  paid: PaidRequests;
+  timer: NodeJS.Timeout;
+};
+
+const DAY_MS = 86_400_000;
+
+export function createVerityClient(options: VerityClientOptions) {
+  if (!options.rpcUrl && !options.provider) {
+    throw new ConfigError("Pass rpcUrl or an EIP-1193 provider", { code: "invalid_parameter" });
+  }
+  const auditP = options.audit?.p ?? 0.02;
+  auditThreshold(auditP); // validates p up front
+  const windowMs = options.audit?.windowMs ?? 7 * DAY_MS;
+  const authorizer = options.authorizer ?? privateKeyToAccount(loadOrCreateSecret(options.stateDir, "authorizer.key"));
+  const baseFetch = options.fetch ?? fetch;
+  const maxCeiling = options.maxCeiling ?? 10n ** BigInt(options.deployment.token.decimals);
+  const { deployment } = options;
+  let starting: Promise<Started> | undefined;
+  let started: Started | undefined;
+
+  async function boot(): Promise<Started> {
+    const clients = await connectChain({
+      ...(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl }),
+      ...(options.provider === undefined ? {} : { provider: options.provider }),
+      account: options.account,
+      expectedChainId: deployment.chainId,
+    });
+    const db = openClientState({ stateDir: options.stateDir, deployment });
+    try {
+      return await bootWith(clients, db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  async function bootWith(clients: ChainClients, db: DatabaseSync): Promise<Started> {
+    const store = createChannelStore(
+      db,
+      options.orphanGraceMs === undefined ? {} : { orphanGraceMs: options.orphanGraceMs },
+    );
+    store.orphanLive(); // a previous process's in-flight requests: outcome unknown, keep counting them
+    const flags = createProviderFlags(db, options.onProviderFlagged);
+    const transcripts = createTranscriptStore(db);
+    const paymentChannels = deployment.contracts.PaymentChannels.address;
+    const audits = createAuditQueue({
+      transcripts,
+      sampler: createAuditSampler({ secret: loadOrCreateSecret(options.stateDir, "audit-secret"), p: auditP }),
+      chainId: deployment.chainId,
+      paymentChannels,
+      fetch: baseFetch,
+      ...(options.audit?.validatorUrl ? { validatorUrl: options.audit.validatorUrl } : {}),
+      ...(options.audit?.onSample ? { onSample: options.audit.onSample } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+    const ops = createChannelOps({
+      clients,
+      payer: options.account,
+      deployment,
+      store,
+      authorizer: authorizer.address,
+    });
+    await ops.reconcileOpening();
+    const directory =
+      options.directory === undefined || options.directory === "indexer"
+        ? createIndexerDirectory({
+            deployment,
+            publicClient: clients.publicClient,
+            dbPath: join(options.stateDir, "index.sqlite"),
+            fetch: baseFetch,
+            ...(options.indexerPollMs === undefined ? {} : { pollMs: options.indexerPollMs }),
+            ...(options.onError ? { onError: options.onError } : {}),
+          })
+        : createGatewayDirectory({ gatewayUrl: options.directory.gatewayUrl, fetch: baseFetch });
+    await directory.start();
+    const router = createRouter({
+      directory,
+      flags,
+      store,
+      ops,
+      authorizer: authorizer.address,
+      maxCeiling,
+      ...(options.maxPrice ? { maxPrice: options.maxPrice } : {}),
+      ...(options.autoOpen ? { autoOpen: options.autoOpen } : {}),
+    });
+    const paid = createPaidRequests({
+      chainId: deployment.chainId,
+      paymentChannels,
+      authorizer,
+      store,
+      flags,
+      signers: createAgentSigners({
+        publicClient: clients.publicClient,
+        agentRegistry: deployment.contracts.AgentRegistry.address,
+      }),
+      audits,
+      fetch: baseFetch,
+      maxCeiling,
+    });
+    transcripts.cleanup(windowMs);
+    const timer = setInterval(() => transcripts.cleanup(windowMs), Math.min(windowMs, 3_600_000));
+    timer.unref();
+    if (options.audit?.validatorUrl) void audits.flush().catch((error) => options.onError?.(error));
+    return { clients, db, store, flags, transcripts, audits, ops, directory, router, paid, timer };
+  }
+
+  /** Starts the client on first use; concurrent callers share one start. */
+  async function ready(): Promise<Started> {
+    if (started) return started;
+    starting ??= boot().then(
+      (s) => {
+        started = s;
+        return s;
+      },
+      (error) => {
+        starting = undefined;
+        throw error;
+      },
+    );
+    return starting;
+  }
+
+  const api = createCompletionsApi(ready);
+
+  function withHeadroom(c: StoredChannel): ChannelInfo {
+    const used = c.charged + c.pending;
+    const headroom = c.state !== "open" || c.highestSigned >= c.deposit || used >= c.deposit ? 0n : c.deposit - used;
+    return { ...c, headroom };
+  }
+
+  return {
+    /** The payer's address. */
+    address: options.account.address,
+    /** The voucher-signing key's address (every channel this client opens names it as payerAuthorizer). */
+    authorizer: authorizer.address,
+    chat: api.chat,
+    completions: api.completions,
+
+    /** Connects, opens the state dir, reconciles interrupted work, and starts offer discovery. */
+    async start(): Promise<void> {
+      await ready();
+    },
+    /** Stops discovery and timers, waits for audit posts, and closes the state database. */
+    async stop(): Promise<void> {
+      const s = started ?? (starting ? await starting.catch(() => undefined) : undefined);
+      if (!s) return;
+      clearInterval(s.timer);
+      await s.audits.idle();
+      await s.directory.stop();
+      s.db.close();
+      started = undefined;
+      starting = undefined;
+    },
+
+    /** Live offers, cheapest first; `model` and `maxPrice` filter them. */
+    async offers(query: OfferQuery = {}): Promise<Offer[]> {
+      return filterOffers(await (await ready()).directory.list(), query);
+    },
+
+    /** Opens a channel with `openWithPermit` (one transaction, permit signed by the payer). */
+    async openChannel(args: OpenChannelArgs): Promise<ChannelInfo & { txHash: `0x${string}` }> {
+      const opened = await (await ready()).ops.openChannel(args);
+      return { ...withHeadroom(opened), txHash: opened.txHash };
+    },
+    /** Adds `amount` with `topUpWithPermit`; cancels a pending withdrawal. */
+    async topUp(args: { channelId: `0x${string}`; amount: bigint }) {
+      return (await ready()).ops.topUp(args);
+    },
+    /** Starts the withdraw delay (`initiateWithdraw`); returns when the rest can be withdrawn. */
+    async closeChannel(args: { channelId: `0x${string}` }) {
+      return (await ready()).ops.closeChannel(args);
+    },
+    /** After the delay: returns the unclaimed rest to the payer (`finalizeWithdraw`). */
+    async finalizeWithdraw(args: { channelId: `0x${string}` }) {
+      return (await ready()).ops.finalizeWithdraw(args);
+    },
+    /** closeChannel, wait for chain time to pass the delay (polling), finalizeWithdraw. */
+    async closeAndWithdraw(args: { channelId: `0x${string}`; pollMs?: number; signal?: AbortSignal }) {
+      return (await ready()).ops.closeAndWithdraw(args);
+    },
+    /** The client's channels; `refresh` re-reads deposits and withdrawal state from the chain first. */
+    async channels(args: { refresh?: boolean } = {}): Promise<ChannelInfo[]> {
+      const s = await ready();
+      if (args.refresh) for (const c of s.store.list()) if (c.state !== "closed") await s.ops.refresh(c.channelId);
+      return s.store.list().map(withHeadroom);
+    },
+
+    /** Providers refused after a bad receipt. */
+    async flagged(): Promise<ProviderFlag[]> {
+      return (await ready()).flags.list();
+    },
+    /** Lets a flagged provider back into routing. */
+    async unflag(agentId: bigint): Promise<boolean> {
+      return (await ready()).flags.unflag(agentId);
+    },
+    /** Stored transcripts with their receipts, newest first. */
+    async transcripts(filter: { channelId?: string; limit?: number } = {}): Promise<Transcript[]> {
+      return (await ready()).transcripts.list(filter);
+    },
+    audits: {
+      /** Sampled transcripts and their status ("pending" until a validator accepted them). */
+      async entries(status?: "pending" | "sent") {
+        return (await ready()).audits.entries(status);
+      },
+      /** Sends pending samples to the validator now. */
+      async flush() {
+        return (await ready()).audits.flush();
+      },
+    },
+    /** Drops transcripts older than the audit window; returns how many. */
+    async cleanup(): Promise<number> {
+      return (await ready()).transcripts.cleanup(windowMs);
+    },
+  };
+}
+
+export type VerityClient = ReturnType<typeof createVerityClient>;
