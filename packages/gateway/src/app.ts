@@ -1,0 +1,127 @@
+import { RequestError } from "@verity/core";
+import { errorResponse } from "@verity/provider";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { type ChatRouteDeps, chatRoute } from "./chat-route.ts";
+import { completionsRoute } from "./completions-route.ts";
+import { quote } from "./quote.ts";
+
+export type GatewayAppDeps = ChatRouteDeps & {
+  address: `0x${string}`;
+  chainId: number;
+  token: { address: `0x${string}`; symbol: string; decimals: number };
+  /** Extra routes (the explorer's data API) mounted by the caller. */
+  extend?: (app: Hono) => void;
+};
+
+/** The gateway's HTTP API: OpenAI-compatible front door, directory, quote, keys and balance, metrics. */
+export function createGatewayApp(deps: GatewayAppDeps) {
+  const app = new Hono();
+  const limit = bodyLimit({
+    maxSize: 1024 * 1024,
+    onError: (c) => errorResponse(c, new RequestError("The request body is too large", { code: "payload_too_large" })),
+  });
+  app.post("/v1/chat/completions", limit, chatRoute(deps));
+  app.post("/v1/completions", limit, completionsRoute(deps));
+  app.get("/v1/models", (c) =>
+    c.json({
+      object: "list",
+      data: deps.directory.models().map((id) => ({ id, object: "model", created: 0, owned_by: "verity-network" })),
+    }),
+  );
+  app.get("/v1/providers", (c) =>
+    c.json({
+      data: deps.directory.offers().map((o) => ({
+        agentId: o.agentId.toString(),
+        offerId: o.offerId.toString(),
+        url: o.url,
+        model: o.model,
+        modelId: o.modelId.toString(),
+        inputPricePerMTok: o.inputPricePerMTok.toString(),
+        outputPricePerMTok: o.outputPricePerMTok.toString(),
+        maxOutputTokens: o.maxOutputTokens,
+        stake: o.stake.toString(),
+        healthy: o.healthy,
+        latencyMs: Math.round(o.latencyMs),
+        failureRate: Math.round(o.failureRate * 1000) / 1000,
+        queueDepth: o.queueDepth,
+      })),
+    }),
+  );
+  app.get("/v1/quote", (c) => {
+    const model = c.req.query("model");
+    const maxTokens = Number(c.req.query("max_tokens") ?? deps.defaultMaxTokens);
+    const promptTokens = Number(c.req.query("prompt_tokens") ?? 64);
+    if (
+      !model ||
+      !Number.isInteger(maxTokens) ||
+      maxTokens < 1 ||
+      !Number.isInteger(promptTokens) ||
+      promptTokens < 0
+    ) {
+      return errorResponse(
+        c,
+        new RequestError("Send ?model=…&max_tokens=…[&prompt_tokens=…&max_price_out=…]", { code: "invalid_request" }),
+      );
+    }
+    const maxOut = c.req.query("max_price_out");
+    const maxIn = c.req.query("max_price_in");
+    const q = quote({
+      offers: deps.directory.offers(),
+      request: {
+        model,
+        maxTokens,
+        promptTokens,
+        maxPricePerMTok: { ...(maxIn ? { input: BigInt(maxIn) } : {}), ...(maxOut ? { output: BigInt(maxOut) } : {}) },
+      },
+    });
+    return c.json({ ...q, feeBps: deps.feeBps });
+  });
+  app.post("/v1/keys", async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as { owner?: unknown; label?: unknown };
+    if (typeof body.owner !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(body.owner)) {
+      return errorResponse(
+        c,
+        new RequestError("Send {owner: <your 0x address>}", {
+          code: "invalid_request",
+          hint: "Deposits from that address fund the key",
+        }),
+      );
+    }
+    const key = deps.ledger.createKey({
+      owner: body.owner as `0x${string}`,
+      ...(typeof body.label === "string" ? { label: body.label } : {}),
+    });
+    return c.json(
+      { key, owner: body.owner.toLowerCase(), depositTo: deps.address, token: deps.token, chainId: deps.chainId },
+      201,
+    );
+  });
+  app.get("/v1/balance", (c) => {
+    const auth = c.req.header("authorization") ?? "";
+    try {
+      const owner = deps.ledger.authenticate(auth.replace(/^Bearer /, ""));
+      return c.json({
+        owner,
+        balance: deps.ledger.balanceOf(owner).toString(),
+        token: deps.token,
+        depositTo: deps.address,
+      });
+    } catch (error) {
+      return errorResponse(c, error);
+    }
+  });
+  app.get("/health", (c) =>
+    c.json({ status: "ok", providers: deps.directory.offers().filter((o) => o.healthy).length }),
+  );
+  app.get("/metrics", async (c) => {
+    c.header("Content-Type", deps.metrics.registry.contentType);
+    return c.body(await deps.metrics.registry.metrics());
+  });
+  deps.extend?.(app);
+  app.notFound((c) =>
+    errorResponse(c, new RequestError(`No route ${c.req.method} ${c.req.path}`, { code: "not_found" })),
+  );
+  app.onError((error, c) => errorResponse(c, error));
+  return app;
+}

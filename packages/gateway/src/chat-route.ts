@@ -1,0 +1,218 @@
+import { BaseError, RequestError } from "@verity/core";
+import { chatCompletionRequestSchema, errorResponse } from "@verity/provider";
+import { type ChatCompletion, type ChatMessage, estimateChatPromptTokens, type VerityClient } from "@verity/sdk";
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import { forwardChatStream, forwardOnce } from "./forwarder.ts";
+import type { GatewayMetrics } from "./gateway-metrics.ts";
+import type { HealthProber } from "./health-prober.ts";
+import type { OfferDirectory } from "./offer-directory.ts";
+import { authorizePayment, type Payment, PaymentRequiredError, releasePayment, settlePayment } from "./payer-auth.ts";
+import type { PrepaidLedger } from "./prepaid-ledger.ts";
+import { quote } from "./quote.ts";
+import { expectedCost, type RouteRequest, type RoutingPolicy } from "./routing-policy.ts";
+import { userPrice } from "./user-price.ts";
+import type { X402Payments } from "./x402/index.ts";
+
+export type ChatRouteDeps = {
+  client: VerityClient;
+  directory: OfferDirectory;
+  prober: HealthProber;
+  policy: RoutingPolicy;
+  ledger: PrepaidLedger;
+  x402: X402Payments | undefined;
+  feeBps: number;
+  defaultMaxTokens: number;
+  metrics: GatewayMetrics;
+  publicUrl: () => string;
+};
+
+/** `Verity-Max-Price: <input>,<output>` — most the caller pays per 1M tokens, in base units. */
+function maxPriceHeader(c: Context): RouteRequest["maxPricePerMTok"] {
+  const value = c.req.header("verity-max-price");
+  if (!value) return undefined;
+  const [input, output] = value.split(",").map((v) => v.trim());
+  if (!/^\d*$/.test(input ?? "") || !/^\d*$/.test(output ?? "")) {
+    throw new RequestError("Verity-Max-Price must be '<input>,<output>' base units per 1M tokens", {
+      code: "invalid_request",
+    });
+  }
+  return { ...(input ? { input: BigInt(input) } : {}), ...(output ? { output: BigInt(output) } : {}) };
+}
+
+/** `POST /v1/chat/completions` on the gateway: route, take payment, forward with failover, charge once. */
+export function chatRoute(deps: ChatRouteDeps) {
+  return async (c: Context): Promise<Response> => {
+    const started = performance.now();
+    let payment: Payment | undefined;
+    try {
+      let json: unknown;
+      try {
+        json = await c.req.json();
+      } catch {
+        throw new RequestError("The request body is not valid JSON", { code: "invalid_json" });
+      }
+      const parsed = chatCompletionRequestSchema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new RequestError(`Invalid request: ${issue?.path.join(".")} ${issue?.message}`, {
+          code: "invalid_request",
+        });
+      }
+      const body = parsed.data;
+      const messages = body.messages.map((m) => ({ role: m.role, content: m.content })) as ChatMessage[];
+      const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? deps.defaultMaxTokens;
+      const request: RouteRequest = {
+        model: body.model,
+        promptTokens: estimateChatPromptTokens(messages),
+        maxTokens,
+        ...(maxPriceHeader(c)
+          ? { maxPricePerMTok: maxPriceHeader(c) as NonNullable<RouteRequest["maxPricePerMTok"]> }
+          : {}),
+      };
+      const offers = deps.directory.offers();
+      const route = deps.policy(offers, request, Math.random);
+      if (route.length === 0) {
+        const q = quote({ offers, request });
+        throw new RequestError(q.message ?? "No provider would serve this request", {
+          code: q.reason ?? "all_unhealthy",
+          details: { quote: `/v1/quote?model=${encodeURIComponent(body.model)}&max_tokens=${maxTokens}` },
+        });
+      }
+      const maxCost = route.reduce((m, o) => (expectedCost(o, request) > m ? expectedCost(o, request) : m), 0n);
+      payment = await authorizePayment({
+        c,
+        ledger: deps.ledger,
+        x402: deps.x402,
+        maxPrice: userPrice(maxCost, deps.feeBps),
+        resourceUrl: `${deps.publicUrl()}/v1/chat/completions`,
+        description: `${body.model}: up to ${maxTokens} output tokens`,
+      });
+      const params = {
+        model: body.model,
+        messages,
+        max_tokens: maxTokens,
+        ...(body.temperature == null ? {} : { temperature: body.temperature }),
+        ...(body.top_p == null ? {} : { top_p: body.top_p }),
+        ...(body.seed == null ? {} : { seed: body.seed }),
+        ...(body.stop == null ? {} : { stop: body.stop }),
+      };
+      const paid = payment;
+      if (!body.stream) {
+        const forwarded = await forwardOnce<ChatCompletion>({
+          route,
+          prober: deps.prober,
+          send: (offer) =>
+            deps.client.chat.completions.create({ ...params, stream: false }, { agentId: offer.agentId }),
+        });
+        const charge = userPrice(forwarded.charge, deps.feeBps);
+        const outcome = await settlePayment({
+          payment: paid,
+          ledger: deps.ledger,
+          x402: deps.x402,
+          charge,
+          ref: forwarded.result.verity.requestId,
+        });
+        if (outcome.settlement) c.header(outcome.settlement.headerName, outcome.settlement.header);
+        deps.metrics.observe({
+          route: "chat",
+          status: 200,
+          seconds: (performance.now() - started) / 1000,
+          failovers: forwarded.attempts.length - 1,
+          charged: outcome.charged,
+        });
+        return c.json({
+          ...forwarded.result,
+          verity: {
+            ...forwarded.result.verity,
+            gateway: {
+              charged: outcome.charged.toString(),
+              agentId: forwarded.agentId.toString(),
+              attempts: forwarded.attempts.length,
+            },
+          },
+        });
+      }
+      const id = `chatcmpl-gw${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+      const created = Math.floor(Date.now() / 1000);
+      const chunk = (delta: unknown, finish: string | null, extra: Record<string, unknown> = {}) =>
+        JSON.stringify({
+          id,
+          object: "chat.completion.chunk",
+          created,
+          model: body.model,
+          choices: finish === "none" ? [] : [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+          ...extra,
+        });
+      return streamSSE(c, async (stream) => {
+        const controller = new AbortController();
+        stream.onAbort(() => controller.abort());
+        try {
+          await stream.writeSSE({ data: chunk({ role: "assistant", content: "" }, null) });
+          const forwarded = await forwardChatStream({
+            route,
+            prober: deps.prober,
+            client: deps.client,
+            params,
+            signal: controller.signal,
+            write: (text) => stream.writeSSE({ data: chunk({ content: text }, null) }),
+          });
+          const charge = userPrice(forwarded.charge, deps.feeBps);
+          const outcome = await settlePayment({ payment: paid, ledger: deps.ledger, x402: deps.x402, charge, ref: id });
+          await stream.writeSSE({ data: chunk({}, forwarded.result.finishReason) });
+          const usage = forwarded.result.usage;
+          await stream.writeSSE({
+            data: chunk(null, "none", {
+              usage: {
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+                total_tokens: usage.prompt_tokens + usage.completion_tokens,
+              },
+              verity: {
+                gateway: {
+                  charged: outcome.charged.toString(),
+                  agentId: forwarded.agentId.toString(),
+                  attempts: forwarded.attempts.length,
+                },
+                ...(outcome.settlement
+                  ? { x402: { txHash: outcome.settlement.txHash, paymentResponse: outcome.settlement.header } }
+                  : {}),
+              },
+            }),
+          });
+          await stream.writeSSE({ data: "[DONE]" });
+          deps.metrics.observe({
+            route: "chat",
+            status: 200,
+            seconds: (performance.now() - started) / 1000,
+            failovers: forwarded.attempts.length - 1,
+            charged: outcome.charged,
+          });
+        } catch (error) {
+          releasePayment({ payment: paid, ledger: deps.ledger });
+          if (controller.signal.aborted) return;
+          const known =
+            error instanceof BaseError
+              ? error.toJSON()
+              : { error: { code: "internal_error", message: "Internal error" } };
+          await stream.writeSSE({ data: JSON.stringify(known) });
+        }
+      });
+    } catch (error) {
+      if (payment) releasePayment({ payment, ledger: deps.ledger });
+      if (error instanceof PaymentRequiredError) {
+        c.header("PAYMENT-REQUIRED", error.header);
+        return c.json({ ...error.toJSON(), x402: error.body }, 402);
+      }
+      const response = errorResponse(c, error);
+      deps.metrics.observe({
+        route: "chat",
+        status: response.status,
+        seconds: (performance.now() - started) / 1000,
+        failovers: 0,
+        charged: 0n,
+      });
+      return response;
+    }
+  };
+}

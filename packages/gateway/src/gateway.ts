@@ -1,0 +1,165 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { connectChain, createIndexer, type Listening, listen, openDatabase, verifyDeployment } from "@verity/chain";
+import type { Deployment } from "@verity/core";
+import { createVerityClient, type VerityClient } from "@verity/sdk";
+import type { Hono } from "hono";
+import type { EIP1193Provider, LocalAccount, PublicClient } from "viem";
+import { createGatewayApp } from "./app.ts";
+import { createDepositWatcher } from "./deposit-watcher.ts";
+import { createGatewayMetrics } from "./gateway-metrics.ts";
+import { createHealthProber } from "./health-prober.ts";
+import { createOfferDirectory } from "./offer-directory.ts";
+import { createPrepaidLedger } from "./prepaid-ledger.ts";
+import { defaultRoutingPolicy, type RoutingPolicy } from "./routing-policy.ts";
+import { createX402Payments } from "./x402/index.ts";
+
+export type GatewayOptions = {
+  deployment: Deployment;
+  rpcUrl?: string;
+  provider?: EIP1193Provider;
+  /** The gateway's account: pays providers from its channels, receives deposits and x402 payments. */
+  account: LocalAccount;
+  stateDir: string;
+  host?: string;
+  port?: number;
+  publicUrl?: string;
+  /** Fee on top of the provider's charge, in basis points (default 500 = 5 %). */
+  feeBps?: number;
+  /** Accept keyless x402 payments (default true). */
+  x402?: boolean;
+  defaultMaxTokens?: number;
+  /** Escrow of each channel the gateway opens to a provider (default 10 TUSD). */
+  channelDeposit?: bigint;
+  probeIntervalMs?: number;
+  indexerPollMs?: number;
+  policy?: RoutingPolicy;
+  /** Extra routes (the explorer's data API). */
+  extend?: (app: Hono, ctx: { indexer: ReturnType<typeof createIndexer> }) => void;
+  onError?: (error: unknown) => void;
+};
+
+/**
+ * The gateway: one OpenAI-compatible endpoint over every provider in the directory. It routes by
+ * price, latency and reliability, fails over mid-request, pays providers from its own channels with
+ * the SDK, and charges its users once — from a prepaid balance (API key) or per request by x402.
+ */
+export function createGateway(options: GatewayOptions) {
+  const stops: (() => Promise<void> | void)[] = [];
+  let listening: Listening | undefined;
+  let client: VerityClient | undefined;
+  const metrics = createGatewayMetrics();
+
+  async function start(): Promise<{ url: string; address: `0x${string}` }> {
+    const { deployment } = options;
+    mkdirSync(options.stateDir, { recursive: true });
+    const clients = await connectChain({
+      ...(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl }),
+      ...(options.provider === undefined ? {} : { provider: options.provider }),
+      account: options.account,
+      expectedChainId: deployment.chainId,
+    });
+    await verifyDeployment({ publicClient: clients.publicClient, deployment });
+    const indexer = createIndexer({
+      deployment,
+      publicClient: clients.publicClient,
+      db: join(options.stateDir, "index.sqlite"),
+      pollMs: options.indexerPollMs ?? 500,
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+    await indexer.syncOnce();
+    indexer.start();
+    stops.push(() => indexer.stop());
+    const prober = createHealthProber({ intervalMs: options.probeIntervalMs ?? 5_000 });
+    const directory = createOfferDirectory({ indexer, prober });
+    await prober.probeAll(directory.endpoints());
+    prober.start(() => directory.endpoints());
+    stops.push(
+      () => prober.stop(),
+      () => directory.close(),
+    );
+
+    const db = openDatabase(join(options.stateDir, "gateway.sqlite"));
+    stops.push(() => db.close());
+    const ledger = createPrepaidLedger({ db });
+    const deposits = createDepositWatcher({
+      db,
+      ledger,
+      publicClient: clients.publicClient as PublicClient,
+      token: deployment.token.address,
+      gateway: options.account.address,
+      startBlock: BigInt(deployment.startBlock),
+      pollMs: options.indexerPollMs ?? 1_000,
+    });
+    await deposits.scan();
+    deposits.start();
+    stops.push(() => deposits.stop());
+
+    client = createVerityClient({
+      ...(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl }),
+      ...(options.provider === undefined ? {} : { provider: options.provider }),
+      deployment,
+      account: options.account,
+      stateDir: join(options.stateDir, "payer"),
+      autoOpen: { amount: options.channelDeposit ?? 10_000_000n },
+      indexerPollMs: options.indexerPollMs ?? 500,
+      audit: { p: 0 },
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+    await client.start();
+    const payer = client;
+    stops.push(() => payer.stop());
+
+    const x402 =
+      options.x402 === false
+        ? undefined
+        : createX402Payments({
+            chainId: deployment.chainId,
+            token: deployment.token,
+            payTo: options.account.address,
+            facilitator: {
+              publicClient: clients.publicClient as PublicClient,
+              walletClient: clients.walletClient as never,
+            },
+            db,
+          });
+    let publicUrl = options.publicUrl ?? "";
+    const app = createGatewayApp({
+      client: payer,
+      directory,
+      prober,
+      policy: options.policy ?? defaultRoutingPolicy,
+      ledger,
+      x402,
+      feeBps: options.feeBps ?? 500,
+      defaultMaxTokens: options.defaultMaxTokens ?? 256,
+      metrics,
+      publicUrl: () => publicUrl,
+      address: options.account.address,
+      chainId: deployment.chainId,
+      token: deployment.token,
+      extend: (hono) => options.extend?.(hono, { indexer }),
+    });
+    listening = await listen({
+      fetch: app.fetch,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.port === undefined ? {} : { port: options.port }),
+    });
+    publicUrl ||= listening.url;
+    return { url: publicUrl, address: options.account.address };
+  }
+
+  return {
+    start,
+    metrics,
+    get client(): VerityClient | undefined {
+      return client;
+    },
+    async stop(): Promise<void> {
+      await listening?.close();
+      while (stops.length > 0) await stops.pop()?.();
+    },
+  };
+}
+
+export type Gateway = ReturnType<typeof createGateway>;

@@ -1,0 +1,82 @@
+import { PaymentError, RequestError } from "@verity/core";
+import type { Context } from "hono";
+import type { Hold, PrepaidLedger } from "./prepaid-ledger.ts";
+import type { X402Payments, X402Settlement, X402Verified } from "./x402/index.ts";
+
+/** How the caller of one request pays the gateway: a prepaid hold (API key) or an x402 payment. */
+export type Payment =
+  | { kind: "prepaid"; owner: string; hold: Hold }
+  | { kind: "x402"; verified: X402Verified; amount: bigint };
+
+export type PaymentOutcome = { charged: bigint; settlement?: X402Settlement };
+
+/**
+ * Authorizes a request's maximum price before any provider is called: an API key holds it from the
+ * prepaid balance; without a key the request must carry an x402 payment for exactly that price
+ * (verified, not yet settled). Throws `PaymentRequired` carrying the 402 to send when it carries none.
+ */
+export async function authorizePayment(args: {
+  c: Context;
+  ledger: PrepaidLedger;
+  x402: X402Payments | undefined;
+  maxPrice: bigint;
+  resourceUrl: string;
+  description: string;
+}): Promise<Payment> {
+  const auth = args.c.req.header("authorization");
+  if (auth?.startsWith("Bearer ") && auth.slice(7).startsWith("vk_")) {
+    const owner = args.ledger.authenticate(auth.slice(7));
+    return { kind: "prepaid", owner, hold: args.ledger.hold(owner, args.maxPrice) };
+  }
+  if (!args.x402) {
+    throw new RequestError("This gateway needs an API key", {
+      code: "invalid_api_key",
+      hint: "Send Authorization: Bearer vk_…",
+    });
+  }
+  const charge = { resourceUrl: args.resourceUrl, description: args.description, amount: args.maxPrice };
+  const hasPayment = args.c.req.header("payment-signature") ?? args.c.req.header("x-payment");
+  if (!hasPayment) {
+    const required = await args.x402.paymentRequired(charge);
+    throw new PaymentRequiredError(required.header, required.paymentRequired);
+  }
+  const verified = await args.x402.verify(args.c.req.raw.headers, charge);
+  return { kind: "x402", verified, amount: args.maxPrice };
+}
+
+/** A keyless request without payment: answer 402 with the x402 `PAYMENT-REQUIRED` header. */
+export class PaymentRequiredError extends PaymentError {
+  readonly header: string;
+  readonly body: unknown;
+  constructor(header: string, body: unknown) {
+    super("This request needs payment", {
+      code: "x402_payment_required",
+      hint: "Pay with x402 (PAYMENT-SIGNATURE) or use an API key",
+    });
+    this.header = header;
+    this.body = body;
+  }
+}
+
+/** Settles a completed request: the prepaid hold down to `charge`, or the x402 payment in full. */
+export async function settlePayment(args: {
+  payment: Payment;
+  ledger: PrepaidLedger;
+  x402: X402Payments | undefined;
+  charge: bigint;
+  ref: string;
+}): Promise<PaymentOutcome> {
+  const { payment } = args;
+  if (payment.kind === "prepaid") {
+    args.ledger.settle(payment.hold, args.charge, args.ref);
+    return { charged: args.charge < payment.hold.amount ? args.charge : payment.hold.amount };
+  }
+  if (!args.x402) throw new Error("x402 payment without an x402 module");
+  const settlement = await args.x402.settle(payment.verified);
+  return { charged: payment.amount, settlement };
+}
+
+/** Gives the caller's money back when no provider completed the request. */
+export function releasePayment(args: { payment: Payment; ledger: PrepaidLedger }): void {
+  if (args.payment.kind === "prepaid") args.ledger.release(args.payment.hold);
+}
