@@ -53,14 +53,12 @@ before(async () => {
   ).json()) as { key: string; depositTo: `0x${string}` };
   apiKey = created.key;
   await mintTestUSD(t, deployment, "client-1", 5_000_000n);
-  const hash = await t
-    .wallet("client-1")
-    .writeContract({
-      address: deployment.token.address,
-      abi: testUSDAbi,
-      functionName: "transfer",
-      args: [created.depositTo, 5_000_000n],
-    });
+  const hash = await t.wallet("client-1").writeContract({
+    address: deployment.token.address,
+    abi: testUSDAbi,
+    functionName: "transfer",
+    args: [created.depositTo, 5_000_000n],
+  });
   await t.publicClient.waitForTransactionReceipt({ hash });
   for (let i = 0; i < 100; i++) {
     const b = (await (await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as {
