@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { registerDeploy } from "./commands/deploy.ts";
 import { registerDevnet } from "./commands/devnet.ts";
+import { registerGateway } from "./commands/gateway.ts";
 import { registerProvider } from "./commands/provider.ts";
 
 const program = new Command()
@@ -13,5 +14,6 @@ const program = new Command()
 registerDevnet(program);
 registerDeploy(program);
 registerProvider(program);
+registerGateway(program);
 
 await program.parseAsync(process.argv);

@@ -38,7 +38,10 @@ function startDevnet(stateDir: string): Promise<{ child: ChildProcess; ready: Re
     lines.on("line", (line) => {
       const event = JSON.parse(line) as Record<string, unknown>;
       if (event.event === "ready") resolve({ child, ready: event });
-      else if (event.event === "error") reject(new Error(line));
+      else if (event.event === "error") {
+        child.kill("SIGKILL");
+        reject(new Error(line));
+      }
     });
     child.once("exit", (code) => reject(new Error(`devnet exited with ${code}: ${stderr}`)));
   });
@@ -47,7 +50,7 @@ function startDevnet(stateDir: string): Promise<{ child: ChildProcess; ready: Re
 test("every subcommand has --help with an example", () => {
   const top = verity(["--help"]);
   assert.equal(top.status, 0);
-  for (const command of ["devnet", "deploy", "provider start", "provider status"]) {
+  for (const command of ["devnet", "deploy", "provider start", "provider status", "gateway start"]) {
     assert.match(top.stdout, new RegExp(`\\b${command.split(" ")[0]}\\b`));
     const help = verity([...command.split(" "), "--help"]);
     assert.equal(help.status, 0, help.stderr);
@@ -76,6 +79,17 @@ test("devnet prints a ready line, serves JSON-RPC, accepts a separate deploy, an
     assert.equal(providers.length, 2);
     assert.notEqual(providers[0]?.priceOut, providers[1]?.priceOut);
     await payOneRequest({ rpcUrl, deployment, provider: providers[0] as (typeof providers)[number] });
+    const gateway = new OpenAI({
+      baseURL: `${String(ready.gatewayUrl)}/v1`,
+      apiKey: String(ready.gatewayApiKey),
+      maxRetries: 0,
+    });
+    const viaGateway = await gateway.chat.completions.create({
+      model: "verity-tiny",
+      messages: [{ role: "user", content: "via the gateway" }],
+      max_tokens: 8,
+    });
+    assert.ok((viaGateway.usage?.completion_tokens ?? 0) > 0);
 
     // A second deployment from another process, over the JSON-RPC endpoint.
     const out = join(stateDir, "second.json");

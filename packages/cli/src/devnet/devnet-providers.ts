@@ -84,7 +84,7 @@ export async function startDevnetProviders(args: {
       models,
       stake: 500_000_000n,
       host: args.host,
-      port: args.portBase === undefined ? 0 : args.portBase + 1 + i,
+      port: args.portBase === undefined ? 0 : args.portBase + 10 + i,
       dataDir: join(args.stateDir, account.name),
       claim: { minValue: 1_000_000n, maxAgeMs: 60_000 },
       name: `devnet ${account.name}`,

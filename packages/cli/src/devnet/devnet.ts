@@ -11,6 +11,7 @@ import {
 } from "@verity/chain";
 import type { Deployment } from "@verity/core";
 import type { Progress } from "../progress.ts";
+import { startDevnetGateway } from "./devnet-gateway.ts";
 import { DEVNET_MODELS, startDevnetProviders } from "./devnet-providers.ts";
 import { fundAccounts } from "./fund-accounts.ts";
 
@@ -35,6 +36,8 @@ export type DevnetReady = {
   chainId: number;
   deploymentFile: string;
   deployment: Deployment;
+  gatewayUrl: string;
+  gatewayApiKey: string;
   providers: {
     agentId: string;
     url: string;
@@ -112,12 +115,28 @@ export function createDevnet(options: DevnetOptions) {
     );
     for (const provider of started.providers) stops.push(() => provider.stop());
     for (const engine of started.engines) stops.unshift(() => engine.close());
+    const client = accounts.find((a) => a.name === "client-1");
+    if (!client) throw new Error("devnet layout has no client-1");
+    const gateway = await progress.step("start the gateway and fund a devnet API key", async () =>
+      startDevnetGateway({
+        accounts,
+        deployment,
+        chain: chain.provider,
+        host: options.host ?? "127.0.0.1",
+        port: (options.portBase ?? options.port ?? 8545) === 0 ? 0 : (options.portBase ?? options.port ?? 8545) + 1,
+        stateDir,
+        client: await connectChain({ provider: chain.provider, account: client.privateKey }),
+      }),
+    );
+    stops.push(() => gateway.gateway.stop());
     return {
       event: "ready",
       rpcUrl,
       chainId: chain.chainId,
       deploymentFile,
       deployment,
+      gatewayUrl: gateway.url,
+      gatewayApiKey: gateway.apiKey,
       providers: started.infos.flatMap((info) =>
         info.models.map((m) => ({
           agentId: info.agentId.toString(),

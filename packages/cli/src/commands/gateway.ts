@@ -1,0 +1,79 @@
+import { resolve } from "node:path";
+import { readDeployment } from "@verity/chain";
+import { createGateway } from "@verity/gateway";
+import type { Command } from "commander";
+import { privateKeyToAccount } from "viem/accounts";
+import { parseAmount, parseInteger } from "../parse-flags.ts";
+import { createProgress } from "../progress.ts";
+import { readSigningKey } from "../read-key.ts";
+import { runCommand } from "../run-command.ts";
+
+type GatewayFlags = {
+  host: string;
+  port: string;
+  endpoint?: string;
+  rpc: string;
+  deployment: string;
+  key?: string;
+  keystore?: string;
+  stateDir: string;
+  feeBps: string;
+  channelDeposit: string;
+  x402: boolean;
+  json?: boolean;
+};
+
+export function registerGateway(program: Command): void {
+  const gateway = program
+    .command("gateway")
+    .description("Run an OpenAI-compatible gateway over every provider, paid by API key or x402");
+  gateway
+    .command("start")
+    .description("Serve /v1 over the provider directory: routing, failover, prepaid keys and x402 payments")
+    .option("--host <host>", "interface to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on", "8546")
+    .option("--endpoint <url>", "public URL (for x402 resource URLs)")
+    .option("--rpc <url>", "JSON-RPC URL of the chain", process.env.VERITY_RPC ?? "http://127.0.0.1:8545")
+    .option("--deployment <file>", "deployment file", process.env.VERITY_DEPLOYMENT ?? ".verity/devnet/deployment.json")
+    .option("--key <hex>", "gateway private key (or VERITY_KEY)")
+    .option("--keystore <file>", "encrypted keystore with the gateway key (password in VERITY_KEYSTORE_PASSWORD)")
+    .option("--state-dir <dir>", "folder for the gateway's stores", ".verity/gateway")
+    .option("--fee-bps <bps>", "fee on top of provider charges, basis points", "500")
+    .option("--channel-deposit <amount>", "escrow per channel the gateway opens to a provider", "10")
+    .option("--no-x402", "refuse keyless x402 payments (API keys only)")
+    .option("--json", "print one ready line as JSON")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ VERITY_KEY=0x… verity gateway start --port 8546\n  $ verity gateway start --keystore gw.json --fee-bps 300 --no-x402",
+    )
+    .action(async (flags: GatewayFlags) => {
+      const json = flags.json === true;
+      await runCommand(json, async () => {
+        const progress = createProgress();
+        const deployment = readDeployment(resolve(flags.deployment));
+        const node = createGateway({
+          deployment,
+          rpcUrl: flags.rpc,
+          account: privateKeyToAccount(await readSigningKey({ key: flags.key, keystore: flags.keystore })),
+          stateDir: resolve(flags.stateDir),
+          host: flags.host,
+          port: parseInteger("--port", flags.port),
+          ...(flags.endpoint ? { publicUrl: flags.endpoint } : {}),
+          feeBps: parseInteger("--fee-bps", flags.feeBps),
+          channelDeposit: parseAmount("--channel-deposit", flags.channelDeposit, deployment.token.decimals),
+          x402: flags.x402,
+          onError: (e) => progress.info(`! ${(e as Error).message ?? e}`),
+        });
+        const shutdown = async () => {
+          await node.stop();
+          process.exit(0);
+        };
+        process.on("SIGINT", () => void shutdown());
+        process.on("SIGTERM", () => void shutdown());
+        const info = await progress.step("start the gateway", () => node.start());
+        if (json) process.stdout.write(`${JSON.stringify({ event: "ready", url: info.url, address: info.address })}\n`);
+        else progress.info(`gateway at ${info.url}/v1 — deposits to ${info.address} fund API keys (POST /v1/keys)`);
+        await new Promise(() => {});
+      });
+    });
+}
