@@ -52,6 +52,8 @@ export const NODE_REASONS = {
   no_healthy_offer: { status: 503, message: "Every offer for this model is unhealthy or its provider is flagged" },
   ceiling_over_cap: { status: 402, message: "The request's maximum charge exceeds the client's per-request cap" },
   no_channel_headroom: { status: 402, message: "No open channel to this provider has headroom for the request" },
+  // validator (audit intake)
+  audit_sample_invalid: { status: 400, message: "The audit sample does not match the expected transcript shape" },
   // configuration and chain access
   invalid_parameter: { status: 400, message: "A parameter is malformed or out of range" },
   keystore_password_invalid: { status: 400, message: "The keystore password is wrong (the MAC does not match)" },

@@ -1,5 +1,5 @@
 import { BaseError, RequestError } from "@verity/core";
-import { chatCompletionRequestSchema, errorResponse } from "@verity/provider";
+import { chatCompletionRequestSchema } from "@verity/provider";
 import { type ChatCompletion, type ChatMessage, estimateChatPromptTokens, type VerityClient } from "@verity/sdk";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
@@ -7,10 +7,10 @@ import { forwardChatStream, forwardOnce } from "./forwarder.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
 import type { HealthProber } from "./health-prober.ts";
 import type { OfferDirectory } from "./offer-directory.ts";
-import { authorizePayment, type Payment, PaymentRequiredError, releasePayment, settlePayment } from "./payer-auth.ts";
+import { authorizePayment, type Payment, releasePayment, settlePayment } from "./payer-auth.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
-import { quote } from "./quote.ts";
-import { expectedCost, type RouteRequest, type RoutingPolicy } from "./routing-policy.ts";
+import { failedResponse, parseBody, planRoute } from "./request-pipeline.ts";
+import type { RouteRequest, RoutingPolicy } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
 import type { X402Payments } from "./x402/index.ts";
 
@@ -46,20 +46,7 @@ export function chatRoute(deps: ChatRouteDeps) {
     const started = performance.now();
     let payment: Payment | undefined;
     try {
-      let json: unknown;
-      try {
-        json = await c.req.json();
-      } catch {
-        throw new RequestError("The request body is not valid JSON", { code: "invalid_json" });
-      }
-      const parsed = chatCompletionRequestSchema.safeParse(json);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new RequestError(`Invalid request: ${issue?.path.join(".")} ${issue?.message}`, {
-          code: "invalid_request",
-        });
-      }
-      const body = parsed.data;
+      const body = await parseBody(c, chatCompletionRequestSchema);
       const messages = body.messages.map((m) => ({ role: m.role, content: m.content })) as ChatMessage[];
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? deps.defaultMaxTokens;
       const request: RouteRequest = {
@@ -70,21 +57,17 @@ export function chatRoute(deps: ChatRouteDeps) {
           ? { maxPricePerMTok: maxPriceHeader(c) as NonNullable<RouteRequest["maxPricePerMTok"]> }
           : {}),
       };
-      const offers = deps.directory.offers();
-      const route = deps.policy(offers, request, Math.random);
-      if (route.length === 0) {
-        const q = quote({ offers, request });
-        throw new RequestError(q.message ?? "No provider would serve this request", {
-          code: q.reason ?? "all_unhealthy",
-          details: { quote: `/v1/quote?model=${encodeURIComponent(body.model)}&max_tokens=${maxTokens}` },
-        });
-      }
-      const maxCost = route.reduce((m, o) => (expectedCost(o, request) > m ? expectedCost(o, request) : m), 0n);
+      const { route, maxPrice } = planRoute({
+        directory: deps.directory,
+        policy: deps.policy,
+        request,
+        feeBps: deps.feeBps,
+      });
       payment = await authorizePayment({
         c,
         ledger: deps.ledger,
         x402: deps.x402,
-        maxPrice: userPrice(maxCost, deps.feeBps),
+        maxPrice,
         resourceUrl: `${deps.publicUrl()}/v1/chat/completions`,
         description: `${body.model}: up to ${maxTokens} output tokens`,
       });
@@ -199,12 +182,7 @@ export function chatRoute(deps: ChatRouteDeps) {
         }
       });
     } catch (error) {
-      if (payment) releasePayment({ payment, ledger: deps.ledger });
-      if (error instanceof PaymentRequiredError) {
-        c.header("PAYMENT-REQUIRED", error.header);
-        return c.json({ ...error.toJSON(), x402: error.body }, 402);
-      }
-      const response = errorResponse(c, error);
+      const response = failedResponse(c, error, payment, deps.ledger);
       deps.metrics.observe({
         route: "chat",
         status: response.status,

@@ -1,12 +1,12 @@
 import { RequestError } from "@verity/core";
-import { completionRequestSchema, errorResponse } from "@verity/provider";
+import { completionRequestSchema } from "@verity/provider";
 import { type Completion, estimateTextPromptTokens } from "@verity/sdk";
 import type { Context } from "hono";
 import type { ChatRouteDeps } from "./chat-route.ts";
 import { forwardOnce } from "./forwarder.ts";
-import { authorizePayment, type Payment, PaymentRequiredError, releasePayment, settlePayment } from "./payer-auth.ts";
-import { quote } from "./quote.ts";
-import { expectedCost, type RouteRequest } from "./routing-policy.ts";
+import { authorizePayment, type Payment, settlePayment } from "./payer-auth.ts";
+import { failedResponse, parseBody, planRoute } from "./request-pipeline.ts";
+import type { RouteRequest } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
 
 /**
@@ -18,20 +18,7 @@ export function completionsRoute(deps: ChatRouteDeps) {
     const started = performance.now();
     let payment: Payment | undefined;
     try {
-      let json: unknown;
-      try {
-        json = await c.req.json();
-      } catch {
-        throw new RequestError("The request body is not valid JSON", { code: "invalid_json" });
-      }
-      const parsed = completionRequestSchema.safeParse(json);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new RequestError(`Invalid request: ${issue?.path.join(".")} ${issue?.message}`, {
-          code: "invalid_request",
-        });
-      }
-      const body = parsed.data;
+      const body = await parseBody(c, completionRequestSchema);
       if (body.stream) {
         throw new RequestError(
           "The gateway streams chat completions; send stream: false here or use /v1/chat/completions",
@@ -44,20 +31,17 @@ export function completionsRoute(deps: ChatRouteDeps) {
         promptTokens: estimateTextPromptTokens(body.prompt),
         maxTokens,
       };
-      const offers = deps.directory.offers();
-      const route = deps.policy(offers, request, Math.random);
-      if (route.length === 0) {
-        const q = quote({ offers, request });
-        throw new RequestError(q.message ?? "No provider would serve this request", {
-          code: q.reason ?? "all_unhealthy",
-        });
-      }
-      const maxCost = route.reduce((m, o) => (expectedCost(o, request) > m ? expectedCost(o, request) : m), 0n);
+      const { route, maxPrice } = planRoute({
+        directory: deps.directory,
+        policy: deps.policy,
+        request,
+        feeBps: deps.feeBps,
+      });
       payment = await authorizePayment({
         c,
         ledger: deps.ledger,
         x402: deps.x402,
-        maxPrice: userPrice(maxCost, deps.feeBps),
+        maxPrice,
         resourceUrl: `${deps.publicUrl()}/v1/completions`,
         description: `${body.model}: up to ${maxTokens} output tokens`,
       });
@@ -99,12 +83,7 @@ export function completionsRoute(deps: ChatRouteDeps) {
         },
       });
     } catch (error) {
-      if (payment) releasePayment({ payment, ledger: deps.ledger });
-      if (error instanceof PaymentRequiredError) {
-        c.header("PAYMENT-REQUIRED", error.header);
-        return c.json({ ...error.toJSON(), x402: error.body }, 402);
-      }
-      return errorResponse(c, error);
+      return failedResponse(c, error, payment, deps.ledger);
     }
   };
 }

@@ -8,19 +8,9 @@
 import { randomBytes } from "node:crypto";
 import type { ChainClients } from "@verity/chain";
 import { paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
-import { type ChannelConfig, ConfigError, type Deployment, PaymentError } from "@verity/core";
+import { type ChannelConfig, ConfigError, type Deployment, PaymentError, permitTypes } from "@verity/core";
 import { type LocalAccount, parseEventLogs, parseSignature } from "viem";
 import type { ChannelStore, StoredChannel } from "./channel-store.ts";
-
-const permitTypes = {
-  Permit: [
-    { name: "owner", type: "address" },
-    { name: "spender", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-} as const;
 
 export type OpenChannelArgs = { agentId: bigint; modelId: bigint; amount: bigint; withdrawDelay?: bigint };
 

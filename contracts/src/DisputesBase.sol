@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IAgentRegistry} from "./interfaces/IAgentRegistry.sol";
+import {IDisputes} from "./interfaces/IDisputes.sol";
+
+/// @title DisputesBase
+/// @notice Types, parameters, events, errors, storage and the validator set of `Disputes`.
+/// @dev Validators are ERC-8004 agents that post a bond of `validatorBond` held here (not Staking
+/// stake: Staking only ever slashes the accused provider). The bond backs their duty to vote: a
+/// committee member that does not reveal, or reveals against a decisive majority, loses up to
+/// `voterPenalty` of it to the members that voted with the outcome.
+abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice A provider-signed receipt (EIP-712 `Receipt`, domain `Verity Receipt` v1 at PaymentChannels).
+    struct Receipt {
+        bytes32 requestId;
+        bytes32 channelId;
+        uint256 modelId;
+        bytes32 promptHash;
+        bytes32 outputHash;
+        bytes32 paramsHash;
+        uint32 promptTokens;
+        uint32 completionTokens;
+        uint256 charge;
+        uint256 cumulativeCharged;
+        uint64 timestamp;
+    }
+
+    /// @notice Deployment parameters (all immutable).
+    struct Params {
+        uint256 challengeBond; // paid by the challenger; back (+ reward) if guilty, to the provider if not
+        uint256 validatorBond; // held from registration; a validator below it is no longer drawn
+        uint256 voterPenalty; // taken from a non-revealing or minority committee member
+        uint256 slashAmount; // slashed on a guilty verdict: min(stake, max(slashAmount, charge))
+        uint16 challengerRewardBps; // challenger's share of the slash left after the payer's refund
+        uint8 committeeSize; // validators drawn per dispute (1..MAX_COMMITTEE)
+        uint64 commitWindow; // seconds after the challenge during which votes are committed
+        uint64 revealWindow; // seconds after the commit window during which votes are revealed
+    }
+
+    /// @notice Lifecycle of a dispute.
+    enum Status {
+        None,
+        Open,
+        Guilty,
+        NotGuilty
+    }
+
+    /// @notice A dispute as stored (5 slots).
+    struct Dispute {
+        address challenger;
+        uint64 openedAt;
+        Status status;
+        address payer;
+        uint16 guiltyVotes;
+        uint16 notGuiltyVotes;
+        uint256 agentId;
+        uint256 charge;
+        bytes32 receiptHash;
+    }
+
+    /// @notice A committee member's vote on one dispute.
+    struct Vote {
+        bool member;
+        bool committed;
+        bool revealed;
+        bool guilty;
+        bytes32 commitment;
+    }
+
+    /// @notice A registered validator; `position` is its index in the validator list + 1.
+    struct Validator {
+        uint128 bond;
+        uint64 agentId;
+        uint32 position;
+        uint32 activeDuties;
+    }
+
+    /// @notice Basis-point denominator.
+    uint256 public constant BPS = 10_000;
+    /// @notice Largest validator set (bounds the committee draw).
+    uint256 public constant MAX_VALIDATORS = 64;
+    /// @notice Largest committee.
+    uint256 public constant MAX_COMMITTEE = 32;
+
+    // Storage order is part of the test fixture's contract: `disputeCount` at slot 0 and
+    // `_openChallenges` at slot 1 (`fixture.setOpenChallenges` writes it directly).
+
+    /// @notice Number of disputes opened so far (dispute ids start at 1).
+    uint256 public disputeCount;
+    mapping(uint256 agentId => uint256) internal _openChallenges;
+    mapping(uint256 disputeId => Dispute) internal _disputes;
+    mapping(uint256 disputeId => address[]) internal _committees;
+    mapping(uint256 disputeId => mapping(address voter => Vote)) internal _votes;
+    /// @notice Dispute opened on a receipt, by its EIP-712 digest (0 when none).
+    mapping(bytes32 receiptHash => uint256 disputeId) public disputeOfReceipt;
+    mapping(address validator => Validator) internal _validators;
+    address[] internal _validatorList;
+
+    /// @notice The payment token bonds are posted in (Staking's token).
+    IERC20 public immutable token;
+    /// @notice ERC-8004 identity registry of providers and validators.
+    IAgentRegistry public immutable agentRegistry;
+    /// @notice Bond a challenge posts.
+    uint256 public immutable challengeBond;
+    /// @notice Bond a validator posts at registration.
+    uint256 public immutable validatorBond;
+    /// @notice Most a committee member loses per dispute for not revealing or voting with a losing minority.
+    uint256 public immutable voterPenalty;
+
+    /// @notice `validator` registered for validator agent `agentId`, posting `bond`.
+    event ValidatorRegistered(address indexed validator, uint256 indexed agentId, uint256 bond);
+    /// @notice `validator` left the set and got `bond` back.
+    event ValidatorDeregistered(address indexed validator, uint256 indexed agentId, uint256 bond);
+
+    /// @notice A required address argument is zero.
+    error ZeroAddress();
+    /// @notice A deployment parameter is out of range (committee size, penalty, reward, windows).
+    error InvalidParameters();
+    /// @notice The caller is neither the owner nor an operator of the agent.
+    error NotAgentOwner(uint256 agentId, address caller);
+    /// @notice The address is already a registered validator.
+    error AlreadyRegistered(address validator);
+    /// @notice The address is not a registered validator.
+    error NotValidator(address account);
+    /// @notice The validator set holds `MAX_VALIDATORS` already.
+    error ValidatorSetFull();
+    /// @notice The validator sits on `duties` unresolved committees.
+    error ValidatorBusy(address validator, uint256 duties);
+
+    constructor(address token_, address agentRegistry_, Params memory p) {
+        if (token_ == address(0) || agentRegistry_ == address(0)) revert ZeroAddress();
+        if (p.voterPenalty > p.validatorBond || p.validatorBond > type(uint128).max) revert InvalidParameters();
+        token = IERC20(token_);
+        agentRegistry = IAgentRegistry(agentRegistry_);
+        challengeBond = p.challengeBond;
+        validatorBond = p.validatorBond;
+        voterPenalty = p.voterPenalty;
+    }
+
+    // ---------------------------------------------------------------- validator set
+
+    /// @notice Joins the validator set as validator agent `agentId` (its owner or operator),
+    /// posting `validatorBond` (pulled with an allowance).
+    /// @param agentId The caller's ERC-8004 agent id.
+    function registerValidator(uint256 agentId) external nonReentrant {
+        if (!agentRegistry.isAuthorized(agentId, msg.sender) || agentId > type(uint64).max) {
+            revert NotAgentOwner(agentId, msg.sender);
+        }
+        Validator storage v = _validators[msg.sender];
+        if (v.position != 0) revert AlreadyRegistered(msg.sender);
+        if (_validatorList.length >= MAX_VALIDATORS) revert ValidatorSetFull();
+        _validatorList.push(msg.sender);
+        v.bond = uint128(validatorBond);
+        v.agentId = uint64(agentId);
+        v.position = uint32(_validatorList.length);
+        emit ValidatorRegistered(msg.sender, agentId, validatorBond);
+        if (validatorBond != 0) token.safeTransferFrom(msg.sender, address(this), validatorBond);
+    }
+
+    /// @notice Leaves the validator set and takes the remaining bond back; refused while the
+    /// caller sits on an unresolved committee.
+    function deregisterValidator() external nonReentrant {
+        Validator storage v = _validators[msg.sender];
+        uint256 position = v.position;
+        if (position == 0) revert NotValidator(msg.sender);
+        if (v.activeDuties != 0) revert ValidatorBusy(msg.sender, v.activeDuties);
+        uint256 bond = v.bond;
+        uint256 agentId = v.agentId;
+        address last = _validatorList[_validatorList.length - 1];
+        _validatorList[position - 1] = last;
+        _validators[last].position = uint32(position);
+        _validatorList.pop();
+        delete _validators[msg.sender];
+        emit ValidatorDeregistered(msg.sender, agentId, bond);
+        if (bond != 0) token.safeTransfer(msg.sender, bond);
+    }
+
+    /// @notice The registered validators, in set order.
+    function validators() external view returns (address[] memory) {
+        return _validatorList;
+    }
+
+    /// @notice `account`'s validator record (`registered` false when it is not in the set).
+    function validatorOf(address account)
+        external
+        view
+        returns (bool registered, uint256 agentId, uint256 bond, uint256 activeDuties)
+    {
+        Validator storage v = _validators[account];
+        return (v.position != 0, v.agentId, v.bond, v.activeDuties);
+    }
+
+    /// @inheritdoc IDisputes
+    function openChallenges(uint256 agentId) external view returns (uint256) {
+        return _openChallenges[agentId];
+    }
+}

@@ -1,0 +1,258 @@
+/**
+ * The audit verdict: one teacher-forced rescore of a claimed transcript on the claimed model,
+ * per-token statistics under the provider's sampling distribution, and threshold rules in the
+ * spirit of production verifiers (Targon's rank rules, a greedy rank-1 rule, top-p nucleus
+ * membership, a log-likelihood z statistic for sampled outputs, EOS plausibility), plus the
+ * receipt's hash commitments.
+ */
+import { hashParams, hashTokens, type ReceiptParams } from "@verity/core";
+import type { Engine } from "@verity/engine";
+import { defaultThresholds, type Thresholds } from "./thresholds.ts";
+import { type SamplingClaim, type TokenStat, tokenStats } from "./token-stats.ts";
+
+export type VerdictReason =
+  | "receipt_mismatch"
+  | "greedy_not_top1"
+  | "token_rank_too_low"
+  | "too_many_low_rank_tokens"
+  | "outside_nucleus"
+  | "low_agreement"
+  | "likelihood_outlier"
+  | "implausible_eos"
+  | "truncated_output";
+
+/** Rank at or below which a token counts as low-rank in greedy outputs (Targon: 25). */
+export const LOW_RANK = 25;
+/** Sampling probability below which a token counts as improbable in sampled outputs. */
+export const LOW_PROB_LOGPROB = Math.log(1e-3);
+
+export type AuditStats = {
+  tokens: number;
+  regime: "greedy" | "sampled";
+  /** Mean of 1 − (sampling mass ranked above the claimed token): 1 for perfect greedy agreement. */
+  meanAgreement: number;
+  maxRank: number;
+  lowRankTokens: number;
+  nonTop1Share: number;
+  /** Greedy: raw logprob gaps of the non-rank-1 tokens (largest first). */
+  nonTop1Gaps: number[];
+  /** Sampled: by how much mass each out-of-nucleus token missed the nucleus (largest first). */
+  nucleusExcess: number[];
+  minSampledLogprob: number | null;
+  lowProbTokens: number;
+  /** Σ(log q − E[log q]) / √ΣVar over in-nucleus tokens; 0 when undefined. */
+  z: number;
+  /** Mean of (log q − E[log q]) per in-nucleus token (a per-token log-likelihood-ratio proxy). */
+  meanLogprobExcess: number;
+  /** The final token when it is a control (end-of-generation) token: its sampling log-probability. */
+  eos: { token: number; sampledLogprob: number | null; rank: number } | null;
+};
+
+export type Verdict = {
+  pass: boolean;
+  /** Mean agreement in [0, 1] (1 = every token is what the reference would most expect). */
+  score: number;
+  reasons: VerdictReason[];
+  stats: AuditStats;
+  /** Human-readable detail per failing rule. */
+  details: string[];
+};
+
+/**
+ * Aggregates per-token statistics of the first `budget` tokens. `controlTokens` marks
+ * end-of-generation candidates (tokens that detokenize to nothing); only the final token is checked.
+ */
+export function summarize(
+  stats: readonly TokenStat[],
+  options: { sampling: SamplingClaim; budget?: number; controlTokens?: ReadonlySet<number> },
+): AuditStats {
+  const n = Math.min(stats.length, options.budget ?? stats.length);
+  const used = stats.slice(0, n);
+  const greedy = options.sampling.temperature === 0;
+  let agreement = 0;
+  let maxRank = 0;
+  let lowRank = 0;
+  let nonTop1 = 0;
+  const gaps: number[] = [];
+  const excess: number[] = [];
+  let minLq: number | null = null;
+  let lowProb = 0;
+  let sumDev = 0;
+  let sumVar = 0;
+  let inNucleus = 0;
+  for (const s of used) {
+    agreement += 1 - s.sampledMassAbove;
+    maxRank = Math.max(maxRank, s.rank);
+    if (s.rank >= LOW_RANK) lowRank++;
+    if (s.rank > 1) {
+      nonTop1++;
+      if (greedy) gaps.push(s.gap);
+    }
+    if (greedy) continue;
+    if (s.sampledLogprob === null) {
+      excess.push(s.massAbove - options.sampling.topP);
+      continue;
+    }
+    inNucleus++;
+    minLq = minLq === null ? s.sampledLogprob : Math.min(minLq, s.sampledLogprob);
+    if (s.sampledLogprob < LOW_PROB_LOGPROB) lowProb++;
+    sumDev += s.sampledLogprob - s.expectedLogprob;
+    sumVar += s.variance;
+  }
+  const last = used.at(-1);
+  const eos =
+    last && n === stats.length && options.controlTokens?.has(last.token)
+      ? {
+          token: last.token,
+          sampledLogprob: greedy ? (last.rank === 1 ? 0 : null) : last.sampledLogprob,
+          rank: last.rank,
+        }
+      : null;
+  return {
+    tokens: n,
+    regime: greedy ? "greedy" : "sampled",
+    meanAgreement: n === 0 ? 1 : agreement / n,
+    maxRank,
+    lowRankTokens: lowRank,
+    nonTop1Share: n === 0 ? 0 : nonTop1 / n,
+    nonTop1Gaps: gaps.sort((a, b) => b - a),
+    nucleusExcess: excess.sort((a, b) => b - a),
+    minSampledLogprob: minLq,
+    lowProbTokens: lowProb,
+    z: sumVar > 0 ? sumDev / Math.sqrt(sumVar) : 0,
+    meanLogprobExcess: inNucleus === 0 ? 0 : sumDev / inNucleus,
+    eos,
+  };
+}
+
+/** Applies the threshold rules to aggregated statistics. */
+export function judge(stats: AuditStats, thresholds: Thresholds = defaultThresholds()): Verdict {
+  const reasons = new Set<VerdictReason>();
+  const details: string[] = [];
+  const fail = (reason: VerdictReason, detail: string) => {
+    reasons.add(reason);
+    details.push(detail);
+  };
+  if (stats.regime === "greedy") {
+    const g = thresholds.greedy;
+    const flips = stats.nonTop1Gaps.filter((gap) => gap > g.tieMargin).length;
+    if (flips > g.maxFlips)
+      fail("greedy_not_top1", `${flips} greedy tokens not rank 1 beyond a ${g.tieMargin}-nat tie`);
+    if (stats.nonTop1Share > g.maxNonTop1Share) {
+      fail("greedy_not_top1", `${(stats.nonTop1Share * 100).toFixed(1)} % of greedy tokens not rank 1`);
+    }
+    if (stats.maxRank >= g.maxRank) fail("token_rank_too_low", `a token ranked ${stats.maxRank}`);
+    if (stats.lowRankTokens > g.maxLowRankTokens) {
+      fail("too_many_low_rank_tokens", `${stats.lowRankTokens} tokens ranked ≥ ${LOW_RANK}`);
+    }
+  } else {
+    const s = thresholds.sampled;
+    const outside = stats.nucleusExcess.filter((e) => e > s.nucleusTolerance).length;
+    if (outside > s.maxOutsideNucleus) fail("outside_nucleus", `${outside} tokens outside the top-p nucleus`);
+    if (stats.minSampledLogprob !== null && stats.minSampledLogprob < s.minTokenLogprob) {
+      fail("token_rank_too_low", `a token with sampling logprob ${stats.minSampledLogprob.toFixed(2)}`);
+    }
+    if (stats.lowProbTokens > s.maxLowProbTokens) {
+      fail("too_many_low_rank_tokens", `${stats.lowProbTokens} tokens with sampling probability < 1e-3`);
+    }
+    if (stats.z < s.zMin || stats.z > s.zMax) fail("likelihood_outlier", `log-likelihood z = ${stats.z.toFixed(2)}`);
+    if (stats.meanAgreement < s.minMeanAgreement) {
+      fail("low_agreement", `mean agreement ${stats.meanAgreement.toFixed(3)}`);
+    }
+  }
+  if (stats.eos && (stats.eos.sampledLogprob === null || stats.eos.sampledLogprob < thresholds.minEosLogprob)) {
+    fail("implausible_eos", `end of generation with sampling logprob ${stats.eos.sampledLogprob ?? "-inf"}`);
+  }
+  return { pass: reasons.size === 0, score: stats.meanAgreement, reasons: [...reasons], stats, details };
+}
+
+export type AuditTranscript = {
+  promptTokens: readonly number[];
+  outputTokens: readonly number[];
+  sampling: ReceiptParams;
+};
+
+export type ReceiptCommitments = {
+  promptHash: `0x${string}`;
+  outputHash: `0x${string}`;
+  paramsHash: `0x${string}`;
+};
+
+/** Which of the receipt's commitments the transcript does not match (empty = all match). */
+export function receiptMismatches(
+  transcript: AuditTranscript,
+  receipt: ReceiptCommitments,
+): ("promptHash" | "outputHash" | "paramsHash")[] {
+  const out: ("promptHash" | "outputHash" | "paramsHash")[] = [];
+  if (hashTokens(transcript.promptTokens).toLowerCase() !== receipt.promptHash.toLowerCase()) out.push("promptHash");
+  if (hashTokens(transcript.outputTokens).toLowerCase() !== receipt.outputHash.toLowerCase()) out.push("outputHash");
+  if (hashParams(transcript.sampling).toLowerCase() !== receipt.paramsHash.toLowerCase()) out.push("paramsHash");
+  return out;
+}
+
+/** Tokens of `engine` that render as no text (control tokens: BOS, EOS, chat delimiters). */
+export function controlTokensOf(engine: Engine): Set<number> {
+  const out = new Set<number>();
+  for (let id = 0; id < engine.vocabSize; id++) if (engine.detokenize([id]) === "") out.add(id);
+  return out;
+}
+
+const controlCache = new WeakMap<Engine, Set<number>>();
+
+/** Rescore depth: the whole vocabulary on small models, else the top 128 (enough for a nucleus in practice). */
+export function rescoreTopK(engine: Engine): number {
+  return Math.min(engine.vocabSize, engine.vocabSize <= 4096 ? engine.vocabSize : 128);
+}
+
+/**
+ * Audits one transcript against the claimed model's engine: one rescore, statistics, verdict.
+ * With `receipt`, the transcript's hashes must match its commitments (`receipt_mismatch`).
+ */
+export async function auditTranscript(options: {
+  engine: Engine;
+  transcript: AuditTranscript;
+  receipt?: ReceiptCommitments;
+  thresholds?: Thresholds;
+}): Promise<Verdict> {
+  const { engine, transcript } = options;
+  const thresholds = options.thresholds ?? defaultThresholds();
+  let control = controlCache.get(engine);
+  if (!control) {
+    control = controlTokensOf(engine);
+    controlCache.set(engine, control);
+  }
+  const { scores } = await engine.rescore({
+    promptTokens: transcript.promptTokens,
+    outputTokens: transcript.outputTokens,
+    topK: rescoreTopK(engine),
+  });
+  const sampling = { temperature: transcript.sampling.temperature, topP: transcript.sampling.topP };
+  const stats = summarize(tokenStats(scores, sampling), { sampling, controlTokens: control });
+  const verdict = judge(stats, thresholds);
+  const extra: { reason: VerdictReason; detail: string }[] = [];
+  if (options.receipt) {
+    const mismatched = receiptMismatches(transcript, options.receipt);
+    if (mismatched.length > 0) {
+      extra.push({
+        reason: "receipt_mismatch",
+        detail: `transcript does not match the receipt's ${mismatched.join(", ")}`,
+      });
+    }
+  }
+  const out = transcript.outputTokens;
+  const endsWithControl = out.length > 0 && control.has(out.at(-1)!);
+  if (!endsWithControl && out.length < transcript.sampling.maxTokens) {
+    // An output may end early only at an end-of-generation token or a stop sequence.
+    const text = engine.detokenize(out);
+    if (!transcript.sampling.stop.some((stop) => text.includes(stop))) {
+      extra.push({
+        reason: "truncated_output",
+        detail: `${out.length} of ${transcript.sampling.maxTokens} tokens without an end-of-generation token or stop sequence`,
+      });
+    }
+  }
+  if (extra.length === 0) return verdict;
+  const reasons = [...verdict.reasons];
+  for (const e of extra) if (!reasons.includes(e.reason)) reasons.push(e.reason);
+  return { ...verdict, pass: false, reasons, details: [...verdict.details, ...extra.map((e) => e.detail)] };
+}
