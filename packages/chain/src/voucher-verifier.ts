@@ -7,9 +7,26 @@ type Secp256k1 = {
   ecdsaRecover(signature: Uint8Array, recid: number, message: Uint8Array, compressed: boolean): Uint8Array;
 };
 
+const require = createRequire(import.meta.url);
 // libsecp256k1 through its N-API binding (prebuilt in the npm package); the package itself falls
 // back to a pure-JS implementation where no prebuilt binary loads.
-const secp256k1 = createRequire(import.meta.url)("secp256k1") as Secp256k1;
+const secp256k1 = require("secp256k1") as Secp256k1;
+// Keccak through the `keccak` package's native binding (about twice @noble/hashes on this path),
+// falling back to @noble/hashes where it does not load.
+const nativeKeccak = (() => {
+  try {
+    const create = require("keccak/bindings") as (algorithm: string) => {
+      update(data: Uint8Array): { digest(): Buffer };
+    };
+    return (data: Uint8Array): Uint8Array =>
+      create("keccak256")
+        .update(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+        .digest();
+  } catch {
+    return undefined;
+  }
+})();
+const keccak = nativeKeccak ?? keccak_256;
 
 /** Half the secp256k1 group order: signatures with a larger `s` are malleable and contracts reject them. */
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
@@ -42,8 +59,8 @@ export function createVoucherVerifier(args: { chainId: number; verifyingContract
   function digest(channelId: `0x${string}`, cumulativeAmount: bigint): Uint8Array {
     structInput.set(hexToBytes(channelId), 32);
     uint256Bytes(cumulativeAmount, structInput, 64);
-    digestInput.set(keccak_256(structInput), 34);
-    return keccak_256(digestInput);
+    digestInput.set(keccak(structInput), 34);
+    return keccak(digestInput);
   }
 
   /**
@@ -68,7 +85,7 @@ export function createVoucherVerifier(args: { chainId: number; verifyingContract
         digest(voucher.channelId, voucher.cumulativeAmount),
         false,
       );
-      return bytesToHex(keccak_256(publicKey.subarray(1)).subarray(12));
+      return bytesToHex(keccak(publicKey.subarray(1)).subarray(12));
     } catch {
       return undefined;
     }
