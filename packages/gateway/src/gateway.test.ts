@@ -226,3 +226,32 @@ test("bad input gets a clear status and code and charges nothing", async () => {
   ).json()) as { balance: string };
   assert.equal(after.balance, before.balance);
 });
+
+test("the explorer data API reports the network, providers, models and recent events", async () => {
+  const network = (await (await fetch(`${url}/api/network`)).json()) as {
+    providers: number;
+    models: string[];
+    stakeLocked: string;
+    openChannels: number;
+  };
+  assert.equal(network.providers, 2);
+  assert.deepEqual(network.models, ["verity-tiny"]);
+  assert.ok(BigInt(network.stakeLocked) > 0n);
+  assert.ok(network.openChannels >= 1, "the gateway opened channels to pay providers");
+  const providersApi = (await (await fetch(`${url}/api/providers`)).json()) as {
+    data: { agentId: string; offers: unknown[] }[];
+  };
+  assert.equal(providersApi.data.length, 2);
+  const models = (await (await fetch(`${url}/api/models`)).json()) as {
+    data: { name: string; providers: number; royaltyBps: number }[];
+  };
+  assert.deepEqual(
+    models.data.map((m) => [m.name, m.providers]),
+    [["verity-tiny", 2]],
+  );
+  const events = (await (await fetch(`${url}/api/events?limit=5`)).json()) as {
+    data: { name: string; tx_hash: string }[];
+  };
+  assert.equal(events.data.length, 5);
+  assert.match(events.data[0]?.tx_hash ?? "", /^0x[0-9a-f]{64}$/);
+});

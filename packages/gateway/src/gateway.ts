@@ -7,6 +7,7 @@ import type { Hono } from "hono";
 import type { EIP1193Provider, LocalAccount, PublicClient } from "viem";
 import { createGatewayApp } from "./app.ts";
 import { createDepositWatcher } from "./deposit-watcher.ts";
+import { mountExplorerApi } from "./explorer-api.ts";
 import { createGatewayMetrics } from "./gateway-metrics.ts";
 import { createHealthProber } from "./health-prober.ts";
 import { createOfferDirectory } from "./offer-directory.ts";
@@ -138,7 +139,10 @@ export function createGateway(options: GatewayOptions) {
       address: options.account.address,
       chainId: deployment.chainId,
       token: deployment.token,
-      extend: (hono) => options.extend?.(hono, { indexer }),
+      extend: (hono) => {
+        mountExplorerApi(hono, { indexer, directory });
+        options.extend?.(hono, { indexer });
+      },
     });
     listening = await listen({
       fetch: app.fetch,
