@@ -16,14 +16,419 @@ export const disputesAbi = [
         "internalType": "address",
         "name": "agentRegistry_",
         "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "reputationRegistry_",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "validationRegistry_",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "challengeBond",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "validatorBond",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "voterPenalty",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "slashAmount",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint16",
+            "name": "challengerRewardBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint8",
+            "name": "committeeSize",
+            "type": "uint8"
+          },
+          {
+            "internalType": "uint64",
+            "name": "commitWindow",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "revealWindow",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct DisputesBase.Params",
+        "name": "p",
+        "type": "tuple"
       }
     ],
     "stateMutability": "nonpayable",
     "type": "constructor"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "receiptHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "AlreadyChallenged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "voter",
+        "type": "address"
+      }
+    ],
+    "name": "AlreadyCommitted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "validator",
+        "type": "address"
+      }
+    ],
+    "name": "AlreadyRegistered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "voter",
+        "type": "address"
+      }
+    ],
+    "name": "AlreadyRevealed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "receiptHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "closedAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "ChallengeWindowClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "commitEnd",
+        "type": "uint256"
+      }
+    ],
+    "name": "CommitWindowClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "voter",
+        "type": "address"
+      }
+    ],
+    "name": "CommitmentMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "DisputeClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "available",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "required",
+        "type": "uint256"
+      }
+    ],
+    "name": "InsufficientBond",
+    "type": "error"
+  },
+  {
     "inputs": [],
-    "name": "DisputesNotActive",
+    "name": "InvalidParameters",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotAgentOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "voter",
+        "type": "address"
+      }
+    ],
+    "name": "NotCommitted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "eligible",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "required",
+        "type": "uint256"
+      }
+    ],
+    "name": "NotEnoughValidators",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotOnCommittee",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "commitEnd",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "revealEnd",
+        "type": "uint256"
+      }
+    ],
+    "name": "NotRevealWindow",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "NotValidator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "channelId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "receiptModelId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "channelModelId",
+        "type": "uint256"
+      }
+    ],
+    "name": "ReceiptChannelMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "receiptHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ReceiptSignatureInvalid",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "revealEnd",
+        "type": "uint256"
+      }
+    ],
+    "name": "RevealWindowOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
+    ],
+    "name": "SafeERC20FailedOperation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "channelId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "UnknownChannel",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "UnknownDispute",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
+    ],
+    "name": "UnknownModel",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "validator",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "duties",
+        "type": "uint256"
+      }
+    ],
+    "name": "ValidatorBusy",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ValidatorSetFull",
     "type": "error"
   },
   {
@@ -42,6 +447,12 @@ export const disputesAbi = [
       },
       {
         "indexed": true,
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
         "internalType": "address",
         "name": "challenger",
         "type": "address"
@@ -55,8 +466,26 @@ export const disputesAbi = [
       {
         "indexed": false,
         "internalType": "bytes32",
-        "name": "providerSignatureHash",
+        "name": "requestId",
         "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "channelId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "charge",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
       },
       {
         "indexed": false,
@@ -82,9 +511,157 @@ export const disputesAbi = [
         "internalType": "uint256",
         "name": "disputeId",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "address[]",
+        "name": "members",
+        "type": "address[]"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "seed",
+        "type": "uint256"
+      }
+    ],
+    "name": "CommitteeDrawn",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "guilty",
+        "type": "bool"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "guiltyVotes",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "notGuiltyVotes",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "slashed",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "refunded",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "challengerReward",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "treasuryAmount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "bondRecipient",
+        "type": "address"
       }
     ],
     "name": "DisputeResolved",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "registry",
+        "type": "address"
+      }
+    ],
+    "name": "RegistryWriteFailed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "validator",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      }
+    ],
+    "name": "ValidatorDeregistered",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "validator",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      }
+    ],
+    "name": "ValidatorRegistered",
     "type": "event"
   },
   {
@@ -113,13 +690,140 @@ export const disputesAbi = [
     "type": "event"
   },
   {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "voter",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "guilty",
+        "type": "bool"
+      }
+    ],
+    "name": "VoteRevealed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "voter",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "VoterPenalized",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "voter",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "VoterRewarded",
+    "type": "event"
+  },
+  {
     "inputs": [],
-    "name": "ACTIVE",
+    "name": "BPS",
     "outputs": [
       {
-        "internalType": "bool",
+        "internalType": "uint256",
         "name": "",
-        "type": "bool"
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_COMMITTEE",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_VALIDATORS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "OUTCOME_TAG",
+    "outputs": [
+      {
+        "internalType": "string",
+        "name": "",
+        "type": "string"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "RECEIPT_TYPEHASH",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
       }
     ],
     "stateMutability": "view",
@@ -130,7 +834,7 @@ export const disputesAbi = [
     "name": "agentRegistry",
     "outputs": [
       {
-        "internalType": "address",
+        "internalType": "contract IAgentRegistry",
         "name": "",
         "type": "address"
       }
@@ -139,11 +843,81 @@ export const disputesAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "auditWindow",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
-        "internalType": "bytes",
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "requestId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "channelId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint256",
+            "name": "modelId",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "promptHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "outputHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "paramsHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "promptTokens",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "completionTokens",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint256",
+            "name": "charge",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "cumulativeCharged",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "timestamp",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct DisputesBase.Receipt",
         "name": "receipt",
-        "type": "bytes"
+        "type": "tuple"
       },
       {
         "internalType": "bytes",
@@ -174,12 +948,351 @@ export const disputesAbi = [
   },
   {
     "inputs": [],
+    "name": "challengeBond",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "requestId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "channelId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint256",
+            "name": "modelId",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "promptHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "outputHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "paramsHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "promptTokens",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "completionTokens",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint256",
+            "name": "charge",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "cumulativeCharged",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "timestamp",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct DisputesBase.Receipt",
+        "name": "receipt",
+        "type": "tuple"
+      },
+      {
+        "internalType": "bytes",
+        "name": "providerSignature",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "evidenceHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "string",
+        "name": "evidenceURI",
+        "type": "string"
+      },
+      {
+        "internalType": "uint256",
+        "name": "deadline",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint8",
+        "name": "v",
+        "type": "uint8"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "r",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "s",
+        "type": "bytes32"
+      }
+    ],
+    "name": "challengeWithPermit",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "challengerRewardBps",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "commitment",
+        "type": "bytes32"
+      }
+    ],
+    "name": "commitVote",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "commitWindow",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bool",
+        "name": "guilty",
+        "type": "bool"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "salt",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "voter",
+        "type": "address"
+      }
+    ],
+    "name": "commitmentOf",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "pure",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "committeeOf",
+    "outputs": [
+      {
+        "internalType": "address[]",
+        "name": "",
+        "type": "address[]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "committeeSize",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "deregisterValidator",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "disputeCount",
     "outputs": [
       {
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "receiptHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "disputeOfReceipt",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      }
+    ],
+    "name": "getDispute",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "challenger",
+            "type": "address"
+          },
+          {
+            "internalType": "uint64",
+            "name": "openedAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "enum DisputesBase.Status",
+            "name": "status",
+            "type": "uint8"
+          },
+          {
+            "internalType": "address",
+            "name": "payer",
+            "type": "address"
+          },
+          {
+            "internalType": "uint16",
+            "name": "guiltyVotes",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "notGuiltyVotes",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint256",
+            "name": "agentId",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "charge",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "receiptHash",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct DisputesBase.Dispute",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "modelRegistry",
+    "outputs": [
+      {
+        "internalType": "contract IModelRegistry",
+        "name": "",
+        "type": "address"
       }
     ],
     "stateMutability": "view",
@@ -209,6 +1322,108 @@ export const disputesAbi = [
     "name": "paymentChannels",
     "outputs": [
       {
+        "internalType": "contract PaymentChannels",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "requestId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "channelId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint256",
+            "name": "modelId",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "promptHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "outputHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "paramsHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "promptTokens",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "completionTokens",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint256",
+            "name": "charge",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "cumulativeCharged",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "timestamp",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct DisputesBase.Receipt",
+        "name": "receipt",
+        "type": "tuple"
+      }
+    ],
+    "name": "receiptHash",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      }
+    ],
+    "name": "registerValidator",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "reputationRegistry",
+    "outputs": [
+      {
         "internalType": "address",
         "name": "",
         "type": "address"
@@ -226,8 +1441,63 @@ export const disputesAbi = [
       }
     ],
     "name": "resolve",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "guilty",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "disputeId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bool",
+        "name": "guilty",
+        "type": "bool"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "salt",
+        "type": "bytes32"
+      }
+    ],
+    "name": "revealVote",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "revealWindow",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "slashAmount",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -235,9 +1505,108 @@ export const disputesAbi = [
     "name": "staking",
     "outputs": [
       {
+        "internalType": "contract Staking",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "token",
+    "outputs": [
+      {
+        "internalType": "contract IERC20",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "treasury",
+    "outputs": [
+      {
         "internalType": "address",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "validationRegistry",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "validatorBond",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "validatorOf",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "registered",
+        "type": "bool"
+      },
+      {
+        "internalType": "uint256",
+        "name": "agentId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "activeDuties",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "validators",
+    "outputs": [
+      {
+        "internalType": "address[]",
+        "name": "",
+        "type": "address[]"
       }
     ],
     "stateMutability": "view",
@@ -251,16 +1620,62 @@ export const disputesAbi = [
         "type": "uint256"
       },
       {
-        "internalType": "bytes32",
-        "name": "commitment",
-        "type": "bytes32"
+        "internalType": "address",
+        "name": "voter",
+        "type": "address"
       }
     ],
-    "name": "vote",
-    "outputs": [],
-    "stateMutability": "nonpayable",
+    "name": "voteOf",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "bool",
+            "name": "member",
+            "type": "bool"
+          },
+          {
+            "internalType": "bool",
+            "name": "committed",
+            "type": "bool"
+          },
+          {
+            "internalType": "bool",
+            "name": "revealed",
+            "type": "bool"
+          },
+          {
+            "internalType": "bool",
+            "name": "guilty",
+            "type": "bool"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "commitment",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct DisputesBase.Vote",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "voterPenalty",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   }
 ] as const;
 
-export const disputesBytecode = "0x60e0346100e157601f6103e038819003918201601f19168301916001600160401b038311848410176100e5578084926060946040528339810103126100e157610047816100f9565b906100606040610059602084016100f9565b92016100f9565b916001600160a01b0381161580156100d0575b80156100bf575b6100b05760805260a05260c0526040516102d2908161010e82396080518161019f015260a0518160ab015260c051816102730152f35b63d92e233d60e01b5f5260045ffd5b506001600160a01b0383161561007a565b506001600160a01b03821615610073565b5f80fd5b634e487b7160e01b5f52604160045260245ffd5b51906001600160a01b03821682036100e15756fe6080806040526004361015610012575f80fd5b5f3560e01c9081630d1cfcae1461024957508063363b3b6b146101c35780634cf088d9146101735780634f896d4f1461015357806368bb8bb614610133578063a28889e114610117578063c90bd047146100fd578063d9c54830146100d35763f7e54d7d1461007f575f80fd5b346100cf575f3660031901126100cf57602060405173ffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b5f80fd5b346100cf5760203660031901126100cf576004355f526001602052602060405f2054604051908152f35b346100cf575f3660031901126100cf5760206040515f8152f35b346100cf575f3660031901126100cf5760205f54604051908152f35b346100cf5760403660031901126100cf57637cf7ca1760e11b5f5260045ffd5b346100cf5760203660031901126100cf57637cf7ca1760e11b5f5260045ffd5b346100cf575f3660031901126100cf57602060405173ffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b346100cf5760803660031901126100cf5760043567ffffffffffffffff81116100cf576101f4903690600401610297565b505060243567ffffffffffffffff81116100cf57610216903690600401610297565b505060643567ffffffffffffffff81116100cf57610238903690600401610297565b5050637cf7ca1760e11b5f5260045ffd5b346100cf575f3660031901126100cf5760209073ffffffffffffffffffffffffffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b9181601f840112156100cf5782359167ffffffffffffffff83116100cf57602083818601950101116100cf5756fea164736f6c6343000825000a" as const;
+export const disputesBytecode = "0x6102a080604052346104b85780614cbf803803809161001e82856106ef565b8339810103906101a082126104b85761003681610712565b9161004360208301610712565b9061005060408401610712565b9061005d60608501610712565b9161010061006d60808701610712565b92609f1901126104b8576040519261010084016001600160401b038111858210176106db5760405260a0860151845260c0860151926020850193845260e0870151956040860196875261010088015196606087019788526101208901519561ffff871687036104b857608088019687526101408a01519760ff891689036104b8576101166101806101086101608e60a086019d8e5201610726565b9c60c084019d8e5201610726565b60e082019081529b6001600160a01b031696871561064657604051637e062a3560e11b81526020816004818c5afa9081156104c4575f91610699575b506001600160a01b031680158015610688575b6106465784518451809111908115610677575b5061055b576080526001600160a01b0390811660a052905160c052905160e052905161010052169182158015610666575b8015610655575b6106465760ff865116801590811561063b575b50801561062b575b8015610619575b8015610607575b801561056a575b61055b57836101205282610140526040516305746def60e31b8152602081600481885afa9081156104c4575f91610510575b5061016052610180526101a0526040516361d027b360e01b815290602090829060049082905afa9081156104c4575f916104cf575b506101c052604051636f5fda2f60e11b815290602090829060049082905afa9081156104c4575f9161047c575b506101e052915161020052905161ffff16610220525160ff1661024052516001600160401b039081166102605290511661028052604051614584908161073b82396080518181816101ea0152818161052a015281816117f101528181612717015281816129dd01528181613146015281816131ad01526134c4015260a0518181816106e9015281816116f301528181612817015281816133c701526138e3015260c0518181816105570152818161187e01528181612b8901528181612eac0152613493015260e051818181610d0301528181611cd20152818161257201526128cb015261010051818181612b0a0152613f96015261012051818181612cd30152613652015261014051818181610610015281816112630152818161161f0152818161210b0152613c8901526101605181818161067801528181611687015261384801526101805181818161156a0152612fe101526101a051818181612f03015261369501526101c051818181612b4d01528181613125015261324801526101e0518181816107ad015281816114a201526117ae01526102005181818161246a0152612d3b015261022051818181612da101526138a2015261024051818181610ac001528181611b1101526123d801526102605181818161024d0152818161228a01528181612bf301526137bd015261028051818181610281015281816124ae0152612c240152f35b9190506020823d6020116104bc575b81610498602093836106ef565b810103126104b85760ff936104af61ffff93610726565b91925093610274565b5f80fd5b3d915061048b565b6040513d5f823e3d90fd5b90506020813d602011610508575b816104ea602093836106ef565b810103126104b857600491610500602092610712565b915091610247565b3d91506104dd565b90506020939193813d602011610553575b8161052e602093836106ef565b810103126104b85751916001600160a01b03831683036104b857909290916004610212565b3d9150610521565b630e52390960e41b5f5260045ffd5b50875189516001600160401b03918216911681019081106105f3576040516308bfafc960e11b8152602081600481895afa9081156104c4575f916105b9575b506001600160401b0316106101e0565b90506020813d6020116105eb575b816105d4602093836106ef565b810103126104b8576105e590610726565b5f6105a9565b3d91506105c7565b634e487b7160e01b5f52601160045260245ffd5b5088516001600160401b0316156101d9565b5087516001600160401b0316156101d2565b5061271061ffff865116116101cb565b60209150115f6101c3565b63d92e233d60e01b5f5260045ffd5b506001600160a01b038216156101b0565b506001600160a01b038116156101a9565b6001600160801b031090505f610178565b506001600160a01b03821615610165565b90506020813d6020116106d3575b816106b4602093836106ef565b810103126104b857516001600160a01b03811681036104b8575f610152565b3d91506106a7565b634e487b7160e01b5f52604160045260245ffd5b601f909101601f19168101906001600160401b038211908210176106db57604052565b51906001600160a01b03821682036104b857565b51906001600160401b03821682036104b85756fe6080806040526004361015610012575f80fd5b5f905f3560e01c9081630d1cfcae146138c6575080631cf541d114613888578063249d39e91461386c5780632ba36f781461382957806340277ed8146137e1578063406990051461379d57806345ddc85d146136b95780634c6b993a146136765780634cf088d9146136335780634f896d4f14612bac5780635230515114612b7157806361d027b314612b2d578063661c6c6b14612af2578063679cdb06146127d85780636a911ccf146125955780636ff063e11461255a578063714897df1461253e57806385c78074146124d2578063863d22c71461248d5780638802834e146124525780638dd5c0d61461243757806395850f59146123fc5780639cf4364b146123be5780639da6918014612255578063a28889e114612238578063b3818a5d14612071578063bc4309021461158e578063c8db44e31461154a578063ca1e78191461151a578063d27581e6146114f0578063d9c54830146114c6578063debfb45e14611481578063e3a96cbd1461132d578063e8d064cd146112f9578063f666d1b214611287578063f7e54d7d14611243578063f9c44c8e146104b0578063facc092f146102115763fc0c546a146101cb575f80fd5b3461020e578060031936011261020e5760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b80fd5b503461020e57606036600319011261020e5760043561022e613907565b9061023881613e41565b67ffffffffffffffff61027281835460a01c167f000000000000000000000000000000000000000000000000000000000000000090613bcf565b166102a767ffffffffffffffff7f00000000000000000000000000000000000000000000000000000000000000001682613aa9565b908042118015906104a7575b6104735750508184526004602052604084206001600160a01b0333165f5260205260405f209283549360ff8560081c16156104435760ff8560101c1661041357610301336044358487613a6c565b6001820154036103e357620100008215159563ff0000008760181b169063ffff00001916171790555f146103ab57600161037c910161034761ffff825460a01c16613dba565b7fffffffffffffffffffff0000ffffffffffffffffffffffffffffffffffffffff61ffff60a01b83549260a01b169116179055565b6040519182527f943b1e1e6ea36d3a013c9f482eb56e6fec8904129c7ed1869bcfe1f04727cd4c60203393a380f35b60016103de91016103c361ffff825460b01c16613dba565b61ffff60b01b1961ffff60b01b83549260b01b169116179055565b61037c565b604486857f3dd1603e00000000000000000000000000000000000000000000000000000000825260045233602452fd5b604486857fc339a8ea00000000000000000000000000000000000000000000000000000000825260045233602452fd5b604486857f809c4a1100000000000000000000000000000000000000000000000000000000825260045233602452fd5b8592506064937f8e4af792000000000000000000000000000000000000000000000000000000008452600452602452604452fd5b508142116102b3565b503461020e5736600319016102408112611237576101601361020e576101643567ffffffffffffffff8111611237576104ed903690600401613952565b6101a43567ffffffffffffffff811161123f5761050e903690600401613952565b90926101e4359260ff841680940361123b57610528613dcd565b7f00000000000000000000000000000000000000000000000000000000000000006001600160a01b03811693877f000000000000000000000000000000000000000000000000000000000000000096863b1561123757604051907fd505accf0000000000000000000000000000000000000000000000000000000082523360048301523060248301528860448301526101c435606483015260848201526102043560a48201526102243560c4820152818160e481838b5af161121e575b5050602435936040519063418e15c160e11b8252856004830152610120826024816001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000165afa918215611213578a92611156575b506001600160a01b038251161561114357604435986040516319deda6d60e31b81528a60048201526040816024816001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000165afa90816110f7575b506106b95760248b8b632380022d60e01b8252600452fd5b60608301518b9a8181036110dd57505090829160408b95940151986106de6004613c02565b926001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016988960208d6024604051809481936331a9108f60e11b835260048301525afa9081156110d2578d8c918b9361108d575b506020906024604051809481936233950960e01b835260048301525afa998a15610cea579961104a575b5061077a90866107743685876143e5565b9161442b565b15918261100c575b5050610ff9576101443567ffffffffffffffff8116809103610ff5576107d39067ffffffffffffffff7f00000000000000000000000000000000000000000000000000000000000000001690613aa9565b428110610fde5750828c52600560205260408c205480610fc7575060405190636eb1769f60e11b8252336004830152306024830152602082604481845afa918215610f87578d92610f92575b506020602491604051928380926370a0823160e01b82523360048301525afa908115610f87578d91610f51575b508b82108015610f48575b610f0557505090838993928c805461086e90613f2a565b9a8b95868355516001600160a01b031691610104359286888a60405193610894856139ce565b338552602085014267ffffffffffffffff168152604086016001815260608701928352608087019088825260a088019289845260c0890195865260e08901968c88526101008a019889528a52600260205260408a2098516001600160a01b03166001600160a01b0316895473ffffffffffffffffffffffffffffffffffffffff19161789555188549060a01b67ffffffffffffffff60a01b16907fffffffff0000000000000000ffffffffffffffffffffffffffffffffffffffff161788555161095d81613980565b6109679088613ab6565b9151600187018054935161ffff60a01b60a09190911b166001600160a01b0390921675ffffffffffffffffffffffffffffffffffffffffffff199094169390931717825551815461ffff60b01b191660b09190911b61ffff60b01b16179055516002840155516003830155519060040155858152600560205286604082205587815260016020526040902080546109fd90613f2a565b90556040519485526004356020860152604085015260608401528b60808401526101843560a084015260c0830160e090528160e08401526101008301378a8482016101000152803394601f1990601f0116810103610100017f35f39f637b2768c382cc15d279a0fdc112dba73249f9efde4760429be82a455191a4610a80613b7c565b948551915f194301438111610ef157604051602081019140825287604082015230606082015260608152610ab56080826139eb565b51902092610ae560ff7f000000000000000000000000000000000000000000000000000000000000000016614320565b938a958b5b83811080610ee7575b15610d6957604051602081019084825282604082015260408152610b186060826139eb565b519020610b258286613b6f565b908115610d5557610b3d8f9192610b70930684613aa9565b908d6001600160a01b03610b518483613f16565b51169384936001600160a01b03610b688885613f16565b511692613f16565b5252600660205260408e203382148f8115610d42575b8115610d2a575b8115610cf6575b838d8315610c62575b505050610c575781610bb8610bb18c613f2a565b9b8b613f16565b52805460e01c63ffffffff8114610c42578f6040908e610c1a610c3d97969560016001600160a01b0396016001600160e01b037fffffffff0000000000000000000000000000000000000000000000000000000083549260e01b169116179055565b815260046020522091165f5260205260405f20600160ff19825416179055613f2a565b610aea565b5060248f634e487b7160e01b81526011600452fd5b5050610c3d90613f2a565b60405163609c6d7f60e01b8152600481018d90526001600160a01b0392909216602483015291925090602090829060449082905afa918215610cea5791610cad575b508f838d610b9d565b90506020813d8211610ce2575b81610cc7602093836139eb565b81010312610cde57610cd890613b21565b5f610ca4565b8f80fd5b3d9150610cba565b604051903d90823e3d90fd5b82546001600160801b03167f0000000000000000000000000000000000000000000000000000000000000000119150610b94565b825460801c67ffffffffffffffff168a149150610b8d565b6001600160a01b03891684149150610b86565b60248f634e487b7160e01b81526012600452fd5b508b89918c888a815190818110610eb957505084845260036020526040842095815167ffffffffffffffff8111610ea557680100000000000000008111610ea5578754818955808210610e7a575b50602083019786526020862097865b828110610e5d5750505060209650610e0f86927f283546db766d360efc62fd340591055006d8d12ea9cdffae0cf31b45366dad5d92604051928392604084526040840190613916565b908a8301520390a280610e49575b50507f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d604051908152f35b610e569130903390614352565b8380610e1d565b60019060206001600160a01b03845116930192818c015501610dc6565b88875281806020892001910390875b828110610e97575050610db7565b808960019284015501610e89565b602486634e487b7160e01b81526041600452fd5b7f05b9b413000000000000000000000000000000000000000000000000000000008652600452602452604484fd5b5086518810610af3565b60248a634e487b7160e01b81526011600452fd5b8b6044928e928082105f14610f4157505b7f44d4caf7000000000000000000000000000000000000000000000000000000008352600452602452fd5b9050610f16565b508b8110610857565b90506020813d602011610f7f575b81610f6c602093836139eb565b81010312610f7b57518d61084c565b5f80fd5b3d9150610f5f565b6040513d8f823e3d90fd5b9091506020813d602011610fbf575b81610fae602093836139eb565b81010312610f7b575190602061081f565b3d9150610fa1565b8c604491856332cc4d5160e11b8352600452602452fd5b8c60449185634a7c9f8360e01b8352600452602452fd5b8c80fd5b60248c8463c69861c760e01b8252600452fd5b6001600160a01b03891615925090821561102a575b50508d80610782565b61104292509061103b9136916143e5565b848861442b565b158d80611021565b9098506020813d602011611085575b81611066602093836139eb565b810103126110815761107a61077a91613b0d565b9890610763565b8e80fd5b3d9150611059565b925050506020813d6020116110ca575b816110aa602093836139eb565b810103126110c6578a60206110bf8f93613b0d565b9290610739565b8880fd5b3d915061109d565b6040513d8b823e3d90fd5b631c077d9160e11b8c52600489905260245260445260648afd5b6040813d60401161113b575b81611110604093836139eb565b81010312610ff55780611124602092613b0d565b50015161ffff811603611137575f6106a1565b8b80fd5b3d9150611103565b60248a8763b08fc1cb60e01b8252600452fd5b909150610120813d821161120b575b8161117361012093836139eb565b81010312611207576111fa6101006040519261118e846139ce565b61119781613b0d565b84526111a560208201613b0d565b602085015260408101516040850152606081015160608501526111ca608082016143d0565b60808501526111db60a082016143d0565b60a085015260c081015160c085015260e081015160e085015201613b21565b610100820152905f610640565b8980fd5b3d9150611165565b6040513d8c823e3d90fd5b81611228916139eb565b61123357875f6105e5565b8780fd5b5080fd5b8580fd5b8380fd5b503461020e578060031936011261020e5760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b503461020e57602036600319011261020e576004356001600160a01b038116809103611237578160409160809352600660205220546040519063ffffffff8160c01c161515825267ffffffffffffffff81841c1660208301526001600160801b038116604083015260e01c6060820152f35b503461020e578060031936011261020e57611329611315613a0d565b604051918291602083526020830190613a48565b0390f35b503461020e57602036600319011261020e57604081610120926101008351611354816139ce565b82815282602082015282858201528260608201528260808201528260a08201528260c08201528260e0820152015260043581526002602052206040519061139a826139ce565b818154916001600160a01b038316825261ffff60ff602084019467ffffffffffffffff8160a01c16865260e01c1660408401906113d681613980565b8152816001840154916001600160a01b036060870181851681526080880192848660a01c1684528460a08a019660b01c16865267ffffffffffffffff600460028a01549960c08c019a8b5260e060038201549c019b8c5201549a6101008d019b8c52846040519d51168d52511660208c01525161145281613980565b60408b01525116606089015251166080870152511660a08501525160c08401525160e083015251610100820152f35b503461020e578060031936011261020e57602060405167ffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b503461020e57602036600319011261020e5760406020916004358152600183522054604051908152f35b503461020e57602036600319011261020e5760406020916004358152600583522054604051908152f35b503461020e578060031936011261020e57611329611536613b7c565b604051918291602083526020830190613916565b503461020e578060031936011261020e5760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b503461020e5736600319016101c08112611237576101601361020e576101643567ffffffffffffffff8111611237576115cb903690600401613952565b906101a43567ffffffffffffffff811161123f576115ed903690600401613952565b90916115f7613dcd565b6024359060405163418e15c160e11b8152826004820152610120816024816001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000165afa908115612066578791612017575b506001600160a01b038151161561200457604435956040516319deda6d60e31b81528760048201526040816024816001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000165afa9081611fbc575b506116c85760248888632380022d60e01b8252600452fd5b60608201518897818103611fa25750506040820151946116e86004613c02565b926001600160a01b037f00000000000000000000000000000000000000000000000000000000000000001694604051936331a9108f60e11b85528860048601526020856024818a5afa948515611f97578b95611f57575b50604051946233950960e01b86528960048701526020866024818b5afa958615611e59578c96611f18575b5061177b90876107743685876143e5565b159182611eda575b5050611ec7576101443567ffffffffffffffff8116809103611207576117d49067ffffffffffffffff7f00000000000000000000000000000000000000000000000000000000000000001690613aa9565b428110611eb057508389526005602052604089205480611e9957507f0000000000000000000000000000000000000000000000000000000000000000936001600160a01b0385169860405199636eb1769f60e11b8b523360048c01523060248c015260208b604481845afa9a8b15611e59578c9b611e64575b5099602060249b6040519c8d80926370a0823160e01b82523360048301525afa9a8b15611e59578c9b611e25575b507f00000000000000000000000000000000000000000000000000000000000000009a8b82108015611e1c575b610f0557505090838993928c80546118bf90613f2a565b9a8b95868355516001600160a01b031691610104359286888a604051936118e5856139ce565b338552602085014267ffffffffffffffff168152604086016001815260608701928352608087019088825260a088019289845260c0890195865260e08901968c88526101008a019889528a52600260205260408a2098516001600160a01b03166001600160a01b0316895473ffffffffffffffffffffffffffffffffffffffff19161789555188549060a01b67ffffffffffffffff60a01b16907fffffffff0000000000000000ffffffffffffffffffffffffffffffffffffffff16178855516119ae81613980565b6119b89088613ab6565b9151600187018054935161ffff60a01b60a09190911b166001600160a01b0390921675ffffffffffffffffffffffffffffffffffffffffffff199094169390931717825551815461ffff60b01b191660b09190911b61ffff60b01b1617905551600284015551600383015551906004015585815260056020528660408220558781526001602052604090208054611a4e90613f2a565b90556040519485526004356020860152604085015260608401528b60808401526101843560a084015260c0830160e090528160e08401526101008301378a8482016101000152803394601f1990601f0116810103610100017f35f39f637b2768c382cc15d279a0fdc112dba73249f9efde4760429be82a455191a4611ad1613b7c565b948551915f194301438111610ef157604051602081019140825287604082015230606082015260608152611b066080826139eb565b51902092611b3660ff7f000000000000000000000000000000000000000000000000000000000000000016614320565b938a958b5b83811080611e12575b15611d2457604051602081019084825282604082015260408152611b696060826139eb565b519020611b768286613b6f565b908115610d5557610b3d8f9192611b8e930684613aa9565b5252600660205260408e203382148f8115611d11575b8115611cf9575b8115611cc5575b838d8315611c41575b505050611c365781611bcf610bb18c613f2a565b52805460e01c63ffffffff8114610c42578f6040908e610c1a611c3197969560016001600160a01b0396016001600160e01b037fffffffff0000000000000000000000000000000000000000000000000000000083549260e01b169116179055565b611b3b565b5050611c3190613f2a565b60405163609c6d7f60e01b8152600481018d90526001600160a01b0392909216602483015291925090602090829060449082905afa918215610cea5791611c8c575b508f838d611bbb565b90506020813d8211611cbd575b81611ca6602093836139eb565b81010312610cde57611cb790613b21565b5f611c83565b3d9150611c99565b82546001600160801b03167f0000000000000000000000000000000000000000000000000000000000000000119150611bb2565b825460801c67ffffffffffffffff168a149150611bab565b6001600160a01b03891684149150611ba4565b508b89918c888a815190818110610eb957505084845260036020526040842095815167ffffffffffffffff8111610ea557680100000000000000008111610ea5578754818955808210611de7575b50602083019786526020862097865b828110611dca5750505060209650610e0f86927f283546db766d360efc62fd340591055006d8d12ea9cdffae0cf31b45366dad5d92604051928392604084526040840190613916565b60019060206001600160a01b03845116930192818c015501611d81565b88875281806020892001910390875b828110611e04575050611d72565b808960019284015501611df6565b5086518810611b44565b508b81106118a8565b909a506020813d602011611e51575b81611e41602093836139eb565b81010312610f7b5751998c61187b565b3d9150611e34565b6040513d8e823e3d90fd5b9a5060208b3d602011611e91575b81611e7f602093836139eb565b81010312610f7b57995199602061184d565b3d9150611e72565b89604491866332cc4d5160e11b8352600452602452fd5b8960449186634a7c9f8360e01b8352600452602452fd5b6024898563c69861c760e01b8252600452fd5b6001600160a01b038616159250908215611ef8575b50508a80611783565b611f10925090611f099136916143e5565b858561442b565b158a80611eef565b9095506020813d602011611f4f575b81611f34602093836139eb565b8101031261113757611f4861177b91613b0d565b959061176a565b3d9150611f27565b9094506020813d602011611f8f575b81611f73602093836139eb565b81010312611f8b57611f8490613b0d565b938b61173f565b8a80fd5b3d9150611f66565b6040513d8d823e3d90fd5b631c077d9160e11b89526004869052602452604452606487fd5b6040813d604011611ffc575b81611fd5604093836139eb565b810103126112075780611fe9602092613b0d565b50015161ffff8116036110c6575f6116b0565b3d9150611fc8565b6024878463b08fc1cb60e01b8252600452fd5b9050610120813d821161205e575b8161203361012093836139eb565b8101031261205a5761204e6101006040519261118e846139ce565b6101008201525f61164f565b8680fd5b3d9150612025565b6040513d89823e3d90fd5b503461020e5761016036600319011261020e5760405160208101907f8b73c3c69bb8fe3d512ecc4cf759cc79239f7b179b0ffacaa9a75d522b39400f82527f7b32b557d723189afbaa3946f28def59bb30f482b57befa6bfbdd3f8e64d361260408201527fc89efdaa54c0f20c7adf612882df0950f5a951637e0307cdcb4c672f298b8bc660608201524660808201526001600160a01b037f00000000000000000000000000000000000000000000000000000000000000001660a082015260a0815261213f60c0826139eb565b5190209060405160208101917fd8ea08963e5bbef56a7004102f371e086e515da5fa951cd13ed2754b3fd513db835260043560408301526024356060830152604435608083015260643560a083015260843560c083015260a43560e083015260c43563ffffffff81168091036112375761010083015260e43563ffffffff8116809103611237576101208301526101043561014083015261012435610160830152610144359067ffffffffffffffff821680920361020e57602060428686868661018082015261018081526122166101a0826139eb565b5190206040519161190160f01b83526002830152602282015220604051908152f35b503461020e578060031936011261020e5760209054604051908152f35b503461020e57604036600319011261020e5760243560043567ffffffffffffffff6122af8161228384613e41565b5460a01c167f000000000000000000000000000000000000000000000000000000000000000090613bcf565b1680421161238e57508083526004602052604083206001600160a01b0333165f5260205260405f20805460ff81161561235e5760ff8160081c1661232e57839161010060019261ff00191617815501556040519182527f1f4e2aa7825ef02e85293e2de66cfbcb326af2632b558996e546bb1ef3e8764d60203393a380f35b604485847fd42c398500000000000000000000000000000000000000000000000000000000825260045233602452fd5b604485847f3231dd2e00000000000000000000000000000000000000000000000000000000825260045233602452fd5b83906044927f257c973f000000000000000000000000000000000000000000000000000000008352600452602452fd5b503461020e578060031936011261020e57602060405160ff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b503461020e578060031936011261020e5760206040517fd8ea08963e5bbef56a7004102f371e086e515da5fa951cd13ed2754b3fd513db8152f35b503461020e578060031936011261020e576020604051818152f35b503461020e578060031936011261020e5760206040517f00000000000000000000000000000000000000000000000000000000000000008152f35b503461020e578060031936011261020e57602060405167ffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b503461020e57602036600319011261020e5760043581526003602052604081206040519181548084526020840192825260208220915b81811061251f5761132985611536818703826139eb565b82546001600160a01b0316845260209093019260019283019201612508565b503461020e578060031936011261020e57602060405160408152f35b503461020e578060031936011261020e5760206040517f00000000000000000000000000000000000000000000000000000000000000008152f35b503461020e578060031936011261020e576125ae613dcd565b3381526006602052604081205463ffffffff8160c01c169081156127ac578060e01c8061277d57506001600160801b038116916007545f198101908111612769576126006001600160a01b0391613b2e565b90549060031b1c165f19820182811161275557906126448161262561266f9594613b2e565b9091906001600160a01b038084549260031b9316831b921b1916179055565b85526006602052604085209063ffffffff60c01b1963ffffffff60c01b83549260c01b169116179055565b6007548015612741575f190161268481613b2e565b6001600160a01b0382549160031b1b19169055600755338352600660205282604081205567ffffffffffffffff6040519183835260801c16907fcdbe8435a6f9bd2f125d44fa65866e75cae2f5bb4ef03e1e30bbbedb79b6cc9f60203392a380612710575b50807f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d80f35b61273b90337f0000000000000000000000000000000000000000000000000000000000000000614270565b5f6126e9565b602484634e487b7160e01b81526031600452fd5b602486634e487b7160e01b81526011600452fd5b602485634e487b7160e01b81526011600452fd5b7f544a59f000000000000000000000000000000000000000000000000000000000845233600452602452604483fd5b6024837fed3db8ac00000000000000000000000000000000000000000000000000000000815233600452fd5b503461020e57602036600319011261020e576004356127f5613dcd565b60405163609c6d7f60e01b8152600481018290523360248201526020816044817f00000000000000000000000000000000000000000000000000000000000000006001600160a01b03165afa908115612ae7578391612aa9575b50158015612a98575b612a69573382526006602052604082209063ffffffff825460c01c16612a3d576007546040811015612a155768010000000000000000811015612a01576128a88160016128c69301600755613b2e565b33906001600160a01b038084549260031b9316831b921b1916179055565b61297d7f0000000000000000000000000000000000000000000000000000000000000000926001600160801b03808516166fffffffffffffffffffffffffffffffff1982541617815580547fffffffffffffffff0000000000000000ffffffffffffffffffffffffffffffff77ffffffffffffffff000000000000000000000000000000008560801b16911617815563ffffffff6007541663ffffffff60c01b1963ffffffff60c01b83549260c01b169116179055565b6040518281527f4fedf9289a156b214915bd5c2db58d3ee16acc185e80df66ee404e4573c821e160203392a3806129d55750807f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d80f35b61273b9030337f0000000000000000000000000000000000000000000000000000000000000000614352565b602484634e487b7160e01b81526041600452fd5b6004847fc688eb70000000000000000000000000000000000000000000000000000000008152fd5b6024837f45ed80e900000000000000000000000000000000000000000000000000000000815233600452fd5b7f13feb4c400000000000000000000000000000000000000000000000000000000825260045233602452604490fd5b5067ffffffffffffffff8111612858565b90506020813d602011612adf575b81612ac4602093836139eb565b81010312612adb57612ad590613b21565b5f61284f565b8280fd5b3d9150612ab7565b6040513d85823e3d90fd5b503461020e578060031936011261020e5760206040517f00000000000000000000000000000000000000000000000000000000000000008152f35b503461020e578060031936011261020e5760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b503461020e578060031936011261020e5760206040517f00000000000000000000000000000000000000000000000000000000000000008152f35b5034610f7b576020366003190112610f7b57600435612bc9613dcd565b612bd281613e41565b91612c4a612c1967ffffffffffffffff855460a01c1667ffffffffffffffff7f00000000000000000000000000000000000000000000000000000000000000001690613aa9565b67ffffffffffffffff7f00000000000000000000000000000000000000000000000000000000000000001690613aa9565b80421115613604575060028301918254906001850190815461ffff808260b01c169160a01c161194855f146135fa57612c8560025b88613ab6565b835f52600160205260405f20805480156135e6575f19019055612cba835461ffff808260b01c169160a01c1614158784613f4b565b9386156133b85750549160038701546001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016906040517f24a66539000000000000000000000000000000000000000000000000000000008152856004820152604081602481865afa8015613346575f915f9161337f575b507f00000000000000000000000000000000000000000000000000000000000000008381111561337757915b82612d6f8383613aa9565b101561336f57612d7f9250613aa9565b905b8082101561336a5750805b612710612dc7612d9c8385613b6f565b61ffff7f00000000000000000000000000000000000000000000000000000000000000001690613f38565b0490612ddc82612dd78386613b6f565b613b6f565b916001600160a01b038c541695549188887f30bdfb4e0d1910587d5c6edcb4c92f265fd19a822f4af243a2436e6908ecebeb6101006040516001815261ffff8860a01c16602082015261ffff8860b01c1660408201528960608201528560808201528660a08201528860c08201528b60e0820152a3846131fc575b5050505050803b1561123b578580916024604051809481937f437e96f10000000000000000000000000000000000000000000000000000000083528960048401525af180156131f1579086916131d8575b50507f0000000000000000000000000000000000000000000000000000000000000000806131a7575b5050604051602081019030825282604082015260408152612ef36060826139eb565b5190209560046001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000169101968754612f30613a0d565b91833b156112335787918291612f9e60405195869384937f189ea21a0000000000000000000000000000000000000000000000000000000085528b6004860152602485015285604485015260c060648501528560c4850152608484015260e060a484015260e4830190613a48565b038183875af19182613192575b505061318c57817f32ef525310ea08cdba96c9b09a3b1ba2538d53bc4d51671ac828cc35a7f7580b8680a35b6001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000169161300a613a0d565b9654833b1561123b5790606086926130686040519a8b947f07d2329c0000000000000000000000000000000000000000000000000000000086526004860152606319602486015285604486015260e0606486015260e4850190613a48565b908460408584039360031985016084880152600681527f6775696c747900000000000000000000000000000000000000000000000000006020820152603c850160a4880152015260c4840152018183865af19586613177575b50602095613170577f32ef525310ea08cdba96c9b09a3b1ba2538d53bc4d51671ac828cc35a7f7580b8480a35b8061311f575b507f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d604051908152f35b61316a907f00000000000000000000000000000000000000000000000000000000000000007f0000000000000000000000000000000000000000000000000000000000000000614270565b5f6130f4565b50506130ee565b6131828580926139eb565b61123f575f6130c1565b50612fd7565b8161319c916139eb565b61123b57855f612fab565b6131d1917f0000000000000000000000000000000000000000000000000000000000000000614270565b5f80612ed1565b816131e2916139eb565b6131ed57845f612ea8565b8480fd5b6040513d88823e3d90fd5b6040519161320b6080846139eb565b60038352606094853660208601376001600160a01b03604051956132306080886139eb565b60038752602087019736893761324586613ee9565b827f00000000000000000000000000000000000000000000000000000000000000001690528a61327487613ef9565b521661327f85613f09565b5261328985613ee9565b5261329384613ef9565b5261329d83613f09565b52843b15610f7b5792919060206132f26040519586957facf5d8ab0000000000000000000000000000000000000000000000000000000087528b60048801526024870152608060448701526084860190613916565b8481036003190160648601529151808352910191905f5b8181106133515750505090805f92038183865af1801561334657613331575b80808080612e57565b61333e9196505f906139eb565b5f945f613328565b6040513d5f823e3d90fd5b8251845285945060209384019390920191600101613309565b612d8c565b505090612d81565b508291612d64565b9150506040813d6040116133b0575b8161339b604093836139eb565b81010312610f7b57602081519101515f612d38565b3d915061338e565b91929650506001600160a01b037f00000000000000000000000000000000000000000000000000000000000000001691604051926233950960e01b8452826004850152602084602481845afa938415613346575f946135aa575b506001600160a01b038416156134ef575b507f30bdfb4e0d1910587d5c6edcb4c92f265fd19a822f4af243a2436e6908ecebeb6101006020985461ffff604051915f8352818160a01c168c84015260b01c1660408201525f60608201525f60808201525f60a08201525f60c08201526001600160a01b03861660e0820152a37f0000000000000000000000000000000000000000000000000000000000000000806134be5750506130ee565b6134e8917f0000000000000000000000000000000000000000000000000000000000000000614270565b5f80613170565b6024979350602090604051988980926331a9108f60e11b82528660048301525afa968715613346575f97613548575b509195917f30bdfb4e0d1910587d5c6edcb4c92f265fd19a822f4af243a2436e6908ecebeb613423565b96506020873d6020116135a2575b81613563602093836139eb565b81010312610f7b577f30bdfb4e0d1910587d5c6edcb4c92f265fd19a822f4af243a2436e6908ecebeb61010061359a602099613b0d565b98505061351e565b3d9150613556565b9093506020813d6020116135de575b816135c6602093836139eb565b81010312610f7b576135d790613b0d565b925f613412565b3d91506135b9565b634e487b7160e01b5f52601160045260245ffd5b612c856003612c7f565b827f7925ba79000000000000000000000000000000000000000000000000000000005f5260045260245260445ffd5b34610f7b575f366003190112610f7b5760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b34610f7b575f366003190112610f7b5760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b34610f7b576040366003190112610f7b576024356001600160a01b0381168103610f7b575f60806040516136ec8161399e565b82815282602082015282604082015282606082015201526004355f5260046020526001600160a01b0360405f2091165f5260205260a060405f206040516137328161399e565b815460ff81161515928383526020830160ff8360081c161515815260806001604086019360ff8660101c161515855260ff606088019660181c161515865201549401938452604051948552511515602085015251151560408401525115156060830152516080820152f35b34610f7b575f366003190112610f7b57602060405167ffffffffffffffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b34610f7b576080366003190112610f7b576137fa613907565b606435906001600160a01b0382168203610f7b576020916138219160443590600435613a6c565b604051908152f35b34610f7b575f366003190112610f7b5760206040516001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b34610f7b575f366003190112610f7b5760206040516127108152f35b34610f7b575f366003190112610f7b57602060405161ffff7f0000000000000000000000000000000000000000000000000000000000000000168152f35b34610f7b575f366003190112610f7b576020906001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168152f35b602435908115158203610f7b57565b90602080835192838152019201905f5b8181106139335750505090565b82516001600160a01b0316845260209384019390920191600101613926565b9181601f84011215610f7b5782359167ffffffffffffffff8311610f7b5760208381860195010111610f7b57565b6004111561398a57565b634e487b7160e01b5f52602160045260245ffd5b60a0810190811067ffffffffffffffff8211176139ba57604052565b634e487b7160e01b5f52604160045260245ffd5b610120810190811067ffffffffffffffff8211176139ba57604052565b90601f8019910116810190811067ffffffffffffffff8211176139ba57604052565b60405190613a1c6040836139eb565b600e82527f7665726974792d646973707574650000000000000000000000000000000000006020830152565b805180835260209291819084018484015e5f828201840152601f01601f1916010190565b926001600160a01b039192604051936020850195865215156040850152606084015216608082015260808152613aa360a0826139eb565b51902090565b919082018092116135e657565b90613ac081613980565b7fffffff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffff7cff0000000000000000000000000000000000000000000000000000000083549260e01b169116179055565b51906001600160a01b0382168203610f7b57565b51908115158203610f7b57565b600754811015613b465760075f5260205f2001905f90565b634e487b7160e01b5f52603260045260245ffd5b8054821015613b46575f5260205f2001905f90565b919082039182116135e657565b60405190600754808352826020810160075f5260205f20925f5b818110613bad575050613bab925003836139eb565b565b84546001600160a01b0316835260019485019487945060209093019201613b96565b9067ffffffffffffffff8091169116019067ffffffffffffffff82116135e657565b359063ffffffff82168203610f7b57565b60405160208101907f8b73c3c69bb8fe3d512ecc4cf759cc79239f7b179b0ffacaa9a75d522b39400f82527f7b32b557d723189afbaa3946f28def59bb30f482b57befa6bfbdd3f8e64d361260408201527fc89efdaa54c0f20c7adf612882df0950f5a951637e0307cdcb4c672f298b8bc660608201524660808201526001600160a01b037f00000000000000000000000000000000000000000000000000000000000000001660a082015260a08152613cbd60c0826139eb565b5190206040519161014060208401917fd8ea08963e5bbef56a7004102f371e086e515da5fa951cd13ed2754b3fd513db8352803560408601526020810135606086015260408101356080860152606081013560a0860152608081013560c086015260a081013560e086015263ffffffff613d3960c08301613bf1565b1661010086015263ffffffff613d5160e08301613bf1565b166101208601526101008101358286015261012081013561016086015201359267ffffffffffffffff8416809403610f7b576042936101808201526101808152613d9d6101a0826139eb565b5190206040519161190160f01b8352600283015260228201522090565b61ffff1661ffff81146135e65760010190565b7f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005c613e195760017f9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f005d565b7f3ee5aeb5000000000000000000000000000000000000000000000000000000005f5260045ffd5b90815f52600260205260405f209160ff835460e01c16613e6081613980565b8015613ea557600190613e7281613980565b03613e7a5750565b7fec7096e1000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b507f8f09a29b000000000000000000000000000000000000000000000000000000005f5260045260245ffd5b67ffffffffffffffff81116139ba5760051b60200190565b805160021015613b465760600190565b805160011015613b465760400190565b805115613b465760200190565b8051821015613b465760209160051b010190565b5f1981146135e65760010190565b818102929181159184041417156135e657565b909291925f93825f52600360205260405f2091825492613f6a84613ed1565b91613f7860405193846139eb565b848352601f19613f8786613ed1565b013660208501375f935f915f917f0000000000000000000000000000000000000000000000000000000000000000905b8884106140d5575050505080156140ca5783156140c157613fe590613fdf8582049586613f38565b90613b6f565b915f5b858110613ff85750505050505050565b6140028183613f16565b51156140b95761402c6001600160a01b0361401d8386613b5a565b90549060031b1c169486613aa9565b905f94805f52600660205260405f20926001600160801b0381166001600160801b0385541601936001600160801b0385116135e65760208b927f7b96d726f39bf5c9b2d99c5df80919b49a7f3027a6524dde854d522264eb442a926001600160801b03600198166fffffffffffffffffffffffffffffffff19825416179055604051908152a35b01613fe8565b6001906140b3565b96505050505050565b505f96505050505050565b909192936001600160a01b036140eb8688613b5a565b90549060031b1c16948a5f52600460205260405f206001600160a01b0387165f5260205260405f2095805f52600660205260405f2096875460e01c80156135e65788546001600160e01b03165f1990910160e01b7fffffffff00000000000000000000000000000000000000000000000000000000161788555460ff8160101c16908161424a575b506142285786546001600160801b0316968588101561422157875b8815614214576001600160801b03891690036001600160801b0381116135e65760206142028f936001978c916001600160801b037f0bdcfbac8e6c30a29ebd34c6a5b2022dd76cea0b9081b08b7fc2f174ee46ca6a96166fffffffffffffffffffffffffffffffff19825416179055613aa9565b99604051908152a35b01929190613fb7565b505050600191955061420b565b859761418e565b50976001919550614244908261423e8b8b613f16565b52613f2a565b9761420b565b85159150811561425c575b505f614173565b60181c60ff1615158715151490505f614255565b916001600160a01b03604051927fa9059cbb000000000000000000000000000000000000000000000000000000005f521660045260245260205f60448180865af19060015f51148216156142ff575b604052156142ca5750565b6001600160a01b03907f5274afe7000000000000000000000000000000000000000000000000000000005f521660045260245ffd5b90600181151661431757823b15153d151616906142bf565b503d5f823e3d90fd5b9061432a82613ed1565b61433760405191826139eb565b8281528092614348601f1991613ed1565b0190602036910137565b9290916001600160a01b039081604051947f23b872dd000000000000000000000000000000000000000000000000000000005f52166004521660245260445260205f60648180865af19060015f51148216156143b8575b6040525f606052156142ca5750565b90600181151661431757823b15153d151616906143a9565b519067ffffffffffffffff82168203610f7b57565b92919267ffffffffffffffff82116139ba576040519161440f601f8201601f1916602001846139eb565b829481845281830111610f7b578281602093845f960137010152565b9190823b614466579061443d916144bb565b5061444781613980565b15918261445357505090565b6001600160a01b03919250811691161490565b916020926064835f94519060405193630b135d3f60e11b855260048501526040602485015286820190604485015e8281018201859052601f01601f191601915afa630b135d3f60e11b5f5114601f3d11161690565b81519190604183036144eb576144e49250602082015190606060408401519301515f1a906144f5565b9192909190565b50505f9160029190565b91907f7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0841161456c579160209360809260ff5f9560405194855216868401526040830152606082015282805260015afa15613346575f516001600160a01b0381161561456257905f905f90565b505f906001905f90565b5050505f916003919056fea164736f6c6343000825000a" as const;

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { type Hex, maxUint256, toHex } from "viem";
 import { createTestChain, type TestChain } from "../../packages/chain/src/testing.ts";
 import { paymentChannelsAbi, stakingAbi, testUSDAbi } from "../generated/index.ts";
+import { disputeScene } from "../test/disputes-helpers.ts";
 import { deployFixture, type Fixture } from "../test/fixture.ts";
 import { signTransferWithAuthorization } from "../test/signing.ts";
 
@@ -137,7 +138,41 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
 
   await measureStaking(t, f, agentId, modelId, report);
   report["x402.exact.transferWithAuthorization"] = await measureX402(t, f);
+  await measureDisputes(t, f, report);
   return report;
+}
+
+/**
+ * The dispute flow: registering a validator, a challenge (bond pull + committee draw of 3 out of 5),
+ * a commit, a reveal, and resolving guilty (slash to 3 recipients, pause, two registry records)
+ * and not guilty (bond to the provider). The second dispute runs once every account is warm.
+ */
+async function measureDisputes(t: TestChain, f: Fixture, report: Report) {
+  const s = await disputeScene(t, f, 1_000_000_000n);
+  const gasOf = (receipt: { gasUsed: bigint }) => Number(receipt.gasUsed);
+  await f.mined(f.as("validator-1").disputes.write.deregisterValidator());
+  report["disputes.registerValidator"] = gasOf(
+    await f.mined(f.as("validator-1").disputes.write.registerValidator([s.validatorAgents.get("validator-1") ?? 0n])),
+  );
+  for (const guilty of [true, false]) {
+    const { disputeId, committee, tx } = await s.challenge("client-2");
+    const [a = "", b = "", c = ""] = committee;
+    const suffix = guilty ? "guilty" : "notGuilty";
+    if (guilty) report["disputes.challenge"] = gasOf(tx);
+    const commit = await s.commit(disputeId, a, guilty);
+    await s.commit(disputeId, b, guilty);
+    await s.commit(disputeId, c, !guilty);
+    await t.increaseTime(s.p.commitWindow + 1n);
+    const reveal = await s.reveal(disputeId, a, guilty);
+    await s.reveal(disputeId, b, guilty);
+    await s.reveal(disputeId, c, !guilty);
+    if (guilty) {
+      report["disputes.commitVote"] = gasOf(commit);
+      report["disputes.revealVote"] = gasOf(reveal);
+    }
+    await s.toResolvable(disputeId);
+    report[`disputes.resolve.${suffix}`] = gasOf(await s.resolve(disputeId));
+  }
 }
 
 async function measureStaking(t: TestChain, f: Fixture, agentId: bigint, modelId: bigint, report: Report) {

@@ -1,97 +1,421 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {IDisputes} from "./interfaces/IDisputes.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {DisputesBase} from "./DisputesBase.sol";
+import {IDisputeReputationRecorder, IDisputeValidationRecorder} from "./interfaces/IDisputes.sol";
+import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {PaymentChannels} from "./PaymentChannels.sol";
+import {Staking} from "./Staking.sol";
 
 /// @title Disputes
-/// @notice The verification layer: the only address `Staking` accepts `slash` and `pauseOffers`
-/// from. This is a skeleton: its challenge / vote / resolve flow is not active yet, every entry
-/// point reverts `DisputesNotActive`, and it has no function that slashes or pauses anything, so
-/// no stake can be slashed on a deployment of this version.
-contract Disputes is IDisputes {
-    /// @notice Staking contract this contract will slash through once disputes are active.
-    address public immutable staking;
-    /// @notice Payment channels whose receipts challenges will refer to.
-    address public immutable paymentChannels;
-    /// @notice ERC-8004 identity registry of the challenged agents.
-    address public immutable agentRegistry;
+/// @notice The verification layer and the only address `Staking` accepts `slash` and `pauseOffers`
+/// from. Anyone holding a provider-signed receipt may `challenge` it within Staking's `auditWindow`
+/// by posting `challengeBond`; a committee of `committeeSize` validators is drawn from the validator
+/// set, commits votes during `commitWindow`, reveals them during `revealWindow`, and anyone then
+/// `resolve`s: a strict majority of revealed "guilty" votes slashes the provider (payer refunded,
+/// challenger rewarded, treasury the rest) and pauses its offers; anything else (tie, no reveals)
+/// is "not guilty" and the challenge bond pays the provider.
+/// @dev Committee randomness is `blockhash(block.number - 1)` mixed with the dispute id
+/// (`_randomSeed`): fine for devnets, but the challenger can predict the committee before sending
+/// and a block producer can bias it. Public deployments should override `_randomSeed` with a
+/// beacon / VRF read (or a later-block commit) before going live.
+contract Disputes is DisputesBase {
+    using SafeERC20 for IERC20;
 
-    /// @notice False in this version: every entry point reverts `DisputesNotActive`.
-    bool public constant ACTIVE = false;
-
-    /// @notice Number of disputes opened so far (always zero in this version).
-    uint256 public disputeCount;
-    /// @dev Filled by the challenge flow once it lands; always zero in this version.
-    mapping(uint256 agentId => uint256) private _openChallenges;
-
-    /// @dev Placeholders of the future flow; never emitted by this version.
-    event ChallengeOpened(
-        uint256 indexed disputeId,
-        address indexed challenger,
-        bytes32 receiptHash,
-        bytes32 providerSignatureHash,
-        bytes32 evidenceHash,
-        string evidenceURI
+    /// @notice EIP-712 type hash of a provider receipt.
+    bytes32 public constant RECEIPT_TYPEHASH = keccak256(
+        "Receipt(bytes32 requestId,bytes32 channelId,uint256 modelId,bytes32 promptHash,bytes32 outputHash,"
+        "bytes32 paramsHash,uint32 promptTokens,uint32 completionTokens,uint256 charge,uint256 cumulativeCharged,"
+        "uint64 timestamp)"
     );
-    event VoteCommitted(uint256 indexed disputeId, address indexed voter, bytes32 commitment);
-    event DisputeResolved(uint256 indexed disputeId);
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    /// @notice Tag of the registry entries a dispute verdict writes.
+    string public constant OUTCOME_TAG = "verity-dispute";
 
-    /// @notice A required address argument is zero.
-    error ZeroAddress();
-    /// @notice Disputes are not active on this deployment yet.
-    error DisputesNotActive();
+    /// @notice Staking contract this contract slashes through.
+    Staking public immutable staking;
+    /// @notice Payment channels whose receipts are challenged (and the receipts' EIP-712 verifying contract).
+    PaymentChannels public immutable paymentChannels;
+    /// @notice Model registry receipts must name a model of.
+    IModelRegistry public immutable modelRegistry;
+    /// @notice ERC-8004 reputation registry a guilty verdict writes to.
+    address public immutable reputationRegistry;
+    /// @notice ERC-8004 validation registry a guilty verdict writes to.
+    address public immutable validationRegistry;
+    /// @notice Receives the slash left after refund and reward (PaymentChannels' treasury).
+    address public immutable treasury;
+    /// @notice How long after a receipt's timestamp it may be challenged (Staking's `auditWindow`).
+    uint64 public immutable auditWindow;
+    /// @notice Stake slashed on a guilty verdict: `min(stake, max(slashAmount, charge))`.
+    uint256 public immutable slashAmount;
+    /// @notice Challenger's share (bps) of the slash left after the payer's refund.
+    uint16 public immutable challengerRewardBps;
+    /// @notice Validators drawn per dispute.
+    uint8 public immutable committeeSize;
+    /// @notice Seconds after the challenge during which committee members commit.
+    uint64 public immutable commitWindow;
+    /// @notice Seconds after the commit window during which committee members reveal.
+    uint64 public immutable revealWindow;
 
-    modifier whenActive() {
-        if (!ACTIVE) revert DisputesNotActive();
-        _;
-    }
-
-    /// @notice Records the contracts this one will work with.
-    constructor(address staking_, address paymentChannels_, address agentRegistry_) {
-        if (staking_ == address(0) || paymentChannels_ == address(0) || agentRegistry_ == address(0)) {
+    /// @notice Wires the contract set and fixes the parameters; token, model registry and audit
+    /// window come from `staking`, the treasury from `paymentChannels`.
+    /// @dev Reverts `InvalidParameters` unless `1 <= committeeSize <= MAX_COMMITTEE`,
+    /// `voterPenalty <= validatorBond`, `challengerRewardBps <= BPS`, both windows are non-zero and
+    /// `commitWindow + revealWindow <= staking.disputeWindow()`.
+    constructor(
+        address staking_,
+        address paymentChannels_,
+        address agentRegistry_,
+        address reputationRegistry_,
+        address validationRegistry_,
+        Params memory p
+    ) DisputesBase(address(Staking(_nonZero(staking_)).token()), agentRegistry_, p) {
+        if (paymentChannels_ == address(0) || reputationRegistry_ == address(0) || validationRegistry_ == address(0)) {
             revert ZeroAddress();
         }
-        staking = staking_;
-        paymentChannels = paymentChannels_;
-        agentRegistry = agentRegistry_;
+        Staking s = Staking(staking_);
+        if (
+            p.committeeSize == 0 || p.committeeSize > MAX_COMMITTEE || p.challengerRewardBps > BPS
+                || p.commitWindow == 0 || p.revealWindow == 0
+                || uint256(p.commitWindow) + p.revealWindow > s.disputeWindow()
+        ) revert InvalidParameters();
+        staking = s;
+        paymentChannels = PaymentChannels(paymentChannels_);
+        modelRegistry = s.modelRegistry();
+        reputationRegistry = reputationRegistry_;
+        validationRegistry = validationRegistry_;
+        treasury = PaymentChannels(paymentChannels_).treasury();
+        auditWindow = s.auditWindow();
+        slashAmount = p.slashAmount;
+        challengerRewardBps = p.challengerRewardBps;
+        committeeSize = p.committeeSize;
+        commitWindow = p.commitWindow;
+        revealWindow = p.revealWindow;
     }
 
-    /// @inheritdoc IDisputes
-    function openChallenges(uint256 agentId) external view returns (uint256) {
-        return _openChallenges[agentId];
-    }
+    // ---------------------------------------------------------------- challenge
 
-    /// @notice Will open a challenge against a provider's signed receipt, posting a bond in the
-    /// payment token. Not active yet: always reverts `DisputesNotActive`.
-    /// @param receipt Encoded receipt the provider signed (request, response and usage hashes).
-    /// @param providerSignature The provider's signature over `receipt`.
+    /// @notice Challenges a provider-signed receipt, posting `challengeBond` (pulled with an allowance)
+    /// and drawing the dispute's committee.
+    /// @dev Reverts `UnknownChannel`, `UnknownModel`, `ReceiptChannelMismatch`,
+    /// `ReceiptSignatureInvalid`, `ChallengeWindowClosed`, `AlreadyChallenged`, `InsufficientBond`,
+    /// `NotEnoughValidators`, in that order. One dispute per signed receipt (its EIP-712 digest, which
+    /// covers the request id and the channel).
+    /// @param receipt The receipt as the provider signed it.
+    /// @param providerSignature Signature of the channel receiver's owner or agent wallet (ECDSA or ERC-1271).
     /// @param evidenceHash Hash of the challenger's evidence (e.g. a re-execution transcript).
-    /// @param evidenceURI Where the evidence can be fetched.
+    /// @param evidenceURI Where the evidence can be fetched (emitted only).
     /// @return disputeId Id of the new dispute.
     function challenge(
-        bytes calldata receipt,
+        Receipt calldata receipt,
         bytes calldata providerSignature,
         bytes32 evidenceHash,
         string calldata evidenceURI
-    ) external whenActive returns (uint256 disputeId) {
-        disputeId = ++disputeCount;
-        emit ChallengeOpened(
-            disputeId, msg.sender, keccak256(receipt), keccak256(providerSignature), evidenceHash, evidenceURI
-        );
+    ) external nonReentrant returns (uint256 disputeId) {
+        return _challenge(receipt, providerSignature, evidenceHash, evidenceURI);
     }
 
-    /// @notice Will record a validator's committed vote on `disputeId`. Not active yet: always
-    /// reverts `DisputesNotActive`.
-    /// @param disputeId Dispute voted on.
-    /// @param commitment Hash committing to the vote and a salt (revealed later).
-    function vote(uint256 disputeId, bytes32 commitment) external whenActive {
+    /// @notice `challenge` with an EIP-2612 permit of the caller for this contract and `challengeBond`.
+    /// @dev A failing permit (e.g. front-run) is ignored; the bond then needs an allowance.
+    function challengeWithPermit(
+        Receipt calldata receipt,
+        bytes calldata providerSignature,
+        bytes32 evidenceHash,
+        string calldata evidenceURI,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant returns (uint256 disputeId) {
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), challengeBond, deadline, v, r, s) {} catch {}
+        return _challenge(receipt, providerSignature, evidenceHash, evidenceURI);
+    }
+
+    // ---------------------------------------------------------------- votes
+
+    /// @notice Commits the caller's vote on `disputeId` during the commit window (committee only).
+    /// @param commitment `commitmentOf(disputeId, guilty, salt, msg.sender)`.
+    function commitVote(uint256 disputeId, bytes32 commitment) external {
+        Dispute storage d = _openDispute(disputeId);
+        uint256 commitEnd = d.openedAt + commitWindow;
+        if (block.timestamp > commitEnd) revert CommitWindowClosed(disputeId, commitEnd);
+        Vote storage v = _votes[disputeId][msg.sender];
+        if (!v.member) revert NotOnCommittee(disputeId, msg.sender);
+        if (v.committed) revert AlreadyCommitted(disputeId, msg.sender);
+        v.committed = true;
+        v.commitment = commitment;
         emit VoteCommitted(disputeId, msg.sender, commitment);
     }
 
-    /// @notice Will settle `disputeId` after voting (slash or return the bond). Not active yet:
-    /// always reverts `DisputesNotActive`.
-    /// @param disputeId Dispute to resolve.
-    function resolve(uint256 disputeId) external whenActive {
-        emit DisputeResolved(disputeId);
+    /// @notice Reveals the caller's committed vote on `disputeId` during the reveal window.
+    /// @param guilty The vote committed to.
+    /// @param salt The salt committed to.
+    function revealVote(uint256 disputeId, bool guilty, bytes32 salt) external {
+        Dispute storage d = _openDispute(disputeId);
+        uint256 commitEnd = d.openedAt + commitWindow;
+        uint256 revealEnd = commitEnd + revealWindow;
+        if (block.timestamp <= commitEnd || block.timestamp > revealEnd) {
+            revert NotRevealWindow(disputeId, commitEnd, revealEnd);
+        }
+        Vote storage v = _votes[disputeId][msg.sender];
+        if (!v.committed) revert NotCommitted(disputeId, msg.sender);
+        if (v.revealed) revert AlreadyRevealed(disputeId, msg.sender);
+        if (commitmentOf(disputeId, guilty, salt, msg.sender) != v.commitment) {
+            revert CommitmentMismatch(disputeId, msg.sender);
+        }
+        v.revealed = true;
+        v.guilty = guilty;
+        if (guilty) ++d.guiltyVotes;
+        else ++d.notGuiltyVotes;
+        emit VoteRevealed(disputeId, msg.sender, guilty);
+    }
+
+    // ---------------------------------------------------------------- resolve
+
+    /// @notice Settles `disputeId` after its reveal window (anyone may call). Guilty iff revealed
+    /// guilty votes outnumber not-guilty ones; see the contract notice for what each verdict pays.
+    /// @return guilty The verdict.
+    function resolve(uint256 disputeId) external nonReentrant returns (bool guilty) {
+        Dispute storage d = _openDispute(disputeId);
+        uint256 revealEnd = uint256(d.openedAt) + commitWindow + revealWindow;
+        if (block.timestamp <= revealEnd) revert RevealWindowOpen(disputeId, revealEnd);
+        uint256 agentId = d.agentId;
+        guilty = d.guiltyVotes > d.notGuiltyVotes;
+        d.status = guilty ? Status.Guilty : Status.NotGuilty;
+        --_openChallenges[agentId];
+        uint256 unclaimedPenalties = _settleVoters(disputeId, guilty, d.guiltyVotes != d.notGuiltyVotes);
+        if (guilty) {
+            _punish(disputeId, d);
+        } else {
+            address provider = agentRegistry.getAgentWallet(agentId);
+            if (provider == address(0)) provider = agentRegistry.ownerOf(agentId);
+            emit DisputeResolved(disputeId, agentId, false, d.guiltyVotes, d.notGuiltyVotes, 0, 0, 0, 0, provider);
+            if (challengeBond != 0) token.safeTransfer(provider, challengeBond);
+        }
+        if (unclaimedPenalties != 0) token.safeTransfer(treasury, unclaimedPenalties);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice EIP-712 digest of `receipt` (domain `Verity Receipt` v1, this chain, PaymentChannels).
+    function receiptHash(Receipt calldata receipt) public view returns (bytes32) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                DOMAIN_TYPEHASH,
+                keccak256("Verity Receipt"),
+                keccak256("1"),
+                block.chainid,
+                address(paymentChannels)
+            )
+        );
+        return MessageHashUtils.toTypedDataHash(domain, keccak256(abi.encode(RECEIPT_TYPEHASH, receipt)));
+    }
+
+    /// @notice The commitment `voter` sends to `commitVote` for `guilty` with `salt`.
+    function commitmentOf(uint256 disputeId, bool guilty, bytes32 salt, address voter) public pure returns (bytes32) {
+        return keccak256(abi.encode(disputeId, guilty, salt, voter));
+    }
+
+    /// @notice Dispute `disputeId` (status `None` when it does not exist).
+    function getDispute(uint256 disputeId) external view returns (Dispute memory) {
+        return _disputes[disputeId];
+    }
+
+    /// @notice Committee of `disputeId`.
+    function committeeOf(uint256 disputeId) external view returns (address[] memory) {
+        return _committees[disputeId];
+    }
+
+    /// @notice `voter`'s vote on `disputeId` (`member`: whether it sits on the committee).
+    function voteOf(uint256 disputeId, address voter) external view returns (Vote memory) {
+        return _votes[disputeId][voter];
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _challenge(
+        Receipt calldata receipt,
+        bytes calldata providerSignature,
+        bytes32 evidenceHash,
+        string calldata evidenceURI
+    ) private returns (uint256 disputeId) {
+        PaymentChannels.ChannelView memory ch = paymentChannels.getChannel(receipt.channelId);
+        if (ch.payer == address(0)) revert UnknownChannel(receipt.channelId);
+        try modelRegistry.royaltyInfo(receipt.modelId) returns (address, uint16) {}
+        catch {
+            revert UnknownModel(receipt.modelId);
+        }
+        if (receipt.modelId != ch.modelId) revert ReceiptChannelMismatch(receipt.channelId, receipt.modelId, ch.modelId);
+        uint256 agentId = ch.receiverAgentId;
+        bytes32 digest = receiptHash(receipt);
+        address owner = agentRegistry.ownerOf(agentId);
+        address wallet = agentRegistry.getAgentWallet(agentId);
+        if (
+            !SignatureChecker.isValidSignatureNow(owner, digest, providerSignature)
+                && (wallet == address(0) || !SignatureChecker.isValidSignatureNow(wallet, digest, providerSignature))
+        ) revert ReceiptSignatureInvalid(digest);
+        uint256 closesAt = uint256(receipt.timestamp) + auditWindow;
+        if (closesAt < block.timestamp) revert ChallengeWindowClosed(digest, closesAt);
+        uint256 existing = disputeOfReceipt[digest];
+        if (existing != 0) revert AlreadyChallenged(digest, existing);
+        uint256 allowance = token.allowance(msg.sender, address(this));
+        uint256 balance = token.balanceOf(msg.sender);
+        if (allowance < challengeBond || balance < challengeBond) {
+            revert InsufficientBond(allowance < balance ? allowance : balance, challengeBond);
+        }
+
+        disputeId = ++disputeCount;
+        _disputes[disputeId] = Dispute({
+            challenger: msg.sender,
+            openedAt: uint64(block.timestamp),
+            status: Status.Open,
+            payer: ch.payer,
+            guiltyVotes: 0,
+            notGuiltyVotes: 0,
+            agentId: agentId,
+            charge: receipt.charge,
+            receiptHash: digest
+        });
+        disputeOfReceipt[digest] = disputeId;
+        ++_openChallenges[agentId];
+        emit ChallengeOpened(
+            disputeId,
+            agentId,
+            msg.sender,
+            digest,
+            receipt.requestId,
+            receipt.channelId,
+            receipt.charge,
+            challengeBond,
+            evidenceHash,
+            evidenceURI
+        );
+        _drawCommittee(disputeId, agentId, wallet);
+        if (challengeBond != 0) token.safeTransferFrom(msg.sender, address(this), challengeBond);
+    }
+
+    /// @dev Partial Fisher-Yates over the validator set; skips the challenger, the accused agent's
+    /// owner, operators and wallet, the accused agent itself and validators whose bond fell below
+    /// `validatorBond`.
+    function _drawCommittee(uint256 disputeId, uint256 agentId, address wallet) private {
+        address[] memory pool = _validatorList;
+        uint256 n = pool.length;
+        uint256 seed = _randomSeed(disputeId);
+        address[] memory chosen = new address[](committeeSize);
+        uint256 count;
+        for (uint256 i; i < n && count < chosen.length; ++i) {
+            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (n - i);
+            address candidate = pool[j];
+            pool[j] = pool[i];
+            Validator storage v = _validators[candidate];
+            if (
+                candidate == msg.sender || candidate == wallet || v.agentId == agentId || v.bond < validatorBond
+                    || agentRegistry.isAuthorized(agentId, candidate)
+            ) continue;
+            chosen[count++] = candidate;
+            ++v.activeDuties;
+            _votes[disputeId][candidate].member = true; // also pre-warms the vote slot the member commits to
+        }
+        if (count < chosen.length) revert NotEnoughValidators(count, chosen.length);
+        _committees[disputeId] = chosen;
+        emit CommitteeDrawn(disputeId, chosen, seed);
+    }
+
+    /// @dev Devnet randomness: predictable by the challenger and biasable by the block producer.
+    /// Override with a beacon / VRF on public chains.
+    function _randomSeed(uint256 disputeId) internal view virtual returns (uint256) {
+        return uint256(keccak256(abi.encode(blockhash(block.number - 1), disputeId, address(this))));
+    }
+
+    /// @dev Frees the committee and moves penalties to the members that revealed with the outcome
+    /// (every revealer when the vote was not decisive). Returns penalties nobody earned (no reveals).
+    function _settleVoters(uint256 disputeId, bool guilty, bool decisive) private returns (uint256 unclaimed) {
+        address[] storage committee = _committees[disputeId];
+        uint256 n = committee.length;
+        bool[] memory wins = new bool[](n);
+        uint256 winners;
+        uint256 pool;
+        for (uint256 i; i < n; ++i) {
+            address voter = committee[i];
+            Vote storage vote = _votes[disputeId][voter];
+            Validator storage v = _validators[voter];
+            --v.activeDuties;
+            if (vote.revealed && (!decisive || vote.guilty == guilty)) {
+                wins[i] = true;
+                ++winners;
+                continue;
+            }
+            uint256 penalty = v.bond < voterPenalty ? v.bond : voterPenalty;
+            if (penalty == 0) continue;
+            v.bond -= uint128(penalty);
+            pool += penalty;
+            emit VoterPenalized(disputeId, voter, penalty);
+        }
+        if (pool == 0) return 0;
+        if (winners == 0) return pool;
+        uint256 share = pool / winners;
+        uint256 dust = pool - share * winners;
+        for (uint256 i; i < n; ++i) {
+            if (!wins[i]) continue;
+            address voter = committee[i];
+            uint256 amount = share + dust;
+            dust = 0;
+            _validators[voter].bond += uint128(amount);
+            emit VoterRewarded(disputeId, voter, amount);
+        }
+    }
+
+    /// @dev Guilty verdict: slash (payer refund, challenger reward, treasury rest), pause offers,
+    /// return the bond, record the verdict in the ERC-8004 registries.
+    function _punish(uint256 disputeId, Dispute storage d) private {
+        uint256 agentId = d.agentId;
+        uint256 charge = d.charge;
+        (uint256 bonded, uint256 unbonding) = staking.stakeOf(agentId);
+        uint256 target = slashAmount > charge ? slashAmount : charge;
+        uint256 slashed = bonded + unbonding < target ? bonded + unbonding : target;
+        uint256 refund = slashed < charge ? slashed : charge;
+        uint256 reward = (slashed - refund) * challengerRewardBps / BPS;
+        uint256 rest = slashed - refund - reward;
+        address challenger = d.challenger;
+        emit DisputeResolved(
+            disputeId, agentId, true, d.guiltyVotes, d.notGuiltyVotes, slashed, refund, reward, rest, challenger
+        );
+        if (slashed != 0) {
+            address[] memory recipients = new address[](3);
+            uint256[] memory amounts = new uint256[](3);
+            (recipients[0], recipients[1], recipients[2]) = (d.payer, challenger, treasury);
+            (amounts[0], amounts[1], amounts[2]) = (refund, reward, rest);
+            staking.slash(agentId, slashed, recipients, amounts);
+        }
+        staking.pauseOffers(agentId);
+        if (challengeBond != 0) token.safeTransfer(challenger, challengeBond);
+        bytes32 requestHash = keccak256(abi.encode(address(this), disputeId));
+        try IDisputeValidationRecorder(validationRegistry).recordDisputeOutcome(
+            agentId, requestHash, 0, "", d.receiptHash, OUTCOME_TAG
+        ) {} catch {
+            emit RegistryWriteFailed(disputeId, validationRegistry);
+        }
+        try IDisputeReputationRecorder(reputationRegistry).recordDisputeOutcome(
+            agentId, -100, 0, OUTCOME_TAG, "guilty", "", d.receiptHash
+        ) {} catch {
+            emit RegistryWriteFailed(disputeId, reputationRegistry);
+        }
+    }
+
+    function _openDispute(uint256 disputeId) private view returns (Dispute storage d) {
+        d = _disputes[disputeId];
+        if (d.status == Status.None) revert UnknownDispute(disputeId);
+        if (d.status != Status.Open) revert DisputeClosed(disputeId);
+    }
+
+    function _nonZero(address a) private pure returns (address) {
+        if (a == address(0)) revert ZeroAddress();
+        return a;
     }
 }

@@ -133,6 +133,86 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
     /// @notice The validator sits on `duties` unresolved committees.
     error ValidatorBusy(address validator, uint256 duties);
 
+    // ---------------------------------------------------------------- dispute events and errors
+
+    /// @notice A challenge against `agentId`'s receipt `receiptHash` opened dispute `disputeId`.
+    event ChallengeOpened(
+        uint256 indexed disputeId,
+        uint256 indexed agentId,
+        address indexed challenger,
+        bytes32 receiptHash,
+        bytes32 requestId,
+        bytes32 channelId,
+        uint256 charge,
+        uint256 bond,
+        bytes32 evidenceHash,
+        string evidenceURI
+    );
+    /// @notice The committee of `disputeId` was drawn with `seed`.
+    event CommitteeDrawn(uint256 indexed disputeId, address[] members, uint256 seed);
+    /// @notice `voter` committed to a vote on `disputeId`.
+    event VoteCommitted(uint256 indexed disputeId, address indexed voter, bytes32 commitment);
+    /// @notice `voter` revealed its vote on `disputeId`.
+    event VoteRevealed(uint256 indexed disputeId, address indexed voter, bool guilty);
+    /// @notice `voter` lost `amount` of its bond for not revealing or voting against a decisive majority.
+    event VoterPenalized(uint256 indexed disputeId, address indexed voter, uint256 amount);
+    /// @notice `voter`'s bond grew by `amount`, its share of the penalties of `disputeId`.
+    event VoterRewarded(uint256 indexed disputeId, address indexed voter, uint256 amount);
+    /// @notice `disputeId` was resolved. Guilty: `slashed` was taken from the agent's stake, `refunded`
+    /// paid to the payer, `challengerReward` (+ the bond) to the challenger, `treasuryAmount` to the
+    /// treasury. Not guilty: the challenge bond went to `bondRecipient` (the provider).
+    event DisputeResolved(
+        uint256 indexed disputeId,
+        uint256 indexed agentId,
+        bool guilty,
+        uint256 guiltyVotes,
+        uint256 notGuiltyVotes,
+        uint256 slashed,
+        uint256 refunded,
+        uint256 challengerReward,
+        uint256 treasuryAmount,
+        address bondRecipient
+    );
+    /// @notice Writing the verdict of `disputeId` to `registry` failed; the verdict stands regardless.
+    event RegistryWriteFailed(uint256 indexed disputeId, address indexed registry);
+
+    /// @notice No channel with this id was opened.
+    error UnknownChannel(bytes32 channelId);
+    /// @notice No model with this id is registered.
+    error UnknownModel(uint256 modelId);
+    /// @notice The receipt names a model other than its channel's.
+    error ReceiptChannelMismatch(bytes32 channelId, uint256 receiptModelId, uint256 channelModelId);
+    /// @notice The signature is not the channel receiver's owner's or agent wallet's over this receipt.
+    error ReceiptSignatureInvalid(bytes32 receiptHash);
+    /// @notice The receipt is older than the audit window.
+    error ChallengeWindowClosed(bytes32 receiptHash, uint256 closedAt);
+    /// @notice This receipt was challenged already.
+    error AlreadyChallenged(bytes32 receiptHash, uint256 disputeId);
+    /// @notice The caller's balance or allowance does not cover the challenge bond.
+    error InsufficientBond(uint256 available, uint256 required);
+    /// @notice Fewer eligible validators than the committee size.
+    error NotEnoughValidators(uint256 eligible, uint256 required);
+    /// @notice No dispute with this id exists.
+    error UnknownDispute(uint256 disputeId);
+    /// @notice The dispute was resolved already.
+    error DisputeClosed(uint256 disputeId);
+    /// @notice The caller is not on the dispute's committee.
+    error NotOnCommittee(uint256 disputeId, address caller);
+    /// @notice The commit window ended at `commitEnd`.
+    error CommitWindowClosed(uint256 disputeId, uint256 commitEnd);
+    /// @notice The caller committed on this dispute already.
+    error AlreadyCommitted(uint256 disputeId, address voter);
+    /// @notice Reveals are accepted only in `(commitEnd, revealEnd]`.
+    error NotRevealWindow(uint256 disputeId, uint256 commitEnd, uint256 revealEnd);
+    /// @notice The caller has no commitment on this dispute.
+    error NotCommitted(uint256 disputeId, address voter);
+    /// @notice The caller revealed on this dispute already.
+    error AlreadyRevealed(uint256 disputeId, address voter);
+    /// @notice The revealed vote and salt do not match the commitment.
+    error CommitmentMismatch(uint256 disputeId, address voter);
+    /// @notice The reveal window ends at `revealEnd`; resolve after it.
+    error RevealWindowOpen(uint256 disputeId, uint256 revealEnd);
+
     constructor(address token_, address agentRegistry_, Params memory p) {
         if (token_ == address(0) || agentRegistry_ == address(0)) revert ZeroAddress();
         if (p.voterPenalty > p.validatorBond || p.validatorBond > type(uint128).max) revert InvalidParameters();

@@ -33,6 +33,9 @@ contract ReputationRegistry {
     /// @notice The payment channels whose settled volume gates feedback.
     IPaymentChannels public immutable paymentChannels;
 
+    /// @notice Deployer of this registry: the only address that may bind `disputes`, once.
+    address public immutable deployer;
+
     mapping(uint256 agentId => mapping(address client => mapping(uint64 index => Feedback))) private _feedback;
     mapping(uint256 agentId => mapping(address client => uint64 lastIndex)) private _lastIndex;
     mapping(uint256 agentId => address[] clients) private _clients;
@@ -41,6 +44,9 @@ contract ReputationRegistry {
         _responders;
     mapping(uint256 agentId => mapping(address client => mapping(uint64 index => mapping(address responder => uint64))))
         private _responseCount;
+
+    /// @notice The Disputes contract allowed to record dispute verdicts (zero until bound).
+    address public disputes;
 
     /// @notice A client left feedback about an agent.
     /// @param agentId The agent.
@@ -90,8 +96,17 @@ contract ReputationRegistry {
         bytes32 responseHash
     );
 
+    /// @notice The deployer bound the Disputes contract allowed to record dispute verdicts.
+    event DisputesBound(address indexed disputes);
+
     /// @notice A constructor address is zero.
     error ZeroAddress();
+    /// @notice Only the deployer may bind the Disputes contract.
+    error NotDeployer(address caller);
+    /// @notice The Disputes contract is bound already.
+    error DisputesAlreadyBound(address disputes);
+    /// @notice Only the bound Disputes contract may record dispute verdicts.
+    error OnlyDisputes(address caller);
     /// @notice The agent does not exist in the agent registry.
     error UnknownAgent(uint256 agentId);
     /// @notice The caller has not settled any payment to the agent yet.
@@ -116,6 +131,52 @@ contract ReputationRegistry {
         if (agentRegistry_ == address(0) || paymentChannels_ == address(0)) revert ZeroAddress();
         agentRegistry = IAgentRegistry(agentRegistry_);
         paymentChannels = IPaymentChannels(paymentChannels_);
+        deployer = msg.sender;
+    }
+
+    /// @notice Binds the Disputes contract whose verdicts this registry records; deployer only, once
+    /// (the deployment script binds it right after deploying Disputes).
+    /// @param disputes_ The Disputes contract.
+    function bindDisputes(address disputes_) external {
+        if (msg.sender != deployer) revert NotDeployer(msg.sender);
+        if (disputes != address(0)) revert DisputesAlreadyBound(disputes);
+        if (disputes_ == address(0)) revert ZeroAddress();
+        disputes = disputes_;
+        emit DisputesBound(disputes_);
+    }
+
+    /// @notice Records a dispute verdict about `agentId` as feedback from the Disputes contract
+    /// (bound Disputes only; no settled-payment requirement). Emits `NewFeedback`.
+    /// @param agentId The agent judged.
+    /// @param value Signed value scaled by `10^valueDecimals` (e.g. -100 for a guilty verdict).
+    /// @param valueDecimals Decimals of `value`, 0 to 18.
+    /// @param tag1 First tag.
+    /// @param tag2 Second tag.
+    /// @param feedbackURI URI of the evidence (emitted only).
+    /// @param feedbackHash Hash of the evidence (emitted only).
+    function recordDisputeOutcome(
+        uint256 agentId,
+        int128 value,
+        uint8 valueDecimals,
+        string calldata tag1,
+        string calldata tag2,
+        string calldata feedbackURI,
+        bytes32 feedbackHash
+    ) external {
+        if (msg.sender != disputes || msg.sender == address(0)) revert OnlyDisputes(msg.sender);
+        if (valueDecimals > MAX_VALUE_DECIMALS) revert ValueDecimalsTooLarge(valueDecimals);
+        uint256 absValue = value < 0 ? uint256(-int256(value)) : uint256(int256(value));
+        if (absValue > MAX_ABS_WAD_VALUE / 10 ** (MAX_VALUE_DECIMALS - valueDecimals)) {
+            revert FeedbackValueOutOfRange(value, valueDecimals);
+        }
+        uint64 feedbackIndex = ++_lastIndex[agentId][msg.sender];
+        _feedback[agentId][msg.sender][feedbackIndex] =
+            Feedback({value: value, valueDecimals: valueDecimals, isRevoked: false, tag1: tag1, tag2: tag2});
+        if (!_isClient[agentId][msg.sender]) {
+            _isClient[agentId][msg.sender] = true;
+            _clients[agentId].push(msg.sender);
+        }
+        emit NewFeedback(agentId, msg.sender, feedbackIndex, value, valueDecimals, tag1, tag1, tag2, "", feedbackURI, feedbackHash);
     }
 
     /// @notice The identity registry this registry is linked to (ERC-8004).

@@ -24,6 +24,10 @@ contract ValidationRegistry {
 
     /// @notice The ERC-8004 identity registry (Verity `AgentRegistry`).
     IAgentRegistry public immutable agentRegistry;
+    /// @notice Deployer of this registry: the only address that may bind `disputes`, once.
+    address public immutable deployer;
+    /// @notice The Disputes contract allowed to record dispute verdicts (zero until bound).
+    address public disputes;
 
     mapping(bytes32 requestHash => ValidationStatus) private _validations;
     mapping(uint256 agentId => bytes32[] requestHashes) private _agentValidations;
@@ -56,8 +60,17 @@ contract ValidationRegistry {
         string tag
     );
 
+    /// @notice The deployer bound the Disputes contract allowed to record dispute verdicts.
+    event DisputesBound(address indexed disputes);
+
     /// @notice The constructor's agent registry address is zero.
     error ZeroAddress();
+    /// @notice Only the deployer may bind the Disputes contract.
+    error NotDeployer(address caller);
+    /// @notice The Disputes contract is bound already.
+    error DisputesAlreadyBound(address disputes);
+    /// @notice Only the bound Disputes contract may record dispute verdicts.
+    error OnlyDisputes(address caller);
     /// @notice The agent does not exist in the agent registry.
     error UnknownAgent(uint256 agentId);
     /// @notice The caller is neither the agent's owner nor an approved operator.
@@ -78,6 +91,51 @@ contract ValidationRegistry {
     constructor(address agentRegistry_) {
         if (agentRegistry_ == address(0)) revert ZeroAddress();
         agentRegistry = IAgentRegistry(agentRegistry_);
+        deployer = msg.sender;
+    }
+
+    /// @notice Binds the Disputes contract whose verdicts this registry records; deployer only, once
+    /// (the deployment script binds it right after deploying Disputes).
+    /// @param disputes_ The Disputes contract.
+    function bindDisputes(address disputes_) external {
+        if (msg.sender != deployer) revert NotDeployer(msg.sender);
+        if (disputes != address(0)) revert DisputesAlreadyBound(disputes);
+        if (disputes_ == address(0)) revert ZeroAddress();
+        disputes = disputes_;
+        emit DisputesBound(disputes_);
+    }
+
+    /// @notice Records a dispute verdict about `agentId` as a request answered by the Disputes
+    /// contract (bound Disputes only): emits `ValidationRequest` then `ValidationResponse`.
+    /// @param agentId The agent judged.
+    /// @param requestHash Identifies the dispute; must not have been used before.
+    /// @param response Score from 0 (guilty) to 100.
+    /// @param responseURI URI of the evidence.
+    /// @param responseHash Hash of the evidence (the challenged receipt).
+    /// @param tag Tag of the entry.
+    function recordDisputeOutcome(
+        uint256 agentId,
+        bytes32 requestHash,
+        uint8 response,
+        string calldata responseURI,
+        bytes32 responseHash,
+        string calldata tag
+    ) external {
+        if (msg.sender != disputes || msg.sender == address(0)) revert OnlyDisputes(msg.sender);
+        if (response > MAX_RESPONSE) revert ResponseOutOfRange(response);
+        ValidationStatus storage status = _validations[requestHash];
+        if (status.validatorAddress != address(0)) revert ValidationRequestExists(requestHash);
+        status.validatorAddress = msg.sender;
+        status.agentId = agentId;
+        status.response = response;
+        status.hasResponse = true;
+        status.responseHash = responseHash;
+        status.tag = tag;
+        status.lastUpdate = uint64(block.timestamp);
+        _agentValidations[agentId].push(requestHash);
+        _validatorRequests[msg.sender].push(requestHash);
+        emit ValidationRequest(msg.sender, agentId, responseURI, requestHash);
+        emit ValidationResponse(msg.sender, agentId, requestHash, response, responseURI, responseHash, tag);
     }
 
     /// @notice The identity registry this registry is linked to (ERC-8004).

@@ -72,13 +72,18 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
     params.minWithdrawDelay,
     params.maxWithdrawDelay,
   ]);
-  await deployOne("ReputationRegistry", artifacts.reputationRegistryAbi, artifacts.reputationRegistryBytecode, [
-    agents,
-    channels,
-  ]);
-  await deployOne("ValidationRegistry", artifacts.validationRegistryAbi, artifacts.validationRegistryBytecode, [
-    agents,
-  ]);
+  const reputation = await deployOne(
+    "ReputationRegistry",
+    artifacts.reputationRegistryAbi,
+    artifacts.reputationRegistryBytecode,
+    [agents, channels],
+  );
+  const validation = await deployOne(
+    "ValidationRegistry",
+    artifacts.validationRegistryAbi,
+    artifacts.validationRegistryBytecode,
+    [agents],
+  );
   const stakingNonce = await clients.publicClient.getTransactionCount({ address: deployer, blockTag: "pending" });
   const predictedDisputes = getContractAddress({ from: deployer, nonce: BigInt(stakingNonce + 1) });
   const staking = await deployOne("Staking", artifacts.stakingAbi, artifacts.stakingBytecode, [
@@ -95,9 +100,35 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
     staking,
     channels,
     agents,
+    reputation,
+    validation,
+    {
+      challengeBond: params.challengeBond,
+      validatorBond: params.validatorBond,
+      voterPenalty: params.voterPenalty,
+      slashAmount: params.slashAmount,
+      challengerRewardBps: params.challengerRewardBps,
+      committeeSize: params.committeeSize,
+      commitWindow: params.commitWindow,
+      revealWindow: params.revealWindow,
+    },
   ]);
   if (disputes.toLowerCase() !== predictedDisputes.toLowerCase()) {
     throw new Error(`Disputes deployed at ${disputes}, expected ${predictedDisputes}: another transaction interleaved`);
+  }
+  // The registries accept dispute verdicts only from the Disputes contract their deployer binds, once.
+  for (const [name, address, abi] of [
+    ["ReputationRegistry", reputation, artifacts.reputationRegistryAbi],
+    ["ValidationRegistry", validation, artifacts.validationRegistryAbi],
+  ] as const) {
+    await clients.transact(`Binding ${name} to Disputes`, () =>
+      clients.walletClient.writeContract({
+        address,
+        abi: abi as Abi,
+        functionName: "bindDisputes",
+        args: [disputes],
+      } as never),
+    );
   }
   const tokenInfo = await readTokenInfo({ publicClient: clients.publicClient, address: token });
   const contracts = deployed as Deployment["contracts"];
@@ -119,6 +150,14 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
       auditWindow: params.auditWindow.toString(),
       disputeWindow: params.disputeWindow.toString(),
       unbondingDelay: params.unbondingDelay.toString(),
+      challengeBond: params.challengeBond.toString(),
+      validatorBond: params.validatorBond.toString(),
+      voterPenalty: params.voterPenalty.toString(),
+      slashAmount: params.slashAmount.toString(),
+      challengerRewardBps: params.challengerRewardBps,
+      committeeSize: params.committeeSize,
+      commitWindow: params.commitWindow.toString(),
+      revealWindow: params.revealWindow.toString(),
     },
     createdAt: new Date().toISOString(),
   };

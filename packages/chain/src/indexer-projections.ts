@@ -230,3 +230,94 @@ export const PROJECTIONS: Record<string, Projection> = {
 export function applyEvent(db: DatabaseSync, event: IndexedEvent): void {
   PROJECTIONS[event.name]?.(db, event, event.args);
 }
+
+/** A dispute folded from the Disputes events kept in `events` (see `disputesFromEvents`). */
+export type DisputeProjection = {
+  disputeId: string;
+  agentId: string;
+  challenger: string;
+  receiptHash: string;
+  requestId: string;
+  channelId: string;
+  charge: string;
+  bond: string;
+  evidenceURI: string;
+  openedBlock: number;
+  openedAt: number;
+  committee: string[];
+  commits: string[];
+  reveals: { voter: string; guilty: boolean }[];
+  status: "open" | "guilty" | "notGuilty";
+  slashed: string;
+  refunded: string;
+  challengerReward: string;
+  treasuryAmount: string;
+  bondRecipient: string | null;
+  resolvedBlock: number | null;
+  resolvedTxHash: string | null;
+};
+
+/**
+ * The disputes of the deployment (optionally only those against `agentId`), oldest first, folded
+ * from the Disputes events (`ChallengeOpened`, `CommitteeDrawn`, `VoteCommitted`, `VoteRevealed`,
+ * `DisputeResolved`) the indexer keeps in `events`. Slashes of guilty verdicts are also in `slashes`
+ * (Staking's `Slashed`, same transaction as `DisputeResolved`).
+ */
+export function disputesFromEvents(db: DatabaseSync, agentId?: string | bigint): DisputeProjection[] {
+  const rows = db
+    .prepare(
+      `SELECT block, tx_hash, timestamp, name, args FROM events WHERE contract = 'Disputes' AND name IN
+       ('ChallengeOpened', 'CommitteeDrawn', 'VoteCommitted', 'VoteRevealed', 'DisputeResolved')
+       ORDER BY block, log_index`,
+    )
+    .all() as { block: number; tx_hash: string; timestamp: number; name: string; args: string }[];
+  const byId = new Map<string, DisputeProjection>();
+  for (const row of rows) {
+    const a = JSON.parse(row.args) as Record<string, unknown>;
+    const id = s(a.disputeId);
+    if (row.name === "ChallengeOpened") {
+      byId.set(id, {
+        disputeId: id,
+        agentId: s(a.agentId),
+        challenger: s(a.challenger),
+        receiptHash: s(a.receiptHash),
+        requestId: s(a.requestId),
+        channelId: s(a.channelId),
+        charge: s(a.charge),
+        bond: s(a.bond),
+        evidenceURI: String(a.evidenceURI ?? ""),
+        openedBlock: row.block,
+        openedAt: row.timestamp,
+        committee: [],
+        commits: [],
+        reveals: [],
+        status: "open",
+        slashed: "0",
+        refunded: "0",
+        challengerReward: "0",
+        treasuryAmount: "0",
+        bondRecipient: null,
+        resolvedBlock: null,
+        resolvedTxHash: null,
+      });
+      continue;
+    }
+    const d = byId.get(id);
+    if (!d) continue;
+    if (row.name === "CommitteeDrawn") d.committee = (a.members as unknown[]).map(s);
+    else if (row.name === "VoteCommitted") d.commits.push(s(a.voter));
+    else if (row.name === "VoteRevealed") d.reveals.push({ voter: s(a.voter), guilty: a.guilty === true });
+    else {
+      d.status = a.guilty === true ? "guilty" : "notGuilty";
+      d.slashed = s(a.slashed);
+      d.refunded = s(a.refunded);
+      d.challengerReward = s(a.challengerReward);
+      d.treasuryAmount = s(a.treasuryAmount);
+      d.bondRecipient = s(a.bondRecipient);
+      d.resolvedBlock = row.block;
+      d.resolvedTxHash = s(row.tx_hash);
+    }
+  }
+  const all = [...byId.values()];
+  return agentId === undefined ? all : all.filter((d) => d.agentId === s(agentId));
+}

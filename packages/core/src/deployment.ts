@@ -37,6 +37,22 @@ export const deployParamsSchema = z
     auditWindow: uintSchema.default(86_400n),
     disputeWindow: uintSchema.default(2n * 86_400n),
     unbondingDelay: uintSchema.default(4n * 86_400n),
+    /** Disputes: bond a challenge posts (10 TestUSD). */
+    challengeBond: uintSchema.default(10_000_000n),
+    /** Disputes: bond a validator posts at registration (50 TestUSD). */
+    validatorBond: uintSchema.default(50_000_000n),
+    /** Disputes: most a committee member loses for not revealing or voting with a losing minority (5 TestUSD). */
+    voterPenalty: uintSchema.default(5_000_000n),
+    /** Disputes: stake slashed on a guilty verdict, `min(stake, max(slashAmount, charge))` (100 TestUSD). */
+    slashAmount: uintSchema.default(100_000_000n),
+    /** Disputes: challenger's share of the slash left after the payer's refund. */
+    challengerRewardBps: bps.default(2_000),
+    /** Disputes: validators drawn per dispute. */
+    committeeSize: z.number().int().min(1).max(32).default(3),
+    /** Disputes: seconds after a challenge during which votes are committed. */
+    commitWindow: uintSchema.default(86_400n),
+    /** Disputes: seconds after the commit window during which votes are revealed. */
+    revealWindow: uintSchema.default(86_400n),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -46,6 +62,16 @@ export const deployParamsSchema = z
         path: ["unbondingDelay"],
         message: "must be longer than auditWindow + disputeWindow, so stake outlives the disputes it backs",
       });
+    }
+    if (p.commitWindow === 0n || p.revealWindow === 0n || p.commitWindow + p.revealWindow > p.disputeWindow) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["commitWindow"],
+        message: "commitWindow and revealWindow must be non-zero and fit in disputeWindow together",
+      });
+    }
+    if (p.voterPenalty > p.validatorBond) {
+      ctx.addIssue({ code: "custom", path: ["voterPenalty"], message: "must not exceed validatorBond" });
     }
     if (p.minWithdrawDelay > p.maxWithdrawDelay) {
       ctx.addIssue({ code: "custom", path: ["minWithdrawDelay"], message: "must not exceed maxWithdrawDelay" });
@@ -105,6 +131,15 @@ export const deploymentSchema = z.object({
     auditWindow: z.string(),
     disputeWindow: z.string(),
     unbondingDelay: z.string(),
+    // Disputes parameters (absent in deployment files written before disputes went live).
+    challengeBond: z.string().optional(),
+    validatorBond: z.string().optional(),
+    voterPenalty: z.string().optional(),
+    slashAmount: z.string().optional(),
+    challengerRewardBps: z.number().int().optional(),
+    committeeSize: z.number().int().optional(),
+    commitWindow: z.string().optional(),
+    revealWindow: z.string().optional(),
   }),
   createdAt: z.string(),
 });

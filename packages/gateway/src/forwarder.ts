@@ -116,14 +116,19 @@ export async function forwardChatStream(args: {
           }
         : {}),
     };
+    let finishReason: "stop" | "length" = "stop";
+    let usage = { prompt_tokens: 0, completion_tokens: 0 };
+    let finished = false;
+    const completed = () => {
+      attempts.push({ agentId: offer.agentId, ok: true, ms: performance.now() - started });
+      args.prober.recordSuccess(offer.url, performance.now() - started);
+      return { result: { text: sent, finishReason, usage }, charge, agentId: offer.agentId, attempts };
+    };
     try {
       const stream = await args.client.chat.completions.create(params as never, {
         agentId: offer.agentId,
         ...(args.signal ? { signal: args.signal } : {}),
       });
-      let finishReason: "stop" | "length" = "stop";
-      let usage = { prompt_tokens: 0, completion_tokens: 0 };
-      let finished = false;
       for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
         const choice = chunk.choices[0];
         const text = choice?.delta?.content ?? "";
@@ -141,10 +146,12 @@ export async function forwardChatStream(args: {
       }
       if (!finished)
         throw new RequestError("The provider's stream ended without its receipt", { code: "upstream_error" });
-      attempts.push({ agentId: offer.agentId, ok: true, ms: performance.now() - started });
-      args.prober.recordSuccess(offer.url, performance.now() - started);
-      return { result: { text: sent, finishReason, usage }, charge, agentId: offer.agentId, attempts };
+      return completed();
     } catch (error) {
+      // The verified receipt arrived, so the answer is complete and charged: a connection that drops
+      // after it (before `[DONE]`) must not send the request on to another provider, which would
+      // append to a finished answer and charge the caller twice.
+      if (finished && !args.signal?.aborted) return completed();
       last = error;
       attempts.push({
         agentId: offer.agentId,

@@ -19,7 +19,8 @@ export type VerdictReason =
   | "low_agreement"
   | "likelihood_outlier"
   | "implausible_eos"
-  | "truncated_output";
+  | "truncated_output"
+  | "closer_to_substitute";
 
 /** Rank at or below which a token counts as low-rank in greedy outputs (Targon: 25). */
 export const LOW_RANK = 25;
@@ -42,11 +43,36 @@ export type AuditStats = {
   lowProbTokens: number;
   /** Σ(log q − E[log q]) / √ΣVar over in-nucleus tokens; 0 when undefined. */
   z: number;
+  /**
+   * Rank (mid-PIT) z statistic: u = sampling mass above the claimed token + half its own; honest
+   * draws have E[u] = 1/2 exactly and Var[u] = (1 − Σq³)/12, so Σ(u − 1/2)/√ΣVar is ≈ N(0, 1).
+   * Substitutes pick tokens the reference ranks lower: large positive values.
+   */
+  pitZ: number;
   /** Mean of (log q − E[log q]) per in-nucleus token (a per-token log-likelihood-ratio proxy). */
   meanLogprobExcess: number;
   /** The final token when it is a control (end-of-generation) token: its sampling log-probability. */
   eos: { token: number; sampledLogprob: number | null; rank: number } | null;
+  /**
+   * Per suspect model (by name): log-likelihood ratio Σ log q_ref(x) − log q_suspect(x) of the
+   * claimed tokens under the two sampling distributions. Under honest sampling P(LLR < −c) ≤ e^−c
+   * (Markov on the likelihood ratio), whatever the length; a substitute drives it negative.
+   */
+  suspectLlr: Record<string, number>;
 };
+
+/** Log-probability standing in for "outside the sampling distribution" in likelihood ratios. */
+export const LOG_FLOOR = -30;
+
+/** Σ over the first `budget` tokens of log q_ref − log q_suspect (see `AuditStats.suspectLlr`). */
+export function suspectLlr(reference: readonly TokenStat[], suspect: readonly TokenStat[], budget?: number): number {
+  const n = Math.min(reference.length, suspect.length, budget ?? reference.length);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    sum += (reference[i]!.sampledLogprob ?? LOG_FLOOR) - (suspect[i]!.sampledLogprob ?? LOG_FLOOR);
+  }
+  return sum;
+}
 
 export type Verdict = {
   pass: boolean;
@@ -64,7 +90,13 @@ export type Verdict = {
  */
 export function summarize(
   stats: readonly TokenStat[],
-  options: { sampling: SamplingClaim; budget?: number; controlTokens?: ReadonlySet<number> },
+  options: {
+    sampling: SamplingClaim;
+    budget?: number;
+    controlTokens?: ReadonlySet<number>;
+    /** Per-token statistics of the same transcript under suspect models (by name). */
+    suspects?: ReadonlyMap<string, readonly TokenStat[]>;
+  },
 ): AuditStats {
   const n = Math.min(stats.length, options.budget ?? stats.length);
   const used = stats.slice(0, n);
@@ -80,6 +112,8 @@ export function summarize(
   let sumDev = 0;
   let sumVar = 0;
   let inNucleus = 0;
+  let pitDev = 0;
+  let pitVar = 0;
   for (const s of used) {
     agreement += 1 - s.sampledMassAbove;
     maxRank = Math.max(maxRank, s.rank);
@@ -94,6 +128,8 @@ export function summarize(
       continue;
     }
     inNucleus++;
+    pitDev += s.sampledMassAbove + Math.exp(s.sampledLogprob) / 2 - 0.5;
+    pitVar += (1 - s.cubeSum) / 12;
     minLq = minLq === null ? s.sampledLogprob : Math.min(minLq, s.sampledLogprob);
     if (s.sampledLogprob < LOW_PROB_LOGPROB) lowProb++;
     sumDev += s.sampledLogprob - s.expectedLogprob;
@@ -120,8 +156,15 @@ export function summarize(
     minSampledLogprob: minLq,
     lowProbTokens: lowProb,
     z: sumVar > 0 ? sumDev / Math.sqrt(sumVar) : 0,
+    pitZ: pitVar > 0 ? pitDev / Math.sqrt(pitVar) : 0,
     meanLogprobExcess: inNucleus === 0 ? 0 : sumDev / inNucleus,
     eos,
+    suspectLlr: Object.fromEntries(
+      [...(options.suspects ?? new Map<string, readonly TokenStat[]>())].map(([name, s]) => [
+        name,
+        suspectLlr(stats, s, n),
+      ]),
+    ),
   };
 }
 
@@ -160,6 +203,11 @@ export function judge(stats: AuditStats, thresholds: Thresholds = defaultThresho
       fail("low_agreement", `mean agreement ${stats.meanAgreement.toFixed(3)}`);
     }
   }
+  for (const [name, llr] of Object.entries(stats.suspectLlr)) {
+    if (llr < thresholds.minSuspectLlr) {
+      fail("closer_to_substitute", `likelihood ratio favours ${name} by ${(-llr).toFixed(1)} nats`);
+    }
+  }
   if (stats.eos && (stats.eos.sampledLogprob === null || stats.eos.sampledLogprob < thresholds.minEosLogprob)) {
     fail("implausible_eos", `end of generation with sampling logprob ${stats.eos.sampledLogprob ?? "-inf"}`);
   }
@@ -175,7 +223,8 @@ export type AuditTranscript = {
 export type ReceiptCommitments = {
   promptHash: `0x${string}`;
   outputHash: `0x${string}`;
-  paramsHash: `0x${string}`;
+  /** Omitted when the sampling parameters (seed) are not known to the validator. */
+  paramsHash?: `0x${string}`;
 };
 
 /** Which of the receipt's commitments the transcript does not match (empty = all match). */
@@ -186,7 +235,12 @@ export function receiptMismatches(
   const out: ("promptHash" | "outputHash" | "paramsHash")[] = [];
   if (hashTokens(transcript.promptTokens).toLowerCase() !== receipt.promptHash.toLowerCase()) out.push("promptHash");
   if (hashTokens(transcript.outputTokens).toLowerCase() !== receipt.outputHash.toLowerCase()) out.push("outputHash");
-  if (hashParams(transcript.sampling).toLowerCase() !== receipt.paramsHash.toLowerCase()) out.push("paramsHash");
+  if (
+    receipt.paramsHash !== undefined &&
+    hashParams(transcript.sampling).toLowerCase() !== receipt.paramsHash.toLowerCase()
+  ) {
+    out.push("paramsHash");
+  }
   return out;
 }
 
@@ -213,6 +267,12 @@ export async function auditTranscript(options: {
   transcript: AuditTranscript;
   receipt?: ReceiptCommitments;
   thresholds?: Thresholds;
+  /**
+   * Optional likelihood-ratio test against known cheap substitutes of the claimed model (e.g. its
+   * 4-bit quantisation, which the validator can build from the registered weights): one more
+   * prefill per suspect.
+   */
+  suspects?: readonly Engine[];
 }): Promise<Verdict> {
   const { engine, transcript } = options;
   const thresholds = options.thresholds ?? defaultThresholds();
@@ -227,7 +287,16 @@ export async function auditTranscript(options: {
     topK: rescoreTopK(engine),
   });
   const sampling = { temperature: transcript.sampling.temperature, topP: transcript.sampling.topP };
-  const stats = summarize(tokenStats(scores, sampling), { sampling, controlTokens: control });
+  const suspects = new Map<string, TokenStat[]>();
+  for (const suspect of options.suspects ?? []) {
+    const rescored = await suspect.rescore({
+      promptTokens: transcript.promptTokens,
+      outputTokens: transcript.outputTokens,
+      topK: rescoreTopK(suspect),
+    });
+    suspects.set(suspect.name, tokenStats(rescored.scores, sampling));
+  }
+  const stats = summarize(tokenStats(scores, sampling), { sampling, controlTokens: control, suspects });
   const verdict = judge(stats, thresholds);
   const extra: { reason: VerdictReason; detail: string }[] = [];
   if (options.receipt) {

@@ -44,6 +44,8 @@ export const thresholdsSchema = z
     sampled: sampledThresholdsSchema,
     /** Fail when an output ends with a control (end-of-generation) token less likely than this under the sampling distribution. */
     minEosLogprob: z.number(),
+    /** Fail when the likelihood ratio against a suspect substitute is below this (−ln(1/α) bounds honest failures by α). */
+    minSuspectLlr: z.number(),
   })
   .strict();
 
@@ -87,6 +89,7 @@ export const FALLBACK_THRESHOLDS: Thresholds = {
     minMeanAgreement: 0.3,
   },
   minEosLogprob: Math.log(1e-4),
+  minSuspectLlr: Math.log(1e-4),
 };
 
 export function loadCalibration(path: URL | string = CALIBRATION_PATH): CalibrationFile {

@@ -28,6 +28,8 @@ export type TokenStat = {
   variance: number;
   /** Tempered sampling mass of tokens ranked strictly above the claimed one (0 for rank 1). */
   sampledMassAbove: number;
+  /** Σ q³ over the sampling distribution (the mid-PIT variance is (1 − Σq³) / 12). */
+  cubeSum: number;
 };
 
 /** The sampling parameters the verdict needs. */
@@ -69,6 +71,7 @@ function statFor(s: TokenScore, sampling: SamplingClaim): TokenStat {
       expectedLogprob: 0,
       variance: 0,
       sampledMassAbove: greedy ? 0 : 1,
+      cubeSum: 1,
     };
   }
   // Nucleus: the shortest prefix of the sorted distribution whose mass reaches topP (at least one token).
@@ -89,9 +92,11 @@ function statFor(s: TokenScore, sampling: SamplingClaim): TokenStat {
   let second = 0;
   let claimed: number | null = null;
   let sampledMassAbove = 0;
+  let cubeSum = 0;
   for (const t of nucleus) {
     const lq = t.logprob * invT - logZ;
     const q = Math.exp(lq);
+    cubeSum += q * q * q;
     expected += q * lq;
     second += q * lq * lq;
     if (t.token === s.token) claimed = lq;
@@ -104,5 +109,6 @@ function statFor(s: TokenScore, sampling: SamplingClaim): TokenStat {
     expectedLogprob: expected,
     variance: Math.max(0, second - expected * expected),
     sampledMassAbove,
+    cubeSum,
   };
 }

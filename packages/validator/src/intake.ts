@@ -1,0 +1,133 @@
+/**
+ * The audit intake payload: what the SDK's audit queue POSTs to a validator (`AuditSample`:
+ * transcript + signed receipt), validated with zod, turned into the verdict's transcript.
+ */
+import { RequestError, signedReceiptSchema } from "@verity/core";
+import type { Engine } from "@verity/engine";
+import { z } from "zod";
+import { type AuditTranscript, auditTranscript, type ReceiptCommitments, type Verdict } from "./audit-verdict.ts";
+import type { Thresholds } from "./thresholds.ts";
+
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
+const tokenIds = z.array(z.number().int().nonnegative().max(0xffffffff)).max(1_000_000);
+
+/** The resolved sampling parameters the receipt's `paramsHash` commits to (seed included). */
+export const auditSamplingSchema = z
+  .object({
+    temperature: z.number().min(0).max(2),
+    topP: z.number().gt(0).max(1),
+    seed: z.number().int().min(0).max(0xfffffffe),
+    maxTokens: z.number().int().min(1),
+    stop: z.array(z.string().min(1)).max(16),
+  })
+  .strict();
+
+export const auditSampleSchema = z.object({
+  version: z.literal(1),
+  chainId: z.number().int().positive(),
+  paymentChannels: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
+  agentId: z.string().regex(/^\d{1,78}$/),
+  channelId: hex32,
+  modelId: z.string().regex(/^\d{1,78}$/),
+  model: z.string().min(1),
+  kind: z.enum(["chat", "text"]),
+  request: z.record(z.string(), z.unknown()),
+  output: z.string(),
+  /** Both token lists are required for an audit (a transcript without them cannot be re-scored). */
+  promptTokenIds: tokenIds.min(1),
+  outputTokenIds: tokenIds,
+  receipt: signedReceiptSchema,
+  /** The sampling parameters as the provider resolved them; else they are read from `request`. */
+  sampling: auditSamplingSchema.optional(),
+});
+
+export type AuditSampleInput = z.input<typeof auditSampleSchema>;
+export type AuditSamplePayload = z.output<typeof auditSampleSchema>;
+
+/** Validates an intake payload; a malformed one is a `RequestError` with code `audit_sample_invalid`. */
+export function parseAuditSample(input: unknown): AuditSamplePayload {
+  const result = auditSampleSchema.safeParse(input);
+  if (!result.success) {
+    throw new RequestError("The audit sample is malformed", {
+      code: "audit_sample_invalid",
+      hint: "Send the SDK's AuditSample JSON with prompt and output token ids",
+      details: { issues: result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) },
+    });
+  }
+  const sample = result.data;
+  if (sample.receipt.receipt.completionTokens !== sample.outputTokenIds.length) {
+    throw new RequestError("The output token ids do not match the receipt's completion tokens", {
+      code: "audit_sample_invalid",
+      details: {
+        completionTokens: sample.receipt.receipt.completionTokens,
+        outputTokens: sample.outputTokenIds.length,
+      },
+    });
+  }
+  return sample;
+}
+
+const requestSamplingSchema = z.looseObject({
+  temperature: z.number().nullish(),
+  top_p: z.number().nullish(),
+  seed: z.number().int().nullish(),
+  max_tokens: z.number().int().nullish(),
+  max_completion_tokens: z.number().int().nullish(),
+  stop: z.union([z.string(), z.array(z.string())]).nullish(),
+});
+
+/**
+ * The verdict's transcript and the receipt commitments to check. `paramsVerifiable` is false when
+ * neither `sampling` nor the request carries the seed and max tokens: the params hash then goes unchecked.
+ */
+export function transcriptOf(sample: AuditSamplePayload): {
+  transcript: AuditTranscript;
+  receipt: ReceiptCommitments;
+  paramsVerifiable: boolean;
+} {
+  const r = sample.receipt.receipt;
+  const commitments = { promptHash: r.promptHash as `0x${string}`, outputHash: r.outputHash as `0x${string}` };
+  const base = { promptTokens: sample.promptTokenIds, outputTokens: sample.outputTokenIds };
+  if (sample.sampling) {
+    return {
+      transcript: { ...base, sampling: sample.sampling },
+      receipt: { ...commitments, paramsHash: r.paramsHash as `0x${string}` },
+      paramsVerifiable: true,
+    };
+  }
+  const req = requestSamplingSchema.safeParse(sample.request);
+  const body = req.success ? req.data : {};
+  const stop = body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop;
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
+  const sampling = {
+    temperature: body.temperature ?? 1,
+    topP: body.top_p ?? 1,
+    seed: body.seed ?? 0,
+    // Unknown max tokens: take the output length, so an early stop is not judged.
+    maxTokens: maxTokens ?? sample.outputTokenIds.length,
+    stop,
+  };
+  const paramsVerifiable = body.seed != null && maxTokens != null;
+  return {
+    transcript: { ...base, sampling },
+    receipt: paramsVerifiable ? { ...commitments, paramsHash: r.paramsHash as `0x${string}` } : commitments,
+    paramsVerifiable,
+  };
+}
+
+/** Validates and audits one intake payload on the claimed model's engine. */
+export async function auditSample(options: {
+  engine: Engine;
+  sample: unknown;
+  thresholds?: Thresholds;
+}): Promise<Verdict & { paramsVerifiable: boolean }> {
+  const sample = parseAuditSample(options.sample);
+  const { transcript, receipt, paramsVerifiable } = transcriptOf(sample);
+  const verdict = await auditTranscript({
+    engine: options.engine,
+    transcript,
+    receipt,
+    ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+  });
+  return { ...verdict, paramsVerifiable };
+}
