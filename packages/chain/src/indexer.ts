@@ -130,21 +130,28 @@ export function createIndexer(options: IndexerOptions) {
     return { applied: events.length, caughtUp: to >= head };
   }
 
-  /** Indexes up to the current head; resolves with the number of events applied. */
+  /**
+   * Indexes up to the head as seen at (or after) this call and resolves with the events applied.
+   * Calls are serialised: one made while a sync is running runs again after it, so a caller never
+   * gets an answer from a sync that started before the block it is waiting for.
+   */
   function syncOnce(): Promise<number> {
-    syncing ??= (async () => {
-      let total = 0;
-      try {
+    const previous = syncing ?? Promise.resolve(0);
+    const run: Promise<number> = previous
+      .catch(() => 0)
+      .then(async () => {
+        let total = 0;
         for (;;) {
           const { applied, caughtUp } = await syncBatch();
           total += applied;
           if (caughtUp) return total;
         }
-      } finally {
-        syncing = undefined;
-      }
-    })();
-    return syncing;
+      })
+      .finally(() => {
+        if (syncing === run) syncing = undefined;
+      });
+    syncing = run;
+    return run;
   }
 
   function schedule(ms: number): void {
