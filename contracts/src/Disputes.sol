@@ -52,7 +52,7 @@ contract Disputes is DisputesBase {
     address public immutable treasury;
     /// @notice How long after a receipt's timestamp it may be challenged (Staking's `auditWindow`).
     uint64 public immutable auditWindow;
-    /// @notice Stake slashed on a guilty verdict: `min(stake, max(slashAmount, charge))`.
+    /// @notice Stake slashed on a guilty verdict: `min(stake, max(slashAmount, refundDue(disputeId)))`.
     uint256 public immutable slashAmount;
     /// @notice Challenger's share (bps) of the slash left after the payer's refund.
     uint16 public immutable challengerRewardBps;
@@ -217,6 +217,15 @@ contract Disputes is DisputesBase {
         return MessageHashUtils.toTypedDataHash(domain, keccak256(abi.encode(RECEIPT_TYPEHASH, receipt)));
     }
 
+    /// @notice What a guilty verdict on `disputeId` refunds its payer (before capping at the slash):
+    /// `max(charge, min(cumulativeCharged, channel claimed so far))`.
+    function refundDue(uint256 disputeId) public view returns (uint256) {
+        Dispute storage d = _disputes[disputeId];
+        uint256 paid = paymentChannels.getChannel(d.channelId).claimed;
+        uint256 owed = d.cumulativeCharged < paid ? d.cumulativeCharged : paid;
+        return owed > d.charge ? owed : d.charge;
+    }
+
     /// @notice The commitment `voter` sends to `commitVote` for `guilty` with `salt`.
     function commitmentOf(uint256 disputeId, bool guilty, bytes32 salt, address voter) public pure returns (bytes32) {
         return keccak256(abi.encode(disputeId, guilty, salt, voter));
@@ -280,7 +289,9 @@ contract Disputes is DisputesBase {
             notGuiltyVotes: 0,
             agentId: agentId,
             charge: receipt.charge,
-            receiptHash: digest
+            receiptHash: digest,
+            channelId: receipt.channelId,
+            cumulativeCharged: receipt.cumulativeCharged
         });
         disputeOfReceipt[digest] = disputeId;
         ++_openChallenges[agentId];
@@ -372,14 +383,17 @@ contract Disputes is DisputesBase {
     }
 
     /// @dev Guilty verdict: slash (payer refund, challenger reward, treasury rest), pause offers,
-    /// return the bond, record the verdict in the ERC-8004 registries.
+    /// return the bond, record the verdict in the ERC-8004 registries. The payer is owed what it paid
+    /// on the channel up to and including the challenged answer (the receipt's `cumulativeCharged`,
+    /// capped at what the channel has actually paid out), and never less than the answer's charge:
+    /// a provider caught substituting once is presumed to have substituted on that channel before.
     function _punish(uint256 disputeId, Dispute storage d) private {
         uint256 agentId = d.agentId;
-        uint256 charge = d.charge;
+        uint256 owed = refundDue(disputeId);
         (uint256 bonded, uint256 unbonding) = staking.stakeOf(agentId);
-        uint256 target = slashAmount > charge ? slashAmount : charge;
+        uint256 target = slashAmount > owed ? slashAmount : owed;
         uint256 slashed = bonded + unbonding < target ? bonded + unbonding : target;
-        uint256 refund = slashed < charge ? slashed : charge;
+        uint256 refund = slashed < owed ? slashed : owed;
         uint256 reward = (slashed - refund) * challengerRewardBps / BPS;
         uint256 rest = slashed - refund - reward;
         address challenger = d.challenger;

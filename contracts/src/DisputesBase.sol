@@ -36,7 +36,7 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
         uint256 challengeBond; // paid by the challenger; back (+ reward) if guilty, to the provider if not
         uint256 validatorBond; // held from registration; a validator below it is no longer drawn
         uint256 voterPenalty; // taken from a non-revealing or minority committee member
-        uint256 slashAmount; // slashed on a guilty verdict: min(stake, max(slashAmount, charge))
+        uint256 slashAmount; // slashed on a guilty verdict: min(stake, max(slashAmount, refundDue))
         uint16 challengerRewardBps; // challenger's share of the slash left after the payer's refund
         uint8 committeeSize; // validators drawn per dispute (1..MAX_COMMITTEE)
         uint64 commitWindow; // seconds after the challenge during which votes are committed
@@ -62,6 +62,8 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
         uint256 agentId;
         uint256 charge;
         bytes32 receiptHash;
+        bytes32 channelId;
+        uint256 cumulativeCharged;
     }
 
     /// @notice A committee member's vote on one dispute.

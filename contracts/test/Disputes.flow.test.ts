@@ -119,6 +119,23 @@ describe("Disputes flow", () => {
     await f.mined(st.write.unpauseOffers([s.agentId]));
   });
 
+  test("guilty refunds what the payer paid on the channel up to the challenged answer, capped at what was claimed", async () => {
+    // The provider claims 5,000 on client-1's channel; the challenged receipt says 7,000 charged so far.
+    const claim = await f.voucherClaim({ channelId: s.channelId, cumulativeAmount: 5_000n, signer: "client-1" });
+    await f.mined(f.as("provider-1").channels.write.claim([[claim]]));
+    const first = await s.challenge("client-2", await s.receipt({ charge: 1_000n, cumulativeCharged: 7_000n }));
+    assert.equal(await f.as("client-1").disputes.read.refundDue([first.disputeId]), 5_000n);
+    await s.vote(first.disputeId, votesOf(first.committee, [true, true, true]));
+    await s.toResolvable(first.disputeId);
+    const payer = await f.balanceOf(s.address("client-1"));
+    const tx = await s.resolve(first.disputeId);
+    assert.equal(eventsOf(disputesAbi, tx, "DisputeResolved")[0]?.args.refunded, 5_000n);
+    assert.equal(await f.balanceOf(s.address("client-1")), payer + 5_000n);
+    // An earlier receipt (3,000 charged so far) refunds 3,000 even though 5,000 was claimed since.
+    const second = await s.challenge("client-3", await s.receipt({ charge: 1_000n, cumulativeCharged: 3_000n }));
+    assert.equal(await f.as("client-1").disputes.read.refundDue([second.disputeId]), 3_000n);
+  });
+
   test("guilty slashes bonded stake first, then unbonding stake, and at most what there is", async () => {
     const st = f.as("provider-1").staking;
     await f.mined(st.write.requestUnbond([s.agentId, STAKE - 40n]));

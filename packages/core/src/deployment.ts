@@ -43,7 +43,7 @@ export const deployParamsSchema = z
     validatorBond: uintSchema.default(50_000_000n),
     /** Disputes: most a committee member loses for not revealing or voting with a losing minority (5 TestUSD). */
     voterPenalty: uintSchema.default(5_000_000n),
-    /** Disputes: stake slashed on a guilty verdict, `min(stake, max(slashAmount, charge))` (100 TestUSD). */
+    /** Disputes: stake slashed on a guilty verdict, `min(stake, max(slashAmount, refund due))` (100 TestUSD). */
     slashAmount: uintSchema.default(100_000_000n),
     /** Disputes: challenger's share of the slash left after the payer's refund. */
     challengerRewardBps: bps.default(2_000),

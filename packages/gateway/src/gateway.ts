@@ -35,6 +35,11 @@ export type GatewayOptions = {
   probeIntervalMs?: number;
   indexerPollMs?: number;
   policy?: RoutingPolicy;
+  /**
+   * Audits of the gateway's own paid traffic: the share `p` of verified responses sampled (default 0,
+   * no audits) and the validator intake URL samples are posted to (`…/v1/audits`).
+   */
+  audit?: { p?: number; validatorUrl?: string };
   /** Extra routes (the explorer's data API). */
   extend?: (app: Hono, ctx: { indexer: ReturnType<typeof createIndexer> }) => void;
   onError?: (error: unknown) => void;
@@ -104,7 +109,10 @@ export function createGateway(options: GatewayOptions) {
       stateDir: join(options.stateDir, "payer"),
       autoOpen: { amount: options.channelDeposit ?? 10_000_000n },
       indexerPollMs: options.indexerPollMs ?? 500,
-      audit: { p: 0 },
+      audit: {
+        p: options.audit?.p ?? 0,
+        ...(options.audit?.validatorUrl ? { validatorUrl: options.audit.validatorUrl } : {}),
+      },
       ...(options.onError ? { onError: options.onError } : {}),
     });
     await client.start();
