@@ -2,7 +2,7 @@ import type { DatabaseSync } from "node:sqlite";
 import * as artifacts from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import { type Abi, type Log, type PublicClient, parseEventLogs } from "viem";
-import { applyEvent, type IndexedEvent } from "./indexer-projections.ts";
+import { applyEvent, type DisputeProjection, disputesFromEvents, type IndexedEvent } from "./indexer-projections.ts";
 import { createIndexerSchema, dropIndexerSchema, INDEXER_SCHEMA_VERSION } from "./indexer-schema.ts";
 import { inTransaction, openDatabase } from "./sqlite.ts";
 
@@ -197,4 +197,5 @@ export function createIndexer(options: IndexerOptions) {
 }
 
 export type Indexer = ReturnType<typeof createIndexer>;
-export type { IndexedEvent };
+export type { DisputeProjection, IndexedEvent };
+export { disputesFromEvents };
