@@ -54,6 +54,8 @@ export const NODE_REASONS = {
   no_channel_headroom: { status: 402, message: "No open channel to this provider has headroom for the request" },
   // validator (audit intake)
   audit_sample_invalid: { status: 400, message: "The audit sample does not match the expected transcript shape" },
+  model_not_served: { status: 422, message: "The model is registered but this validator does not run it" },
+  wrong_deployment: { status: 400, message: "The sample is for another deployment's PaymentChannels contract" },
   // configuration and chain access
   invalid_parameter: { status: 400, message: "A parameter is malformed or out of range" },
   keystore_password_invalid: { status: 400, message: "The keystore password is wrong (the MAC does not match)" },
@@ -64,6 +66,8 @@ export const NODE_REASONS = {
   deployment_mismatch: { status: 400, message: "The deployment file does not match the chain" },
   transaction_reverted: { status: 422, message: "The transaction reverted" },
   port_in_use: { status: 409, message: "The port is already in use" },
+  state_dir_chain_mismatch: { status: 409, message: "The state directory holds another chain's state" },
+  state_replay_mismatch: { status: 500, message: "Replaying the chain journal did not reproduce the recorded head" },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export const REASONS = { ...CONTRACT_REASONS, ...NODE_REASONS } as const;
