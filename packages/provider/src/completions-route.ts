@@ -211,6 +211,7 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
             charge: paid.charge.toString(),
             charged: paid.cumulativeCharged.toString(),
             ...paid.signed,
+            transcript: paid.transcript,
           },
         });
       }
@@ -266,6 +267,7 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
                 charge: paid.charge.toString(),
                 charged: paid.cumulativeCharged.toString(),
                 ...paid.signed,
+                transcript: paid.transcript,
               },
             }),
           });

@@ -44,7 +44,13 @@ export function createProviderMetrics() {
     labelNames: ["model"] as const,
     registers: [registry],
   });
-  return { registry, requests, tokens, latency, earnings, claimLag, unclaimed, queueDepth };
+  const substituted = new Counter({
+    name: "verity_provider_substituted_requests_total",
+    help: "Paid requests served by a substitute engine while receipted for the offered model (devnets, simulations)",
+    labelNames: ["model"] as const,
+    registers: [registry],
+  });
+  return { registry, requests, tokens, latency, earnings, claimLag, unclaimed, queueDepth, substituted };
 }
 
 export type ProviderMetrics = ReturnType<typeof createProviderMetrics>;

@@ -18,12 +18,26 @@ const completionLock = createKeyedLock();
 
 export type SamplingRequest = { temperature: number; topP: number; seed?: number; maxTokens: number; stop: string[] };
 
+/**
+ * What the receipt's hashes commit to, sent with every paid response (`verity.transcript`) so the
+ * client can keep it for audits: the prompt and output token ids and the resolved sampling
+ * parameters, seed included.
+ */
+export type PaidTranscript = {
+  promptTokenIds: number[];
+  outputTokenIds: number[];
+  sampling: { temperature: number; topP: number; seed: number; maxTokens: number; stop: string[] };
+};
+
 export type PaidResult = {
   requestId: `0x${string}`;
   result: GenerateResult;
   charge: bigint;
   cumulativeCharged: bigint;
   signed: SignedReceiptJson;
+  transcript: PaidTranscript;
+  /** Whether the model's substitute engine generated this answer (dishonest-provider mode). */
+  substituted: boolean;
 };
 
 /** Thrown when the client went away before the answer completed: nothing is charged. */
@@ -51,10 +65,13 @@ export async function runPaidInference(args: {
 }): Promise<PaidResult> {
   const { model, reservation } = args;
   const seed = args.sampling.seed ?? randomInt(0, 0xfffffffe);
-  const sampling = { ...args.sampling, seed };
+  const { temperature, topP, maxTokens, stop } = args.sampling;
+  const sampling = { temperature, topP, seed, maxTokens, stop: [...stop] };
+  const substituted = model.substitute?.pick() === true;
+  const engine = substituted && model.substitute ? model.substitute.engine : model.engine;
   try {
     const result = await args.model.queue.run(() =>
-      model.engine.generate({
+      engine.generate({
         prompt: args.prompt,
         sampling,
         ...(args.signal ? { signal: args.signal } : {}),
@@ -107,7 +124,12 @@ export async function runPaidInference(args: {
     args.metrics.tokens.inc({ model: model.name, kind: "prompt" }, result.usage.promptTokens);
     args.metrics.tokens.inc({ model: model.name, kind: "completion" }, result.usage.completionTokens);
     args.metrics.earnings.inc({ model: model.name }, Number(charge));
-    return { requestId, result, charge, cumulativeCharged, signed };
+    if (substituted) {
+      model.substitute?.record();
+      args.metrics.substituted.inc({ model: model.name });
+    }
+    const transcript = { promptTokenIds: result.promptTokens, outputTokenIds: result.outputTokens, sampling };
+    return { requestId, result, charge, cumulativeCharged, signed, transcript, substituted };
   } finally {
     reservation.release();
   }

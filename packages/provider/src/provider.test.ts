@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { paymentChannelsAbi } from "@verity/contracts";
-import { receiptDomain, receiptFromJson, receiptTypes } from "@verity/core";
+import { hashParams, hashTokens, receiptDomain, receiptFromJson, receiptTypes } from "@verity/core";
 import OpenAI from "openai";
 import { recoverTypedDataAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createVoucherFetch } from "../../sdk/src/voucher-fetch.ts";
+import type { PaidTranscript } from "./paid-inference.ts";
 import { openTestChannel, startTestProvider, type TestProvider } from "./testing.ts";
 
 let p: TestProvider;
@@ -120,6 +121,54 @@ test("completions endpoint and models list work with the openai client", async (
     temperature: 0,
   });
   assert.equal(typeof completion.choices[0]?.text, "string");
+});
+
+test("every paid response carries its transcript, and the transcript hashes to the receipt", async () => {
+  type Verity = {
+    receipt: { promptHash: string; outputHash: string; paramsHash: string; completionTokens: number };
+    transcript: PaidTranscript;
+  };
+  const check = (verity: Verity | undefined, sampling: Partial<PaidTranscript["sampling"]>) => {
+    assert.ok(verity?.transcript);
+    const { transcript, receipt } = verity;
+    assert.ok(transcript.promptTokenIds.length > 0);
+    assert.equal(hashTokens(transcript.promptTokenIds), receipt.promptHash);
+    assert.equal(hashTokens(transcript.outputTokenIds), receipt.outputHash);
+    assert.equal(transcript.outputTokenIds.length, receipt.completionTokens);
+    assert.equal(hashParams(transcript.sampling), receipt.paramsHash);
+    assert.deepEqual(Object.keys(transcript.sampling), ["temperature", "topP", "seed", "maxTokens", "stop"]);
+    for (const [key, value] of Object.entries(sampling))
+      assert.deepEqual(transcript.sampling[key as keyof typeof sampling], value);
+    return transcript;
+  };
+  const messages = [{ role: "user" as const, content: "Transcripts, please." }];
+  const chat = await client.chat.completions.create({ model: "verity-tiny", messages, max_tokens: 6, seed: 11 });
+  check((chat as unknown as { verity: Verity }).verity, { temperature: 1, topP: 1, seed: 11, maxTokens: 6, stop: [] });
+  // Without a seed the provider picks one; the transcript states it.
+  const text = await client.completions.create({
+    model: "verity-tiny",
+    prompt: "Once",
+    max_tokens: 5,
+    temperature: 0.5,
+    top_p: 0.9,
+    stop: ["\n"],
+  });
+  const picked = check((text as unknown as { verity: Verity }).verity, {
+    temperature: 0.5,
+    topP: 0.9,
+    maxTokens: 5,
+    stop: ["\n"],
+  });
+  assert.ok(Number.isInteger(picked.sampling.seed));
+  for (const kind of ["chat", "text"] as const) {
+    const stream =
+      kind === "chat"
+        ? await client.chat.completions.create({ model: "verity-tiny", messages, max_tokens: 4, stream: true })
+        : await client.completions.create({ model: "verity-tiny", prompt: "Once", max_tokens: 4, stream: true });
+    let last: Verity | undefined;
+    for await (const chunk of stream) last = (chunk as unknown as { verity?: Verity }).verity ?? last;
+    check(last, { maxTokens: 4 });
+  }
 });
 
 test("claims settle exactly the charged total on-chain, split three ways", async () => {

@@ -21,6 +21,7 @@ import { createPaymentGate } from "./payment-gate.ts";
 import { createReceiptSigner } from "./receipt-signer.ts";
 import type { ServedModel } from "./served-model.ts";
 import { createProviderStore } from "./store.ts";
+import { createSubstitution, type SubstituteOptions, type Substitution } from "./substitute.ts";
 import { createWorkQueue } from "./work-queue.ts";
 
 export type ProviderModelOptions = {
@@ -29,6 +30,12 @@ export type ProviderModelOptions = {
   outputPricePerMTok: bigint;
   maxOutputTokens: number;
   registerModelIfMissing?: boolean;
+  /**
+   * Devnets and simulations only: on a fraction `rate` of paid requests, generate with `engine`
+   * (a cheaper model with the same tokenizer) while charging and receipting this model — a cheater
+   * that audits should catch and disputes slash.
+   */
+  substitute?: SubstituteOptions;
 };
 
 export type ProviderOptions = {
@@ -101,6 +108,10 @@ export function createProvider(options: ProviderOptions) {
   let claimer: ReturnType<typeof createClaimer> | undefined;
   let store: ReturnType<typeof createProviderStore> | undefined;
   let info: ProviderInfo | undefined;
+  // Checked up front, so a bad rate or a mismatched substitute fails before anything goes on-chain.
+  const substitutions: (Substitution | undefined)[] = options.models.map((m) =>
+    m.substitute ? createSubstitution({ offered: m.engine, substitute: m.substitute }) : undefined,
+  );
 
   async function start(): Promise<ProviderInfo> {
     const { deployment } = options;
@@ -187,6 +198,7 @@ export function createProvider(options: ProviderOptions) {
         price: { inputPerMTok: m.inputPricePerMTok, outputPerMTok: m.outputPricePerMTok },
         maxOutputTokens: m.maxOutputTokens,
         queue: createWorkQueue({ maxQueued: options.maxQueued ?? 16 }),
+        ...(substitutions[i] ? { substitute: substitutions[i] } : {}),
       });
     }
     const activeStore = store;
@@ -297,6 +309,13 @@ export function createProvider(options: ProviderOptions) {
     },
     get store() {
       return store;
+    },
+    /** Paid requests a substitute engine served (dishonest-provider mode), for one offered model or all. */
+    substitutedCount(model?: string): number {
+      return options.models.reduce(
+        (n, m, i) => (model === undefined || m.engine.name === model ? n + (substitutions[i]?.count ?? 0) : n),
+        0,
+      );
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Price } from "@verity/core";
 import type { Engine } from "@verity/engine";
+import type { Substitution } from "./substitute.ts";
 import type { WorkQueue } from "./work-queue.ts";
 
 /** A model this provider serves: the engine, its on-chain model id and the offer's prices. */
@@ -11,4 +12,6 @@ export type ServedModel = {
   price: Price;
   maxOutputTokens: number;
   queue: WorkQueue;
+  /** Dishonest-provider mode (devnets, simulations): another engine serves a fraction of paid requests. */
+  substitute?: Substitution;
 };

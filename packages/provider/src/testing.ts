@@ -111,6 +111,8 @@ export type TestProvider = {
   info: ProviderInfo;
   url: string;
   engines: Engine[];
+  /** The substitute engine, when the provider was started in dishonest-provider mode. */
+  substitute?: Engine;
   dataDir: string;
   operatorKey: string;
   close(): Promise<void>;
@@ -128,12 +130,15 @@ export async function startTestProvider(
     t?: TestChain;
     deployment?: Deployment;
     dataDir?: string;
+    /** Dishonest-provider mode: serve this test model on a fraction `rate` of paid requests. */
+    substitute?: { model: string; rate: number };
   } = {},
 ): Promise<TestProvider> {
   const t = options.t ?? (await createTestChain());
   const deployment =
     options.deployment ?? (await deploy({ provider: t.edr.provider, deployer: t.account("deployer").privateKey }));
   const engines = await Promise.all((options.models ?? ["verity-tiny"]).map((name) => createTestEngine({ name })));
+  const substitute = options.substitute ? await createTestEngine({ name: options.substitute.model }) : undefined;
   for (const engine of engines) await registerTestModel(t, deployment, engine);
   const account = options.account ?? "provider-1";
   await mintTestUSD(t, deployment, account, 1_000_000_000n);
@@ -147,6 +152,9 @@ export async function startTestProvider(
       inputPricePerMTok: options.inputPricePerMTok ?? 1_000_000n,
       outputPricePerMTok: options.outputPricePerMTok ?? 2_000_000n,
       maxOutputTokens: options.maxOutputTokens ?? 256,
+      ...(substitute && options.substitute
+        ? { substitute: { engine: substitute, rate: options.substitute.rate } }
+        : {}),
     })),
     stake: 500_000_000n,
     dataDir,
@@ -163,11 +171,13 @@ export async function startTestProvider(
     info,
     url: info.url,
     engines,
+    ...(substitute ? { substitute } : {}),
     dataDir,
     operatorKey: TEST_OPERATOR_KEY,
     async close() {
       await provider.stop({ finalClaim: false, drainMs: 1_000 });
       for (const engine of engines) await engine.close();
+      await substitute?.close();
       if (!options.t) await t.close();
     },
   };

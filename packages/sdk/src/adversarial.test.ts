@@ -19,10 +19,11 @@ import {
 import { Hono } from "hono";
 import { type LocalAccount, privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
+import type { AuditSample } from "./audit-queue.ts";
 import type { ProviderFlag } from "./provider-flags.ts";
 import { createVerityClient, type VerityClient } from "./verity-client.ts";
 
-type Mode = "honest" | "overcharge" | "missign" | "omit" | "ask-more";
+type Mode = "honest" | "overcharge" | "missign" | "omit" | "ask-more" | "no-transcript" | "forged-transcript";
 
 let p: TestProvider;
 let providerKey: LocalAccount;
@@ -54,6 +55,15 @@ async function resign(
 async function tamper(mode: Mode, verity: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
   const signed = { receipt: verity.receipt, signature: verity.signature, signer: verity.signer } as SignedReceiptJson;
   if (mode === "omit") return undefined;
+  if (mode === "no-transcript") {
+    const { transcript: _dropped, ...rest } = verity;
+    return rest;
+  }
+  if (mode === "forged-transcript") {
+    // Ids that look right but are not what the receipt commits to.
+    const transcript = verity.transcript as { outputTokenIds: number[] };
+    return { ...verity, transcript: { ...transcript, outputTokenIds: transcript.outputTokenIds.map((t) => t ^ 1) } };
+  }
   if (mode === "overcharge") {
     // A genuine signature by the provider's own key over an inflated charge.
     const out = await resign(signed, providerKey, (r) => {
@@ -115,7 +125,12 @@ async function startProxy(mode: Mode): Promise<Listening> {
   return listen({ fetch: app.fetch });
 }
 
-async function clientFor(mode: Mode, onFlag?: (flag: ProviderFlag) => void, maxCeiling?: bigint) {
+async function clientFor(
+  mode: Mode,
+  onFlag?: (flag: ProviderFlag) => void,
+  maxCeiling?: bigint,
+  onSample?: (sample: AuditSample) => void,
+) {
   const client = createVerityClient({
     provider: p.t.edr.provider,
     deployment: p.deployment,
@@ -125,6 +140,7 @@ async function clientFor(mode: Mode, onFlag?: (flag: ProviderFlag) => void, maxC
     autoOpen: { amount: 1_000_000n },
     ...(onFlag ? { onProviderFlagged: onFlag } : {}),
     ...(maxCeiling === undefined ? {} : { maxCeiling }),
+    ...(onSample ? { audit: { p: 1, onSample } } : {}),
   });
   clients.push(client);
   await client.start();
@@ -135,7 +151,15 @@ before(async () => {
   p = await startTestProvider();
   providerKey = privateKeyToAccount(p.t.account("provider-1").privateKey);
   await mintTestUSD(p.t, p.deployment, "client-3", 100_000_000n);
-  for (const mode of ["honest", "overcharge", "missign", "omit", "ask-more"] as const) {
+  for (const mode of [
+    "honest",
+    "overcharge",
+    "missign",
+    "omit",
+    "ask-more",
+    "no-transcript",
+    "forged-transcript",
+  ] as const) {
     proxies.set(mode, await startProxy(mode));
   }
   const app = new Hono();
@@ -239,4 +263,34 @@ test("a 402 voucher_below_ceiling is retried once with the stated ceiling, never
   await assert.rejects(capped.chat.completions.create({ model: "verity-tiny", messages, max_tokens: 8 }), {
     code: "ceiling_over_cap",
   });
+});
+
+test("an answer without a transcript matching its receipt is accepted and kept, but never sampled", async () => {
+  for (const mode of ["no-transcript", "forged-transcript"] as const) {
+    const samples: AuditSample[] = [];
+    const flags: ProviderFlag[] = [];
+    const client = await clientFor(
+      mode,
+      (f) => flags.push(f),
+      undefined,
+      (sample) => samples.push(sample),
+    );
+    const completion = await client.chat.completions.create({ model: "verity-tiny", messages, max_tokens: 6 });
+    const stream = await client.completions.create({ model: "verity-tiny", prompt: "x", max_tokens: 4, stream: true });
+    for await (const _ of stream);
+    const [channel] = await client.channels();
+    assert.equal(channel?.pending, 0n, `${mode}: both charges are accepted`);
+    assert.ok(channel && channel.charged >= BigInt(completion.verity.charge));
+    const transcripts = await client.transcripts();
+    assert.equal(transcripts.length, 2, `${mode}: both answers are kept for the audit window`);
+    for (const t of transcripts) assert.deepEqual([t.promptTokenIds, t.outputTokenIds, t.sampling], [null, null, null]);
+    assert.deepEqual(samples, [], `${mode}: nothing a validator could not re-score is sampled`);
+    assert.deepEqual(await client.audits.entries(), []);
+    assert.deepEqual([flags, await client.flagged()], [[], []], `${mode}: nobody is flagged`);
+  }
+  const samples: AuditSample[] = [];
+  const honest = await clientFor("honest", undefined, undefined, (sample) => samples.push(sample));
+  await honest.chat.completions.create({ model: "verity-tiny", messages, max_tokens: 6 });
+  assert.equal(samples.length, 1, "through an honest relay the same answer is sampled (p = 1)");
+  assert.ok(samples[0]?.outputTokenIds && samples[0].sampling);
 });

@@ -2,9 +2,12 @@
  * Stores every verified transcript and, for the sampled ones, hands them to a validator: each is
  * queued as "pending" in the store first, then POSTed as JSON to `validatorUrl` (status "sent" on a
  * 2xx). Without a validator URL, or when it fails, samples stay pending; `flush` retries them.
+ * A transcript without token ids (the provider sent none matching its receipt) is stored but never
+ * sampled: a validator could not re-score it.
  */
 import type { AuditSampler } from "./audit-sampler.ts";
-import type { AuditEntry, Transcript, TranscriptStore } from "./transcript-store.ts";
+import type { TranscriptSampling } from "./transcript-check.ts";
+import { type AuditEntry, isAuditable, type Transcript, type TranscriptStore } from "./transcript-store.ts";
 
 /** What a validator receives (and `onSample` gets): the transcript with the receipt and its deployment. */
 export type AuditSample = {
@@ -20,6 +23,8 @@ export type AuditSample = {
   output: string;
   promptTokenIds: number[] | null;
   outputTokenIds: number[] | null;
+  /** The resolved sampling parameters the receipt's `paramsHash` commits to; absent when unknown. */
+  sampling?: TranscriptSampling;
   receipt: Transcript["receipt"];
 };
 
@@ -50,12 +55,13 @@ export function createAuditQueue(options: {
       output: t.output,
       promptTokenIds: t.promptTokenIds,
       outputTokenIds: t.outputTokenIds,
+      ...(t.sampling ? { sampling: t.sampling } : {}),
       receipt: t.receipt,
     };
   }
 
   async function post(t: Transcript): Promise<boolean> {
-    if (!options.validatorUrl || posting.has(t.requestId.toLowerCase())) return false;
+    if (!options.validatorUrl || !isAuditable(t) || posting.has(t.requestId.toLowerCase())) return false;
     posting.add(t.requestId.toLowerCase());
     try {
       const response = await options.fetch(options.validatorUrl, {
@@ -85,7 +91,7 @@ export function createAuditQueue(options: {
   return {
     /** Stores the transcript; returns whether it was sampled for audit (and then queues and sends it). */
     consider(t: Transcript): boolean {
-      const sampled = options.sampler.sample(t.receipt.signature as `0x${string}`);
+      const sampled = isAuditable(t) && options.sampler.sample(t.receipt.signature as `0x${string}`);
       options.transcripts.record(t, sampled);
       if (sampled) {
         try {

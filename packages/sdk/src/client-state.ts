@@ -15,7 +15,7 @@ import { ConfigError, type Deployment } from "@verity/core";
 import type { Hex } from "viem";
 
 /** Bump when a table changes shape (existing state is migrated, never dropped). */
-export const CLIENT_SCHEMA_VERSION = 1;
+export const CLIENT_SCHEMA_VERSION = 2;
 
 function createSchema(db: DatabaseSync): void {
   db.exec(`
@@ -36,7 +36,7 @@ function createSchema(db: DatabaseSync): void {
     CREATE TABLE IF NOT EXISTS transcripts (
       request_id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, channel_id TEXT NOT NULL, model_id TEXT NOT NULL,
       model TEXT NOT NULL, kind TEXT NOT NULL, request TEXT NOT NULL, output TEXT NOT NULL,
-      prompt_token_ids TEXT, output_token_ids TEXT, receipt TEXT NOT NULL, signature TEXT NOT NULL,
+      prompt_token_ids TEXT, output_token_ids TEXT, sampling TEXT, receipt TEXT NOT NULL, signature TEXT NOT NULL,
       signer TEXT NOT NULL, charge TEXT NOT NULL, cumulative_charged TEXT NOT NULL, created_at INTEGER NOT NULL
     );
     CREATE INDEX IF NOT EXISTS transcripts_created ON transcripts (created_at);
@@ -49,6 +49,23 @@ function createSchema(db: DatabaseSync): void {
       created_at INTEGER NOT NULL
     );
   `);
+  migrate(db);
+}
+
+/** Brings state written by an older version up to the current shape (columns are only ever added). */
+function migrate(db: DatabaseSync): void {
+  const columns = db.prepare("PRAGMA table_info(transcripts)").all() as { name: string }[];
+  // Version 2: the resolved sampling parameters of a transcript (older rows keep NULL).
+  if (!columns.some((c) => c.name === "sampling")) addColumn(db, "ALTER TABLE transcripts ADD COLUMN sampling TEXT");
+}
+
+/** Adds a column; another process that opened the same state dir at the same moment may have added it first. */
+function addColumn(db: DatabaseSync, statement: string): void {
+  try {
+    db.exec(statement);
+  } catch (error) {
+    if (!/duplicate column name/i.test((error as Error).message)) throw error;
+  }
 }
 
 /**

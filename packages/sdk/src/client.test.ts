@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Listening, listen } from "@verity/chain";
 import { paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
-import { chargeFor } from "@verity/core";
+import { chargeFor, hashParams, hashTokens } from "@verity/core";
 import { Hono } from "hono";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
@@ -217,6 +217,31 @@ test("with p = 1 every verified response is sampled and posted to the validator"
   const sample = posted[0];
   assert.equal(sample?.chainId, p.deployment.chainId);
   assert.ok(sample && transcripts.some((t) => t.receipt.signature === sample.receipt.signature));
+});
+
+test("each posted sample carries what a validator re-scores: ids and sampling matching the receipt", async () => {
+  assert.ok(posted.length > 0);
+  for (const sample of posted) {
+    const receipt = sample.receipt.receipt;
+    assert.ok(sample.promptTokenIds && sample.promptTokenIds.length > 0, "the validator needs the prompt's ids");
+    assert.ok(sample.outputTokenIds && sample.sampling);
+    assert.equal(hashTokens(sample.promptTokenIds), receipt.promptHash);
+    assert.equal(hashTokens(sample.outputTokenIds), receipt.outputHash);
+    assert.equal(sample.outputTokenIds.length, receipt.completionTokens);
+    assert.equal(hashParams(sample.sampling), receipt.paramsHash);
+    const { temperature, topP, seed, maxTokens, stop } = sample.sampling;
+    assert.ok(temperature >= 0 && temperature <= 2 && topP > 0 && topP <= 1 && maxTokens >= 1);
+    assert.ok(Number.isInteger(seed) && seed >= 0 && seed <= 0xfffffffe);
+    assert.ok(stop.every((s) => s.length > 0));
+  }
+  const seeded = posted.find((s) => s.request.seed === 7 && s.request.max_tokens === 24);
+  assert.deepEqual(seeded?.sampling, { temperature: 0, topP: 1, seed: 7, maxTokens: 24, stop: [] });
+  assert.ok(
+    posted.some((s) => s.request.stream === true),
+    "streamed answers are sampled with their transcript too",
+  );
+  const [stored] = await client.transcripts({ limit: 1 });
+  assert.deepEqual(stored?.sampling, posted.find((s) => s.receipt.signature === stored?.receipt.signature)?.sampling);
 });
 
 test("a restarted client resumes from the stored charged total and highest voucher", async () => {

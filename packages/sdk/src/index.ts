@@ -13,6 +13,7 @@ export * from "./provider-flags.ts";
 export * from "./receipt-check.ts";
 export * from "./router.ts";
 export * from "./sse.ts";
+export * from "./transcript-check.ts";
 export * from "./transcript-store.ts";
 export * from "./verity-client.ts";
 export * from "./voucher-fetch.ts";

@@ -3,7 +3,9 @@
  * durable), POST, retry once on `voucher_below_ceiling` with the provider's stated ceiling (never
  * above the client's cap), then verify the receipt before the charge is accepted — for streams on
  * the trailing chunk, before it is handed to the caller. A refused receipt flags the provider and
- * throws a PaymentError with the flag's code; the reservation then stays counted (orphaned).
+ * throws a PaymentError with the flag's code; the reservation then stays counted (orphaned). The
+ * provider's transcript (token ids, resolved sampling) is kept for audits only when it matches the
+ * verified receipt; otherwise the answer still counts, stored without ids and never sampled.
  */
 import {
   type BaseError,
@@ -25,6 +27,7 @@ import type { CompletionUsage, VerityPayment } from "./openai-types.ts";
 import type { ProviderFlags } from "./provider-flags.ts";
 import { checkReceipt } from "./receipt-check.ts";
 import { sseData } from "./sse.ts";
+import { checkTranscript } from "./transcript-check.ts";
 
 export type PaidContext = {
   chainId: number;
@@ -164,7 +167,8 @@ export function createPaidRequests(ctx: PaidContext) {
     route: Route,
     req: PaidRequest,
     args: {
-      verity: Partial<VerityPayment> | undefined;
+      /** The provider's `verity` section as received (receipt, charge and its transcript). */
+      verity: (Partial<VerityPayment> & { transcript?: unknown }) | undefined;
       usage: CompletionUsage | undefined;
       requestId?: string;
       output: string;
@@ -216,6 +220,7 @@ export function createPaidRequests(ctx: PaidContext) {
       });
     }
     ctx.store.settle(r.id, verdict.receipt.cumulativeCharged);
+    const transcript = checkTranscript({ transcript: v?.transcript, receipt: verdict.receipt });
     ctx.audits.consider({
       requestId: verdict.receipt.requestId,
       agentId: route.offer.agentId,
@@ -225,8 +230,9 @@ export function createPaidRequests(ctx: PaidContext) {
       kind: req.kind,
       request: req.body,
       output: args.output,
-      promptTokenIds: null,
-      outputTokenIds: null,
+      promptTokenIds: transcript.ok ? transcript.transcript.promptTokenIds : null,
+      outputTokenIds: transcript.ok ? transcript.transcript.outputTokenIds : null,
+      sampling: transcript.ok ? transcript.transcript.sampling : null,
       receipt: verdict.signed,
       createdAt: Date.now(),
     });

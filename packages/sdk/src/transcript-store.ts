@@ -1,11 +1,13 @@
 /**
- * Every verified receipt with its transcript (request, output text, token ids when known), kept for
+ * Every verified receipt with its transcript (request, output text, and — when the provider's
+ * transcript matched the receipt — token ids and resolved sampling parameters), kept for
  * the audit window so a sampled or disputed answer can be re-scored, plus the audit queue: sampled
  * requests waiting for (or already sent to) a validator. `cleanup` drops both after the window.
  */
 import type { DatabaseSync } from "node:sqlite";
 import { inTransaction } from "@verity/chain";
 import type { SignedReceiptJson } from "@verity/core";
+import type { TranscriptSampling } from "./transcript-check.ts";
 
 export type Transcript = {
   requestId: `0x${string}`;
@@ -17,11 +19,19 @@ export type Transcript = {
   /** The request body as sent (messages or prompt, sampling parameters). */
   request: Record<string, unknown>;
   output: string;
+  /** Null when the provider sent no transcript matching the receipt (such an answer cannot be audited). */
   promptTokenIds: number[] | null;
   outputTokenIds: number[] | null;
+  /** The resolved sampling parameters the receipt's `paramsHash` commits to (seed included), when known. */
+  sampling: TranscriptSampling | null;
   receipt: SignedReceiptJson;
   createdAt: number;
 };
+
+/** Whether a transcript carries what a validator needs to re-score it. */
+export function isAuditable(t: Transcript): boolean {
+  return t.promptTokenIds !== null && t.promptTokenIds.length > 0 && t.outputTokenIds !== null;
+}
 
 export type AuditStatus = "pending" | "sent";
 export type AuditEntry = { transcript: Transcript; status: AuditStatus; attempts: number; lastError: string | null };
@@ -37,6 +47,7 @@ type Row = {
   output: string;
   prompt_token_ids: string | null;
   output_token_ids: string | null;
+  sampling: string | null;
   receipt: string;
   signature: string;
   signer: string;
@@ -55,6 +66,7 @@ function toTranscript(row: Row): Transcript {
     output: row.output,
     promptTokenIds: row.prompt_token_ids === null ? null : (JSON.parse(row.prompt_token_ids) as number[]),
     outputTokenIds: row.output_token_ids === null ? null : (JSON.parse(row.output_token_ids) as number[]),
+    sampling: row.sampling == null ? null : (JSON.parse(row.sampling) as TranscriptSampling),
     receipt: { receipt: JSON.parse(row.receipt), signature: row.signature, signer: row.signer },
     createdAt: row.created_at,
   };
@@ -67,8 +79,9 @@ export function createTranscriptStore(db: DatabaseSync) {
       inTransaction(db, () => {
         db.prepare(
           `INSERT OR REPLACE INTO transcripts (request_id, agent_id, channel_id, model_id, model, kind, request, output,
-            prompt_token_ids, output_token_ids, receipt, signature, signer, charge, cumulative_charged, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            prompt_token_ids, output_token_ids, sampling, receipt, signature, signer, charge, cumulative_charged,
+            created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(
           t.requestId.toLowerCase(),
           t.agentId.toString(),
@@ -80,6 +93,7 @@ export function createTranscriptStore(db: DatabaseSync) {
           t.output,
           t.promptTokenIds === null ? null : JSON.stringify(t.promptTokenIds),
           t.outputTokenIds === null ? null : JSON.stringify(t.outputTokenIds),
+          t.sampling === null ? null : JSON.stringify(t.sampling),
           JSON.stringify(t.receipt.receipt),
           t.receipt.signature,
           t.receipt.signer,
