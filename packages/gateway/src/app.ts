@@ -4,7 +4,10 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type ChatRouteDeps, chatRoute } from "./chat-route.ts";
 import { completionsRoute } from "./completions-route.ts";
+import { mountExplorerStatic } from "./explorer-static.ts";
 import { quote } from "./quote.ts";
+import { recordTraffic } from "./traffic-recorder.ts";
+import type { TrafficSeries } from "./traffic-series.ts";
 
 export type GatewayAppDeps = ChatRouteDeps & {
   address: `0x${string}`;
@@ -12,15 +15,26 @@ export type GatewayAppDeps = ChatRouteDeps & {
   token: { address: `0x${string}`; symbol: string; decimals: number };
   /** Extra routes (the explorer's data API) mounted by the caller. */
   extend?: (app: Hono) => void;
+  /** Counts every answered inference request (the explorer's traffic charts and rates). */
+  traffic?: TrafficSeries;
+  /** Serve the explorer's built page (`distDir`, a Vite dist) at `/` and `/explorer/`; off when absent. */
+  explorer?: { distDir: string } | false;
 };
 
-/** The gateway's HTTP API: OpenAI-compatible front door, directory, quote, keys and balance, metrics. */
+/**
+ * The gateway's HTTP API: OpenAI-compatible front door, directory, quote, keys and balance, metrics;
+ * then the caller's extra routes, and last the explorer page (so it never shadows an API path).
+ */
 export function createGatewayApp(deps: GatewayAppDeps) {
   const app = new Hono();
   const limit = bodyLimit({
     maxSize: 1024 * 1024,
     onError: (c) => errorResponse(c, new RequestError("The request body is too large", { code: "payload_too_large" })),
   });
+  if (deps.traffic) {
+    app.use("/v1/chat/completions", recordTraffic({ series: deps.traffic, route: "chat" }));
+    app.use("/v1/completions", recordTraffic({ series: deps.traffic, route: "completions" }));
+  }
   app.post("/v1/chat/completions", limit, chatRoute(deps));
   app.post("/v1/completions", limit, completionsRoute(deps));
   app.get("/v1/models", (c) =>
@@ -119,6 +133,7 @@ export function createGatewayApp(deps: GatewayAppDeps) {
     return c.body(await deps.metrics.registry.metrics());
   });
   deps.extend?.(app);
+  if (deps.explorer) mountExplorerStatic(app, { distDir: deps.explorer.distDir });
   app.notFound((c) =>
     errorResponse(c, new RequestError(`No route ${c.req.method} ${c.req.path}`, { code: "not_found" })),
   );

@@ -1,107 +1,173 @@
 import type { Indexer } from "@verity/chain";
-import type { Hono } from "hono";
+import { RequestError } from "@verity/core";
+import { errorResponse } from "@verity/provider";
+import type { Context, Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { z } from "zod";
+import { createExplorerView, type ExplorerView } from "./explorer-view.ts";
 import type { OfferDirectory } from "./offer-directory.ts";
+import type { TrafficSeries } from "./traffic-series.ts";
 
-type Row = Record<string, string | number | null>;
+export type ExplorerApiDeps = {
+  indexer: Indexer;
+  directory: OfferDirectory;
+  traffic: TrafficSeries;
+  chainId: number;
+  token: { address: `0x${string}`; symbol: string; decimals: number };
+  gateway: { address: `0x${string}`; feeBps: number };
+  /** Protocol contract addresses by name. */
+  contracts: Record<string, `0x${string}`>;
+  /** Block explorer the page links transactions to (`<url>/tx/<hash>`); none → the page's own tx view. */
+  blockExplorerUrl?: string;
+  /** How often `/api/stream` pushes a snapshot (default 2 s). */
+  streamIntervalMs?: number;
+};
 
-const sum = (rows: Row[], key: string): string =>
-  rows.reduce((s, r) => s + BigInt(String(r[key] ?? "0")), 0n).toString();
+const limitSchema = (max: number, fallback: number) =>
+  z.coerce.number().int().min(1).max(max).optional().default(fallback);
+const eventsQuery = z.object({
+  limit: limitSchema(500, 50),
+  names: z
+    .string()
+    .regex(/^[A-Za-z]+(,[A-Za-z]+)*$/, "must be comma-separated event names")
+    .optional()
+    .transform((v) => v?.split(",")),
+  agent: z.string().regex(/^\d+$/, "must be a decimal agent id").optional(),
+});
+const seriesQuery = z.object({
+  minutes: z.coerce.number().int().min(1).max(60).optional().default(15),
+  agent: z.string().regex(/^\d+$/, "must be a decimal agent id").optional(),
+});
+const agentParam = z.string().regex(/^\d{1,78}$/, "must be a decimal agent id");
+const txParam = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte transaction hash")
+  .transform((v) => v.toLowerCase());
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at = issue?.path.length ? ` ${issue.path.join(".")}` : "";
+    throw new RequestError(`Invalid ${what}${at}: ${issue?.message}`, { code: "invalid_request" });
+  }
+  return parsed.data;
+}
+
+const answer = (c: Context, produce: () => unknown) => {
+  try {
+    return c.json(produce() as object);
+  } catch (error) {
+    return errorResponse(c, error);
+  }
+};
 
 /**
- * The explorer's data API, read from the gateway's indexer: network totals, providers, models and a
- * feed of recent protocol events linked to their transactions. Amounts are decimal strings in
- * payment-token base units.
+ * The explorer's data API, read from the gateway's indexer, its offer directory and health prober,
+ * and its own traffic series. Amounts are decimal strings in payment-token base units.
+ *
+ * - `GET /api/overview` everything the front page shows; `GET /api/stream` the same as SSE
+ *   (`event: overview`) every `streamIntervalMs`
+ * - `GET /api/network`, `/api/providers`, `/api/providers/:agentId`, `/api/models`, `/api/disputes` (with
+ *   the validator set)
+ * - `GET /api/events?limit&names&agent`, `/api/tx/:hash`, `/api/timeseries?minutes&agent`, `/api/config`
  */
-export function mountExplorerApi(app: Hono, deps: { indexer: Indexer; directory: OfferDirectory }): void {
-  const { db } = deps.indexer;
-  const all = (sql: string, ...params: (string | number)[]) => db.prepare(sql).all(...params) as Row[];
+export function mountExplorerApi(app: Hono, deps: ExplorerApiDeps): { close(): void; view: ExplorerView } {
+  const view = createExplorerView(deps);
+  const streams = new Set<() => void>();
 
-  app.get("/api/network", (c) => {
-    const claims = all("SELECT increase, provider_amount, royalty_amount, fee_amount FROM claims");
-    const stakes = all("SELECT bonded, unbonding FROM stakes");
-    const open = all("SELECT deposit, claimed FROM channels WHERE finalized = 0");
-    const offers = deps.directory.offers();
-    return c.json({
-      providersOnline: new Set(offers.filter((o) => o.healthy).map((o) => o.agentId.toString())).size,
-      providers: new Set(offers.map((o) => o.agentId.toString())).size,
-      models: deps.directory.models(),
-      totalPaid: sum(claims, "increase"),
-      providerEarnings: sum(claims, "provider_amount"),
-      royaltiesPaid: sum(claims, "royalty_amount"),
-      protocolFees: sum(claims, "fee_amount"),
-      stakeLocked: (BigInt(sum(stakes, "bonded")) + BigInt(sum(stakes, "unbonding"))).toString(),
-      openChannels: open.length,
-      escrow: open.reduce((s, r) => s + BigInt(String(r.deposit)) - BigInt(String(r.claimed)), 0n).toString(),
-      indexedBlock: deps.indexer.cursor().toString(),
-    });
-  });
-
-  app.get("/api/providers", (c) => {
-    const agents = all(
-      "SELECT a.agent_id, a.owner, a.uri, s.bonded, s.unbonding, s.slashed, s.paused FROM agents a LEFT JOIN stakes s ON s.agent_id = a.agent_id",
-    );
-    const earnings = new Map(
-      all(
-        "SELECT receiver_agent_id AS id, SUM(CAST(provider_amount AS INTEGER)) AS earned, COUNT(*) AS claims FROM claims GROUP BY receiver_agent_id",
-      ).map((r) => [String(r.id), r]),
-    );
-    const offers = deps.directory.offers();
-    return c.json({
-      data: agents
-        .filter((a) => a.bonded !== null)
-        .map((a) => {
-          const id = String(a.agent_id);
-          const own = offers.filter((o) => o.agentId.toString() === id);
-          return {
-            agentId: id,
-            owner: a.owner,
-            uri: a.uri,
-            stake: String(a.bonded ?? "0"),
-            unbonding: String(a.unbonding ?? "0"),
-            slashed: String(a.slashed ?? "0"),
-            paused: a.paused === 1,
-            earnings: String(earnings.get(id)?.earned ?? 0),
-            claims: Number(earnings.get(id)?.claims ?? 0),
-            healthy: own.some((o) => o.healthy),
-            latencyMs: own[0] ? Math.round(own[0].latencyMs) : null,
-            offers: own.map((o) => ({
-              model: o.model,
-              inputPricePerMTok: o.inputPricePerMTok.toString(),
-              outputPricePerMTok: o.outputPricePerMTok.toString(),
-              url: o.url,
-            })),
-          };
+  app.get("/api/config", (c) =>
+    c.json({
+      chainId: deps.chainId,
+      token: deps.token,
+      gateway: deps.gateway,
+      blockExplorerUrl: deps.blockExplorerUrl ?? null,
+      contracts: deps.contracts,
+    }),
+  );
+  app.get("/api/overview", (c) => answer(c, () => view.overview()));
+  app.get("/api/network", (c) => answer(c, () => view.overview().network));
+  app.get("/api/providers", (c) => answer(c, () => ({ data: view.overview().providers })));
+  app.get("/api/providers/:agentId", (c) =>
+    answer(c, () => {
+      const agentId = parse(agentParam, c.req.param("agentId"), "agent id");
+      const detail = view.provider(agentId);
+      if (!detail) {
+        throw new RequestError(`No provider with agent id ${agentId}`, {
+          code: "not_found",
+          hint: "GET /api/providers lists the staked agents",
+        });
+      }
+      return detail;
+    }),
+  );
+  app.get("/api/models", (c) => answer(c, () => ({ data: view.overview().models })));
+  app.get("/api/disputes", (c) => answer(c, () => ({ data: view.disputes(), validators: view.validators() })));
+  app.get("/api/events", (c) =>
+    answer(c, () => {
+      const q = parse(eventsQuery, c.req.query(), "query");
+      return {
+        data: view.events({
+          limit: q.limit,
+          ...(q.names ? { names: q.names } : {}),
+          ...(q.agent ? { agentId: q.agent } : {}),
         }),
-    });
-  });
+      };
+    }),
+  );
+  app.get("/api/tx/:hash", (c) =>
+    answer(c, () => {
+      const hash = parse(txParam, c.req.param("hash"), "transaction hash");
+      const events = view.events({ limit: 500, txHash: hash }).reverse();
+      if (events.length === 0) {
+        throw new RequestError(`No protocol event in transaction ${hash}`, {
+          code: "not_found",
+          hint: "The indexer keeps the protocol contracts' events; token transfers alone are not indexed",
+        });
+      }
+      return { hash, block: events[0]?.block, timestamp: events[0]?.timestamp, events };
+    }),
+  );
+  app.get("/api/timeseries", (c) =>
+    answer(c, () => {
+      const q = parse(seriesQuery, c.req.query(), "query");
+      const count = (q.minutes * 60_000) / deps.traffic.stepMs;
+      return {
+        stepMs: deps.traffic.stepMs,
+        ...(q.agent ? { agentId: q.agent } : {}),
+        points: deps.traffic.points({ count, ...(q.agent ? { agentId: q.agent } : {}) }),
+      };
+    }),
+  );
+  app.get("/api/stream", (c) =>
+    streamSSE(c, async (stream) => {
+      let wake: (() => void) | undefined;
+      let closed = false;
+      const end = () => {
+        closed = true;
+        wake?.();
+      };
+      streams.add(end);
+      stream.onAbort(end);
+      try {
+        for (let id = 0; !closed; id++) {
+          await stream.writeSSE({ event: "overview", id: String(id), data: JSON.stringify(view.overview()) });
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, deps.streamIntervalMs ?? 2_000).unref();
+          });
+        }
+      } finally {
+        streams.delete(end);
+      }
+    }),
+  );
 
-  app.get("/api/models", (c) => {
-    const models = all("SELECT model_id, owner, royalty_bps, licence_uri, name FROM models");
-    const offers = deps.directory.offers();
-    return c.json({
-      data: models.map((m) => {
-        const serving = offers.filter((o) => o.modelId.toString() === String(m.model_id));
-        const prices = serving.map((o) => o.outputPricePerMTok);
-        return {
-          modelId: String(m.model_id),
-          name: m.name,
-          owner: m.owner,
-          royaltyBps: m.royalty_bps,
-          licenceURI: m.licence_uri,
-          providers: new Set(serving.map((o) => o.agentId.toString())).size,
-          minOutputPricePerMTok: prices.length ? prices.reduce((a, b) => (a < b ? a : b)).toString() : null,
-          maxOutputPricePerMTok: prices.length ? prices.reduce((a, b) => (a > b ? a : b)).toString() : null,
-        };
-      }),
-    });
-  });
-
-  app.get("/api/events", (c) => {
-    const limit = Math.min(500, Math.max(1, Number(c.req.query("limit") ?? 50) || 50));
-    const rows = all(
-      "SELECT block, log_index, tx_hash, timestamp, contract, name, args FROM events ORDER BY block DESC, log_index DESC LIMIT ?",
-      limit,
-    );
-    return c.json({ data: rows.map((r) => ({ ...r, args: JSON.parse(String(r.args)) })) });
-  });
+  return {
+    view,
+    close(): void {
+      for (const end of streams) end();
+      view.close();
+    },
+  };
 }

@@ -13,6 +13,7 @@ import { createHealthProber } from "./health-prober.ts";
 import { createOfferDirectory } from "./offer-directory.ts";
 import { createPrepaidLedger } from "./prepaid-ledger.ts";
 import { defaultRoutingPolicy, type RoutingPolicy } from "./routing-policy.ts";
+import { createTrafficSeries } from "./traffic-series.ts";
 import { createX402Payments } from "./x402/index.ts";
 
 export type GatewayOptions = {
@@ -40,6 +41,12 @@ export type GatewayOptions = {
    * no audits) and the validator intake URL samples are posted to (`…/v1/audits`).
    */
   audit?: { p?: number; validatorUrl?: string };
+  /**
+   * The explorer page: `distDir` is its built `dist` folder (`ensureExplorerBuilt()` from
+   * `@verity/explorer`), served at `/` and `/explorer/`; `blockExplorerUrl` makes the page link
+   * transactions to `<url>/tx/<hash>`. Off by default (the data API under `/api` is always there).
+   */
+  explorer?: { distDir: string; blockExplorerUrl?: string } | false;
   /** Extra routes (the explorer's data API). */
   extend?: (app: Hono, ctx: { indexer: ReturnType<typeof createIndexer> }) => void;
   onError?: (error: unknown) => void;
@@ -54,6 +61,8 @@ export function createGateway(options: GatewayOptions) {
   const stops: (() => Promise<void> | void)[] = [];
   let listening: Listening | undefined;
   let client: VerityClient | undefined;
+  /** The explorer API's live streams end before the listener closes, so stop() never waits on them. */
+  let explorerApi: { close(): void } | undefined;
   const metrics = createGatewayMetrics();
 
   async function start(): Promise<{ url: string; address: `0x${string}` }> {
@@ -133,6 +142,8 @@ export function createGateway(options: GatewayOptions) {
             db,
           });
     let publicUrl = options.publicUrl ?? "";
+    const traffic = createTrafficSeries();
+    const explorer = options.explorer || undefined;
     const app = createGatewayApp({
       client: payer,
       directory,
@@ -147,8 +158,22 @@ export function createGateway(options: GatewayOptions) {
       address: options.account.address,
       chainId: deployment.chainId,
       token: deployment.token,
+      traffic,
+      ...(explorer ? { explorer: { distDir: explorer.distDir } } : {}),
       extend: (hono) => {
-        mountExplorerApi(hono, { indexer, directory });
+        const api = mountExplorerApi(hono, {
+          indexer,
+          directory,
+          traffic,
+          chainId: deployment.chainId,
+          token: deployment.token,
+          gateway: { address: options.account.address, feeBps: options.feeBps ?? 500 },
+          contracts: Object.fromEntries(
+            Object.entries(deployment.contracts).flatMap(([name, c]) => (c ? [[name, c.address]] : [])),
+          ),
+          ...(explorer?.blockExplorerUrl ? { blockExplorerUrl: explorer.blockExplorerUrl } : {}),
+        });
+        explorerApi = api;
         options.extend?.(hono, { indexer });
       },
     });
@@ -168,6 +193,7 @@ export function createGateway(options: GatewayOptions) {
       return client;
     },
     async stop(): Promise<void> {
+      explorerApi?.close();
       await listening?.close();
       while (stops.length > 0) await stops.pop()?.();
     },

@@ -1,0 +1,222 @@
+/**
+ * The explorer in a real browser: an in-process chain, two real providers (llama.cpp test model),
+ * the gateway serving the built page, real paid traffic through the official `openai` client and a
+ * forced claim; then Debian's Chromium renders the page and we read what a person would see.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { deploy } from "@verity/chain";
+import { createTestChain, type TestChain } from "@verity/chain/testing";
+import { testUSDAbi } from "@verity/contracts";
+import type { Deployment } from "@verity/core";
+import { createGateway, type Gateway } from "@verity/gateway";
+import OpenAI from "openai";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { privateKeyToAccount } from "viem/accounts";
+import { mintTestUSD, startTestProvider, type TestProvider } from "../../../packages/provider/src/testing.ts";
+import { ensureExplorerBuilt } from "./build.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const screenshot = join(repoRoot, "artifacts", "explorer.png");
+
+let t: TestChain;
+let deployment: Deployment;
+const providers: TestProvider[] = [];
+let gateway: Gateway;
+let url: string;
+let apiKey: string;
+let browser: Browser | undefined;
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tries = 200): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function launch(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does this)`,
+    );
+  }
+  try {
+    return await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+      ],
+    });
+  } catch (error) {
+    throw new Error(`Chromium at ${CHROMIUM} could not start: ${(error as Error).message}`);
+  }
+}
+
+before(async () => {
+  const distDir = await ensureExplorerBuilt();
+  t = await createTestChain();
+  deployment = await deploy({ provider: t.edr.provider, deployer: t.account("deployer").privateKey });
+  providers.push(await startTestProvider({ t, deployment, account: "provider-1", outputPricePerMTok: 2_000_000n }));
+  providers.push(
+    await startTestProvider({
+      t,
+      deployment,
+      account: "provider-2",
+      inputPricePerMTok: 1_500_000n,
+      outputPricePerMTok: 3_500_000n,
+    }),
+  );
+  await mintTestUSD(t, deployment, "gateway", 100_000_000n);
+  gateway = createGateway({
+    deployment,
+    provider: t.edr.provider,
+    account: privateKeyToAccount(t.account("gateway").privateKey),
+    stateDir: mkdtempSync(join(tmpdir(), "verity-explorer-gateway-")),
+    indexerPollMs: 50,
+    probeIntervalMs: 200,
+    x402: false,
+    explorer: { distDir },
+  });
+  url = (await gateway.start()).url;
+  const created = (await (
+    await fetch(`${url}/v1/keys`, { method: "POST", body: JSON.stringify({ owner: t.account("client-1").address }) })
+  ).json()) as { key: string; depositTo: `0x${string}` };
+  apiKey = created.key;
+  await mintTestUSD(t, deployment, "client-1", 20_000_000n);
+  const hash = await t.wallet("client-1").writeContract({
+    address: deployment.token.address,
+    abi: testUSDAbi,
+    functionName: "transfer",
+    args: [created.depositTo, 20_000_000n],
+  });
+  await t.publicClient.waitForTransactionReceipt({ hash });
+  await waitFor("the deposit to be credited", async () => {
+    const b = (await (await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as {
+      balance: string;
+    };
+    return b.balance === "20000000" ? true : undefined;
+  });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await gateway?.stop();
+  for (const p of providers) await p.close();
+  await t?.close();
+});
+
+test("the explorer shows providers, live traffic and a settled claim linked to its transaction", async () => {
+  // Real paid traffic: chat completions, streamed and not, through the official client.
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0 });
+  for (let i = 0; i < 8; i++) {
+    if (i % 2 === 0) {
+      await client.chat.completions.create({
+        model: "verity-tiny",
+        messages: [{ role: "user", content: `hello explorer ${i}` }],
+        max_tokens: 16,
+      });
+    } else {
+      const stream = await client.chat.completions.create({
+        model: "verity-tiny",
+        messages: [{ role: "user", content: `stream ${i}` }],
+        max_tokens: 16,
+        stream: true,
+      });
+      for await (const _ of stream) {
+        // drain
+      }
+    }
+  }
+  // Settle what was charged: each provider claims now instead of waiting for its thresholds.
+  for (const p of providers) await p.provider.claimer?.claimNow(true);
+  const claimTxs = async () =>
+    (
+      (await (await fetch(`${url}/api/events?names=Claimed&limit=50`)).json()) as { data: { tx_hash: string }[] }
+    ).data.map((e) => e.tx_hash);
+  await waitFor("a claim to be indexed", async () => ((await claimTxs()).length > 0 ? true : undefined));
+  type Snapshot = { network: { requests: number; totalPaid: string }; providers: { requests: number }[] };
+  const overview = await waitFor("the traffic series to count every request", async () => {
+    const o = (await (await fetch(`${url}/api/overview`)).json()) as Snapshot;
+    return o.network.requests === 8 ? o : undefined;
+  });
+  assert.ok(BigInt(overview.network.totalPaid) > 0n);
+
+  const page: Page = await (browser as Browser).newPage({ viewport: { width: 1440, height: 900 } });
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(`${url}/`);
+  const agentId = providers[0]?.info.agentId.toString() ?? "";
+  const row = page.locator(`tr[data-agent-id="${agentId}"]`);
+  await row.waitFor({ timeout: 15_000 });
+  assert.match((await row.textContent()) ?? "", new RegExp(`#${agentId}`));
+  // Requests column of the busiest provider shows served traffic.
+  const served = overview.providers.map((p) => p.requests).reduce((a, b) => a + b, 0);
+  assert.equal(served, 8);
+  const counts = await page
+    .locator("tr[data-agent-id]")
+    .evaluateAll((rows) =>
+      rows.map((r) => Number((r.querySelectorAll("td")[7]?.textContent ?? "0").replace(/,/g, ""))),
+    );
+  assert.ok(
+    counts.some((n) => n > 0),
+    `a provider row shows requests > 0 (got ${counts.join(", ")})`,
+  );
+  // The claim is in the live feed with its transaction hash.
+  const claimItem = page.locator('li[data-event="Claimed"]').first();
+  await claimItem.waitFor({ timeout: 15_000 });
+  assert.match((await claimItem.textContent()) ?? "", /Claim settled/);
+  const txLink = claimItem.locator("a.link");
+  const shown = await txLink.getAttribute("title");
+  assert.ok((await claimTxs()).includes(shown ?? ""), `the feed links the claim's transaction (${shown})`);
+  // The stats read as formatted token amounts, not base units.
+  assert.match((await page.locator(".stat", { hasText: "Total paid" }).textContent()) ?? "", /\d\.\d+\s*TUSD/);
+  await page.waitForTimeout(400); // let the charts draw their latest snapshot
+  mkdirSync(dirname(screenshot), { recursive: true });
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(`explorer screenshot: ${screenshot}`);
+
+  // The transaction link opens the page's own view of that transaction.
+  await txLink.click();
+  await page
+    .locator(".panel", { hasText: "Transaction" })
+    .locator('li[data-event="Claimed"]')
+    .waitFor({ timeout: 10_000 });
+  // A provider's page is a client-side route.
+  await page.goto(`${url}/#/providers/${agentId}`);
+  await page.locator("h1", { hasText: `#${agentId}` }).waitFor({ timeout: 10_000 });
+  await page.locator(".offers li", { hasText: "verity-tiny" }).waitFor({ timeout: 10_000 });
+  await page.screenshot({ path: join(dirname(screenshot), "explorer-provider.png"), fullPage: true });
+  assert.deepEqual(errors, [], "the page ran without errors");
+  await page.close();
+});
+
+test("the page is served at / and /explorer/ without shadowing the APIs", async () => {
+  const home = await fetch(`${url}/`);
+  assert.equal(home.status, 200);
+  assert.match(home.headers.get("content-type") ?? "", /^text\/html/);
+  const html = await home.text();
+  const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(script, "index.html references its script");
+  const js = await fetch(`${url}/explorer/${script}`);
+  assert.equal(js.status, 200);
+  assert.match(js.headers.get("content-type") ?? "", /^text\/javascript/);
+  assert.equal((await fetch(`${url}/explorer/`)).status, 200);
+  const api = await fetch(`${url}/api/nothing-here`);
+  assert.equal(api.status, 404);
+  assert.equal(((await api.json()) as { error: { code: string } }).error.code, "not_found");
+  const models = await fetch(`${url}/v1/models`);
+  assert.match(models.headers.get("content-type") ?? "", /^application\/json/);
+});

@@ -1,0 +1,1 @@
+export { ensureExplorerBuilt, explorerBuildStale, explorerDistDir } from "./build.ts";

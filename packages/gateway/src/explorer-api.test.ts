@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { deploy } from "@verity/chain";
+import { createTestChain, type TestChain } from "@verity/chain/testing";
+import { testUSDAbi } from "@verity/contracts";
+import type { Deployment } from "@verity/core";
+import OpenAI from "openai";
+import { privateKeyToAccount } from "viem/accounts";
+import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
+import { createGateway, type Gateway } from "./gateway.ts";
+
+let t: TestChain;
+let deployment: Deployment;
+let provider: TestProvider;
+let gateway: Gateway;
+let url: string;
+let agentId: string;
+
+const get = async (path: string) => {
+  const response = await fetch(`${url}${path}`);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+};
+
+async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("timed out");
+}
+
+before(async () => {
+  t = await createTestChain();
+  deployment = await deploy({ provider: t.edr.provider, deployer: t.account("deployer").privateKey });
+  provider = await startTestProvider({ t, deployment, account: "provider-1" });
+  agentId = provider.info.agentId.toString();
+  await mintTestUSD(t, deployment, "gateway", 100_000_000n);
+  gateway = createGateway({
+    deployment,
+    provider: t.edr.provider,
+    account: privateKeyToAccount(t.account("gateway").privateKey),
+    stateDir: mkdtempSync(join(tmpdir(), "verity-explorer-api-")),
+    indexerPollMs: 50,
+    probeIntervalMs: 200,
+    x402: false,
+    explorer: false,
+  });
+  url = (await gateway.start()).url;
+  const created = (await (
+    await fetch(`${url}/v1/keys`, { method: "POST", body: JSON.stringify({ owner: t.account("client-1").address }) })
+  ).json()) as { key: string; depositTo: `0x${string}` };
+  await mintTestUSD(t, deployment, "client-1", 5_000_000n);
+  const hash = await t.wallet("client-1").writeContract({
+    address: deployment.token.address,
+    abi: testUSDAbi,
+    functionName: "transfer",
+    args: [created.depositTo, 5_000_000n],
+  });
+  await t.publicClient.waitForTransactionReceipt({ hash });
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: created.key, maxRetries: 0 });
+  // Retried until the deposit is credited to the key (a refused request is counted as failed, not served).
+  await until(async () =>
+    client.chat.completions
+      .create({ model: "verity-tiny", messages: [{ role: "user", content: "count me" }], max_tokens: 8 })
+      .then(
+        () => true,
+        () => undefined,
+      ),
+  );
+  await provider.provider.claimer?.claimNow(true);
+});
+
+after(async () => {
+  await gateway.stop();
+  await provider.close();
+  await t.close();
+});
+
+test("the overview joins chain totals, live health and the gateway's own traffic", async () => {
+  const o = await until(async () => {
+    const { body } = await get("/api/overview");
+    return (body.network as { claims: number }).claims > 0 ? body : undefined;
+  });
+  const network = o.network as Record<string, unknown>;
+  assert.equal(network.requests, 1);
+  assert.equal(network.providersOnline, 1);
+  assert.equal(network.engines, 1);
+  assert.ok(BigInt(network.totalPaid as string) > 0n);
+  assert.equal(
+    BigInt(network.totalPaid as string),
+    BigInt(network.providerEarnings as string) +
+      BigInt(network.royaltiesPaid as string) +
+      BigInt(network.protocolFees as string),
+  );
+  const [p] = o.providers as Record<string, unknown>[];
+  assert.equal(p?.agentId, agentId);
+  assert.equal(p?.requests, 1);
+  assert.equal(p?.trafficShare, 1);
+  assert.deepEqual(p?.audits, { passed: 0, failed: 0 });
+  const series = (o.series as { points: { requests: number; paid: string }[] }).points;
+  assert.equal(
+    series.reduce((s, x) => s + x.requests, 0),
+    1,
+  );
+  assert.ok(
+    series.some((x) => x.paid !== "0"),
+    "the claim's amount is in the series",
+  );
+  const [m] = o.models as Record<string, unknown>[];
+  assert.deepEqual([m?.name, m?.providers, m?.volumeShare], ["verity-tiny", 1, 1]);
+});
+
+test("a provider's page, a transaction and a time series answer by id", async () => {
+  const { status, body } = await get(`/api/providers/${agentId}`);
+  assert.equal(status, 200);
+  assert.equal((body.provider as { agentId: string }).agentId, agentId);
+  assert.ok((body.channels as unknown[]).length >= 1);
+  const claims = (await get("/api/events?names=Claimed&limit=1")).body.data as { tx_hash: string }[];
+  const tx = await get(`/api/tx/${claims[0]?.tx_hash.toUpperCase().replace("0X", "0x")}`);
+  assert.equal(tx.status, 200);
+  assert.ok((tx.body.events as { name: string }[]).some((e) => e.name === "Claimed"));
+  const series = await get(`/api/timeseries?minutes=2&agent=${agentId}`);
+  assert.equal((series.body.points as unknown[]).length, 12);
+  const mine = (await get(`/api/events?agent=${agentId}&limit=100`)).body.data as { name: string }[];
+  assert.ok(mine.some((e) => e.name === "Staked") && mine.some((e) => e.name === "Claimed"));
+});
+
+test("bad input gets a clear status and reason code", async () => {
+  const cases: [string, number, string][] = [
+    ["/api/events?limit=0", 400, "invalid_request"],
+    ["/api/events?limit=abc", 400, "invalid_request"],
+    ["/api/events?names=Claimed;DROP", 400, "invalid_request"],
+    ["/api/timeseries?minutes=61", 400, "invalid_request"],
+    ["/api/providers/abc", 400, "invalid_request"],
+    ["/api/providers/999", 404, "not_found"],
+    ["/api/tx/0x1234", 400, "invalid_request"],
+    [`/api/tx/0x${"ab".repeat(32)}`, 404, "not_found"],
+  ];
+  for (const [path, status, code] of cases) {
+    const r = await get(path);
+    assert.deepEqual([path, r.status, (r.body.error as { code: string }).code], [path, status, code]);
+  }
+});
+
+test("/api/stream pushes overview snapshots as server-sent events", async () => {
+  const controller = new AbortController();
+  const response = await fetch(`${url}/api/stream`, { signal: controller.signal });
+  assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  while (!/event: overview\ndata: .*\n/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  controller.abort();
+  const data = /data: (.*)\n/.exec(text)?.[1] ?? "{}";
+  assert.equal((JSON.parse(data) as { network: { requests: number } }).network.requests, 1);
+});
