@@ -1,19 +1,63 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { registerBench } from "./commands/bench.ts";
+import { registerChain } from "./commands/chain.ts";
+import { registerChannel } from "./commands/channel.ts";
 import { registerDeploy } from "./commands/deploy.ts";
 import { registerDevnet } from "./commands/devnet.ts";
 import { registerGateway } from "./commands/gateway.ts";
+import { registerModel } from "./commands/model.ts";
 import { registerProvider } from "./commands/provider.ts";
+import { registerQuote } from "./commands/quote.ts";
+import { registerValidator } from "./commands/validator.ts";
+import { registerWallet } from "./commands/wallet.ts";
+import { installConfig } from "./config-hook.ts";
+import { reportError } from "./run-command.ts";
 
 const program = new Command()
   .name("verity")
   .description("Verity — open, verifiable AI inference: staked providers, per-request vouchers, audited answers")
   .version("0.1.0")
-  .showHelpAfterError("(add --help for usage)");
+  .showHelpAfterError("(add --help for usage)")
+  .configureHelp({ showGlobalOptions: true })
+  .addHelpText(
+    "after",
+    `
+Roles and tasks:
+  everything locally   verity devnet
+  chain operators      verity chain · verity deploy
+  providers            verity provider start · verity provider status
+  gateways             verity gateway start
+  validators           verity validator start
+  model owners         verity model register · verity model list
+  clients              verity wallet new|balance|faucet · verity channel open|status|close · verity quote
+  developers           verity bench
+
+Every option can also come from a VERITY_* environment variable (--state-dir → VERITY_STATE_DIR) or
+a JSON config file (--config <file>, or ./verity.config.json), in that order after the command line:
+  { "rpc": "http://127.0.0.1:8545", "deployment": "deployment.json", "provider": { "start": { "port": 8601 } } }
+
+Example:
+  $ verity devnet
+  $ verity <command> --help`,
+  );
 
 registerDevnet(program);
+registerChain(program);
 registerDeploy(program);
 registerProvider(program);
 registerGateway(program);
+registerValidator(program);
+registerModel(program);
+registerWallet(program);
+registerChannel(program);
+registerQuote(program);
+registerBench(program);
 
-await program.parseAsync(process.argv);
+// After every command is registered: env and config-file values for all of them.
+const config = installConfig(program);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  reportError(config.jsonRequested(), error);
+}

@@ -2,13 +2,15 @@ import { resolve } from "node:path";
 import { deploy, writeDeployment } from "@verity/chain";
 import { ConfigError, type DeployParamsInput } from "@verity/core";
 import type { Command } from "commander";
+import { parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
-import { readKey } from "../read-key.ts";
+import { readSigningKey } from "../read-key.ts";
 import { runCommand } from "../run-command.ts";
 
 type DeployFlags = {
   rpc: string;
   key?: string;
+  keystore?: string;
   out: string;
   chainId?: string;
   token?: string;
@@ -22,8 +24,9 @@ export function registerDeploy(program: Command): void {
   program
     .command("deploy")
     .description("Deploy the Verity contracts to any EVM chain and write the deployment file")
-    .requiredOption("--rpc <url>", "JSON-RPC URL of the target chain", process.env.VERITY_RPC)
-    .option("--key <hex>", "deployer private key (or set VERITY_KEY)")
+    .requiredOption("--rpc <url>", "JSON-RPC URL of the target chain (or VERITY_RPC)")
+    .option("--key <hex>", "deployer private key (or VERITY_KEY)")
+    .option("--keystore <file>", "encrypted keystore with the deployer key (password in VERITY_KEYSTORE_PASSWORD)")
     .option("--out <file>", "where to write the deployment file", "deployment.json")
     .option("--chain-id <id>", "refuse to deploy unless the chain has this id")
     .option("--token <address>", "use an existing stablecoin instead of deploying TestUSD")
@@ -39,6 +42,7 @@ export function registerDeploy(program: Command): void {
     .addHelpText(
       "after",
       "\nExamples:\n  $ VERITY_KEY=0x… verity deploy --rpc http://127.0.0.1:8545 --out deployment.json\n" +
+        "  $ verity chain --port 8545 & verity deploy --rpc http://127.0.0.1:8545 --key <deployer key printed by chain>\n" +
         "  $ verity deploy --rpc https://sepolia.base.org --chain-id 84532 --token 0x036C…CF7e --param unbondingDelay=604800",
     )
     .action(async (flags: DeployFlags) => {
@@ -61,11 +65,12 @@ export function registerDeploy(program: Command): void {
         if (flags.treasury) params.treasury = flags.treasury;
         if (flags.feeBps) params.protocolFeeBps = Number(flags.feeBps);
         const out = resolve(flags.out);
+        const expectedChainId = flags.chainId === undefined ? undefined : parseInteger("--chain-id", flags.chainId, 1);
         const deployment = await deploy({
           rpcUrl: flags.rpc,
-          deployer: readKey({ key: flags.key }),
+          deployer: await readSigningKey({ key: flags.key, keystore: flags.keystore }),
           params: params as DeployParamsInput,
-          ...(flags.chainId === undefined ? {} : { expectedChainId: Number(flags.chainId) }),
+          ...(expectedChainId === undefined ? {} : { expectedChainId }),
           onProgress: (p) => progress.info(`✔ ${p.step}${p.address ? ` at ${p.address}` : ""} (${p.ms} ms)`),
         });
         writeDeployment(out, deployment);

@@ -1,7 +1,9 @@
 import { ConfigError } from "@verity/core";
 import type { Command } from "commander";
-import { createDevnet, type DevnetReady } from "../devnet/devnet.ts";
-import { createProgress } from "../progress.ts";
+import { createDevnet, DEFAULT_DEVNET_STATE_DIR, type DevnetReady } from "../devnet/devnet.ts";
+import { DEVNET_CHEAT_MODEL } from "../devnet/devnet-providers.ts";
+import { formatTryIt } from "../devnet/try-it.ts";
+import { createProgress, formatMs } from "../progress.ts";
 import { runCommand } from "../run-command.ts";
 
 type DevnetFlags = {
@@ -9,50 +11,111 @@ type DevnetFlags = {
   port: string;
   portBase?: string;
   chainId: string;
-  stateDir: string;
+  stateDir?: string;
   providers: string;
+  cheaters: string;
+  cheatModel: string;
+  cheatRate: string;
+  traffic?: string | boolean;
   json?: boolean;
 };
+
+/** Builds the explorer page when it is missing or stale; the devnet runs without it if that fails. */
+async function buildExplorer(): Promise<string> {
+  const explorer = (await import("@verity/explorer")) as { ensureExplorerBuilt(): Promise<string> };
+  return explorer.ensureExplorerBuilt();
+}
 
 export function registerDevnet(program: Command): void {
   program
     .command("devnet")
-    .description("Run the whole Verity network on this machine: chain, contracts, funded test accounts")
-    .option("--host <host>", "interface for the JSON-RPC endpoint", "127.0.0.1")
-    .option("--port <port>", "port for the JSON-RPC endpoint", "8545")
+    .description(
+      "Run the whole Verity network on this machine: chain, contracts, funded test accounts, providers, gateway, explorer",
+    )
+    .option("--host <host>", "interface every service listens on", "127.0.0.1")
+    .option("--port <port>", "JSON-RPC port; the gateway takes the next one (0: free ports)", "8545")
+    .option("--port-base <port>", "chain on this port, gateway on +1, providers from +10 (overrides --port)")
     .option("--chain-id <id>", "chain id of the embedded chain", "31337")
-    .option("--port-base <port>", "chain on this port, providers on the next ones (overrides --port)")
-    .option("--providers <n>", "providers to start, each a bit dearer than the last", "2")
-    .option("--state-dir <dir>", "folder for the deployment file and node stores", ".verity/devnet")
-    .option("--json", "print one JSON line per event (ready, …) on stdout")
+    .option("--providers <n>", "providers to start, each a bit dearer than the last", "3")
+    .option("--cheaters <n>", "the last n providers cheat: they substitute a cheaper model", "0")
+    .option("--cheat-model <spec>", "model the cheaters substitute", DEVNET_CHEAT_MODEL)
+    .option("--cheat-rate <fraction>", "share of a cheater's paid requests it substitutes", "0.5")
+    .option("--traffic [rps]", "send paid chat requests through the gateway (default 1 per second)")
+    .option(
+      "--state-dir <dir>",
+      `keep the chain, deployment and node stores here and resume them on the next start (default: ${DEFAULT_DEVNET_STATE_DIR}, wiped at every start)`,
+    )
+    .option("--json", "print one JSON line per event (ready, claim, …) on stdout")
     .addHelpText(
       "after",
-      "\nExamples:\n  $ verity devnet\n  $ verity devnet --port 9545 --json\n\nStop it with Ctrl-C.",
+      [
+        "",
+        "State:",
+        `  Without --state-dir the devnet starts afresh in ${DEFAULT_DEVNET_STATE_DIR} (wiped at each start).`,
+        "  With --state-dir it resumes what that folder holds — balances, channels, stakes, agent ids, the",
+        "  deployment and the provider and gateway stores — even after kill -9.",
+        "",
+        "Examples:",
+        "  $ verity devnet",
+        "  $ verity devnet --state-dir ./my-devnet --traffic",
+        "  $ verity devnet --providers 4 --cheaters 1 --cheat-rate 0.25",
+        "  $ verity devnet --port-base 9000 --json",
+        "",
+        "Stop it with Ctrl-C (a second Ctrl-C forces it).",
+      ].join("\n"),
     )
     .action(async (flags: DevnetFlags) => {
       const json = flags.json === true;
       await runCommand(json, async () => {
         const progress = createProgress();
+        const providers = parseIntFlag("--providers", flags.providers);
+        const cheaters = parseIntFlag("--cheaters", flags.cheaters);
+        if (providers < 1 || providers > 6) {
+          throw new ConfigError(`--providers must be between 1 and 6, got ${providers}`, {
+            code: "invalid_parameter",
+            hint: "The devnet has six provider accounts",
+          });
+        }
+        if (cheaters > providers) {
+          throw new ConfigError(`--cheaters ${cheaters} is more than --providers ${providers}`, {
+            code: "invalid_parameter",
+            hint: "Cheaters are the last n providers: pass at most --providers",
+          });
+        }
         const devnet = createDevnet({
           host: flags.host,
           port: parseIntFlag("--port", flags.port),
           chainId: parseIntFlag("--chain-id", flags.chainId),
-          stateDir: flags.stateDir,
-          providers: parseIntFlag("--providers", flags.providers),
+          stateDir: flags.stateDir ?? DEFAULT_DEVNET_STATE_DIR,
+          fresh: flags.stateDir === undefined,
+          providers,
+          cheaters,
+          cheatModel: flags.cheatModel,
+          cheatRate: parseFraction("--cheat-rate", flags.cheatRate),
+          ...(flags.traffic === undefined ? {} : { traffic: parseRate(flags.traffic) }),
           ...(flags.portBase === undefined ? {} : { portBase: parseIntFlag("--port-base", flags.portBase) }),
+          explorer: buildExplorer,
           progress,
           onEvent: (event) => {
             if (json) process.stdout.write(`${JSON.stringify(event)}\n`);
             else progress.info(`• ${event.event} ${JSON.stringify({ ...event, event: undefined })}`);
           },
         });
-        let stopping = false;
+        let signals = 0;
         const shutdown = async (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          progress.info(`\n${signal}: stopping the devnet…`);
-          await devnet.stop();
-          progress.info("devnet stopped");
+          signals++;
+          if (signals > 1) {
+            progress.info(`${signal} again: forcing exit`);
+            process.exit(130);
+          }
+          progress.info(`\n${signal}: stopping the devnet (finishing requests and final claims; Ctrl-C again forces)…`);
+          const started = performance.now();
+          const traffic = await devnet.stop();
+          if (traffic) {
+            if (json) process.stdout.write(`${JSON.stringify({ event: "traffic", ...traffic })}\n`);
+            else progress.info(`traffic: ${traffic.sent} sent, ${traffic.ok} ok, ${traffic.failed} failed`);
+          }
+          progress.info(`devnet stopped (${formatMs(performance.now() - started)})`);
           process.exit(0);
         };
         process.on("SIGINT", () => void shutdown("SIGINT"));
@@ -64,8 +127,9 @@ export function registerDevnet(program: Command): void {
           await devnet.stop();
           throw error;
         }
+        progress.info(`ready in ${formatMs(performance.now())} since the process started`);
         if (json) process.stdout.write(`${JSON.stringify(ready)}\n`);
-        else printTryIt(ready);
+        else process.stdout.write(formatTryIt(ready));
         await new Promise(() => {}); // run until a signal arrives
       });
     });
@@ -82,49 +146,25 @@ function parseIntFlag(name: string, value: string): number {
   return n;
 }
 
-function printTryIt(ready: DevnetReady): void {
-  const lines = [
-    "",
-    `Verity devnet is ready — chain ${ready.chainId} at ${ready.rpcUrl}`,
-    `  deployment file   ${ready.deploymentFile}`,
-    `  payment token     ${ready.deployment.token.symbol} ${ready.deployment.token.address}`,
-    ...Object.entries(ready.deployment.contracts).map(([name, c]) => `  ${name.padEnd(20)}${c?.address}`),
-    "",
-    "Providers (prices per 1M tokens, in TestUSD base units):",
-    ...ready.providers.map(
-      (p) => `  agent ${p.agentId.padEnd(3)} ${p.url}/v1  ${p.model}  in ${p.priceIn}  out ${p.priceOut}`,
-    ),
-    "",
-    `Gateway            ${ready.gatewayUrl}/v1   (API key with 1,000 TUSD prepaid: ${ready.gatewayApiKey})`,
-    "",
-    "Try it:",
-    `  curl -s -X POST ${ready.rpcUrl} -H 'content-type: application/json' \\`,
-    `    -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}'`,
-    `  curl -s ${ready.gatewayUrl}/v1/chat/completions -H 'authorization: Bearer ${ready.gatewayApiKey}' \\`,
-    `    -H 'content-type: application/json' -d '{"model":"verity-tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":32}'`,
-    `  curl -s '${ready.gatewayUrl}/v1/quote?model=verity-tiny&max_tokens=64'`,
-    "",
-    "  // the official openai client",
-    `  const openai = new OpenAI({ baseURL: "${ready.gatewayUrl}/v1", apiKey: "${ready.gatewayApiKey}" });`,
-    `  await openai.chat.completions.create({ model: "verity-tiny", messages: [{ role: "user", content: "hi" }] });`,
-    "",
-    "  // an x402 client, no key: pays per request in TestUSD (client-2's devnet key)",
-    `  const pay = wrapFetchWithPayment(fetch, new x402Client().register("eip155:${ready.chainId}", new ExactEvmScheme(toClientEvmSigner(account)))`,
-    `    .setSpendControls({ allowedAssets: [{ network: "eip155:${ready.chainId}", asset: "${ready.deployment.token.address}", maxAmountPerPayment: "1000000" }] }));`,
-    `  await pay("${ready.gatewayUrl}/v1/chat/completions", { method: "POST", body: JSON.stringify({ model: "verity-tiny", messages: [{ role: "user", content: "hi" }] }) });`,
-    "",
-    ...(ready.providers[0]
-      ? [
-          `  curl -s ${ready.providers[0].url}/v1/chat/completions -H 'content-type: application/json' \\`,
-          `    -d '{"model":"verity-tiny","messages":[{"role":"user","content":"hi"}]}'   # → 402 with how to pay`,
-          `  curl -s ${ready.providers[0].url}/v1/models`,
-        ]
-      : []),
-    "",
-    "Funded test accounts (DEVNET ONLY — these keys are public, never send real funds to them):",
-    ...ready.accounts.map((a) => `  ${a.name.padEnd(12)} ${a.address}  ${a.privateKey}`),
-    "",
-    "Press Ctrl-C to stop.",
-  ];
-  process.stdout.write(`${lines.join("\n")}\n`);
+function parseFraction(name: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new ConfigError(`${name} must be a fraction between 0 and 1, got ${JSON.stringify(value)}`, {
+      code: "invalid_parameter",
+      hint: `Pass e.g. ${name} 0.5`,
+    });
+  }
+  return n;
+}
+
+function parseRate(value: string | boolean): number {
+  if (value === true) return 1;
+  const n = Number(value);
+  if (typeof value !== "string" || value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > 100) {
+    throw new ConfigError(`--traffic must be a rate in requests per second (0 < rps ≤ 100), got ${String(value)}`, {
+      code: "invalid_parameter",
+      hint: "Pass e.g. --traffic 2, or --traffic alone for 1 request per second",
+    });
+  }
+  return n;
 }

@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
 import { readDeployment } from "@verity/chain";
+import { ConfigError } from "@verity/core";
 import { loadModelSpec } from "@verity/engine";
-import { createProvider, createProviderStore } from "@verity/provider";
+import { createProvider, createProviderStore, validateSubstituteRate } from "@verity/provider";
 import type { Command } from "commander";
 import { formatUnits } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -30,8 +31,35 @@ type StartFlags = {
   claimMin: string;
   claimMaxAge: string;
   registerModel?: boolean;
+  substitute?: string;
+  substituteRate?: string;
   json?: boolean;
 };
+
+/** `--substitute-rate`: a fraction of requests in [0, 1] (default 1 with `--substitute`). */
+function parseSubstituteRate(flags: StartFlags): number | undefined {
+  if (flags.substitute === undefined) {
+    if (flags.substituteRate !== undefined) {
+      throw new ConfigError("--substitute-rate needs --substitute", {
+        code: "invalid_parameter",
+        hint: "Name the model to serve instead, e.g. --substitute test:verity-tiny-q4",
+      });
+    }
+    return undefined;
+  }
+  const text = (flags.substituteRate ?? "1").trim();
+  const rate = /^\d*\.?\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(rate >= 0 && rate <= 1)) {
+    throw new ConfigError(
+      `--substitute-rate must be a number from 0 to 1, got ${JSON.stringify(flags.substituteRate)}`,
+      {
+        code: "invalid_parameter",
+        hint: "For example --substitute-rate 0.25",
+      },
+    );
+  }
+  return validateSubstituteRate(rate);
+}
 
 export function registerProvider(program: Command): void {
   const provider = program
@@ -64,6 +92,11 @@ export function registerProvider(program: Command): void {
     .option("--claim-min <amount>", "claim once this much is unclaimed", "1")
     .option("--claim-max-age <duration>", "…or once the oldest charge is this old", "10m")
     .option("--register-model", "register the model (royalty 0) when nobody has yet")
+    .option(
+      "--substitute <model-spec>",
+      "devnets and simulations only: serve this model instead on a fraction of requests while claiming the offered one — it will be slashed",
+    )
+    .option("--substitute-rate <0..1>", "fraction of paid requests --substitute serves (default 1)")
     .option("--json", "print JSON lines (ready, claim, error) on stdout")
     .addHelpText(
       "after",
@@ -74,6 +107,7 @@ export function registerProvider(program: Command): void {
       const json = flags.json === true;
       await runCommand(json, async () => {
         const progress = createProgress();
+        const substituteRate = parseSubstituteRate(flags);
         const deployment = readDeployment(resolve(flags.deployment));
         const decimals = deployment.token.decimals;
         const engines = [];
@@ -82,6 +116,20 @@ export function registerProvider(program: Command): void {
             await progress.step(`load model ${spec}`, () =>
               loadModelSpec({ spec, onProgress: (l) => progress.info(l) }),
             ),
+          );
+        }
+        const substitute =
+          flags.substitute === undefined || substituteRate === undefined
+            ? undefined
+            : {
+                engine: await progress.step(`load substitute ${flags.substitute}`, () =>
+                  loadModelSpec({ spec: flags.substitute as string, onProgress: (l) => progress.info(l) }),
+                ),
+                rate: substituteRate,
+              };
+        if (substitute) {
+          progress.info(
+            `! devnet/simulation mode: ${substitute.engine.name} serves ${Math.round(substitute.rate * 100)}% of paid requests under the offered model — this is slashable cheating`,
           );
         }
         const node = createProvider({
@@ -94,6 +142,7 @@ export function registerProvider(program: Command): void {
             outputPricePerMTok: parseAmount("--price-out", flags.priceOut, decimals),
             maxOutputTokens: parseInteger("--max-output-tokens", flags.maxOutputTokens, 1),
             registerModelIfMissing: flags.registerModel === true,
+            ...(substitute ? { substitute } : {}),
           })),
           stake: parseAmount("--stake", flags.stake, decimals),
           host: flags.host,

@@ -9,9 +9,19 @@ import { privateKeyToAccount } from "viem/accounts";
 /** Prepaid balance the devnet's API key starts with (1,000 TUSD). */
 export const DEVNET_PREPAID = 1_000_000_000n;
 
+async function balanceOf(url: string, apiKey: string): Promise<bigint | undefined> {
+  const response = await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${apiKey}` } });
+  if (!response.ok) return undefined;
+  const body = (await response.json()) as { balance?: string };
+  return BigInt(body.balance ?? "0");
+}
+
 /**
  * Starts the devnet gateway and gives the first client a funded API key: the key is bound to
  * client-1's address and client-1 deposits TestUSD to the gateway, exactly as a real user would.
+ * A key from an earlier run (`apiKey`) that the gateway still knows is kept as it is, and a balance
+ * already credited to client-1 (a run that stopped before it recorded its key) is not topped up: a
+ * restart never deposits twice. `onStarted` receives the gateway as soon as it listens, so a later failure can stop it.
  */
 export async function startDevnetGateway(args: {
   accounts: readonly DevnetAccount[];
@@ -21,7 +31,12 @@ export async function startDevnetGateway(args: {
   port: number;
   stateDir: string;
   client: ChainClients;
-}): Promise<{ gateway: Gateway; url: string; apiKey: string; address: `0x${string}` }> {
+  apiKey?: string;
+  /** The explorer page's built folder, served at `/`. */
+  explorer?: { distDir: string };
+  onStarted?: (gateway: Gateway) => void;
+  onError?: (error: unknown) => void;
+}): Promise<{ gateway: Gateway; url: string; apiKey: string; address: `0x${string}`; balance: bigint }> {
   const account = args.accounts.find((a) => a.role === "gateway");
   if (!account) throw new Error("devnet layout has no gateway account");
   const gateway = createGateway({
@@ -32,14 +47,23 @@ export async function startDevnetGateway(args: {
     host: args.host,
     port: args.port,
     probeIntervalMs: 2_000,
+    ...(args.explorer ? { explorer: args.explorer } : {}),
+    ...(args.onError ? { onError: args.onError } : {}),
   });
+  args.onStarted?.(gateway);
   const { url, address } = await gateway.start();
+  if (args.apiKey !== undefined) {
+    const balance = await balanceOf(url, args.apiKey);
+    if (balance !== undefined) return { gateway, url, apiKey: args.apiKey, address, balance };
+  }
   const created = (await (
     await fetch(`${url}/v1/keys`, {
       method: "POST",
       body: JSON.stringify({ owner: args.client.account.address, label: "devnet" }),
     })
   ).json()) as { key: string };
+  const credited = (await balanceOf(url, created.key)) ?? 0n;
+  if (credited > 0n) return { gateway, url, apiKey: created.key, address, balance: credited };
   await args.client.transact("Depositing to the gateway", () =>
     args.client.walletClient.writeContract({
       address: args.deployment.token.address,
@@ -50,12 +74,10 @@ export async function startDevnetGateway(args: {
       account: args.client.account,
     }),
   );
-  for (let i = 0; i < 200; i++) {
-    const balance = (await (
-      await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${created.key}` } })
-    ).json()) as { balance?: string };
-    if (BigInt(balance.balance ?? "0") >= DEVNET_PREPAID) break;
-    await new Promise((r) => setTimeout(r, 50));
+  let balance = 0n;
+  for (let i = 0; i < 200 && balance < DEVNET_PREPAID; i++) {
+    balance = (await balanceOf(url, created.key)) ?? 0n;
+    if (balance < DEVNET_PREPAID) await new Promise((r) => setTimeout(r, 50));
   }
-  return { gateway, url, apiKey: created.key, address };
+  return { gateway, url, apiKey: created.key, address, balance };
 }

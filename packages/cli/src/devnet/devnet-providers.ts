@@ -2,13 +2,28 @@ import { join } from "node:path";
 import type { ChainClients, DevnetAccount } from "@verity/chain";
 import { modelRegistryAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
-import { type Engine, loadModelSpec } from "@verity/engine";
+import { type Engine, ensureTestModel, isTestModelName, loadModelSpec } from "@verity/engine";
 import { createProvider, type Provider, type ProviderInfo } from "@verity/provider";
 import type { EIP1193Provider } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
 /** Models every devnet serves (generated locally, registered by the devnet's model owner). */
 export const DEVNET_MODELS = ["verity-tiny"] as const;
+
+/** Default engine a dishonest devnet provider substitutes (same tokenizer, quantised weights). */
+export const DEVNET_CHEAT_MODEL = "test:verity-tiny-q4";
+
+/**
+ * Generates the devnet's test models (and a test cheat model) into the model cache once; later
+ * starts find them there. Returns the model names.
+ */
+export async function prepareDevnetModels(args: { cheatModel?: string }): Promise<string[]> {
+  const names: string[] = [...DEVNET_MODELS];
+  const cheat = args.cheatModel?.startsWith("test:") ? args.cheatModel.slice(5) : args.cheatModel;
+  if (cheat !== undefined && isTestModelName(cheat) && !names.includes(cheat)) names.push(cheat);
+  for (const name of names) await ensureTestModel({ name });
+  return names;
+}
 
 /** Prices of the i-th devnet provider, per 1M tokens in TestUSD base units: each one a bit dearer. */
 export function devnetPrice(index: number): { input: bigint; output: bigint } {
@@ -45,9 +60,21 @@ async function registerDevnetModels(args: {
   }
 }
 
-/** Starts `count` in-process providers on the devnet chain, each with its own key, prices and store. */
+export type DevnetProvider = { provider: Provider; info: ProviderInfo; cheater: boolean };
+
+/**
+ * Starts `count` in-process providers on the devnet chain, each with its own key, prices and store.
+ * The last `cheaters` of them are dishonest: on a fraction `cheatRate` of paid requests they generate
+ * with `cheatModel` while charging and receipting the model they offer. Everything started is handed
+ * to `own` (engines to close, providers to stop) as soon as it runs, so a failure half-way leaks nothing.
+ */
 export async function startDevnetProviders(args: {
   count: number;
+  cheaters?: number;
+  /** Model spec the cheaters substitute (default `test:verity-tiny-q4`). */
+  cheatModel?: string;
+  /** Fraction of a cheater's paid requests it substitutes (default 0.5). */
+  cheatRate?: number;
   accounts: readonly DevnetAccount[];
   deployment: Deployment;
   chain: EIP1193Provider;
@@ -55,33 +82,39 @@ export async function startDevnetProviders(args: {
   portBase: number | undefined;
   stateDir: string;
   modelOwner: ChainClients;
+  own: (resource: { engine: Engine } | { provider: Provider }) => void;
   onClaim?: (agentId: bigint, report: { txHash: `0x${string}`; channels: number; amount: bigint }) => void;
-}): Promise<{ providers: Provider[]; infos: ProviderInfo[]; engines: Engine[] }> {
+  onError?: (agentId: bigint, error: unknown) => void;
+}): Promise<DevnetProvider[]> {
   const providerAccounts = args.accounts.filter((a) => a.role === "provider");
   if (args.count > providerAccounts.length)
     throw new Error(`the devnet has ${providerAccounts.length} provider accounts`);
-  const providers: Provider[] = [];
-  const infos: ProviderInfo[] = [];
-  const engines: Engine[][] = [];
-  for (let i = 0; i < args.count; i++) {
-    engines.push(await Promise.all(DEVNET_MODELS.map((spec) => loadModelSpec({ spec: `test:${spec}` }))));
-  }
-  await registerDevnetModels({ deployment: args.deployment, modelOwner: args.modelOwner, engines: engines[0] ?? [] });
+  const cheaters = args.cheaters ?? 0;
+  const load = async (spec: string) => {
+    const engine = await loadModelSpec({ spec });
+    args.own({ engine });
+    return engine;
+  };
+  const started: DevnetProvider[] = [];
   for (let i = 0; i < args.count; i++) {
     const account = providerAccounts[i] as DevnetAccount;
     const price = devnetPrice(i);
-    const models = (engines[i] ?? []).map((engine) => ({
-      engine,
-      inputPricePerMTok: price.input,
-      outputPricePerMTok: price.output,
-      maxOutputTokens: 512,
-    }));
+    const cheater = i >= args.count - cheaters;
+    const engines = await Promise.all(DEVNET_MODELS.map((name) => load(`test:${name}`)));
+    const substitute = cheater ? await load(args.cheatModel ?? DEVNET_CHEAT_MODEL) : undefined;
+    if (i === 0) await registerDevnetModels({ deployment: args.deployment, modelOwner: args.modelOwner, engines });
     let agentId = 0n;
     const provider = createProvider({
       deployment: args.deployment,
       provider: args.chain,
       account: privateKeyToAccount(account.privateKey),
-      models,
+      models: engines.map((engine) => ({
+        engine,
+        inputPricePerMTok: price.input,
+        outputPricePerMTok: price.output,
+        maxOutputTokens: 512,
+        ...(substitute ? { substitute: { engine: substitute, rate: args.cheatRate ?? 0.5 } } : {}),
+      })),
       stake: 500_000_000n,
       host: args.host,
       port: args.portBase === undefined ? 0 : args.portBase + 10 + i,
@@ -89,11 +122,12 @@ export async function startDevnetProviders(args: {
       claim: { minValue: 1_000_000n, maxAgeMs: 60_000 },
       name: `devnet ${account.name}`,
       onClaim: (report) => args.onClaim?.(agentId, report),
+      onError: (error) => args.onError?.(agentId, error),
     });
+    args.own({ provider });
     const info = await provider.start();
     agentId = info.agentId;
-    providers.push(provider);
-    infos.push(info);
+    started.push({ provider, info, cheater });
   }
-  return { providers, infos, engines: engines.flat() };
+  return started;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   connectChain,
@@ -7,137 +7,269 @@ import {
   type DevnetAccount,
   deploy,
   devnetAccounts,
+  readDeployment,
+  verifyDeployment,
   writeDeployment,
 } from "@verity/chain";
 import type { Deployment } from "@verity/core";
+import { defaultModelCacheDir, type Engine } from "@verity/engine";
 import type { Progress } from "../progress.ts";
 import { startDevnetGateway } from "./devnet-gateway.ts";
-import { DEVNET_MODELS, startDevnetProviders } from "./devnet-providers.ts";
+import { devnetPorts, withPortHint } from "./devnet-ports.ts";
+import { DEVNET_CHEAT_MODEL, DEVNET_MODELS, prepareDevnetModels, startDevnetProviders } from "./devnet-providers.ts";
+import { openDevnetState } from "./devnet-state.ts";
+import { createDevnetTraffic, type DevnetTraffic, type TrafficStats } from "./devnet-traffic.ts";
 import { fundAccounts } from "./fund-accounts.ts";
+
+/** The state folder used when none is given; it is wiped at every start (`fresh`). */
+export const DEFAULT_DEVNET_STATE_DIR = join(".verity", "devnet");
 
 export type DevnetOptions = {
   host?: string;
+  /** JSON-RPC port (default 8545); the gateway takes the next one. 0 picks free ports. */
   port?: number;
-  chainId?: number;
-  /** Folder for the deployment file and role stores (default `.verity/devnet`). */
-  stateDir?: string;
-  /** In-process providers to start (default 2). */
-  providers?: number;
-  /** Ports: chain on `portBase`, providers on `portBase + 1…` (default: chain 8545, providers on free ports). */
+  /** Chain on `portBase`, gateway on `portBase + 1`, providers from `portBase + 10` (overrides `port`). */
   portBase?: number;
+  chainId?: number;
+  /** Folder for the chain journal, deployment file and node stores (default `.verity/devnet`). */
+  stateDir?: string;
+  /** Wipe the state folder first instead of resuming it. */
+  fresh?: boolean;
+  /** In-process providers to start (default 3), each a bit dearer than the last. */
+  providers?: number;
+  /** The last `cheaters` providers are dishonest (default 0). */
+  cheaters?: number;
+  /** Model spec cheaters substitute (default `test:verity-tiny-q4`). */
+  cheatModel?: string;
+  /** Fraction of a cheater's paid requests it substitutes (default 0.5). */
+  cheatRate?: number;
+  /** Built-in paid traffic through the gateway, in requests per second (off when undefined). */
+  traffic?: number;
+  /** Builds (or finds) the explorer page and resolves with its dist folder; the gateway serves it at `/`. */
+  explorer?: () => Promise<string>;
   progress: Progress;
-  /** Notable events after ready (claims, …), one object each. */
+  /** Notable events after ready (claims, challenges, votes, slashes …), one object each. */
   onEvent?: (event: Record<string, unknown>) => void;
+};
+
+export type DevnetProviderInfo = {
+  agentId: string;
+  url: string;
+  address: `0x${string}`;
+  model: string;
+  modelId: string;
+  priceIn: string;
+  priceOut: string;
+  /** A dishonest provider (`--cheaters`). */
+  cheater: boolean;
 };
 
 export type DevnetReady = {
   event: "ready";
   rpcUrl: string;
   chainId: number;
+  stateDir: string;
+  /** Whether the chain and stores were resumed from `stateDir`. */
+  restored: boolean;
   deploymentFile: string;
   deployment: Deployment;
   gatewayUrl: string;
   gatewayApiKey: string;
-  providers: {
-    agentId: string;
-    url: string;
-    address: `0x${string}`;
-    model: string;
-    modelId: string;
-    priceIn: string;
-    priceOut: string;
-  }[];
+  explorerUrl: string;
+  providers: DevnetProviderInfo[];
+  validators: Record<string, unknown>[];
   accounts: { role: string; name: string; address: `0x${string}`; privateKey: `0x${string}` }[];
+  traffic: { rps: number } | null;
+  /** Milliseconds `start()` took. */
+  startMs: number;
 };
 
 /**
- * The whole network on one machine: an embedded Hardhat EDR chain over JSON-RPC, the contracts
- * deployed, and funded test accounts. Later roles (providers, gateway, validators, explorer) attach here.
+ * The whole network on one machine: an embedded Hardhat EDR chain over JSON-RPC (journaled in the
+ * state folder, so it survives restarts), the contracts, funded test accounts, providers, the
+ * gateway with a funded API key and the explorer page. A resumed state folder is verified, not
+ * redeployed or funded again.
  */
 export function createDevnet(options: DevnetOptions) {
-  const stops: (() => Promise<void>)[] = [];
+  const stops: (() => Promise<void> | void)[] = [];
+  const engines: Engine[] = [];
   const accounts: DevnetAccount[] = devnetAccounts();
-  const found = accounts.find((a) => a.role === "deployer");
-  if (!found) throw new Error("devnet layout has no deployer");
-  const deployer: DevnetAccount = found;
+  const role = (name: string): DevnetAccount => {
+    const found = accounts.find((a) => a.name === name || a.role === name);
+    if (!found) throw new Error(`devnet layout has no ${name} account`);
+    return found;
+  };
+  let traffic: DevnetTraffic | undefined;
+  let stopped: Promise<TrafficStats | undefined> | undefined;
 
   async function start(): Promise<DevnetReady> {
+    const started = performance.now();
     const { progress } = options;
-    const stateDir = resolve(options.stateDir ?? join(".verity", "devnet"));
-    mkdirSync(stateDir, { recursive: true });
-    const chain = await progress.step("start embedded chain (Hardhat EDR)", () =>
-      createEdrChain({
-        ...(options.chainId === undefined ? {} : { chainId: options.chainId }),
-        accounts: accounts.map((a) => ({ privateKey: a.privateKey, balance: 10_000n * 10n ** 18n })),
-      }),
+    const host = options.host ?? "127.0.0.1";
+    const chainId = options.chainId ?? 31337;
+    const ports = devnetPorts(options);
+    const emit = (event: Record<string, unknown>) => options.onEvent?.(event);
+    const explorerDist = options.explorer?.();
+    explorerDist?.catch(() => {}); // awaited (and reported) in the explorer step
+
+    const state = openDevnetState({
+      dir: resolve(options.stateDir ?? DEFAULT_DEVNET_STATE_DIR),
+      chainId,
+      fresh: options.fresh === true,
+    });
+    stops.push(() => state.release());
+    const chain = await progress.step(
+      state.existing
+        ? `restore the chain from ${state.chainDir} (journal replay)`
+        : `start the chain (Hardhat EDR, chain ${chainId}, journaled in ${state.chainDir})`,
+      () =>
+        createEdrChain({
+          chainId,
+          accounts: accounts.map((a) => ({ privateKey: a.privateKey, balance: 10_000n * 10n ** 18n })),
+          journalDir: state.chainDir,
+        }),
     );
     stops.push(() => chain.close());
-    const rpc = createRpcServer({
-      provider: chain.provider,
-      host: options.host ?? "127.0.0.1",
-      port: options.portBase ?? options.port ?? 8545,
-    });
-    const rpcUrl = await progress.step(`serve JSON-RPC on ${options.host ?? "127.0.0.1"}:${options.port ?? 8545}`, () =>
-      rpc.start(),
+    const replay = chain.persistence?.replay;
+    if (replay && replay.entries > 0) {
+      progress.info(`  replayed ${replay.entries} journal entries to block ${replay.blocks} in ${replay.ms} ms`);
+    }
+    const rpc = createRpcServer({ provider: chain.provider, host, port: ports.chain });
+    const rpcUrl = await progress.step(
+      `serve JSON-RPC on ${host}:${ports.chain === 0 ? "a free port" : ports.chain}`,
+      () => withPortHint("JSON-RPC", () => rpc.start()),
     );
     stops.push(() => rpc.stop());
-    const deployment = await progress.step("deploy contracts", () =>
-      deploy({ provider: chain.provider, deployer: deployer.privateKey, expectedChainId: chain.chainId }),
+
+    const deployer = await connectChain({ provider: chain.provider, account: role("deployer").privateKey });
+    const restored = chain.persistence?.restored === true;
+    const resumed = restored && existsSync(state.deploymentFile);
+    const deployment = resumed
+      ? await progress.step(`verify the deployment in ${state.deploymentFile}`, async () => {
+          const saved = readDeployment(state.deploymentFile);
+          await verifyDeployment({ publicClient: deployer.publicClient, deployment: saved });
+          return saved;
+        })
+      : await progress.step("deploy the contracts", async () => {
+          const fresh = await deploy({
+            provider: chain.provider,
+            deployer: deployer.account,
+            expectedChainId: chainId,
+          });
+          writeDeployment(state.deploymentFile, fresh);
+          return fresh;
+        });
+
+    if (state.read().funded) {
+      await progress.step(`keep the ${accounts.length} funded test accounts`, async () => {});
+    } else {
+      await progress.step(`fund ${accounts.length} test accounts with TestUSD`, () =>
+        fundAccounts({ clients: deployer, deployment, accounts }),
+      );
+      state.update({ funded: true });
+    }
+
+    const count = options.providers ?? 3;
+    const cheaters = options.cheaters ?? 0;
+    const cheatModel = options.cheatModel ?? DEVNET_CHEAT_MODEL;
+    const models = await progress.step(`test models (generated once, cached in ${defaultModelCacheDir()})`, () =>
+      prepareDevnetModels(cheaters > 0 ? { cheatModel } : {}),
     );
-    const deploymentFile = join(stateDir, "deployment.json");
-    writeDeployment(deploymentFile, deployment);
-    const clients = await connectChain({ provider: chain.provider, account: deployer.privateKey });
-    await progress.step(`fund ${accounts.length} test accounts with TestUSD`, () =>
-      fundAccounts({ clients, deployment, accounts }),
-    );
-    const count = options.providers ?? 2;
-    const modelOwner = accounts.find((a) => a.role === "modelOwner");
-    if (!modelOwner) throw new Error("devnet layout has no model owner");
-    const started = await progress.step(`start ${count} providers serving ${DEVNET_MODELS.join(", ")}`, async () =>
-      startDevnetProviders({
-        count,
-        accounts,
-        deployment,
-        chain: chain.provider,
-        host: options.host ?? "127.0.0.1",
-        portBase: options.portBase,
-        stateDir,
-        modelOwner: await connectChain({ provider: chain.provider, account: modelOwner.privateKey }),
-        onClaim: (agentId, r) =>
-          options.onEvent?.({
-            event: "claim",
-            agentId: agentId.toString(),
-            txHash: r.txHash,
-            channels: r.channels,
-            amount: r.amount.toString(),
+    progress.info(`  ${models.join(", ")}`);
+    const providers = await progress.step(
+      `start ${count} provider${count === 1 ? "" : "s"} serving ${DEVNET_MODELS.join(", ")}${cheaters > 0 ? ` (${cheaters} cheating)` : ""}`,
+      async () =>
+        withPortHint("provider", async () =>
+          startDevnetProviders({
+            count,
+            cheaters,
+            cheatModel,
+            ...(options.cheatRate === undefined ? {} : { cheatRate: options.cheatRate }),
+            accounts,
+            deployment,
+            chain: chain.provider,
+            host,
+            portBase: ports.providerBase,
+            stateDir: state.dir,
+            modelOwner: await connectChain({ provider: chain.provider, account: role("modelOwner").privateKey }),
+            own: (resource) => {
+              if ("engine" in resource) engines.push(resource.engine);
+              else stops.push(() => resource.provider.stop());
+            },
+            onClaim: (agentId, r) =>
+              emit({
+                event: "claim",
+                agentId: agentId.toString(),
+                txHash: r.txHash,
+                channels: r.channels,
+                amount: r.amount.toString(),
+              }),
           }),
-      }),
+        ),
     );
-    for (const provider of started.providers) stops.push(() => provider.stop());
-    for (const engine of started.engines) stops.unshift(() => engine.close());
-    const client = accounts.find((a) => a.name === "client-1");
-    if (!client) throw new Error("devnet layout has no client-1");
-    const gateway = await progress.step("start the gateway and fund a devnet API key", async () =>
-      startDevnetGateway({
-        accounts,
-        deployment,
-        chain: chain.provider,
-        host: options.host ?? "127.0.0.1",
-        port: (options.portBase ?? options.port ?? 8545) === 0 ? 0 : (options.portBase ?? options.port ?? 8545) + 1,
-        stateDir,
-        client: await connectChain({ provider: chain.provider, account: client.privateKey }),
-      }),
+
+    // ── validators ──────────────────────────────────────────────────────────────────────────────
+    // `startDevnetValidators` from ./devnet-validators.ts starts here: after the providers (it needs
+    // their offers), before the gateway (which may post audit samples to it). It pushes its stops
+    // onto `stops`, reports challenge / vote / slash through `emit`, and fills `validators`.
+    const validators: Record<string, unknown>[] = [];
+    // ────────────────────────────────────────────────────────────────────────────────────────────
+
+    let distDir: string | undefined;
+    if (explorerDist) {
+      const built = await progress.step("explorer page", () =>
+        explorerDist.then(
+          (dir) => ({ dir, reason: undefined }),
+          (error: unknown) => ({ dir: undefined, reason: String((error as Error)?.message ?? error).split("\n")[0] }),
+        ),
+      );
+      distDir = built.dir;
+      if (built.reason) progress.info(`  the explorer page is unavailable (${built.reason}); its data API is served`);
+    }
+    const record = state.read();
+    const gateway = await progress.step(
+      record.apiKey === undefined ? "start the gateway and fund a devnet API key" : "start the gateway (API key kept)",
+      async () =>
+        withPortHint("gateway", async () =>
+          startDevnetGateway({
+            accounts,
+            deployment,
+            chain: chain.provider,
+            host,
+            port: ports.gateway,
+            stateDir: state.dir,
+            client: await connectChain({ provider: chain.provider, account: role("client-1").privateKey }),
+            ...(record.apiKey === undefined ? {} : { apiKey: record.apiKey }),
+            ...(distDir === undefined ? {} : { explorer: { distDir } }),
+            onStarted: (g) => stops.push(() => g.stop()),
+          }),
+        ),
     );
-    stops.push(() => gateway.gateway.stop());
+    state.update({ apiKey: gateway.apiKey });
+    const explorerUrl = `${gateway.url}/`;
+    progress.info(`  explorer ${explorerUrl}`);
+
+    if (options.traffic !== undefined) {
+      traffic = createDevnetTraffic({
+        gatewayUrl: gateway.url,
+        apiKey: gateway.apiKey,
+        rps: options.traffic,
+        model: DEVNET_MODELS[0],
+      });
+      traffic.start();
+    }
     return {
       event: "ready",
       rpcUrl,
-      chainId: chain.chainId,
-      deploymentFile,
+      chainId,
+      stateDir: state.dir,
+      restored,
+      deploymentFile: state.deploymentFile,
       deployment,
       gatewayUrl: gateway.url,
       gatewayApiKey: gateway.apiKey,
-      providers: started.infos.flatMap((info) =>
+      explorerUrl,
+      providers: providers.flatMap(({ info, cheater }) =>
         info.models.map((m) => ({
           agentId: info.agentId.toString(),
           url: info.url,
@@ -146,15 +278,43 @@ export function createDevnet(options: DevnetOptions) {
           modelId: m.modelId.toString(),
           priceIn: m.inputPricePerMTok.toString(),
           priceOut: m.outputPricePerMTok.toString(),
+          cheater,
         })),
       ),
+      validators,
       accounts: accounts.map((a) => ({ role: a.role, name: a.name, address: a.address, privateKey: a.privateKey })),
+      traffic: traffic ? { rps: traffic.rps } : null,
+      startMs: Math.round(performance.now() - started),
     };
   }
 
-  async function stop(): Promise<void> {
-    while (stops.length > 0) await stops.pop()?.();
+  /**
+   * Stops everything in reverse order of start: traffic (waiting for its requests), the gateway,
+   * the providers (in-flight requests finish, then a final claim), the JSON-RPC endpoint and the
+   * chain (after its journal is on disk), the engines. Resolves with the traffic counts, if any.
+   */
+  function stop(): Promise<TrafficStats | undefined> {
+    stopped ??= (async () => {
+      const counts = await traffic?.stop();
+      while (stops.length > 0) {
+        try {
+          await stops.pop()?.();
+        } catch (error) {
+          options.onEvent?.({ event: "warning", message: `while stopping: ${(error as Error)?.message ?? error}` });
+        }
+      }
+      for (const engine of engines.splice(0)) await engine.close();
+      return counts;
+    })();
+    return stopped;
   }
 
-  return { start, stop };
+  return {
+    start,
+    stop,
+    /** Counts of the built-in traffic so far (undefined when it is off). */
+    trafficStats: (): TrafficStats | undefined => traffic?.stats(),
+  };
 }
+
+export type Devnet = ReturnType<typeof createDevnet>;

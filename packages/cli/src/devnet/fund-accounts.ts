@@ -13,19 +13,31 @@ export const DEVNET_TUSD: Record<DevnetRole, bigint> = {
   validator: 10_000n * 10n ** 6n,
 };
 
-/** Mints TestUSD to every devnet account (the deployer owns TestUSD on a devnet). */
+/**
+ * Tops every devnet account up to its TestUSD amount (the deployer owns TestUSD on a devnet). On a
+ * new chain that mints the whole amount; after a crash in the middle of funding it mints only what
+ * is missing. Returns how many accounts it minted to.
+ */
 export async function fundAccounts(args: {
   clients: ChainClients;
   deployment: Deployment;
   accounts: readonly DevnetAccount[];
-}): Promise<void> {
+}): Promise<number> {
   const { clients, deployment } = args;
   const token = deployment.token.address;
   let nonce = await clients.publicClient.getTransactionCount({ address: clients.account.address, blockTag: "pending" });
   const hashes: `0x${string}`[] = [];
   for (const account of args.accounts) {
-    const amount = DEVNET_TUSD[account.role];
-    if (amount === 0n) continue;
+    const target = DEVNET_TUSD[account.role];
+    if (target === 0n) continue;
+    const balance = await clients.publicClient.readContract({
+      address: token,
+      abi: testUSDAbi,
+      functionName: "balanceOf",
+      args: [account.address],
+    });
+    const amount = target - balance;
+    if (amount <= 0n) continue;
     hashes.push(
       await clients.walletClient.writeContract({
         address: token,
@@ -40,4 +52,5 @@ export async function fundAccounts(args: {
     const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
     if (receipt.status !== "success") throw new Error(`minting TestUSD failed in ${hash}`);
   }
+  return hashes.length;
 }
