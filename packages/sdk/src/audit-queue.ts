@@ -1,7 +1,8 @@
 /**
  * Stores every verified transcript and, for the sampled ones, hands them to a validator: each is
  * queued as "pending" in the store first, then POSTed as JSON to `validatorUrl` (status "sent" on a
- * 2xx). Without a validator URL, or when it fails, samples stay pending; `flush` retries them.
+ * 2xx). Without a validator URL, or when it fails (network, 5xx, 429), samples stay pending; `flush`
+ * retries them. A 4xx answer is final: the sample is marked "rejected" with the validator's reason.
  * A transcript without token ids (the provider sent none matching its receipt) is stored but never
  * sampled: a validator could not re-score it.
  */
@@ -70,6 +71,13 @@ export function createAuditQueue(options: {
         body: JSON.stringify(toSample(t)),
         signal: AbortSignal.timeout(10_000),
       });
+      if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+        const text = await response.text().catch(() => "");
+        const reason = /"code"\s*:\s*"([a-z0-9_]+)"/.exec(text)?.[1] ?? `http_${response.status}`;
+        options.transcripts.markAuditRejected(t.requestId, reason);
+        options.onError?.(new Error(`the validator rejected the audit sample: ${reason} (HTTP ${response.status})`));
+        return false;
+      }
       await response.body?.cancel();
       if (!response.ok) throw new Error(`the validator answered HTTP ${response.status}`);
       options.transcripts.markAuditSent(t.requestId, Date.now());

@@ -33,7 +33,8 @@ export function isAuditable(t: Transcript): boolean {
   return t.promptTokenIds !== null && t.promptTokenIds.length > 0 && t.outputTokenIds !== null;
 }
 
-export type AuditStatus = "pending" | "sent";
+/** "rejected": the validator refused the sample for good (a 4xx answer); it is not sent again. */
+export type AuditStatus = "pending" | "sent" | "rejected";
 export type AuditEntry = { transcript: Transcript; status: AuditStatus; attempts: number; lastError: string | null };
 
 type Row = {
@@ -151,6 +152,12 @@ export function createTranscriptStore(db: DatabaseSync) {
         at,
         requestId.toLowerCase(),
       );
+    },
+    /** The validator refused the sample for good (its reason is kept); `flush` no longer retries it. */
+    markAuditRejected(requestId: string, error: string): void {
+      db.prepare(
+        "UPDATE audits SET status = 'rejected', attempts = attempts + 1, last_error = ? WHERE request_id = ?",
+      ).run(error, requestId.toLowerCase());
     },
     markAuditFailed(requestId: string, error: string): void {
       db.prepare("UPDATE audits SET attempts = attempts + 1, last_error = ? WHERE request_id = ?").run(

@@ -1,6 +1,12 @@
 import { ConfigError } from "@verity/core";
 import type { Command } from "commander";
-import { createDevnet, DEFAULT_DEVNET_STATE_DIR, type DevnetReady } from "../devnet/devnet.ts";
+import {
+  createDevnet,
+  DEFAULT_DEVNET_STATE_DIR,
+  DEVNET_AUDIT_P,
+  DEVNET_VALIDATORS,
+  type DevnetReady,
+} from "../devnet/devnet.ts";
 import { DEVNET_CHEAT_MODEL } from "../devnet/devnet-providers.ts";
 import { formatTryIt } from "../devnet/try-it.ts";
 import { createProgress, formatMs } from "../progress.ts";
@@ -17,6 +23,8 @@ type DevnetFlags = {
   cheatModel: string;
   cheatRate: string;
   traffic?: string | boolean;
+  validators: string;
+  auditP: string;
   json?: boolean;
 };
 
@@ -40,6 +48,12 @@ export function registerDevnet(program: Command): void {
     .option("--cheaters <n>", "the last n providers cheat: they substitute a cheaper model", "0")
     .option("--cheat-model <spec>", "model the cheaters substitute", DEVNET_CHEAT_MODEL)
     .option("--cheat-rate <fraction>", "share of a cheater's paid requests it substitutes", "0.5")
+    .option(
+      "--validators <n>",
+      "validators to start (a committee of three plus the challenger)",
+      String(DEVNET_VALIDATORS),
+    )
+    .option("--audit-p <fraction>", "share of the gateway's paid answers sent for audit", String(DEVNET_AUDIT_P))
     .option("--traffic [rps]", "send paid chat requests through the gateway (default 1 per second)")
     .option(
       "--state-dir <dir>",
@@ -92,6 +106,8 @@ export function registerDevnet(program: Command): void {
           cheaters,
           cheatModel: flags.cheatModel,
           cheatRate: parseFraction("--cheat-rate", flags.cheatRate),
+          validators: parseValidators(flags.validators),
+          auditP: parseFraction("--audit-p", flags.auditP),
           ...(flags.traffic === undefined ? {} : { traffic: parseRate(flags.traffic) }),
           ...(flags.portBase === undefined ? {} : { portBase: parseIntFlag("--port-base", flags.portBase) }),
           explorer: buildExplorer,
@@ -141,6 +157,18 @@ function parseIntFlag(name: string, value: string): number {
     throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`, {
       code: "invalid_parameter",
       hint: `Pass a number, e.g. ${name} 8545`,
+    });
+  }
+  return n;
+}
+
+/** 0 (no audits) or at least 4: a committee of three never includes the challenger. */
+function parseValidators(value: string): number {
+  const n = parseIntFlag("--validators", value);
+  if ((n !== 0 && n < 4) || n > 5) {
+    throw new ConfigError(`--validators must be 0 or between 4 and 5, got ${n}`, {
+      code: "invalid_parameter",
+      hint: "A dispute needs a committee of three validators besides the one that challenges; the devnet has five validator accounts",
     });
   }
   return n;

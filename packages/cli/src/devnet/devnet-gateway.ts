@@ -34,6 +34,8 @@ export async function startDevnetGateway(args: {
   apiKey?: string;
   /** The explorer page's built folder, served at `/`. */
   explorer?: { distDir: string };
+  /** Audit sampling of paid answers (probability and validator intake URL). */
+  audit?: { p: number; validatorUrl: string };
   onStarted?: (gateway: Gateway) => void;
   onError?: (error: unknown) => void;
 }): Promise<{ gateway: Gateway; url: string; apiKey: string; address: `0x${string}`; balance: bigint }> {
@@ -48,6 +50,7 @@ export async function startDevnetGateway(args: {
     port: args.port,
     probeIntervalMs: 2_000,
     ...(args.explorer ? { explorer: args.explorer } : {}),
+    ...(args.audit ? { audit: args.audit } : {}),
     ...(args.onError ? { onError: args.onError } : {}),
   });
   args.onStarted?.(gateway);

@@ -9,8 +9,8 @@ export type DevnetPorts = {
 
 /**
  * Where each devnet service listens. `--port-base B`: chain on B, gateway on B+1, providers from
- * B+10. Otherwise the chain on `--port` (8545), the gateway on the next port and providers on free
- * ports; port 0 picks free ports for everything.
+ * B+10, validators from B+20. Otherwise the chain on `--port` (8545), the gateway on the next port and providers and validators
+ * on free ports; port 0 picks free ports for everything.
  */
 export function devnetPorts(options: { port?: number; portBase?: number }): DevnetPorts {
   if (options.portBase !== undefined) {
@@ -31,7 +31,7 @@ export async function withPortHint<T>(what: string, fn: () => Promise<T>): Promi
     const host = error.details.host ?? "127.0.0.1";
     throw new ConfigError(`Port ${port} on ${host} (${what}) is already in use`, {
       code: "port_in_use",
-      hint: "Pass --port-base <port> to move the devnet (chain on it, gateway on +1, providers from +10), or stop the process using it",
+      hint: "Pass --port-base <port> to move the devnet (chain on it, gateway on +1, providers from +10, validators from +20), or stop the process using it",
       details: { port, host, service: what },
       cause: error,
     });

@@ -19,16 +19,29 @@ import { devnetPorts, withPortHint } from "./devnet-ports.ts";
 import { DEVNET_CHEAT_MODEL, DEVNET_MODELS, prepareDevnetModels, startDevnetProviders } from "./devnet-providers.ts";
 import { openDevnetState } from "./devnet-state.ts";
 import { createDevnetTraffic, type DevnetTraffic, type TrafficStats } from "./devnet-traffic.ts";
+import { type DevnetValidatorInfo, startDevnetValidators } from "./devnet-validators.ts";
 import { fundAccounts } from "./fund-accounts.ts";
 
 /** The state folder used when none is given; it is wiped at every start (`fresh`). */
 export const DEFAULT_DEVNET_STATE_DIR = join(".verity", "devnet");
 
+/** Validators the devnet starts: a committee of three plus the challenger, who never judges its own case. */
+export const DEVNET_VALIDATORS = 4;
+
+/** Share of the gateway's paid answers sent for audit on the devnet (see docs/DETERRENCE.md). */
+export const DEVNET_AUDIT_P = 0.02;
+
+/**
+ * Contract parameters of a fresh devnet: short commit and reveal windows (30 s each), so a challenge
+ * is decided within about a minute of chain time instead of the two days a public deployment allows.
+ */
+export const DEVNET_DEPLOY_PARAMS = { commitWindow: 30n, revealWindow: 30n } as const;
+
 export type DevnetOptions = {
   host?: string;
   /** JSON-RPC port (default 8545); the gateway takes the next one. 0 picks free ports. */
   port?: number;
-  /** Chain on `portBase`, gateway on `portBase + 1`, providers from `portBase + 10` (overrides `port`). */
+  /** Chain on `portBase`, gateway on `portBase + 1`, providers from `portBase + 10`, validators from `portBase + 20` (overrides `port`). */
   portBase?: number;
   chainId?: number;
   /** Folder for the chain journal, deployment file and node stores (default `.verity/devnet`). */
@@ -43,6 +56,10 @@ export type DevnetOptions = {
   cheatModel?: string;
   /** Fraction of a cheater's paid requests it substitutes (default 0.5). */
   cheatRate?: number;
+  /** Validators to start (default 4: a committee of three plus the challenger). */
+  validators?: number;
+  /** Share of the gateway's paid answers it sends to a validator for audit (default 0.02). */
+  auditP?: number;
   /** Built-in paid traffic through the gateway, in requests per second (off when undefined). */
   traffic?: number;
   /** Builds (or finds) the explorer page and resolves with its dist folder; the gateway serves it at `/`. */
@@ -77,7 +94,9 @@ export type DevnetReady = {
   gatewayApiKey: string;
   explorerUrl: string;
   providers: DevnetProviderInfo[];
-  validators: Record<string, unknown>[];
+  validators: DevnetValidatorInfo[];
+  /** Audit sampling of the gateway's traffic: probability and the intake it posts to. */
+  audit: { p: number; validatorUrl: string | null };
   accounts: { role: string; name: string; address: `0x${string}`; privateKey: `0x${string}` }[];
   traffic: { rps: number } | null;
   /** Milliseconds `start()` took. */
@@ -155,6 +174,7 @@ export function createDevnet(options: DevnetOptions) {
             provider: chain.provider,
             deployer: deployer.account,
             expectedChainId: chainId,
+            params: DEVNET_DEPLOY_PARAMS,
           });
           writeDeployment(state.deploymentFile, fresh);
           return fresh;
@@ -208,12 +228,38 @@ export function createDevnet(options: DevnetOptions) {
         ),
     );
 
-    // ── validators ──────────────────────────────────────────────────────────────────────────────
-    // `startDevnetValidators` from ./devnet-validators.ts starts here: after the providers (it needs
-    // their offers), before the gateway (which may post audit samples to it). It pushes its stops
-    // onto `stops`, reports challenge / vote / slash through `emit`, and fills `validators`.
-    const validators: Record<string, unknown>[] = [];
-    // ────────────────────────────────────────────────────────────────────────────────────────────
+    const validatorCount = options.validators ?? DEVNET_VALIDATORS;
+    const validators =
+      validatorCount === 0
+        ? []
+        : await progress.step(
+            `start ${validatorCount} validator${validatorCount === 1 ? "" : "s"} (stake, register, audit ${DEVNET_MODELS.join(", ")})`,
+            async () =>
+              withPortHint("validator", () =>
+                startDevnetValidators({
+                  count: validatorCount,
+                  accounts,
+                  deployment,
+                  chain: chain.provider,
+                  host,
+                  portBase: ports.providerBase,
+                  stateDir: state.dir,
+                  own: (resource) => {
+                    if ("engine" in resource) engines.push(resource.engine);
+                    else stops.push(() => resource.validator.stop());
+                  },
+                  onEvent: (event) => {
+                    // Passing audits are routine; failures, challenges, votes and verdicts are news.
+                    if (event.event === "audit" && event.pass === true) return;
+                    emit(event);
+                  },
+                  onError: (name, error) =>
+                    emit({ event: "warning", validator: name, message: (error as Error)?.message ?? String(error) }),
+                }),
+              ),
+          );
+    const auditP = options.auditP ?? DEVNET_AUDIT_P;
+    const validatorUrl = validators[0] ? `${validators[0].info.url}/v1/audits` : null;
 
     let distDir: string | undefined;
     if (explorerDist) {
@@ -241,6 +287,7 @@ export function createDevnet(options: DevnetOptions) {
             client: await connectChain({ provider: chain.provider, account: role("client-1").privateKey }),
             ...(record.apiKey === undefined ? {} : { apiKey: record.apiKey }),
             ...(distDir === undefined ? {} : { explorer: { distDir } }),
+            ...(validatorUrl === null ? {} : { audit: { p: auditP, validatorUrl } }),
             onStarted: (g) => stops.push(() => g.stop()),
           }),
         ),
@@ -281,7 +328,8 @@ export function createDevnet(options: DevnetOptions) {
           cheater,
         })),
       ),
-      validators,
+      validators: validators.map((v) => v.info),
+      audit: { p: validatorUrl === null ? 0 : auditP, validatorUrl },
       accounts: accounts.map((a) => ({ role: a.role, name: a.name, address: a.address, privateKey: a.privateKey })),
       traffic: traffic ? { rps: traffic.rps } : null,
       startMs: Math.round(performance.now() - started),

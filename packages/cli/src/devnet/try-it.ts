@@ -18,7 +18,13 @@ export function formatTryIt(ready: DevnetReady): string {
       (p) =>
         `  agent ${p.agentId.padEnd(3)} ${p.url}/v1  ${p.model}  in ${p.priceIn}  out ${p.priceOut}${p.cheater ? "  (cheater)" : ""}`,
     ),
-    ...(ready.validators.length > 0 ? ["", `Validators: ${ready.validators.length}`] : []),
+    ...(ready.validators.length > 0
+      ? [
+          "",
+          `Validators (committee of 3 per dispute; the gateway sends ${ready.audit.p * 100}% of paid answers for audit):`,
+          ...ready.validators.map((v) => `  agent ${v.agentId.padEnd(3)} ${v.url}  ${v.name}`),
+        ]
+      : ["", "Validators: none (--validators 0): answers are not audited"]),
     "",
     `Gateway   ${ready.gatewayUrl}/v1   API key (1,000 TUSD prepaid): ${ready.gatewayApiKey}`,
     `Explorer  ${ready.explorerUrl}`,
