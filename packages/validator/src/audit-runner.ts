@@ -13,7 +13,16 @@ export type AuditPurpose = "intake" | "committee";
 
 export type AuditRun = { verdict: Verdict & { paramsVerifiable: boolean }; tokens: number; seconds: number };
 
-export function createAuditRunner(options: { metrics: ValidatorMetrics; thresholds?: Thresholds }) {
+export function createAuditRunner(options: {
+  metrics: ValidatorMetrics;
+  thresholds?: Thresholds;
+  /**
+   * Suspect engines per audited model name: cheaper variants a provider might pass off as the model
+   * (its 4-bit quantisation, a distilled sibling). Each adds one prefill and a log-likelihood-ratio
+   * test (`minSuspectLlr`) that catches substitutes the rank and probability checks alone miss.
+   */
+  suspects?: Readonly<Record<string, readonly Engine[]>>;
+}) {
   let tail: Promise<unknown> = Promise.resolve();
   const totals = { audits: 0, tokens: 0, seconds: 0 };
 
@@ -24,9 +33,12 @@ export function createAuditRunner(options: { metrics: ValidatorMetrics; threshol
         engine: args.engine,
         sample: args.sample,
         ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+        suspects: options.suspects?.[args.engine.name] ?? [],
       });
       const seconds = (performance.now() - started) / 1000;
-      const tokens = args.sample.promptTokenIds.length + args.sample.outputTokenIds.length;
+      const suspects = options.suspects?.[args.engine.name]?.length ?? 0;
+      // Every prefill counts: the claimed model's and one per suspect.
+      const tokens = (args.sample.promptTokenIds.length + args.sample.outputTokenIds.length) * (1 + suspects);
       totals.audits++;
       totals.tokens += tokens;
       totals.seconds += seconds;

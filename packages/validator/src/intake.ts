@@ -120,6 +120,8 @@ export async function auditSample(options: {
   engine: Engine;
   sample: unknown;
   thresholds?: Thresholds;
+  /** Known cheaper variants of the claimed model (e.g. its 4-bit quantisation): a likelihood-ratio check each. */
+  suspects?: readonly Engine[];
 }): Promise<Verdict & { paramsVerifiable: boolean }> {
   const sample = parseAuditSample(options.sample);
   const { transcript, receipt, paramsVerifiable } = transcriptOf(sample);
@@ -128,6 +130,7 @@ export async function auditSample(options: {
     transcript,
     receipt,
     ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+    ...(options.suspects && options.suspects.length > 0 ? { suspects: options.suspects } : {}),
   });
   return { ...verdict, paramsVerifiable };
 }

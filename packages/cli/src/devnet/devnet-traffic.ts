@@ -31,7 +31,7 @@ export function createDevnetTraffic(options: {
   /** Requests per second (default 1). */
   rps?: number;
   model: string;
-  /** Largest `max_tokens` asked for (default 24). */
+  /** Largest `max_tokens` asked for (default 128; requests ask for 16 up to it, like chat traffic does). */
   maxTokens?: number;
 }) {
   const rps = options.rps ?? 1;
@@ -42,7 +42,8 @@ export function createDevnetTraffic(options: {
 
   async function one(n: number): Promise<void> {
     const prompt = PROMPTS[n % PROMPTS.length] as string;
-    const max_tokens = 4 + (n % ((options.maxTokens ?? 24) - 3));
+    const largest = Math.max(16, options.maxTokens ?? 128);
+    const max_tokens = 16 + ((n * 37) % (largest - 15));
     const messages = [{ role: "user" as const, content: prompt }];
     if (n % 4 === 3) {
       const stream = await client.chat.completions.create({ model: options.model, messages, max_tokens, stream: true });
