@@ -11,7 +11,14 @@ import { fileURLToPath } from "node:url";
 const dir = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
 const files = readdirSync(dir)
-  .filter((f) => f.endsWith(".ts") && f !== "run.ts" && !f.endsWith(".test.ts") && !f.startsWith("_"))
+  .filter(
+    (f) =>
+      f.endsWith(".ts") &&
+      f !== "run.ts" &&
+      !f.endsWith(".test.ts") &&
+      !f.startsWith("_") &&
+      !/^(deterrence-sim|sim-)/.test(f),
+  )
   .filter((f) => wanted.length === 0 || wanted.includes(f.replace(/\.ts$/, "")))
   .sort();
 

@@ -281,8 +281,8 @@ export function createVerityClient(options: VerityClientOptions) {
       return (await ready()).transcripts.list(filter);
     },
     audits: {
-      /** Sampled transcripts and their status ("pending" until a validator accepted them). */
-      async entries(status?: "pending" | "sent") {
+      /** Sampled transcripts and their status ("pending" until a validator accepted them, "rejected" on its 4xx). */
+      async entries(status?: "pending" | "sent" | "rejected") {
         return (await ready()).audits.entries(status);
       },
       /** Sends pending samples to the validator now. */

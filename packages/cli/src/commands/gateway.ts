@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { readDeployment } from "@verity/chain";
+import { ConfigError } from "@verity/core";
 import { createGateway } from "@verity/gateway";
 import type { Command } from "commander";
 import { privateKeyToAccount } from "viem/accounts";
@@ -20,6 +21,8 @@ type GatewayFlags = {
   feeBps: string;
   channelDeposit: string;
   x402: boolean;
+  auditP: string;
+  validatorUrl?: string;
   json?: boolean;
 };
 
@@ -41,6 +44,8 @@ export function registerGateway(program: Command): void {
     .option("--fee-bps <bps>", "fee on top of provider charges, basis points", "500")
     .option("--channel-deposit <amount>", "escrow per channel the gateway opens to a provider", "10")
     .option("--no-x402", "refuse keyless x402 payments (API keys only)")
+    .option("--audit-p <fraction>", "share of paid answers sent to a validator for audit (needs --validator-url)", "0")
+    .option("--validator-url <url>", "validator audit intake, e.g. http://validator:8620/v1/audits")
     .option("--json", "print one ready line as JSON")
     .addHelpText(
       "after",
@@ -62,6 +67,7 @@ export function registerGateway(program: Command): void {
           feeBps: parseInteger("--fee-bps", flags.feeBps),
           channelDeposit: parseAmount("--channel-deposit", flags.channelDeposit, deployment.token.decimals),
           x402: flags.x402,
+          ...auditOption(flags),
           onError: (e) => progress.info(`! ${(e as Error).message ?? e}`),
         });
         const shutdown = async () => {
@@ -76,4 +82,22 @@ export function registerGateway(program: Command): void {
         await new Promise(() => {});
       });
     });
+}
+
+/** `--audit-p` and `--validator-url` as the gateway's audit option (both or neither). */
+function auditOption(flags: GatewayFlags): { audit?: { p: number; validatorUrl: string } } {
+  const p = Number(flags.auditP);
+  if (flags.auditP.trim() === "" || !Number.isFinite(p) || p < 0 || p > 1) {
+    throw new ConfigError(`--audit-p must be a fraction between 0 and 1, got ${JSON.stringify(flags.auditP)}`, {
+      code: "invalid_parameter",
+      hint: "Pass e.g. --audit-p 0.02 --validator-url http://127.0.0.1:8620/v1/audits",
+    });
+  }
+  if (p > 0 && !flags.validatorUrl) {
+    throw new ConfigError("--audit-p needs --validator-url: sampled answers must go to a validator", {
+      code: "invalid_parameter",
+      hint: "Pass --validator-url <validator>/v1/audits, or --audit-p 0",
+    });
+  }
+  return p > 0 && flags.validatorUrl ? { audit: { p, validatorUrl: flags.validatorUrl } } : {};
 }
