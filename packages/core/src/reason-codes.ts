@@ -39,6 +39,10 @@ export const NODE_REASONS = {
   wrong_chain: { status: 400, message: "The payment is for another chain or contract" },
   receipt_invalid: { status: 502, message: "The provider's receipt did not verify" },
   overcharged: { status: 502, message: "The provider charged more than usage × price" },
+  transcript_invalid: {
+    status: 502,
+    message: "The provider's answer carries no token transcript matching its receipt, so it cannot be audited",
+  },
   // x402 (keyless pay-per-request at the gateway)
   x402_payment_required: { status: 402, message: "This request needs an x402 payment (PAYMENT-SIGNATURE header)" },
   x402_payment_invalid: { status: 402, message: "The x402 payment is malformed or does not verify" },

@@ -265,7 +265,7 @@ test("a 402 voucher_below_ceiling is retried once with the stated ceiling, never
   });
 });
 
-test("an answer without a transcript matching its receipt is accepted and kept, but never sampled", async () => {
+test("an answer without a transcript matching its receipt is delivered and kept, never sampled, and its provider flagged", async () => {
   for (const mode of ["no-transcript", "forged-transcript"] as const) {
     const samples: AuditSample[] = [];
     const flags: ProviderFlag[] = [];
@@ -276,17 +276,25 @@ test("an answer without a transcript matching its receipt is accepted and kept, 
       (sample) => samples.push(sample),
     );
     const completion = await client.chat.completions.create({ model: "verity-tiny", messages, max_tokens: 6 });
-    const stream = await client.completions.create({ model: "verity-tiny", prompt: "x", max_tokens: 4, stream: true });
-    for await (const _ of stream);
     const [channel] = await client.channels();
-    assert.equal(channel?.pending, 0n, `${mode}: both charges are accepted`);
+    assert.equal(channel?.pending, 0n, `${mode}: the charge is accepted (the receipt proves it)`);
     assert.ok(channel && channel.charged >= BigInt(completion.verity.charge));
     const transcripts = await client.transcripts();
-    assert.equal(transcripts.length, 2, `${mode}: both answers are kept for the audit window`);
+    assert.equal(transcripts.length, 1, `${mode}: the answer is kept for the audit window`);
     for (const t of transcripts) assert.deepEqual([t.promptTokenIds, t.outputTokenIds, t.sampling], [null, null, null]);
     assert.deepEqual(samples, [], `${mode}: nothing a validator could not re-score is sampled`);
     assert.deepEqual(await client.audits.entries(), []);
-    assert.deepEqual([flags, await client.flagged()], [[], []], `${mode}: nobody is flagged`);
+    assert.deepEqual(
+      flags.map((f) => f.code),
+      ["transcript_invalid"],
+      `${mode}: a provider whose answers cannot be audited is flagged`,
+    );
+    assert.equal((await client.flagged())[0]?.code, "transcript_invalid");
+    await assert.rejects(
+      client.completions.create({ model: "verity-tiny", prompt: "x", max_tokens: 4 }),
+      (e: { code?: string }) => e.code === "no_healthy_offer",
+      `${mode}: the flagged provider is no longer routed to`,
+    );
   }
   const samples: AuditSample[] = [];
   const honest = await clientFor("honest", undefined, undefined, (sample) => samples.push(sample));

@@ -221,6 +221,15 @@ export function createPaidRequests(ctx: PaidContext) {
     }
     ctx.store.settle(r.id, verdict.receipt.cumulativeCharged);
     const transcript = checkTranscript({ transcript: v?.transcript, receipt: verdict.receipt });
+    if (!transcript.ok) {
+      // The charge is proven by the receipt, so the answer is delivered; but an answer without a
+      // transcript matching its receipt could never be audited, so the provider leaves routing.
+      ctx.flags.flag(route.offer.agentId, "transcript_invalid", transcript.detail, {
+        requestId: verdict.receipt.requestId,
+        channelId: r.channelId,
+        transcript: transcript.reason,
+      });
+    }
     ctx.audits.consider({
       requestId: verdict.receipt.requestId,
       agentId: route.offer.agentId,

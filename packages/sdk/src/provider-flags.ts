@@ -4,7 +4,8 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 
-export type FlagCode = "receipt_invalid" | "overcharged";
+/** Why a provider left routing: a bad receipt, an overcharge, or an answer that cannot be audited. */
+export type FlagCode = "receipt_invalid" | "overcharged" | "transcript_invalid";
 
 export type ProviderFlag = {
   agentId: bigint;

@@ -21,7 +21,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createProgress } from "../progress.ts";
-import { createDevnet, type DevnetReady } from "./devnet.ts";
+import { createDevnet, DEVNET_AUDIT_P, type DevnetReady } from "./devnet.ts";
 
 const accounts = devnetAccounts();
 const quiet = createProgress({ quiet: true });
@@ -152,7 +152,14 @@ test("a devnet restarted on its state folder keeps chain, deployment, agents and
       [false, false],
     );
     assert.equal(ready.explorerUrl, `${ready.gatewayUrl}/`);
-    assert.deepEqual(ready.validators, []);
+    assert.ok(ready.validators.length >= 4, "a committee of three plus the challenger");
+    for (const v of ready.validators) {
+      assert.match(v.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.match(v.agentId, /^[1-9]\d*$/);
+    }
+    assert.equal(new Set(ready.validators.map((v) => v.agentId)).size, ready.validators.length);
+    assert.equal(ready.audit.p, DEVNET_AUDIT_P);
+    assert.equal(ready.audit.validatorUrl, `${ready.validators[0]?.url}/v1/audits`);
     await chatViaGateway(ready, "before the restart");
     channel = await openChannel(ready);
     await payDirect((ready.providers[0] as DevnetReady["providers"][number]).url, channel.payer);
@@ -186,6 +193,11 @@ test("a devnet restarted on its state folder keeps chain, deployment, agents and
       ready.providers.map((p) => [p.agentId, p.address, p.modelId, p.priceOut]),
     );
     assert.equal(again.gatewayApiKey, ready.gatewayApiKey);
+    assert.deepEqual(
+      again.validators.map((v) => [v.name, v.agentId, v.address]),
+      ready.validators.map((v) => [v.name, v.agentId, v.address]),
+      "the validators keep their agents and bonds",
+    );
     assert.equal(await gatewayBalance(again), prepaid);
     const client = reader(again.rpcUrl);
     assert.equal((await client.getBlock({ blockNumber: stopHead.number })).hash, stopHead.hash);
