@@ -12,9 +12,14 @@ import { createGatewayMetrics } from "./gateway-metrics.ts";
 import { createHealthProber } from "./health-prober.ts";
 import { createOfferDirectory } from "./offer-directory.ts";
 import { createPrepaidLedger } from "./prepaid-ledger.ts";
+import { createRefundAttribution } from "./refund-attribution.ts";
+import { createRefundCredits, type RefundCredit } from "./refund-credits.ts";
+import { mountRefundRoutes } from "./refund-routes.ts";
 import { defaultRoutingPolicy, type RoutingPolicy } from "./routing-policy.ts";
 import { createTrafficSeries } from "./traffic-series.ts";
 import { createX402Payments } from "./x402/index.ts";
+
+export type { RefundCredit } from "./refund-credits.ts";
 
 export type GatewayOptions = {
   deployment: Deployment;
@@ -50,6 +55,11 @@ export type GatewayOptions = {
   /** Extra routes (the explorer's data API). */
   extend?: (app: Hono, ctx: { indexer: ReturnType<typeof createIndexer> }) => void;
   onError?: (error: unknown) => void;
+  /**
+   * A guilty verdict's refund was passed on: credited to an API key's prepaid balance, owed to an
+   * x402 payer, or retained (no customer paid for the request). Default: one log line.
+   */
+  onRefund?: (credit: RefundCredit) => void;
 };
 
 /**
@@ -96,7 +106,37 @@ export function createGateway(options: GatewayOptions) {
 
     const db = openDatabase(join(options.stateDir, "gateway.sqlite"));
     stops.push(() => db.close());
-    const ledger = createPrepaidLedger({ db });
+    const attribution = createRefundAttribution({ db });
+    const ledger = createPrepaidLedger({ db, ...attribution.ledgerHooks });
+    const refunds = createRefundCredits({
+      db,
+      index: indexer.db,
+      ledger,
+      attribution,
+      gateway: options.account.address,
+      onRefund:
+        options.onRefund ??
+        ((r) =>
+          console.error(
+            `verity-gateway: dispute ${r.disputeId} refund ${r.status} ${r.amount} to ${
+              r.customer ? (r.customer.kind === "key" ? r.customer.owner : r.customer.payer) : "gateway"
+            } (request ${r.requestId}, refunded ${r.refunded})`,
+          )),
+    });
+    const scanRefunds = () => {
+      try {
+        refunds.scan();
+      } catch (error) {
+        options.onError?.(error);
+      }
+    };
+    scanRefunds();
+    const unsubscribe = indexer.subscribe((events) => {
+      if (events.some((e) => e.contract === "Disputes" && e.name === "DisputeResolved")) scanRefunds();
+    });
+    stops.push(() => {
+      unsubscribe();
+    });
     const deposits = createDepositWatcher({
       db,
       ledger,
@@ -125,22 +165,25 @@ export function createGateway(options: GatewayOptions) {
       ...(options.onError ? { onError: options.onError } : {}),
     });
     await client.start();
-    const payer = client;
-    stops.push(() => payer.stop());
+    const started = client;
+    stops.push(() => started.stop());
+    const payer = attribution.wrapClient(started);
 
     const x402 =
       options.x402 === false
         ? undefined
-        : createX402Payments({
-            chainId: deployment.chainId,
-            token: deployment.token,
-            payTo: options.account.address,
-            facilitator: {
-              publicClient: clients.publicClient as PublicClient,
-              walletClient: clients.walletClient as never,
-            },
-            db,
-          });
+        : attribution.wrapX402(
+            createX402Payments({
+              chainId: deployment.chainId,
+              token: deployment.token,
+              payTo: options.account.address,
+              facilitator: {
+                publicClient: clients.publicClient as PublicClient,
+                walletClient: clients.walletClient as never,
+              },
+              db,
+            }),
+          );
     let publicUrl = options.publicUrl ?? "";
     const traffic = createTrafficSeries();
     const explorer = options.explorer || undefined;
@@ -174,11 +217,12 @@ export function createGateway(options: GatewayOptions) {
           ...(explorer?.blockExplorerUrl ? { blockExplorerUrl: explorer.blockExplorerUrl } : {}),
         });
         explorerApi = api;
+        mountRefundRoutes(hono, { ledger, credits: refunds });
         options.extend?.(hono, { indexer });
       },
     });
     listening = await listen({
-      fetch: app.fetch,
+      fetch: (request) => attribution.run(() => app.fetch(request)),
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.port === undefined ? {} : { port: options.port }),
     });

@@ -5,6 +5,14 @@ import { PaymentError, RequestError } from "@verity/core";
 
 export type Hold = { id: number; owner: string; amount: bigint };
 
+/** Called inside the ledger's own transaction, so what a hook writes commits or rolls back with it. */
+export type PrepaidLedgerHooks = {
+  /** A request's maximum charge was held from `hold.owner`'s balance. */
+  onHold?: (hold: Hold) => void;
+  /** A hold was settled: `charged` (≤ the hold) is what the owner paid for the request `ref`. */
+  onSettled?: (settled: { hold: Hold; charged: bigint; ref: string }) => void;
+};
+
 const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
 
 /**
@@ -13,8 +21,10 @@ const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
  * first holds its maximum charge, then settles to the actual charge and releases the rest, so a
  * balance can never go negative and a crash mid-request leaves at most a hold (released on start).
  */
-export function createPrepaidLedger(options: { db: DatabaseSync }) {
+export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedgerHooks) {
   const { db } = options;
+  // Joins a transaction the caller already opened (a refund credited with its own bookkeeping).
+  const transaction = <T>(fn: () => T): T => (db.isTransaction ? fn() : inTransaction(db, fn));
   db.exec(`
     CREATE TABLE IF NOT EXISTS api_keys (key_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, label TEXT, created_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS balances (owner TEXT PRIMARY KEY, balance TEXT NOT NULL);
@@ -70,9 +80,12 @@ export function createPrepaidLedger(options: { db: DatabaseSync }) {
       return row.owner;
     },
     balanceOf,
-    /** Credits a deposit once per `ref` (e.g. `txHash:logIndex`). Returns false when already credited. */
+    /**
+     * Credits `amount` once per `reason` and `ref` (a deposit: `txHash:logIndex`; a dispute refund:
+     * the dispute id). Returns false when already credited. Inside a caller's transaction it joins it.
+     */
     credit(args: { owner: string; amount: bigint; ref: string; reason?: string }): boolean {
-      return inTransaction(db, () => {
+      return transaction(() => {
         const inserted = db
           .prepare("INSERT OR IGNORE INTO ledger (owner, delta, reason, ref, created_at) VALUES (?, ?, ?, ?, ?)")
           .run(args.owner.toLowerCase(), args.amount.toString(), args.reason ?? "deposit", args.ref, Date.now());
@@ -95,7 +108,9 @@ export function createPrepaidLedger(options: { db: DatabaseSync }) {
         const result = db
           .prepare("INSERT INTO holds (owner, amount, created_at) VALUES (?, ?, ?)")
           .run(owner.toLowerCase(), amount.toString(), Date.now());
-        return { id: Number(result.lastInsertRowid), owner: owner.toLowerCase(), amount };
+        const hold = { id: Number(result.lastInsertRowid), owner: owner.toLowerCase(), amount };
+        options.onHold?.(hold);
+        return hold;
       });
     },
     /** Settles a hold to `charge` (≤ the hold), releasing the rest, recorded under `ref`. */
@@ -107,7 +122,23 @@ export function createPrepaidLedger(options: { db: DatabaseSync }) {
         db.prepare(
           "INSERT OR IGNORE INTO ledger (owner, delta, reason, ref, created_at) VALUES (?, ?, 'request', ?, ?)",
         ).run(hold.owner, (-applied).toString(), ref, Date.now());
+        options.onSettled?.({ hold, charged: applied, ref });
       });
+    },
+    /** The owner's ledger entries (deposits, requests, refunds), newest first. */
+    entries(owner: string, args: { reason?: string; limit?: number } = {}): LedgerEntry[] {
+      const rows = db
+        .prepare(
+          `SELECT delta, reason, ref, created_at FROM ledger WHERE owner = ? AND (? IS NULL OR reason = ?)
+           ORDER BY id DESC LIMIT ?`,
+        )
+        .all(owner.toLowerCase(), args.reason ?? null, args.reason ?? null, args.limit ?? 100) as {
+        delta: string;
+        reason: string;
+        ref: string | null;
+        created_at: number;
+      }[];
+      return rows.map((r) => ({ delta: BigInt(r.delta), reason: r.reason, ref: r.ref, createdAt: r.created_at }));
     },
     /** Releases a hold entirely (the request failed: nothing is charged). */
     release(hold: Hold): void {
@@ -118,5 +149,8 @@ export function createPrepaidLedger(options: { db: DatabaseSync }) {
     },
   };
 }
+
+/** One balance change: `delta` in base units (negative for a request's charge). */
+export type LedgerEntry = { delta: bigint; reason: string; ref: string | null; createdAt: number };
 
 export type PrepaidLedger = ReturnType<typeof createPrepaidLedger>;

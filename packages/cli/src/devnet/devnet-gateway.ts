@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { ChainClients, DevnetAccount } from "@verity/chain";
 import { testUSDAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
-import { createGateway, type Gateway } from "@verity/gateway";
+import { createGateway, type Gateway, type RefundCredit } from "@verity/gateway";
 import type { EIP1193Provider } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
@@ -37,6 +37,8 @@ export async function startDevnetGateway(args: {
   /** Audit sampling of paid answers (probability and validator intake URL). */
   audit?: { p: number; validatorUrl: string };
   onStarted?: (gateway: Gateway) => void;
+  /** A guilty verdict's refund passed on to the customer who paid for the request. */
+  onRefund?: (credit: RefundCredit) => void;
   onError?: (error: unknown) => void;
 }): Promise<{ gateway: Gateway; url: string; apiKey: string; address: `0x${string}`; balance: bigint }> {
   const account = args.accounts.find((a) => a.role === "gateway");
@@ -51,6 +53,7 @@ export async function startDevnetGateway(args: {
     probeIntervalMs: 2_000,
     ...(args.explorer ? { explorer: args.explorer } : {}),
     ...(args.audit ? { audit: args.audit } : {}),
+    ...(args.onRefund ? { onRefund: args.onRefund } : {}),
     ...(args.onError ? { onError: args.onError } : {}),
   });
   args.onStarted?.(gateway);

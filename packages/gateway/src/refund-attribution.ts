@@ -1,0 +1,192 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+import type { DatabaseSync } from "node:sqlite";
+import { inTransaction } from "@verity/chain";
+import type { ChunkStream, VerityClient, VerityPayment } from "@verity/sdk";
+import type { Hold, PrepaidLedgerHooks } from "./prepaid-ledger.ts";
+import type { X402Payments } from "./x402/index.ts";
+
+/** Who paid the gateway for a request: a prepaid balance (an API key's owner) or an x402 payer. */
+export type Customer = { kind: "key"; owner: string } | { kind: "x402"; payer: string };
+
+/** One provider receipt the gateway paid for, and the customer it was bought for. */
+export type PaidRequest = {
+  requestId: `0x${string}`;
+  channelId: `0x${string}`;
+  agentId: string;
+  /** What the provider charged the gateway (the receipt's `charge`). */
+  providerCharge: bigint;
+  cumulativeCharged: bigint;
+  customer: Customer | null;
+  /** What the customer paid the gateway for this receipt (markup included); null until settled. */
+  billed: bigint | null;
+  createdAt: number;
+};
+
+type Scope = { id: string; customer?: Customer };
+
+type Row = {
+  request_id: string;
+  channel_id: string;
+  agent_id: string;
+  provider_charge: string;
+  cumulative_charged: string;
+  customer_kind: string | null;
+  customer: string | null;
+  billed: string | null;
+  created_at: number;
+};
+
+function toPaidRequest(row: Row): PaidRequest {
+  return {
+    requestId: row.request_id as `0x${string}`,
+    channelId: row.channel_id as `0x${string}`,
+    agentId: row.agent_id,
+    providerCharge: BigInt(row.provider_charge),
+    cumulativeCharged: BigInt(row.cumulative_charged),
+    customer:
+      row.customer_kind === "key"
+        ? { kind: "key", owner: row.customer as string }
+        : row.customer_kind === "x402"
+          ? { kind: "x402", payer: row.customer as string }
+          : null,
+    billed: row.billed === null ? null : BigInt(row.billed),
+    createdAt: row.created_at,
+  };
+}
+
+/**
+ * Remembers, for every receipt the gateway's SDK client verified, which customer the request was
+ * bought for and what that customer was billed, so a refund for that receipt can be passed on.
+ *
+ * Each HTTP request runs in its own async scope (`run`). The customer enters the scope when payment
+ * is authorized (the prepaid ledger's hold, or the verified x402 payment); each verified receipt is
+ * written to `paid_requests` as it arrives from the provider, before any byte of the answer is
+ * settled; the customer's bill is written when the payment settles — for a prepaid balance in the
+ * same SQLite transaction as the charge, for x402 right after the on-chain settlement. A request
+ * with several receipts (failover mid-stream) splits the customer's bill pro rata to the receipts'
+ * charges.
+ */
+export function createRefundAttribution(options: { db: DatabaseSync }) {
+  const { db } = options;
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS paid_requests (
+      request_id TEXT PRIMARY KEY, scope_id TEXT NOT NULL, channel_id TEXT NOT NULL, agent_id TEXT NOT NULL,
+      provider_charge TEXT NOT NULL, cumulative_charged TEXT NOT NULL, customer_kind TEXT, customer TEXT,
+      billed TEXT, created_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS paid_requests_scope ON paid_requests (scope_id);
+  `);
+  const storage = new AsyncLocalStorage<Scope>();
+  const current = () => storage.getStore();
+
+  function recordReceipt(verity: VerityPayment | undefined, agentId: bigint): void {
+    const scope = current();
+    if (!verity || !scope) return;
+    const customer = scope.customer;
+    db.prepare(
+      `INSERT OR IGNORE INTO paid_requests (request_id, scope_id, channel_id, agent_id, provider_charge,
+        cumulative_charged, customer_kind, customer, billed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
+    ).run(
+      verity.requestId.toLowerCase(),
+      scope.id,
+      (verity.channelId ?? verity.receipt.channelId).toLowerCase(),
+      agentId.toString(),
+      verity.charge,
+      verity.charged,
+      customer?.kind ?? null,
+      customer ? (customer.kind === "key" ? customer.owner : customer.payer).toLowerCase() : null,
+      Date.now(),
+    );
+  }
+
+  /** Splits `total` over the scope's receipts in proportion to their provider charges. */
+  function bill(scopeId: string, total: bigint): void {
+    const rows = db
+      .prepare("SELECT request_id, provider_charge FROM paid_requests WHERE scope_id = ? ORDER BY rowid")
+      .all(scopeId) as { request_id: string; provider_charge: string }[];
+    const sum = rows.reduce((s, r) => s + BigInt(r.provider_charge), 0n);
+    let left = total;
+    rows.forEach((r, i) => {
+      const share = i === rows.length - 1 ? left : sum === 0n ? 0n : (total * BigInt(r.provider_charge)) / sum;
+      left -= share;
+      db.prepare("UPDATE paid_requests SET billed = ? WHERE request_id = ?").run(share.toString(), r.request_id);
+    });
+  }
+
+  function wrapStream<T extends { verity?: VerityPayment }>(stream: ChunkStream<T>, agentId: bigint): ChunkStream<T> {
+    return {
+      controller: stream.controller,
+      async *[Symbol.asyncIterator]() {
+        for await (const chunk of stream) {
+          if (chunk.verity) recordReceipt(chunk.verity, agentId);
+          yield chunk;
+        }
+      },
+    };
+  }
+
+  function wrapCreate<F extends (params: never, opts?: { agentId?: bigint }) => Promise<unknown>>(create: F): F {
+    return (async (params: never, opts?: { agentId?: bigint }) => {
+      const result = (await create(params, opts)) as
+        | { verity?: VerityPayment }
+        | ChunkStream<{ verity?: VerityPayment }>;
+      if (Symbol.asyncIterator in result) return wrapStream(result, opts?.agentId ?? 0n);
+      recordReceipt(result.verity, BigInt(result.verity?.agentId ?? opts?.agentId ?? 0n));
+      return result;
+    }) as F;
+  }
+
+  return {
+    /** Runs one HTTP request's handling in its own attribution scope. */
+    run<T>(fn: () => T): T {
+      return storage.run({ id: randomUUID() }, fn);
+    },
+    /** Prepaid-ledger hooks: the hold names the customer, the settlement bills it (same transaction). */
+    ledgerHooks: {
+      onHold(hold: Hold): void {
+        const scope = current();
+        if (scope) scope.customer = { kind: "key", owner: hold.owner };
+      },
+      onSettled({ charged }: { charged: bigint }): void {
+        const scope = current();
+        if (scope) bill(scope.id, charged);
+      },
+    } satisfies PrepaidLedgerHooks,
+    /** The SDK client with every verified receipt recorded against the current scope's customer. */
+    wrapClient(client: VerityClient): VerityClient {
+      return {
+        ...client,
+        chat: { completions: { create: wrapCreate(client.chat.completions.create) } },
+        completions: { create: wrapCreate(client.completions.create) },
+      };
+    },
+    /** x402 payments whose verified payer becomes the scope's customer and whose settlement bills it. */
+    wrapX402(x402: X402Payments): X402Payments {
+      return {
+        ...x402,
+        async verify(headers, charge) {
+          const verified = await x402.verify(headers, charge);
+          const scope = current();
+          if (scope) scope.customer = { kind: "x402", payer: verified.payer.toLowerCase() };
+          return verified;
+        },
+        async settle(verified) {
+          const settlement = await x402.settle(verified);
+          const scope = current();
+          if (scope) inTransaction(db, () => bill(scope.id, settlement.amount));
+          return settlement;
+        },
+      };
+    },
+    /** The stored attribution of a receipt's request id. */
+    get(requestId: string): PaidRequest | undefined {
+      const row = db.prepare("SELECT * FROM paid_requests WHERE request_id = ?").get(requestId.toLowerCase()) as
+        | Row
+        | undefined;
+      return row ? toPaidRequest(row) : undefined;
+    },
+  };
+}
+
+export type RefundAttribution = ReturnType<typeof createRefundAttribution>;
