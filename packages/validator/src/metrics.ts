@@ -51,7 +51,37 @@ export function createValidatorMetrics() {
     help: "Samples waiting for an audit",
     registers: [registry],
   });
-  return { registry, audits, intake, challenges, votes, resolved, auditSeconds, tokens, queueDepth };
+  const canaries = new Counter({
+    name: "verity_validator_canaries_total",
+    help: "Canary requests, by outcome (sent, refused by the intake, failed, skipped_budget, skipped_no_offer, skipped_unavailable)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const canaryAudits = new Counter({
+    name: "verity_validator_canary_audits_total",
+    help: "Audits of canary answers completed, by verdict (pass, fail, error)",
+    labelNames: ["verdict"] as const,
+    registers: [registry],
+  });
+  const canarySpend = new Counter({
+    name: "verity_validator_canary_spend_total",
+    help: "Charges paid for canary answers (verified receipts), in payment token base units",
+    registers: [registry],
+  });
+  return {
+    registry,
+    audits,
+    intake,
+    challenges,
+    votes,
+    resolved,
+    auditSeconds,
+    tokens,
+    queueDepth,
+    canaries,
+    canaryAudits,
+    canarySpend,
+  };
 }
 
 export type ValidatorMetrics = ReturnType<typeof createValidatorMetrics>;

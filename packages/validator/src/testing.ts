@@ -19,6 +19,7 @@ import {
 import { createTestEngine, type Engine } from "@verity/engine";
 import { keccak256, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import type { CanaryOptions } from "./canary.ts";
 import type { ValidatorEvent } from "./challenger.ts";
 import type { AuditSampleInput } from "./intake.ts";
 import { createValidator, type Validator, type ValidatorInfo } from "./validator.ts";
@@ -43,6 +44,8 @@ export async function startTestValidator(args: {
   engines?: Engine[];
   dataDir?: string;
   pollMs?: number;
+  /** Canary prompts (paid from the validator's account, which is funded with TestUSD here). */
+  canary?: CanaryOptions;
 }): Promise<TestValidator> {
   const { t, deployment } = args;
   const mint = await t.wallet("deployer").writeContract({
@@ -64,6 +67,7 @@ export async function startTestValidator(args: {
     models: engines,
     dataDir,
     pollMs: args.pollMs ?? 100,
+    ...(args.canary ? { canary: args.canary } : {}),
     onEvent: (event) => events.push(event),
     onError: (error) => errors.push(error),
   });

@@ -11,8 +11,10 @@ import type { Engine } from "@verity/engine";
 import type { EIP1193Provider, LocalAccount } from "viem";
 import { createValidatorApp } from "./app.ts";
 import { createAuditRunner } from "./audit-runner.ts";
-import { createAuditStore } from "./audit-store.ts";
+import { type AuditRecord, createAuditStore } from "./audit-store.ts";
 import { createAuditWorker } from "./audit-worker.ts";
+import { type Canary, type CanaryOptions, createCanary } from "./canary.ts";
+import { createCanaryStore } from "./canary-store.ts";
 import { createChainClock } from "./chain-clock.ts";
 import { createChallenger, type ValidatorEvent } from "./challenger.ts";
 import { createCommittee } from "./committee.ts";
@@ -43,6 +45,12 @@ export type ValidatorOptions = {
   dataDir: string;
   name?: string;
   thresholds?: Thresholds;
+  /**
+   * Loaded engines of cheaper variants to test each audited model against, by audited model name
+   * (e.g. `{ "verity-tiny": [its Q4_0 engine] }`; the caller closes them). Committee members should
+   * run the same suspects, or they may not confirm a verdict that rests on them.
+   */
+  suspects?: Readonly<Record<string, readonly Engine[]>>;
   /** Milliseconds between chain polls (disputes, challenges, votes; default 2,000). */
   pollMs?: number;
   maxBodyBytes?: number;
@@ -50,6 +58,12 @@ export type ValidatorOptions = {
   maxQueued?: number;
   /** Chain seconds a committee member waits after the reveal window before resolving itself (default 60). */
   resolveGraceSeconds?: number;
+  /**
+   * Canary prompts (off by default): paid requests the validator sends itself, like any client, to
+   * providers of the models it audits; each answer is queued for audit through the intake checks.
+   * The SDK client's state lives in `dataDir/canary`.
+   */
+  canary?: CanaryOptions;
   onStep?: (step: string) => void;
   onEvent?: (event: ValidatorEvent) => void;
   onError?: (error: unknown) => void;
@@ -95,6 +109,7 @@ export function createValidator(options: ValidatorOptions) {
   let wakeChain: (() => void) | undefined;
   let closeDb: (() => void) | undefined;
   let stopWorker: (() => Promise<void>) | undefined;
+  let canary: Canary | undefined;
   let stats: () => ReturnType<typeof validatorStats> = () => {
     throw new ConfigError("The validator has not started", { code: "invalid_parameter", hint: "Call start() first" });
   };
@@ -144,6 +159,7 @@ export function createValidator(options: ValidatorOptions) {
     closeDb = () => db.close();
     const audits = createAuditStore(db);
     const disputes = createDisputeStore(db);
+    const canaries = createCanaryStore(db);
     listening = await listen({
       fetch: (request) => handler(request),
       ...(options.host === undefined ? {} : { host: options.host }),
@@ -180,7 +196,11 @@ export function createValidator(options: ValidatorOptions) {
     });
     await resolver.refresh();
     const clock = createChainClock({ publicClient: clients.publicClient });
-    const runner = createAuditRunner({ metrics, ...(options.thresholds ? { thresholds: options.thresholds } : {}) });
+    const runner = createAuditRunner({
+      metrics,
+      ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+      ...(options.suspects ? { suspects: options.suspects } : {}),
+    });
     const windows = disputeWindowsReader({ publicClient: clients.publicClient, disputes: c.Disputes.address });
     const auditWindow = auditWindowReader({ publicClient: clients.publicClient, disputes: c.Disputes.address });
     const worker = createAuditWorker({
@@ -190,8 +210,14 @@ export function createValidator(options: ValidatorOptions) {
       metrics,
       onError,
       onAudited: (record) => {
+        const isCanary = canaries.isCanary(record.id);
+        if (isCanary) {
+          const verdict = record.status === "passed" ? "pass" : record.status === "failed" ? "fail" : "error";
+          metrics.canaryAudits.inc({ verdict });
+        }
         emit({
           event: "audit",
+          ...(isCanary ? { canary: true } : {}),
           auditId: record.id,
           agentId: record.agentId,
           modelId: record.modelId,
@@ -240,36 +266,38 @@ export function createValidator(options: ValidatorOptions) {
       onError,
     });
     const maxQueued = options.maxQueued ?? 10_000;
-    stats = () => validatorStats({ audits, disputes, runner, startedAt });
+    stats = () => validatorStats({ audits, disputes, runner, canaries, startedAt });
     const models = () => resolver.served().map((m) => ({ name: m.name, modelId: m.modelId }));
+    /** The intake: checks a sample (shape, deployment, receipt, model, window) and queues it once. */
+    async function admit(body: unknown): Promise<{ record: AuditRecord; created: boolean }> {
+      const { sample, receiptHash } = preflightSample({ body, deployment });
+      const existing = audits.get(receiptHash);
+      if (existing) return { record: existing, created: false };
+      if (audits.totals().byStatus.queued >= maxQueued) {
+        throw new RequestError("The audit queue is full", {
+          code: "rate_limited",
+          hint: "Retry later",
+          details: { retryAfterSeconds: 30 },
+        });
+      }
+      await verifySampleOnChain({
+        sample,
+        deployment,
+        publicClient: clients.publicClient,
+        resolver,
+        clock,
+        auditWindow,
+      });
+      const queued = audits.enqueue({ id: receiptHash, sample, receivedAt: Date.now() });
+      worker.notify();
+      return queued;
+    }
     const app = createValidatorApp({
       audits,
       disputes,
       metrics,
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-      admit: async (body) => {
-        const { sample, receiptHash } = preflightSample({ body, deployment });
-        const existing = audits.get(receiptHash);
-        if (existing) return { record: existing, created: false };
-        if (audits.totals().byStatus.queued >= maxQueued) {
-          throw new RequestError("The audit queue is full", {
-            code: "rate_limited",
-            hint: "Retry later",
-            details: { retryAfterSeconds: 30 },
-          });
-        }
-        await verifySampleOnChain({
-          sample,
-          deployment,
-          publicClient: clients.publicClient,
-          resolver,
-          clock,
-          auditWindow,
-        });
-        const queued = audits.enqueue({ id: receiptHash, sample, receivedAt: Date.now() });
-        worker.notify();
-        return queued;
-      },
+      admit,
       health: () => ({
         agentId: onboarded.agentId.toString(),
         address: clients.account.address,
@@ -289,6 +317,24 @@ export function createValidator(options: ValidatorOptions) {
     handler = app.fetch;
     worker.start();
     stopWorker = () => worker.stop();
+    if (options.canary && options.canary.intervalMs > 0) {
+      canary = createCanary({
+        config: options.canary,
+        deployment,
+        ...(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl }),
+        ...(options.provider === undefined ? {} : { provider: options.provider }),
+        account: options.account,
+        stateDir: join(options.dataDir, "canary"),
+        store: canaries,
+        admit,
+        audited: () => resolver.served(),
+        metrics,
+        ...(options.pollMs === undefined ? {} : { indexerPollMs: options.pollMs }),
+        onEvent: emit,
+        onError,
+      });
+      canary.start();
+    }
     const pollMs = options.pollMs ?? 2_000;
     chainLoop = (async () => {
       while (!stopped) {
@@ -309,9 +355,13 @@ export function createValidator(options: ValidatorOptions) {
     return info;
   }
 
-  /** Stops polling, lets the running audit finish, closes the HTTP server and the database (idempotent). */
+  /**
+   * Stops polling and canaries (a canary in flight is finished and queued), lets the running audit
+   * finish, closes the HTTP server and the database (idempotent).
+   */
   async function stop(): Promise<void> {
     stopped = true;
+    await canary?.stop();
     wakeChain?.();
     await chainLoop;
     await stopWorker?.();
@@ -331,6 +381,10 @@ export function createValidator(options: ValidatorOptions) {
     },
     get info(): ValidatorInfo | undefined {
       return info;
+    },
+    /** The canary sender, when `canary.intervalMs` > 0 (`runOnce()` sends one now). */
+    get canary(): Canary | undefined {
+      return canary;
     },
     /** Audits, challenges, votes and the compute spent on them (what `/health` shows). */
     stats: () => stats(),

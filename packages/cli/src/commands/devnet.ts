@@ -42,7 +42,10 @@ export function registerDevnet(program: Command): void {
     )
     .option("--host <host>", "interface every service listens on", "127.0.0.1")
     .option("--port <port>", "JSON-RPC port; the gateway takes the next one (0: free ports)", "8545")
-    .option("--port-base <port>", "chain on this port, gateway on +1, providers from +10 (overrides --port)")
+    .option(
+      "--port-base <port>",
+      "chain on this port, gateway on +1, providers from +10, validators from +20 (overrides --port)",
+    )
     .option("--chain-id <id>", "chain id of the embedded chain", "31337")
     .option("--providers <n>", "providers to start, each a bit dearer than the last", "3")
     .option("--cheaters <n>", "the last n providers cheat: they substitute a cheaper model", "0")

@@ -4,7 +4,7 @@ import { type Engine, loadModelSpec } from "@verity/engine";
 import { createValidator, type ValidatorEvent } from "@verity/validator";
 import type { Command } from "commander";
 import { privateKeyToAccount } from "viem/accounts";
-import { parseDuration, parseInteger } from "../parse-flags.ts";
+import { parseAmount, parseDuration, parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
 import { readSigningKey } from "../read-key.ts";
 import { runCommand } from "../run-command.ts";
@@ -20,6 +20,9 @@ type StartFlags = {
   keystore?: string;
   dataDir: string;
   poll: string;
+  canaryInterval: string;
+  canaryBudget: string;
+  canaryDeposit: string;
   json?: boolean;
 };
 
@@ -42,6 +45,12 @@ function describe(event: ValidatorEvent): string {
       return `revealed ${event.guilty ? "guilty" : "not guilty"} on dispute ${event.disputeId} in ${event.txHash}`;
     case "dispute_resolved":
       return `dispute ${event.disputeId} resolved ${event.guilty ? "guilty" : "not guilty"}`;
+    case "canary":
+      return event.outcome === "sent"
+        ? `canary to agent ${event.agentId} (${event.model}) paid ${event.charge}${
+            event.auditId ? `, audit ${String(event.auditId).slice(0, 10)}…` : ` but not queued [${event.code}]`
+          }`
+        : `canary to agent ${event.agentId} (${event.model}) failed [${event.code}]`;
     default:
       return JSON.stringify(event);
   }
@@ -71,11 +80,19 @@ export function registerValidator(program: Command): void {
     .option("--keystore <file>", "encrypted keystore with the validator key (password in VERITY_KEYSTORE_PASSWORD)")
     .option("--data-dir <dir>", "folder for the validator's queue, evidence and votes", ".verity/validator")
     .option("--poll <duration>", "how often to follow the chain (disputes, votes)", "2s")
+    .option(
+      "--canary-interval <seconds>",
+      "mean seconds between canary prompts: paid requests of its own, audited like client samples (0 = off)",
+      "0",
+    )
+    .option("--canary-budget <amount>", "most spent on canary prompts per 24 h, in the payment token", "1")
+    .option("--canary-deposit <amount>", "deposit of each canary payment channel, in the payment token", "0.1")
     .option("--json", "print JSON lines (ready, audit, challenge, vote, dispute, error) on stdout")
     .addHelpText(
       "after",
       "\nExamples:\n  $ VERITY_KEY=0x… verity validator start --model test:verity-tiny --port 8701\n" +
         "  $ verity validator start --keystore val.json --model ./Qwen2.5-0.5B-Instruct-Q8_0.gguf --public-url https://audit.example.com\n" +
+        "  $ verity validator start --model test:verity-tiny --canary-interval 60 --canary-budget 0.5\n" +
         "Clients send samples to <url>/v1/audits (the SDK's validatorUrl).",
     )
     .action(async (flags: StartFlags) => {
@@ -84,6 +101,7 @@ export function registerValidator(program: Command): void {
         const progress = createProgress();
         const deployment = readDeployment(resolve(flags.deployment));
         const account = privateKeyToAccount(await readSigningKey({ key: flags.key, keystore: flags.keystore }));
+        const canaryIntervalMs = parseInteger("--canary-interval", flags.canaryInterval) * 1_000;
         const engines: Engine[] = [];
         for (const spec of flags.model) {
           engines.push(
@@ -102,6 +120,15 @@ export function registerValidator(program: Command): void {
           ...(flags.publicUrl ? { publicUrl: flags.publicUrl } : {}),
           dataDir: resolve(flags.dataDir),
           pollMs: parseDuration("--poll", flags.poll),
+          ...(canaryIntervalMs > 0
+            ? {
+                canary: {
+                  intervalMs: canaryIntervalMs,
+                  maxSpendPerDay: parseAmount("--canary-budget", flags.canaryBudget, deployment.token.decimals),
+                  deposit: parseAmount("--canary-deposit", flags.canaryDeposit, deployment.token.decimals),
+                },
+              }
+            : {}),
           onStep: (s) => progress.info(`  ${s}`),
           onEvent: (event) => {
             if (json) process.stdout.write(`${JSON.stringify(event)}\n`);

@@ -175,6 +175,7 @@ before(async () => {
     cheaters: 1,
     cheatRate: 1,
     auditP: 0,
+    canaryIntervalMs: 0,
     progress: createProgress({ quiet: true }),
     onEvent: (event) => events.push(event),
   });

@@ -16,7 +16,13 @@ import { defaultModelCacheDir, type Engine } from "@verity/engine";
 import type { Progress } from "../progress.ts";
 import { startDevnetGateway } from "./devnet-gateway.ts";
 import { devnetPorts, withPortHint } from "./devnet-ports.ts";
-import { DEVNET_CHEAT_MODEL, DEVNET_MODELS, prepareDevnetModels, startDevnetProviders } from "./devnet-providers.ts";
+import {
+  DEVNET_CHEAT_MODEL,
+  DEVNET_MODELS,
+  type DevnetProvider,
+  prepareDevnetModels,
+  startDevnetProviders,
+} from "./devnet-providers.ts";
 import { openDevnetState } from "./devnet-state.ts";
 import { createDevnetTraffic, type DevnetTraffic, type TrafficStats } from "./devnet-traffic.ts";
 import { type DevnetValidatorInfo, startDevnetValidators } from "./devnet-validators.ts";
@@ -58,6 +64,8 @@ export type DevnetOptions = {
   cheatRate?: number;
   /** Validators to start (default 4: a committee of three plus the challenger). */
   validators?: number;
+  /** Mean milliseconds between each validator's canary requests (default 45 s; 0 turns them off). */
+  canaryIntervalMs?: number;
   /** Share of the gateway's paid answers it sends to a validator for audit (default 0.02). */
   auditP?: number;
   /** Built-in paid traffic through the gateway, in requests per second (off when undefined). */
@@ -120,6 +128,7 @@ export function createDevnet(options: DevnetOptions) {
   };
   let traffic: DevnetTraffic | undefined;
   let stopped: Promise<TrafficStats | undefined> | undefined;
+  let running: DevnetProvider[] = [];
 
   async function start(): Promise<DevnetReady> {
     const started = performance.now();
@@ -228,6 +237,7 @@ export function createDevnet(options: DevnetOptions) {
         ),
     );
 
+    running = providers;
     const validatorCount = options.validators ?? DEVNET_VALIDATORS;
     const validators =
       validatorCount === 0
@@ -244,6 +254,7 @@ export function createDevnet(options: DevnetOptions) {
                   host,
                   portBase: ports.providerBase,
                   stateDir: state.dir,
+                  ...(options.canaryIntervalMs === undefined ? {} : { canaryIntervalMs: options.canaryIntervalMs }),
                   own: (resource) => {
                     if ("engine" in resource) engines.push(resource.engine);
                     else stops.push(() => resource.validator.stop());
@@ -288,6 +299,11 @@ export function createDevnet(options: DevnetOptions) {
             ...(record.apiKey === undefined ? {} : { apiKey: record.apiKey }),
             ...(distDir === undefined ? {} : { explorer: { distDir } }),
             ...(validatorUrl === null ? {} : { audit: { p: auditP, validatorUrl } }),
+            onRefund: (r) =>
+              emit({
+                event: "refund_credited",
+                ...JSON.parse(JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v))),
+              }),
             onStarted: (g) => stops.push(() => g.stop()),
           }),
         ),
@@ -362,6 +378,11 @@ export function createDevnet(options: DevnetOptions) {
     stop,
     /** Counts of the built-in traffic so far (undefined when it is off). */
     trafficStats: (): TrafficStats | undefined => traffic?.stats(),
+    /** Simulation ground truth: answers the cheating providers generated with their substitute, by agent. */
+    substitutedAnswers: () =>
+      running.flatMap(({ provider, info }) =>
+        provider.substitutedAnswers().map((a) => ({ ...a, agentId: info.agentId.toString() })),
+      ),
   };
 }
 
