@@ -21,7 +21,7 @@ import { createPaymentGate } from "./payment-gate.ts";
 import { createReceiptSigner } from "./receipt-signer.ts";
 import type { ServedModel } from "./served-model.ts";
 import { createProviderStore } from "./store.ts";
-import { createSubstitution, type SubstituteOptions, type Substitution } from "./substitute.ts";
+import { createSubstitution, type SubstitutedAnswer, type SubstituteOptions, type Substitution } from "./substitute.ts";
 import { createWorkQueue } from "./work-queue.ts";
 
 export type ProviderModelOptions = {
@@ -315,6 +315,17 @@ export function createProvider(options: ProviderOptions) {
       return options.models.reduce(
         (n, m, i) => (model === undefined || m.engine.name === model ? n + (substitutions[i]?.count ?? 0) : n),
         0,
+      );
+    },
+    /**
+     * Ground truth for simulations: the answers a substitute engine generated (dishonest-provider
+     * mode), by the receipt hashes they carry, for one offered model or all.
+     */
+    substitutedAnswers(model?: string): (SubstitutedAnswer & { model: string })[] {
+      return options.models.flatMap((m, i) =>
+        model === undefined || m.engine.name === model
+          ? (substitutions[i]?.answers() ?? []).map((a) => ({ ...a, model: m.engine.name }))
+          : [],
       );
     },
   };

@@ -151,6 +151,13 @@ test("with rate 1 the substitute answers, yet receipts verify for the claimed mo
   assert.deepEqual(last?.verity.transcript.outputTokenIds, expectSubstitute.outputTokens);
 
   assert.equal(p.provider.substitutedCount(), 2);
+  // Ground truth by receipt hashes: both answers (plain and streamed) were the substitute's.
+  const answers = p.provider.substitutedAnswers();
+  assert.equal(answers.length, 2);
+  for (const a of answers) {
+    assert.deepEqual(a, { promptHash: receipt.promptHash, outputHash: receipt.outputHash, model: "verity-tiny" });
+  }
+  assert.deepEqual(p.provider.substitutedAnswers("other"), []);
   assert.equal(p.provider.substitutedCount("verity-tiny"), 2);
   assert.equal(p.provider.substitutedCount("other"), 0);
   const metrics = await (await fetch(`${p.url}/metrics`)).text();
@@ -161,8 +168,19 @@ test("the 4-bit copy shares the tokenizer and is accepted as a substitute", asyn
   const engine = await createTestEngine({ name: "verity-tiny-q4" });
   try {
     const s = createSubstitution({ offered: honest, substitute: { engine, rate: 0.5 } });
-    assert.equal(s.engine, engine);
+    assert.equal(s.engine.name, engine.name);
+    assert.deepEqual(s.engine.identity, engine.identity);
     assert.equal(s.count, 0);
+    assert.deepEqual(s.answers(), []);
+    // Generations through the substitution are remembered by the hashes a receipt commits to.
+    const result = await s.engine.generate({
+      prompt: { text: "Once upon a time" },
+      sampling: { temperature: 0, topP: 1, seed: 1, maxTokens: 6, stop: [] },
+    });
+    const answer = { promptHash: hashTokens(result.promptTokens), outputHash: hashTokens(result.outputTokens) };
+    assert.deepEqual(s.answers(), [answer]);
+    assert.ok(s.generated(answer));
+    assert.ok(!s.generated({ ...answer, outputHash: hashTokens([...result.outputTokens, 1]) }));
   } finally {
     await engine.close();
   }

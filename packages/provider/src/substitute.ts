@@ -3,7 +3,7 @@
  * provider generates with another (cheaper) engine while it still charges and signs receipts for the
  * model it offers — what a cheater does, and what audits exist to catch and disputes to slash.
  */
-import { ConfigError } from "@verity/core";
+import { ConfigError, hashTokens } from "@verity/core";
 import type { Engine } from "@verity/engine";
 
 export type SubstituteOptions = {
@@ -13,7 +13,11 @@ export type SubstituteOptions = {
   rate: number;
 };
 
+/** One answer the substitute generated, by the hashes its receipt commits to (`promptHash`, `outputHash`). */
+export type SubstitutedAnswer = { promptHash: `0x${string}`; outputHash: `0x${string}` };
+
 export type Substitution = {
+  /** The substitute engine; every answer it generates is remembered (see `answers`). */
   readonly engine: Engine;
   readonly rate: number;
   /** Draws for one request: whether it is served by the substitute. */
@@ -22,6 +26,13 @@ export type Substitution = {
   readonly count: number;
   /** Records one completed substituted request. */
   record(): void;
+  /**
+   * Ground truth for simulations: every answer the substitute generated, oldest first (including
+   * ones whose request was later aborted and never receipted).
+   */
+  answers(): readonly SubstitutedAnswer[];
+  /** Whether the substitute generated the answer a receipt with these hashes commits to. */
+  generated(answer: SubstitutedAnswer): boolean;
 };
 
 /** Checks a substitution rate: a finite number in [0, 1], else `invalid_parameter`. */
@@ -56,8 +67,23 @@ export function createSubstitution(options: {
   }
   const random = options.random ?? Math.random;
   let count = 0;
+  const answers: SubstitutedAnswer[] = [];
+  const keys = new Set<string>();
+  const key = (a: SubstitutedAnswer) => `${a.promptHash}:${a.outputHash}`.toLowerCase();
+  // The same engine, except that each generation is remembered by its receipt hashes.
+  const remembering: Engine = Object.create(engine, {
+    generate: {
+      value: async (request: Parameters<Engine["generate"]>[0]) => {
+        const result = await engine.generate(request);
+        const answer = { promptHash: hashTokens(result.promptTokens), outputHash: hashTokens(result.outputTokens) };
+        answers.push(answer);
+        keys.add(key(answer));
+        return result;
+      },
+    },
+  });
   return {
-    engine,
+    engine: remembering,
     rate,
     pick: () => rate > 0 && (rate >= 1 || random() < rate),
     get count() {
@@ -66,5 +92,7 @@ export function createSubstitution(options: {
     record() {
       count++;
     },
+    answers: () => [...answers],
+    generated: (answer) => keys.has(key(answer)),
   };
 }
