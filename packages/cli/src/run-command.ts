@@ -44,8 +44,11 @@ function explain(error: unknown): unknown {
 }
 
 function portInUse(error: unknown): number | string | undefined {
-  // Our own errors (including a port_in_use that already names the right flag) pass through as they are.
-  if (error instanceof BaseError) return undefined;
+  // Our own errors pass through as they are, except a port_in_use whose hint names no flag to use.
+  if (error instanceof BaseError) {
+    if (error.code !== "port_in_use" || error.hint?.includes("--")) return undefined;
+    return (error.details.port as number | undefined) ?? "?";
+  }
   const e = error as NodeJS.ErrnoException & { port?: number };
   return e?.code === "EADDRINUSE" ? (e.port ?? "?") : undefined;
 }
