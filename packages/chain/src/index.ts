@@ -4,6 +4,7 @@ export * from "./deployment-file.ts";
 export * from "./devnet-accounts.ts";
 export * from "./devnet-chain.ts";
 export * from "./edr-chain.ts";
+export * from "./ensure-agent.ts";
 export * from "./indexer.ts";
 export * from "./keystore.ts";
 export * from "./listen.ts";

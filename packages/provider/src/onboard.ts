@@ -1,5 +1,5 @@
-import type { ChainClients } from "@verity/chain";
-import { agentRegistryAbi, modelRegistryAbi, stakingAbi, testUSDAbi } from "@verity/contracts";
+import { type ChainClients, ensureAgent } from "@verity/chain";
+import { modelRegistryAbi, stakingAbi, testUSDAbi } from "@verity/contracts";
 import { ConfigError, type Deployment } from "@verity/core";
 import type { ModelIdentity } from "@verity/engine";
 import { maxUint256, parseEventLogs } from "viem";
@@ -39,48 +39,15 @@ export async function onboardProvider(args: {
   const send = (what: string, request: Parameters<typeof clients.walletClient.writeContract>[0]) =>
     clients.transact(what, () => clients.walletClient.writeContract(request));
 
-  let agentId = args.agentId;
-  if (agentId !== undefined) {
-    const owner = await read({
-      address: c.AgentRegistry.address,
-      abi: agentRegistryAbi,
-      functionName: "ownerOf",
-      args: [agentId],
-    }).catch(() => undefined);
-    if (owner?.toLowerCase() !== me.toLowerCase()) agentId = undefined;
-  }
-  if (agentId === undefined) {
-    const receipt = await send("Registering the provider agent", {
-      address: c.AgentRegistry.address,
-      abi: agentRegistryAbi,
-      functionName: "register",
-      args: [args.agentURI],
-      chain: clients.chain,
-      account: clients.account,
-    });
-    const [registered] = parseEventLogs({ abi: agentRegistryAbi, logs: receipt.logs, eventName: "Registered" });
-    if (!registered)
-      throw new ConfigError("Agent registration emitted no Registered event", { code: "transaction_reverted" });
-    agentId = registered.args.agentId;
-    step(`registered agent ${agentId}`);
-  } else {
-    const uri = await read({
-      address: c.AgentRegistry.address,
-      abi: agentRegistryAbi,
-      functionName: "tokenURI",
-      args: [agentId],
-    });
-    if (uri !== args.agentURI) {
-      await send("Updating the agent URI", {
-        address: c.AgentRegistry.address,
-        abi: agentRegistryAbi,
-        functionName: "setAgentURI",
-        args: [agentId, args.agentURI],
-        chain: clients.chain,
-        account: clients.account,
-      });
-    }
-  }
+  const agentId = await ensureAgent({
+    clients,
+    deployment,
+    ...(args.agentId === undefined ? {} : { agentId: args.agentId }),
+    agentURI: args.agentURI,
+    role: "provider",
+    send: (what, write) => send(what, { ...write, chain: clients.chain, account: clients.account } as never),
+    onStep: step,
+  });
 
   const [bonded] = await read({
     address: c.Staking.address,

@@ -2,10 +2,10 @@
  * Puts a validator on-chain, idempotently: its ERC-8004 agent identity (registered once; pass the
  * known id to reuse it) and its place in the Disputes validator set, posting `validatorBond`.
  */
-import type { ChainClients } from "@verity/chain";
-import { agentRegistryAbi, disputesAbi, testUSDAbi } from "@verity/contracts";
+import { type ChainClients, ensureAgent } from "@verity/chain";
+import { disputesAbi, testUSDAbi } from "@verity/contracts";
 import { ConfigError, type Deployment } from "@verity/core";
-import { maxUint256, parseEventLogs } from "viem";
+import { maxUint256 } from "viem";
 import type { TxSender } from "./tx-sender.ts";
 
 export type OnboardedValidator = { agentId: bigint; bond: bigint };
@@ -30,44 +30,16 @@ export async function onboardValidator(args: {
     functionName: "validatorOf",
     args: [me],
   });
-  let agentId = args.agentId ?? (registered ? registeredAgentId : undefined);
-  if (agentId !== undefined) {
-    const owner = await read({
-      address: c.AgentRegistry.address,
-      abi: agentRegistryAbi,
-      functionName: "ownerOf",
-      args: [agentId],
-    }).catch(() => undefined);
-    if (owner?.toLowerCase() !== me.toLowerCase()) agentId = undefined;
-  }
-  if (agentId === undefined) {
-    const receipt = await sender.send("Registering the validator agent", {
-      address: c.AgentRegistry.address,
-      abi: agentRegistryAbi,
-      functionName: "register",
-      args: [args.agentURI],
-    });
-    const [event] = parseEventLogs({ abi: agentRegistryAbi, logs: receipt.logs, eventName: "Registered" });
-    if (!event)
-      throw new ConfigError("Agent registration emitted no Registered event", { code: "transaction_reverted" });
-    agentId = event.args.agentId;
-    step(`registered agent ${agentId}`);
-  } else {
-    const uri = await read({
-      address: c.AgentRegistry.address,
-      abi: agentRegistryAbi,
-      functionName: "tokenURI",
-      args: [agentId],
-    });
-    if (uri !== args.agentURI) {
-      await sender.send("Updating the agent URI", {
-        address: c.AgentRegistry.address,
-        abi: agentRegistryAbi,
-        functionName: "setAgentURI",
-        args: [agentId, args.agentURI],
-      });
-    }
-  }
+  const known = args.agentId ?? (registered ? registeredAgentId : undefined);
+  const agentId = await ensureAgent({
+    clients,
+    deployment,
+    ...(known === undefined ? {} : { agentId: known }),
+    agentURI: args.agentURI,
+    role: "validator",
+    send: (what, write) => sender.send(what, write),
+    onStep: step,
+  });
   if (registered) return { agentId, bond };
 
   const required = await read({ address: c.Disputes.address, abi: disputesAbi, functionName: "validatorBond" });
