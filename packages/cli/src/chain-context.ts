@@ -6,7 +6,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { hasSigningKey, readSigningKey } from "./read-key.ts";
 
 /** The flags every role command shares. */
-export type ChainFlags = { rpc: string; deployment: string; key?: string; keystore?: string };
+export type ChainFlags = { rpc: string; deployment: string; key?: string; keyFile?: string; keystore?: string };
 
 export type ChainContext = {
   deployment: Deployment;
@@ -48,6 +48,6 @@ export function targetAddress(args: { address: string | undefined; account: Loca
   if (args.account) return args.account.address;
   throw new ConfigError("No address given", {
     code: "invalid_parameter",
-    hint: "Pass an address, or a key with --key/--keystore (or VERITY_KEY/VERITY_KEYSTORE) to use its address",
+    hint: "Pass an address, or a key with --key-file/--keystore (or VERITY_KEY_FILE/VERITY_KEY/VERITY_KEYSTORE) to use its address",
   });
 }

@@ -166,12 +166,13 @@ test("config files are validated: JSON, value shapes, known options and command 
 test("the CLI applies flags over VERITY_* over the config file (a spawned verity deploy)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "verity-config-cli-"));
   const bin = fileURLToPath(new URL("./bin.ts", import.meta.url));
-  const key = `0x${"11".repeat(32)}`;
+  const keyFile = join(dir, "deployer.key");
+  writeFileSync(keyFile, `0x${"11".repeat(32)}`, { mode: 0o600 });
   writeFileSync(
     join(dir, "verity.config.json"),
-    JSON.stringify({ key, rpc: "http://127.0.0.1:9", deploy: { json: true } }),
+    JSON.stringify({ keyFile, rpc: "http://127.0.0.1:9", deploy: { json: true } }),
   );
-  writeFileSync(join(dir, "other.json"), JSON.stringify({ key, rpc: "http://127.0.0.1:6", json: true }));
+  writeFileSync(join(dir, "other.json"), JSON.stringify({ keyFile, rpc: "http://127.0.0.1:6", json: true }));
   const run = (args: string[], env: Record<string, string> = {}) =>
     new Promise<{ status: number | null; line: { event: string; code: string; message: string } }>((resolve) => {
       const child = spawn(process.execPath, [bin, "deploy", ...args], {

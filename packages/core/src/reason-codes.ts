@@ -62,6 +62,10 @@ export const NODE_REASONS = {
   wrong_deployment: { status: 400, message: "The sample is for another deployment's PaymentChannels contract" },
   // configuration and chain access
   invalid_parameter: { status: 400, message: "A parameter is malformed or out of range" },
+  key_in_argv: {
+    status: 400,
+    message: "A private key was passed on the command line, where every user of the machine can read it",
+  },
   keystore_password_invalid: { status: 400, message: "The keystore password is wrong (the MAC does not match)" },
   rpc_unreachable: { status: 503, message: "The JSON-RPC endpoint did not answer" },
   chain_id_mismatch: { status: 400, message: "The chain id differs from the expected one" },

@@ -9,6 +9,8 @@ import { runVerity, startVerity } from "../cli-testing.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "verity-chain-"));
 const deployer = devnetAccounts().find((a) => a.role === "deployer")?.privateKey ?? "0x";
+const keyFile = join(dir, "deployer.key");
+writeFileSync(keyFile, `${deployer}\n`, { mode: 0o600 });
 let chain: Awaited<ReturnType<typeof startVerity>>;
 let rpcUrl: string;
 
@@ -40,7 +42,7 @@ test("verity chain serves a bare chain with funded dev accounts, and a separate 
   assert.equal(await rpc("eth_blockNumber", []), "0x0", "no contracts, no blocks");
 
   const out = join(dir, "deployment.json");
-  const deployed = await runVerity(["deploy", "--rpc", rpcUrl, "--key", deployer, "--out", out, "--json"]);
+  const deployed = await runVerity(["deploy", "--rpc", rpcUrl, "--key-file", keyFile, "--out", out, "--json"]);
   assert.equal(deployed.status, 0, deployed.stderr);
   assert.equal(deployed.json[0]?.event, "deployed");
   const deployment = JSON.parse(readFileSync(out, "utf8")) as Deployment;
@@ -52,23 +54,46 @@ test("verity chain serves a bare chain with funded dev accounts, and a separate 
 });
 
 test("deploy errors are one line with a reason code and a non-zero exit", async () => {
-  const unreachable = await runVerity(["deploy", "--rpc", "http://127.0.0.1:1", "--key", deployer]);
+  const unreachable = await runVerity(["deploy", "--rpc", "http://127.0.0.1:1", "--key-file", keyFile]);
   assert.equal(unreachable.status, 1);
   assert.equal(unreachable.stderr.trim().split("\n").length, 1, unreachable.stderr);
   assert.match(unreachable.stderr, /did not answer.*\[rpc_unreachable\]/);
 
-  const wrongChain = await runVerity(["deploy", "--rpc", rpcUrl, "--key", deployer, "--chain-id", "1", "--json"]);
+  const wrongChain = await runVerity(["deploy", "--rpc", rpcUrl, "--chain-id", "1", "--json"], {
+    env: { VERITY_KEY: deployer },
+  });
   assert.equal(wrongChain.status, 1);
   assert.equal(wrongChain.json[0]?.code, "chain_id_mismatch");
   assert.match(String(wrongChain.json[0]?.message), /chain 31337, expected 1/);
 
   const noKey = await runVerity(["deploy", "--rpc", rpcUrl]);
   assert.equal(noKey.status, 1);
-  assert.match(noKey.stderr, /--key.*VERITY_KEY.*\[invalid_parameter\]/);
+  assert.match(noKey.stderr, /--key-file.*VERITY_KEY.*\[invalid_parameter\]/);
 
-  const noRpc = await runVerity(["deploy", "--key", deployer]);
+  const noRpc = await runVerity(["deploy", "--key-file", keyFile]);
   assert.equal(noRpc.status, 1);
   assert.match(noRpc.stderr, /--rpc is required.*VERITY_RPC/);
+});
+
+test("attack: a private key passed on the command line is refused and never echoed", async () => {
+  const out = join(dir, "refused.json");
+  const raw = await runVerity(["deploy", "--rpc", rpcUrl, "--key", deployer, "--out", out, "--json"]);
+  assert.equal(raw.status, 1);
+  assert.equal(raw.json[0]?.code, "key_in_argv");
+  assert.match(String(raw.json[0]?.hint), /--key-file/);
+  assert.ok(!`${raw.stdout}${raw.stderr}`.includes(deployer.slice(2)), "the key is never printed");
+  assert.throws(() => readFileSync(out), "nothing was deployed or written");
+
+  const loose = join(dir, "loose.key");
+  writeFileSync(loose, deployer, { mode: 0o644 });
+  const looseRun = await runVerity(["deploy", "--rpc", "http://127.0.0.1:1", "--key-file", loose]);
+  assert.match(looseRun.stderr, /readable by other users.*chmod 600/);
+  assert.ok(!`${looseRun.stdout}${looseRun.stderr}`.includes(deployer.slice(2)), "the key is never printed");
+
+  const garbage = join(dir, "garbage.key");
+  writeFileSync(garbage, "not a key", { mode: 0o600 });
+  const bad = await runVerity(["deploy", "--rpc", rpcUrl, "--key-file", garbage, "--json"]);
+  assert.equal(bad.json[0]?.code, "invalid_parameter");
 });
 
 test("a port in use is named with what to do", async () => {

@@ -36,7 +36,7 @@ export function registerChain(program: Command): void {
       "after",
       "\nExamples:\n  $ verity chain --port 8545\n" +
         "  $ verity chain --port 9545 --chain-id 1337 --accounts 5 --json\n" +
-        "  $ verity deploy --rpc http://127.0.0.1:8545 --key <deployer key> --out deployment.json\n\n" +
+        "  $ verity deploy --rpc http://127.0.0.1:8545 --key-file deployer.key --out deployment.json\n\n" +
         "The dev keys come from the public test mnemonic: DEVNET ONLY. Stop it with Ctrl-C.",
     )
     .action(async (flags: ChainFlags) => {
@@ -81,7 +81,7 @@ export function registerChain(program: Command): void {
           process.stdout.write(`${JSON.stringify({ event: "ready", rpcUrl, chainId, accounts, devnetOnly: true })}\n`);
         } else {
           const lines = [
-            `chain ${chainId} at ${rpcUrl} (no contracts: deploy with \`verity deploy --rpc ${rpcUrl} --key …\`)`,
+            `chain ${chainId} at ${rpcUrl} (no contracts: deploy with \`verity deploy --rpc ${rpcUrl} --key-file <file>\`)`,
             "",
             `Funded dev accounts, ${flags.balance} ETH each (DEVNET ONLY — these keys are public):`,
             ...accounts.map((a) => `  ${a.name.padEnd(12)} ${a.address}  ${a.privateKey}`),

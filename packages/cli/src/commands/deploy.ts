@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { deploy, writeDeployment } from "@verity/chain";
 import { ConfigError, type DeployParamsInput } from "@verity/core";
 import type { Command } from "commander";
+import { keyFileOption, keystoreOption, rawKeyOption } from "../chain-options.ts";
 import { parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
 import { readSigningKey } from "../read-key.ts";
@@ -10,6 +11,7 @@ import { runCommand } from "../run-command.ts";
 type DeployFlags = {
   rpc: string;
   key?: string;
+  keyFile?: string;
   keystore?: string;
   out: string;
   chainId?: string;
@@ -25,8 +27,9 @@ export function registerDeploy(program: Command): void {
     .command("deploy")
     .description("Deploy the Verity contracts to any EVM chain and write the deployment file")
     .requiredOption("--rpc <url>", "JSON-RPC URL of the target chain (or VERITY_RPC)")
-    .option("--key <hex>", "deployer private key (or VERITY_KEY)")
-    .option("--keystore <file>", "encrypted keystore with the deployer key (password in VERITY_KEYSTORE_PASSWORD)")
+    .addOption(keyFileOption("deployer key"))
+    .addOption(keystoreOption("deployer key"))
+    .addOption(rawKeyOption())
     .option("--out <file>", "where to write the deployment file", "deployment.json")
     .option("--chain-id <id>", "refuse to deploy unless the chain has this id")
     .option("--token <address>", "use an existing stablecoin instead of deploying TestUSD")
@@ -42,7 +45,7 @@ export function registerDeploy(program: Command): void {
     .addHelpText(
       "after",
       "\nExamples:\n  $ VERITY_KEY=0x… verity deploy --rpc http://127.0.0.1:8545 --out deployment.json\n" +
-        "  $ verity chain --port 8545 & verity deploy --rpc http://127.0.0.1:8545 --key <deployer key printed by chain>\n" +
+        "  $ verity chain --port 8545 & verity deploy --rpc http://127.0.0.1:8545 --key-file deployer.key  (deployer key printed by chain)\n" +
         "  $ verity deploy --rpc https://sepolia.base.org --chain-id 84532 --token 0x036C…CF7e --param unbondingDelay=604800",
     )
     .action(async (flags: DeployFlags) => {
@@ -68,7 +71,7 @@ export function registerDeploy(program: Command): void {
         const expectedChainId = flags.chainId === undefined ? undefined : parseInteger("--chain-id", flags.chainId, 1);
         const deployment = await deploy({
           rpcUrl: flags.rpc,
-          deployer: await readSigningKey({ key: flags.key, keystore: flags.keystore }),
+          deployer: await readSigningKey(flags),
           params: params as DeployParamsInput,
           ...(expectedChainId === undefined ? {} : { expectedChainId }),
           onProgress: (p) => progress.info(`✔ ${p.step}${p.address ? ` at ${p.address}` : ""} (${p.ms} ms)`),

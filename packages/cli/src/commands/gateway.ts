@@ -4,6 +4,7 @@ import { ConfigError } from "@verity/core";
 import { createGateway } from "@verity/gateway";
 import type { Command } from "commander";
 import { privateKeyToAccount } from "viem/accounts";
+import { keyFileOption, keystoreOption, rawKeyOption } from "../chain-options.ts";
 import { parseAmount, parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
 import { readSigningKey } from "../read-key.ts";
@@ -16,6 +17,7 @@ type GatewayFlags = {
   rpc: string;
   deployment: string;
   key?: string;
+  keyFile?: string;
   keystore?: string;
   stateDir: string;
   feeBps: string;
@@ -38,8 +40,9 @@ export function registerGateway(program: Command): void {
     .option("--endpoint <url>", "public URL (for x402 resource URLs)")
     .option("--rpc <url>", "JSON-RPC URL of the chain", process.env.VERITY_RPC ?? "http://127.0.0.1:8545")
     .option("--deployment <file>", "deployment file", process.env.VERITY_DEPLOYMENT ?? ".verity/devnet/deployment.json")
-    .option("--key <hex>", "gateway private key (or VERITY_KEY)")
-    .option("--keystore <file>", "encrypted keystore with the gateway key (password in VERITY_KEYSTORE_PASSWORD)")
+    .addOption(keyFileOption("gateway key"))
+    .addOption(keystoreOption("gateway key"))
+    .addOption(rawKeyOption())
     .option("--state-dir <dir>", "folder for the gateway's stores", ".verity/gateway")
     .option("--fee-bps <bps>", "fee on top of provider charges, basis points", "500")
     .option("--channel-deposit <amount>", "escrow per channel the gateway opens to a provider", "10")
@@ -59,7 +62,7 @@ export function registerGateway(program: Command): void {
         const node = createGateway({
           deployment,
           rpcUrl: flags.rpc,
-          account: privateKeyToAccount(await readSigningKey({ key: flags.key, keystore: flags.keystore })),
+          account: privateKeyToAccount(await readSigningKey(flags)),
           stateDir: resolve(flags.stateDir),
           host: flags.host,
           port: parseInteger("--port", flags.port),

@@ -73,7 +73,7 @@ test("model register refuses bad input before sending anything", async () => {
   assert.equal(noFile.json[0]?.code, "unknown_model");
   const noKey = await runVerity(["model", "register", "--weights", "test:verity-tiny-q8", ...chainFlags]);
   assert.equal(noKey.status, 1);
-  assert.match(noKey.stderr, /--keystore.*--key.*VERITY_KEY/);
+  assert.match(noKey.stderr, /--key-file.*--keystore.*VERITY_KEY/);
   const listed = await runVerity(["model", "list", ...chainFlags, "--json"]);
   assert.equal((listed.json[0]?.models as unknown[] | undefined)?.length, 2, "nothing was registered");
 });

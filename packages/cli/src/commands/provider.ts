@@ -6,6 +6,7 @@ import { createProvider, createProviderStore, validateSubstituteRate } from "@ve
 import type { Command } from "commander";
 import { formatUnits } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { keyFileOption, keystoreOption, rawKeyOption } from "../chain-options.ts";
 import { parseAmount, parseDuration, parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
 import { readSigningKey } from "../read-key.ts";
@@ -23,6 +24,7 @@ type StartFlags = {
   rpc: string;
   deployment: string;
   key?: string;
+  keyFile?: string;
   keystore?: string;
   upstream?: string;
   upstreamKey?: string;
@@ -85,8 +87,9 @@ export function registerProvider(program: Command): void {
     .option("--port <port>", "port to listen on (0 = any free port)", "8600")
     .option("--rpc <url>", "JSON-RPC URL of the chain", process.env.VERITY_RPC ?? "http://127.0.0.1:8545")
     .option("--deployment <file>", "deployment file", process.env.VERITY_DEPLOYMENT ?? ".verity/devnet/deployment.json")
-    .option("--key <hex>", "provider private key (or VERITY_KEY)")
-    .option("--keystore <file>", "encrypted keystore with the provider key (password in VERITY_KEYSTORE_PASSWORD)")
+    .addOption(keyFileOption("provider key"))
+    .addOption(keystoreOption("provider key"))
+    .addOption(rawKeyOption())
     .option("--data-dir <dir>", "folder for the provider's stores", ".verity/provider")
     .option("--operator-key <key>", "bearer key served without payment (your own traffic)")
     .option("--claim-min <amount>", "claim once this much is unclaimed", "1")
@@ -135,7 +138,7 @@ export function registerProvider(program: Command): void {
         const node = createProvider({
           deployment,
           rpcUrl: flags.rpc,
-          account: privateKeyToAccount(await readSigningKey({ key: flags.key, keystore: flags.keystore })),
+          account: privateKeyToAccount(await readSigningKey(flags)),
           models: engines.map((engine) => ({
             engine,
             inputPricePerMTok: parseAmount("--price-in", flags.priceIn, decimals),

@@ -4,6 +4,7 @@ import { type Engine, loadModelSpec } from "@verity/engine";
 import { createValidator, type ValidatorEvent } from "@verity/validator";
 import type { Command } from "commander";
 import { privateKeyToAccount } from "viem/accounts";
+import { keyFileOption, keystoreOption, rawKeyOption } from "../chain-options.ts";
 import { parseAmount, parseDuration, parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
 import { readSigningKey } from "../read-key.ts";
@@ -17,6 +18,7 @@ type StartFlags = {
   rpc: string;
   deployment: string;
   key?: string;
+  keyFile?: string;
   keystore?: string;
   dataDir: string;
   poll: string;
@@ -76,8 +78,9 @@ export function registerValidator(program: Command): void {
     .option("--public-url <url>", "URL others reach this validator at (evidence URIs; default: the listening URL)")
     .option("--rpc <url>", "JSON-RPC URL of the chain", process.env.VERITY_RPC ?? "http://127.0.0.1:8545")
     .option("--deployment <file>", "deployment file", process.env.VERITY_DEPLOYMENT ?? ".verity/devnet/deployment.json")
-    .option("--key <hex>", "validator private key (or VERITY_KEY)")
-    .option("--keystore <file>", "encrypted keystore with the validator key (password in VERITY_KEYSTORE_PASSWORD)")
+    .addOption(keyFileOption("validator key"))
+    .addOption(keystoreOption("validator key"))
+    .addOption(rawKeyOption())
     .option("--data-dir <dir>", "folder for the validator's queue, evidence and votes", ".verity/validator")
     .option("--poll <duration>", "how often to follow the chain (disputes, votes)", "2s")
     .option(
@@ -100,7 +103,7 @@ export function registerValidator(program: Command): void {
       await runCommand(json, async () => {
         const progress = createProgress();
         const deployment = readDeployment(resolve(flags.deployment));
-        const account = privateKeyToAccount(await readSigningKey({ key: flags.key, keystore: flags.keystore }));
+        const account = privateKeyToAccount(await readSigningKey(flags));
         const canaryIntervalMs = parseInteger("--canary-interval", flags.canaryInterval) * 1_000;
         const engines: Engine[] = [];
         for (const spec of flags.model) {

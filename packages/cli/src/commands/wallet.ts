@@ -23,7 +23,7 @@ export function registerWallet(program: Command): void {
     .description("Keys and funds: create an encrypted keystore, show balances, get devnet TestUSD")
     .addHelpText(
       "after",
-      "\nExamples:\n  $ verity wallet new --out me.json\n  $ VERITY_KEYSTORE=me.json verity wallet balance\n  $ verity wallet faucet 0x… --amount 100 --key 0x…",
+      "\nExamples:\n  $ verity wallet new --out me.json\n  $ VERITY_KEYSTORE=me.json verity wallet balance\n  $ verity wallet faucet 0x… --amount 100 --key-file deployer.key",
     );
 
   wallet
@@ -124,7 +124,7 @@ export function registerWallet(program: Command): void {
     .option("--json", "print one JSON line")
     .addHelpText(
       "after",
-      "\nExamples:\n  $ VERITY_KEY=0x… verity wallet faucet --amount 500\n  $ verity wallet faucet 0x… --key 0x… --json",
+      "\nExamples:\n  $ VERITY_KEY=0x… verity wallet faucet --amount 500\n  $ verity wallet faucet 0x… --key-file deployer.key --json",
     )
     .action(async (address: string | undefined, flags: ChainFlags & { amount: string; json?: boolean }) => {
       const json = flags.json === true;
