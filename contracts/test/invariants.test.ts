@@ -19,6 +19,7 @@ import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import fc from "fast-check";
 import { type Address, type Hex, parseEventLogs, toFunctionSelector } from "viem";
+import { formatAbiItem } from "viem/utils";
 import { createTestChain, type TestChain } from "../../packages/chain/src/testing.ts";
 import { paymentChannelsAbi } from "../generated/index.ts";
 import { type ChannelConfig, type Claim, deployFixture, type Fixture, rewinder } from "./fixture.ts";
@@ -292,8 +293,10 @@ async function runSequence(ops: Op[]): Promise<void> {
 }
 
 /** Selector of each PaymentChannels custom error, as `ClaimSkipped` carries it. */
-const SELECTORS = new Map(
-  paymentChannelsAbi.filter((item) => item.type === "error").map((item) => [item.name, toFunctionSelector(item)]),
+const SELECTORS = new Map<string, Hex>(
+  paymentChannelsAbi
+    .filter((item) => item.type === "error")
+    .map((item) => [item.name, toFunctionSelector(formatAbiItem(item))]),
 );
 
 async function claimStep(

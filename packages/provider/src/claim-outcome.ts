@@ -1,6 +1,7 @@
 import { paymentChannelsAbi } from "@verity/contracts";
 import { contractErrorReason, type ReasonCode } from "@verity/core";
 import { type Log, parseEventLogs, toFunctionSelector } from "viem";
+import { formatAbiItem } from "viem/utils";
 
 /**
  * Errors a claim of a batch can fail with and be skipped for (`ClaimSkipped(channelId, selector)`);
@@ -20,7 +21,7 @@ const bySelector = new Map<string, SkippableClaimError>(
   paymentChannelsAbi
     .filter((item) => item.type === "error")
     .filter((item) => (SKIPPABLE_CLAIM_ERRORS as readonly string[]).includes(item.name))
-    .map((item) => [toFunctionSelector(item), item.name as SkippableClaimError]),
+    .map((item) => [toFunctionSelector(formatAbiItem(item)), item.name as SkippableClaimError]),
 );
 
 /** The skippable error a `ClaimSkipped` selector names, or undefined for a selector this build does not know. */
