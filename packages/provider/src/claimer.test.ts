@@ -15,7 +15,7 @@ import { type Deployment, voucherDomain, voucherTypes } from "@verity/core";
 import { keccak256, parseEventLogs, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { type ChannelMirror, createChannelMirror } from "./channel-mirror.ts";
-import { type Claimer, createClaimer } from "./claimer.ts";
+import { type Claimer, createClaimer, type SkippedClaim } from "./claimer.ts";
 import { createProviderStore, type ProviderStore } from "./store.ts";
 import { mintTestUSD, openTestChannel } from "./testing.ts";
 
@@ -29,6 +29,7 @@ let claimer: Claimer;
 let agentId: bigint;
 let modelId: bigint;
 let requests = 0;
+const skipLog: SkippedClaim[] = [];
 
 before(async () => {
   t = await createTestChain();
@@ -70,6 +71,7 @@ before(async () => {
     clients,
     paymentChannels: deployment.contracts.PaymentChannels.address,
     mirror,
+    onSkip: (skip) => skipLog.push(skip),
   });
 });
 after(async () => {
@@ -159,6 +161,7 @@ test("a badly signed voucher is skipped with its reason, the rest are settled, a
   const sent = claimTransactions();
   assert.equal(await claimer.claimNow(true), undefined);
   assert.equal(claimTransactions(), sent);
+  assert.deepEqual(skipLog, [{ channelId: b, reason: "voucher_signature_invalid" }], "logged once");
 
   // The payer's next request carries a correctly signed voucher: b settles everything it owes.
   await serve(b, "client-2", 1_000n);

@@ -1,5 +1,6 @@
 import { type ChainClients, toChainError } from "@verity/chain";
 import { paymentChannelsAbi } from "@verity/contracts";
+import type { ReasonCode } from "@verity/core";
 import type { TransactionReceipt } from "viem";
 import type { ChannelMirror, MirroredChannel } from "./channel-mirror.ts";
 import { claimOutcome, isSkippableClaimError, type SkippableClaimError, skipReasonCode } from "./claim-outcome.ts";
@@ -30,8 +31,10 @@ export type ClaimReport = {
   /** What it paid out in total (the increases over what the channels had already paid). */
   amount: bigint;
   /** Claims the contract skipped (or that reverted a batch on their own), with their reason code. */
-  skipped: { channelId: `0x${string}`; reason: string }[];
+  skipped: SkippedClaim[];
 };
+
+export type SkippedClaim = { channelId: `0x${string}`; reason: ReasonCode };
 
 /** Skips that only a new voucher or a top-up cannot cure: the channel is gone, or never existed. */
 const FINAL_SKIPS = new Set(["channel_closed", "channel_not_found"]);
@@ -56,6 +59,8 @@ export function createClaimer(options: {
   policy?: Partial<ClaimPolicy>;
   now?: () => number;
   onClaim?: (report: ClaimReport) => void;
+  /** Called once per recorded skip (a skipped claim is not sent again until its channel changes). */
+  onSkip?: (skip: SkippedClaim) => void;
   onError?: (error: unknown) => void;
 }) {
   const policy = { ...DEFAULT_CLAIM_POLICY, ...options.policy };
@@ -70,8 +75,8 @@ export function createClaimer(options: {
     claimId: number,
     items: readonly ClaimItem[],
     skipped: ReadonlyMap<`0x${string}`, SkippableClaimError | undefined>,
-  ): Promise<{ channelId: `0x${string}`; reason: string }[]> {
-    const recorded: { channelId: `0x${string}`; reason: string }[] = [];
+  ): Promise<SkippedClaim[]> {
+    const recorded: SkippedClaim[] = [];
     for (const [channelId, error] of skipped) {
       const item = items.find((i) => i.channelId === channelId);
       if (!item) continue;
@@ -92,6 +97,7 @@ export function createClaimer(options: {
         skippedAt: now(),
       });
       recorded.push({ channelId, reason });
+      options.onSkip?.({ channelId, reason });
     }
     return recorded;
   }
