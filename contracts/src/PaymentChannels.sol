@@ -120,6 +120,10 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         uint256 royaltyAmount,
         uint256 feeAmount
     );
+    /// @notice A claim of a batch was not paid and moved nothing: `reason` is the selector of the
+    /// custom error it fails with on its own (`ChannelNotFound`, `ChannelClosed`, `ClaimAboveVoucher`,
+    /// `VoucherNotIncreasing`, `VoucherSignatureInvalid` or `NothingToClaim`).
+    event ClaimSkipped(bytes32 indexed channelId, bytes4 reason);
     /// @notice The payer started withdrawing; the rest of the deposit is refundable from `withdrawableAt`.
     event WithdrawInitiated(bytes32 indexed channelId, uint64 withdrawableAt);
     /// @notice A top-up by the payer cancelled the pending withdrawal.
@@ -262,12 +266,16 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     /// @dev Only the receiver side of every channel may call: the receiver agent's owner, an
     /// approved operator (`IAgentRegistry.isAuthorized`) or its agent wallet; checked once per run
     /// of consecutive claims with the same agent. Payouts always go to the channel's provider,
-    /// model owner and treasury. Atomic: any bad claim reverts the whole call with a precise error
-    /// naming its channel (`ChannelNotFound`, `ChannelClosed`, `NotReceiver`, `ClaimAboveVoucher`,
-    /// `VoucherNotIncreasing`, `VoucherSignatureInvalid`, `NothingToClaim`, checked in that order)
-    /// so the claimer drops it and resubmits. Fee and royalty round down, the provider gets the
-    /// exact rest. Consecutive claims with the same recipients are paid in one transfer, and the
-    /// treasury once per call, so sort claims by agent and model.
+    /// model owner and treasury. Each claim is checked in the order `ChannelNotFound`,
+    /// `ChannelClosed`, `NotReceiver`, `ClaimAboveVoucher`, `VoucherNotIncreasing`,
+    /// `VoucherSignatureInvalid`, `NothingToClaim`. A claim failing any check but `NotReceiver` is
+    /// skipped with `ClaimSkipped(channelId, selector of that error)` and moves nothing; the others
+    /// are paid, so one bad voucher cannot hold back a batch. When no claim of the batch is paid the
+    /// call reverts with the first claim's precise error (a single claim behaves as before), and
+    /// `NotReceiver` always reverts the whole call: the caller is not the receiver it claims for.
+    /// Fee and royalty round down, the provider gets the exact rest. Consecutive claims with the
+    /// same recipients are paid in one transfer, and the treasury once per call, so sort claims by
+    /// agent and model.
     function claim(Claim[] calldata claims) external nonReentrant {
         uint256 count = claims.length;
         if (count == 0) revert NoClaims();
@@ -279,11 +287,12 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         address wallet;
         address modelOwner;
         uint256 royaltyBps;
-        address providerTo;
+        address providerTo; // stays zero until a claim is paid (wallets are never zero)
         uint256 providerSum;
         address royaltyTo;
         uint256 royaltySum;
         uint256 feeSum;
+        bytes memory firstError; // revert data of the first skipped claim
 
         for (uint256 i; i < count; ++i) {
             Claim calldata c = claims[i];
@@ -294,28 +303,41 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
             uint256 increase;
             uint256 channelModel;
             {
+                bytes memory failure;
                 address authorizer = ch.payerAuthorizer;
-                if (authorizer == address(0)) revert ChannelNotFound(channelId);
-                if (ch.closed) revert ChannelClosed(channelId);
-                uint256 deposit = ch.deposit;
                 uint256 claimed = ch.claimed;
-                uint256 channelAgent = ch.receiverAgentId;
-                channelModel = ch.modelId;
-                if (channelAgent != agentId) {
-                    agentId = channelAgent;
-                    wallet = _providerWallet(channelAgent);
-                    if (msg.sender != wallet && !agentRegistry.isAuthorized(channelAgent, msg.sender)) {
-                        revert NotReceiver(channelId, msg.sender);
+                uint256 amount = c.amount;
+                if (authorizer == address(0)) {
+                    failure = abi.encodeWithSelector(ChannelNotFound.selector, channelId);
+                } else if (ch.closed) {
+                    failure = abi.encodeWithSelector(ChannelClosed.selector, channelId);
+                } else {
+                    uint256 channelAgent = ch.receiverAgentId;
+                    if (channelAgent != agentId) {
+                        agentId = channelAgent;
+                        wallet = _providerWallet(channelAgent);
+                        if (msg.sender != wallet && !agentRegistry.isAuthorized(channelAgent, msg.sender)) {
+                            revert NotReceiver(channelId, msg.sender);
+                        }
+                    }
+                    if (amount > cap) {
+                        failure = abi.encodeWithSelector(ClaimAboveVoucher.selector, channelId, amount, cap);
+                    } else if (amount <= claimed) {
+                        failure = abi.encodeWithSelector(VoucherNotIncreasing.selector, channelId, amount, claimed);
+                    } else if (!_signedBy(domain, channelId, cap, c.signature, authorizer)) {
+                        failure = abi.encodeWithSelector(VoucherSignatureInvalid.selector, channelId);
+                    } else {
+                        uint256 deposit = ch.deposit;
+                        settled = amount < deposit ? amount : deposit;
+                        if (settled <= claimed) failure = abi.encodeWithSelector(NothingToClaim.selector, channelId);
                     }
                 }
-                uint256 amount = c.amount;
-                if (amount > cap) revert ClaimAboveVoucher(channelId, amount, cap);
-                if (amount <= claimed) revert VoucherNotIncreasing(channelId, amount, claimed);
-                bytes32 digest = MessageHashUtils.toTypedDataHash(domain, _voucherStructHash(channelId, cap));
-                (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, c.signature);
-                if (err != ECDSA.RecoverError.NoError || signer != authorizer) revert VoucherSignatureInvalid(channelId);
-                settled = amount < deposit ? amount : deposit;
-                if (settled <= claimed) revert NothingToClaim(channelId);
+                if (failure.length != 0) {
+                    if (firstError.length == 0) firstError = failure;
+                    emit ClaimSkipped(channelId, bytes4(failure));
+                    continue;
+                }
+                channelModel = ch.modelId;
                 increase = settled - claimed;
                 ch.claimed = uint96(settled);
             }
@@ -344,6 +366,12 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
             }
             feeSum += fee;
             emit Claimed(channelId, agentId, settled, cap, increase, provider, royalty, fee);
+        }
+        if (providerTo == address(0)) {
+            // Nothing was paid, so every claim was skipped: revert with the first one's error.
+            assembly ("memory-safe") {
+                revert(add(firstError, 0x20), mload(firstError))
+            }
         }
         _pay(providerTo, providerSum);
         _pay(royaltyTo, royaltySum);
@@ -508,6 +536,17 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
     function _pay(address to, uint256 amount) private {
         if (amount != 0) token.safeTransfer(to, amount);
+    }
+
+    /// @dev Whether `signature` is `authorizer`'s voucher for `cap` on `channelId` under `domain`.
+    function _signedBy(bytes32 domain, bytes32 channelId, uint256 cap, bytes calldata signature, address authorizer)
+        private
+        pure
+        returns (bool)
+    {
+        bytes32 digest = MessageHashUtils.toTypedDataHash(domain, _voucherStructHash(channelId, cap));
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        return err == ECDSA.RecoverError.NoError && signer == authorizer;
     }
 
     function _voucherStructHash(bytes32 channelId, uint256 cumulativeAmount) private pure returns (bytes32 h) {

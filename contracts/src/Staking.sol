@@ -15,7 +15,7 @@ import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 /// offer needs `minStakePerOffer` of bonded stake. Unbonding takes `unbondingDelay` (longer than an
 /// audit plus a dispute window), unbonding stake stays slashable, and only `Disputes` can slash or
 /// pause an agent's offers. Paused offers stay paused until the agent's owner or operator calls
-/// `unpauseOffers` with no challenge open against the agent.
+/// `unpauseOffers` with no challenge open against the agent and bonded stake covering its offers.
 contract Staking is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -378,12 +378,18 @@ contract Staking is ReentrancyGuardTransient {
         emit OffersPaused(agentId);
     }
 
-    /// @notice Resumes `agentId`'s paused offers (owner or operator) once no challenge is open.
+    /// @notice Resumes `agentId`'s paused offers (owner or operator) once no challenge is open and
+    /// the bonded stake covers every listed offer again.
+    /// @dev A slash can leave the bonded stake below `activeOffers * minStakePerOffer`; the agent
+    /// must then top up (`stake`) or remove offers first (`InsufficientStake(agentId, bonded,
+    /// required)`), so no offer is ever sold without its stake behind it.
     function unpauseOffers(uint256 agentId) external onlyAuthorized(agentId) {
         AgentStake storage s = _stakes[agentId];
         if (!s.offersPaused) revert OffersNotPaused(agentId);
         uint256 open = IDisputes(disputes).openChallenges(agentId);
         if (open != 0) revert OpenChallenges(agentId, open);
+        uint256 required = _offerIds[agentId].length * minStakePerOffer;
+        if (s.bonded < required) revert InsufficientStake(agentId, s.bonded, required);
         s.offersPaused = false;
         emit OffersUnpaused(agentId);
     }

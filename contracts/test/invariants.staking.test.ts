@@ -1,9 +1,14 @@
 /**
  * Model-based property test of Staking: random sequences of stake / requestUnbond / withdraw /
- * slash (sent as the impersonated Disputes contract) / addOffer / removeOffer / open-challenge
- * toggles / time advance, checked against a JS model. After every step: the token balance of
- * Staking == totalStaked == sum of bonded + unbonding stake, every agent's stake, unbonding entries
- * and offers match the model, and every balance matches (failed calls move nothing).
+ * slash and pauseOffers (sent as the impersonated Disputes contract) / unpauseOffers / addOffer /
+ * removeOffer / open-challenge toggles / time advance, checked against a JS model written from the
+ * rules. Unbonding entries mature `unbondingDelay` after the block that requested them (the model
+ * keeps the request time, not the contract's `availableAt`). After every step: the token balance of
+ * Staking == totalStaked == sum of bonded + unbonding stake == Σ staked − Σ withdrawn − Σ slashed;
+ * every agent's stake, unbonding entries, offers and pause flag match the model; every balance
+ * matches (failed calls move nothing). A withdrawal pays out only with no challenge open against
+ * the agent and only entries whose delay has passed, and offers resume only with bonded stake
+ * covering every listed offer.
  */
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
@@ -23,7 +28,8 @@ type Op =
   | { kind: "stake"; agent: number; from: number; amount: bigint }
   | { kind: "unbond"; agent: number; percent: number; excess: boolean }
   | { kind: "withdraw"; agent: number; wait: boolean }
-  | { kind: "slash"; agent: number; percent: number; weights: number[] }
+  | { kind: "slash"; agent: number; percent: number; weights: number[]; pause: boolean; underOffers: boolean }
+  | { kind: "unpause"; agent: number }
   | { kind: "addOffer"; agent: number }
   | { kind: "removeOffer"; agent: number; index: number }
   | { kind: "challenges"; agent: number; open: boolean }
@@ -63,10 +69,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       agent: agentArb,
       percent: fc.oneof({ arbitrary: fc.nat(30), weight: 4 }, { arbitrary: fc.nat(120), weight: 1 }),
       weights: fc.array(fc.nat(10), { minLength: 1, maxLength: 3 }),
+      pause: fc.oneof({ arbitrary: fc.constant(true), weight: 3 }, { arbitrary: fc.constant(false), weight: 1 }),
+      // Sometimes exactly enough to leave the bonded stake one unit short of the offers' requirement.
+      underOffers: fc.boolean(),
     }),
     weight: 2,
   },
-  { arbitrary: fc.record({ kind: fc.constant("addOffer" as const), agent: agentArb }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant("unpause" as const), agent: agentArb }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant("addOffer" as const), agent: agentArb }), weight: 3 },
   { arbitrary: fc.record({ kind: fc.constant("removeOffer" as const), agent: agentArb, index: fc.nat() }), weight: 2 },
   {
     arbitrary: fc.record({ kind: fc.constant("challenges" as const), agent: agentArb, open: fc.boolean() }),
@@ -82,8 +92,20 @@ const sequenceArb = fc
   .tuple(fc.array(stakeArb, { minLength: 1, maxLength: 3 }), fc.array(opArb, { minLength: 1, maxLength: 30 }))
   .map(([stakes, rest]): Op[] => [...stakes, ...rest]);
 
-type Entry = { amount: bigint; availableAt: bigint };
-type AgentModel = { id: bigint; owner: string; bonded: bigint; entries: Entry[]; offers: bigint[]; challenges: bigint };
+/** An unbonding entry: its amount and the time of the block that requested it. */
+type Entry = { amount: bigint; requestedAt: bigint };
+type AgentModel = {
+  id: bigint;
+  owner: string;
+  bonded: bigint;
+  entries: Entry[];
+  offers: bigint[];
+  challenges: bigint;
+  paused: boolean;
+};
+/** Token flows in and out of Staking since the sequence started. */
+type Ledger = { staked: bigint; withdrawn: bigint; slashed: bigint };
+const matured = (e: Entry, now: bigint) => e.requestedAt + UNBONDING <= now;
 
 let t: TestChain;
 let f: Fixture;
@@ -118,19 +140,26 @@ async function runSequence(ops: Op[]): Promise<void> {
     entries: [],
     offers: [],
     challenges: 0n,
+    paused: false,
   }));
+  const ledger: Ledger = { staked: 0n, withdrawn: 0n, slashed: 0n };
   const { balances, credit } = await h.expectedBalances(watched);
   const staking = f.addresses.staking;
   const call = callsTo(staking, stakingAbi);
   const disputes = await f.disputesWallet();
 
   for (const op of ops) {
-    // Withdrawals go to an agent with unbonding entries when there is one, so they often succeed.
+    // Withdrawals go to an agent with unbonding entries, unpausing to a paused agent and slashes
+    // meant to uncover offers to an agent with offers when there is one, so they often apply.
     const chosen = agents[op.kind === "time" ? 0 : op.agent]!;
     const a =
       op.kind === "withdraw" && chosen.entries.length === 0
         ? (agents.find((x) => x.entries.length > 0) ?? chosen)
-        : chosen;
+        : op.kind === "unpause" && !chosen.paused
+          ? (agents.find((x) => x.paused) ?? chosen)
+          : op.kind === "slash" && op.underOffers && chosen.offers.length === 0
+            ? (agents.find((x) => x.offers.length > 0) ?? chosen)
+            : chosen;
     const unbonding = () => a.entries.reduce((sum, e) => sum + e.amount, 0n);
     const required = BigInt(a.offers.length) * MIN_STAKE;
     let error: string | undefined;
@@ -138,6 +167,7 @@ async function runSequence(ops: Op[]): Promise<void> {
       const from = STAKERS[op.from]!;
       await h.sendPredicted(from, call("stake", [a.id, op.amount]), undefined);
       a.bonded += op.amount;
+      ledger.staked += op.amount;
       credit(t.account(from).address, -op.amount);
       credit(staking, op.amount);
     } else if (op.kind === "unbond") {
@@ -148,25 +178,34 @@ async function runSequence(ops: Op[]): Promise<void> {
       const receipt = await h.sendPredicted(a.owner, call("requestUnbond", [a.id, amount < 0n ? 0n : amount]), error);
       if (!error) {
         a.bonded -= amount;
-        a.entries.push({ amount, availableAt: (await h.blockTime(receipt)) + UNBONDING });
+        a.entries.push({ amount, requestedAt: await h.blockTime(receipt) });
       }
     } else if (op.kind === "withdraw") {
       if (op.wait) await t.increaseTime(UNBONDING);
       const now = await h.pinNextTimestamp();
-      const matured = a.entries.filter((e) => e.availableAt <= now);
+      const ready = a.entries.filter((e) => matured(e, now));
       if (a.challenges !== 0n) error = "OpenChallenges";
-      else if (a.entries[0] === undefined || a.entries[0].availableAt > now) error = "UnbondingNotReady";
+      else if (ready.length === 0) error = "UnbondingNotReady";
       const to = t.account(a.owner).address;
-      await h.sendPredicted(a.owner, call("withdraw", [a.id, to]), error);
-      if (!error) {
-        const amount = matured.reduce((sum, e) => sum + e.amount, 0n);
-        a.entries = a.entries.slice(matured.length);
+      const held = await f.balanceOf(staking);
+      const receipt = await h.sendPredicted(a.owner, call("withdraw", [a.id, to]), error);
+      const paidOut = held - (await f.balanceOf(staking));
+      if (error) assert.equal(paidOut, 0n, "no stake leaves Staking on a refused withdrawal");
+      else {
+        // Entries mature in order (one delay for all), so the matured ones are the oldest.
+        const amount = ready.reduce((sum, e) => sum + e.amount, 0n);
+        assert.equal(a.challenges, 0n, "stake left Staking while a challenge is open");
+        assert.ok(ready.every((e) => e.requestedAt + UNBONDING <= now) && now === (await h.blockTime(receipt)));
+        assert.equal(paidOut, amount, "a withdrawal pays exactly the matured entries");
+        a.entries = a.entries.slice(ready.length);
+        ledger.withdrawn += amount;
         credit(to, amount);
         credit(staking, -amount);
       }
     } else if (op.kind === "slash") {
       const total = a.bonded + unbonding();
-      const amount = (total * BigInt(op.percent)) / 100n;
+      const short = a.bonded >= required ? a.bonded - required + 1n : 1n;
+      const amount = op.underOffers && required > 0n ? short : (total * BigInt(op.percent)) / 100n;
       const recipients = op.weights.map((_, i) => t.account(RECIPIENTS[i]!).address);
       const weightSum = BigInt(op.weights.reduce((s, w) => s + w, 0)) || 1n;
       const amounts = op.weights.map((w) => (amount * BigInt(w)) / weightSum);
@@ -185,9 +224,27 @@ async function runSequence(ops: Op[]): Promise<void> {
         }
         for (const [i, r] of recipients.entries()) credit(r, amounts[i]!);
         credit(staking, -amount);
+        ledger.slashed += amount;
+        // Disputes pauses the agent's offers right after slashing it.
+        if (op.pause) {
+          await h.sendPredicted(disputes, call("pauseOffers", [a.id]), undefined);
+          a.paused = true;
+        }
+      }
+    } else if (op.kind === "unpause") {
+      if (!a.paused) error = "OffersNotPaused";
+      else if (a.challenges !== 0n) error = "OpenChallenges";
+      else if (a.bonded < required) error = "InsufficientStake";
+      await h.sendPredicted(a.owner, call("unpauseOffers", [a.id]), error);
+      if (!error) {
+        a.paused = false;
+        const [bonded] = await f.as("client-1").staking.read.stakeOf([a.id]);
+        const offers = await f.as("client-1").staking.read.offersOf([a.id]);
+        assert.ok(bonded >= BigInt(offers.length) * MIN_STAKE, "offers resumed without their stake");
       }
     } else if (op.kind === "addOffer") {
-      if (a.bonded < required + MIN_STAKE) error = "InsufficientStake";
+      if (a.paused) error = "OffersArePaused";
+      else if (a.bonded < required + MIN_STAKE) error = "InsufficientStake";
       const args = [a.id, modelId, 10n, 40n, 1024, "https://offer.example"];
       const receipt = await h.sendPredicted(a.owner, call("addOffer", args), error);
       if (!error) a.offers.push(BigInt(receipt.logs[0]!.topics[1]!));
@@ -203,33 +260,42 @@ async function runSequence(ops: Op[]): Promise<void> {
       await t.increaseTime(op.seconds);
     }
     seen.count(`${op.kind}:${error ?? "ok"}`);
-    await checkInvariants(agents, balances);
+    await checkInvariants(agents, ledger, balances);
   }
 }
 
-async function checkInvariants(agents: AgentModel[], expected: Map<Address, bigint>): Promise<void> {
+async function checkInvariants(agents: AgentModel[], ledger: Ledger, expected: Map<Address, bigint>): Promise<void> {
   const s = f.as("client-1").staking;
   const [actual, total, states] = await Promise.all([
     h.balancesOf(watched),
     s.read.totalStaked(),
     Promise.all(
-      agents.map((a) => Promise.all([s.read.stakeOf([a.id]), s.read.unbondingsOf([a.id]), s.read.offersOf([a.id])])),
+      agents.map((a) =>
+        Promise.all([
+          s.read.stakeOf([a.id]),
+          s.read.unbondingsOf([a.id]),
+          s.read.offersOf([a.id]),
+          s.read.offersPaused([a.id]),
+        ]),
+      ),
     ),
   ]);
   let sum = 0n;
   for (const [i, a] of agents.entries()) {
-    const [[bonded, unbonding], entries, offers] = states[i]!;
+    const [[bonded, unbonding], entries, offers, paused] = states[i]!;
     const pending = a.entries.reduce((acc, e) => acc + e.amount, 0n);
     assert.deepEqual([bonded, unbonding], [a.bonded, pending], `stake of agent ${a.id}`);
     assert.deepEqual(
       entries.map((e) => [e.amount, e.availableAt]),
-      a.entries.map((e) => [e.amount, e.availableAt]),
+      a.entries.map((e) => [e.amount, e.requestedAt + UNBONDING]),
     );
     assert.deepEqual([...offers].sort(), [...a.offers].sort());
+    assert.equal(paused, a.paused, `pause flag of agent ${a.id}`);
     sum += bonded + unbonding;
   }
   assert.equal(total, sum, "totalStaked == sum of stakes");
   assert.equal(actual.get(f.addresses.staking), sum, "token balance of Staking == sum of stakes");
+  assert.equal(sum, ledger.staked - ledger.withdrawn - ledger.slashed, "stakes == Σ staked − Σ withdrawn − Σ slashed");
   assert.deepEqual(actual, expected, "every balance matches the model");
 }
 

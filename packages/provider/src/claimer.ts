@@ -1,7 +1,10 @@
 import { type ChainClients, toChainError } from "@verity/chain";
 import { paymentChannelsAbi } from "@verity/contracts";
-import type { ChannelMirror } from "./channel-mirror.ts";
-import type { ChannelCharges, ClaimItem, ProviderStore } from "./store.ts";
+import type { ReasonCode } from "@verity/core";
+import type { TransactionReceipt } from "viem";
+import type { ChannelMirror, MirroredChannel } from "./channel-mirror.ts";
+import { claimOutcome, isSkippableClaimError, type SkippableClaimError, skipReasonCode } from "./claim-outcome.ts";
+import type { ChannelCharges, ClaimItem, ClaimSkip, ProviderStore } from "./store.ts";
 
 export type ClaimPolicy = {
   /** Claim once the unclaimed total reaches this many base units (default 1 TUSD = 1,000,000). */
@@ -21,13 +24,32 @@ export const DEFAULT_CLAIM_POLICY: ClaimPolicy = {
   maxBatch: 500,
 };
 
-export type ClaimReport = { txHash: `0x${string}`; channels: number; amount: bigint };
+export type ClaimReport = {
+  txHash: `0x${string}`;
+  /** Channels the transaction paid. */
+  channels: number;
+  /** What it paid out in total (the increases over what the channels had already paid). */
+  amount: bigint;
+  /** Claims the contract skipped (or that reverted a batch on their own), with their reason code. */
+  skipped: SkippedClaim[];
+};
+
+export type SkippedClaim = { channelId: `0x${string}`; reason: ReasonCode };
+
+/** Skips that only a new voucher or a top-up cannot cure: the channel is gone, or never existed. */
+const FINAL_SKIPS = new Set(["channel_closed", "channel_not_found"]);
 
 /**
  * Settles what channels owe: batches the best voucher of many channels into one `claim`
  * transaction, each settling exactly the charged total (the voucher is only the cap). A claim is
  * recorded before it is sent and reconciled with the chain after a restart, and the contract pays
- * only the increase over what it already paid, so the same increase is never claimed twice.
+ * only the increase over what it already paid, so the same increase is never claimed twice. What a
+ * transaction paid is read from its `Claimed` events (the channel's new total, which a small
+ * deposit may cap). A claim the contract skips (`ClaimSkipped`) is recorded with its reason code
+ * and the voucher and deposit it was tried with; the channel keeps its charges owed and is tried
+ * again only once it holds a new voucher or the deposit grew (never when closed or unknown). A
+ * batch in which every claim fails reverts naming the first one: that claim is recorded the same
+ * way and the rest are sent again without it.
  */
 export function createClaimer(options: {
   store: ProviderStore;
@@ -37,14 +59,62 @@ export function createClaimer(options: {
   policy?: Partial<ClaimPolicy>;
   now?: () => number;
   onClaim?: (report: ClaimReport) => void;
+  /** Called once per recorded skip (a skipped claim is not sent again until its channel changes). */
+  onSkip?: (skip: SkippedClaim) => void;
   onError?: (error: unknown) => void;
 }) {
   const policy = { ...DEFAULT_CLAIM_POLICY, ...options.policy };
   const now = options.now ?? Date.now;
-  const { store, clients, mirror } = options;
+  const { store, clients, mirror, paymentChannels } = options;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<ClaimReport | undefined> | undefined;
   let failures = 0;
+
+  /** Records skipped claims with the chain's view of their channels (adopting what it already paid). */
+  async function recordSkips(
+    claimId: number,
+    items: readonly ClaimItem[],
+    skipped: ReadonlyMap<`0x${string}`, SkippableClaimError | undefined>,
+  ): Promise<SkippedClaim[]> {
+    const recorded: SkippedClaim[] = [];
+    for (const [channelId, error] of skipped) {
+      const item = items.find((i) => i.channelId === channelId);
+      if (!item) continue;
+      const onChain = await clients.publicClient.readContract({
+        address: paymentChannels,
+        abi: paymentChannelsAbi,
+        functionName: "getChannel",
+        args: [channelId],
+      });
+      store.markClaimed(channelId, onChain.claimed, now());
+      const reason = skipReasonCode(error);
+      store.recordSkip({
+        channelId,
+        reason,
+        voucherAmount: item.voucherAmount,
+        deposit: onChain.deposit,
+        claimId,
+        skippedAt: now(),
+      });
+      recorded.push({ channelId, reason });
+      options.onSkip?.({ channelId, reason });
+    }
+    return recorded;
+  }
+
+  /** Applies a successful claim transaction: what it paid, then what it skipped. */
+  async function settle(claimId: number, items: readonly ClaimItem[], receipt: TransactionReceipt) {
+    const outcome = claimOutcome({ logs: receipt.logs, paymentChannels });
+    let amount = 0n;
+    for (const [channelId, paid] of outcome.paid) {
+      store.markClaimed(channelId, paid.claimed, now());
+      store.clearSkip(channelId);
+      amount += paid.increase;
+    }
+    const skipped = await recordSkips(claimId, items, outcome.skipped);
+    store.updateClaim(claimId, { status: "confirmed" }, now());
+    return { channels: outcome.paid.size, amount, skipped };
+  }
 
   /** Settles records left open by a crash, and adopts what the chain already shows as claimed. */
   async function reconcile(): Promise<void> {
@@ -52,12 +122,8 @@ export function createClaimer(options: {
       if (claim.txHash) {
         try {
           const receipt = await clients.publicClient.getTransactionReceipt({ hash: claim.txHash as `0x${string}` });
-          if (receipt.status === "success") {
-            for (const item of claim.items) store.markClaimed(item.channelId, item.amount, now());
-            store.updateClaim(claim.id, { status: "confirmed" }, now());
-          } else {
-            store.updateClaim(claim.id, { status: "failed", error: "reverted" }, now());
-          }
+          if (receipt.status === "success") await settle(claim.id, claim.items, receipt);
+          else store.updateClaim(claim.id, { status: "failed", error: "reverted" }, now());
           continue;
         } catch {
           // not mined (or unknown): fall through and let the chain state decide
@@ -71,10 +137,19 @@ export function createClaimer(options: {
     }
   }
 
+  /** Whether a skipped channel may be tried again: it holds a new voucher, or its deposit grew. */
+  function retryable(skip: ClaimSkip, charges: ChannelCharges, channel: MirroredChannel): boolean {
+    if (FINAL_SKIPS.has(skip.reason)) return false;
+    return charges.voucherAmount !== skip.voucherAmount || channel.deposit > skip.deposit;
+  }
+
   function due(force: boolean): ChannelCharges[] {
+    const skips = store.skips();
     const open = store.unclaimed().filter((c) => {
       const channel = mirror.get(c.channelId);
-      return channel !== undefined && !channel.finalized && c.charged > channel.claimed;
+      if (channel === undefined || channel.finalized || c.charged <= channel.claimed) return false;
+      const skip = skips.get(c.channelId);
+      return skip === undefined || retryable(skip, c, channel);
     });
     if (open.length === 0) return [];
     if (force) return open;
@@ -88,53 +163,65 @@ export function createClaimer(options: {
     return total >= policy.minValue || now() - oldest >= policy.maxAgeMs || urgent ? open : [];
   }
 
+  async function send(items: readonly ClaimItem[]): Promise<`0x${string}`> {
+    return clients.walletClient.writeContract({
+      address: paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "claim",
+      args: [
+        items.map((i) => ({
+          channelId: i.channelId,
+          cumulativeAmount: i.voucherAmount,
+          amount: i.amount,
+          signature: i.signature,
+        })),
+      ],
+      chain: clients.chain,
+      account: clients.account,
+    });
+  }
+
   async function claimOnce(force = false): Promise<ClaimReport | undefined> {
     await reconcile();
-    const channels = due(force).slice(0, policy.maxBatch);
-    if (channels.length === 0) return undefined;
-    const items: ClaimItem[] = channels.map((c) => ({
-      channelId: c.channelId,
-      amount: c.charged,
-      voucherAmount: c.voucherAmount,
-      signature: c.voucherSignature as `0x${string}`,
-    }));
-    const id = store.beginClaim(items, now());
-    let hash: `0x${string}`;
-    try {
-      hash = await clients.walletClient.writeContract({
-        address: options.paymentChannels,
-        abi: paymentChannelsAbi,
-        functionName: "claim",
-        args: [
-          items.map((i) => ({
-            channelId: i.channelId,
-            cumulativeAmount: i.voucherAmount,
-            amount: i.amount,
-            signature: i.signature,
-          })),
-        ],
-        chain: clients.chain,
-        account: clients.account,
-      });
-    } catch (error) {
-      store.updateClaim(
-        id,
-        { status: "failed", error: String((error as Error).message ?? error).slice(0, 500) },
-        now(),
-      );
-      throw toChainError("Claiming", error);
+    let items: ClaimItem[] = due(force)
+      .slice(0, policy.maxBatch)
+      .map((c) => ({
+        channelId: c.channelId,
+        amount: c.charged,
+        voucherAmount: c.voucherAmount,
+        signature: c.voucherSignature as `0x${string}`,
+      }));
+    const skippedBefore: ClaimReport["skipped"] = [];
+    while (items.length > 0) {
+      const id = store.beginClaim(items, now());
+      let hash: `0x${string}`;
+      try {
+        hash = await send(items);
+      } catch (error) {
+        const message = String((error as Error).message ?? error).slice(0, 500);
+        store.updateClaim(id, { status: "failed", error: message }, now());
+        const chainError = toChainError("Claiming", error);
+        // Every claim of the batch failed and the first one is named: record it, send the rest.
+        const name = chainError.details.error as string | undefined;
+        const first = (chainError.details.args as string[] | undefined)?.[0]?.toLowerCase();
+        const culprit = items.find((i) => i.channelId.toLowerCase() === first);
+        if (!isSkippableClaimError(name) || !culprit) throw chainError;
+        skippedBefore.push(...(await recordSkips(id, items, new Map([[culprit.channelId, name]]))));
+        items = items.filter((i) => i !== culprit);
+        continue;
+      }
+      store.updateClaim(id, { status: "sent", txHash: hash }, now());
+      const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
+      if (receipt.status !== "success") {
+        store.updateClaim(id, { status: "failed", error: "reverted" }, now());
+        throw new Error(`claim transaction ${hash} reverted`);
+      }
+      const settled = await settle(id, items, receipt);
+      const report = { txHash: hash, ...settled, skipped: [...skippedBefore, ...settled.skipped] };
+      options.onClaim?.(report);
+      return report;
     }
-    store.updateClaim(id, { status: "sent", txHash: hash }, now());
-    const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") {
-      store.updateClaim(id, { status: "failed", error: "reverted" }, now());
-      throw new Error(`claim transaction ${hash} reverted`);
-    }
-    for (const item of items) store.markClaimed(item.channelId, item.amount, now());
-    store.updateClaim(id, { status: "confirmed" }, now());
-    const report = { txHash: hash, channels: items.length, amount: items.reduce((s, i) => s + i.amount, 0n) };
-    options.onClaim?.(report);
-    return report;
+    return undefined;
   }
 
   /** Runs one claim round (serialised with the timer's rounds). `force` ignores the thresholds. */

@@ -9,12 +9,12 @@ import {
   listen,
   verifyDeployment,
 } from "@verity/chain";
-import { ConfigError, type Deployment } from "@verity/core";
+import { ChainError, ConfigError, type Deployment } from "@verity/core";
 import type { Engine } from "@verity/engine";
 import type { EIP1193Provider, LocalAccount } from "viem";
 import { createProviderApp } from "./app.ts";
 import { createChannelMirror } from "./channel-mirror.ts";
-import { type ClaimPolicy, type ClaimReport, createClaimer } from "./claimer.ts";
+import { type ClaimPolicy, type ClaimReport, createClaimer, type SkippedClaim } from "./claimer.ts";
 import { createProviderMetrics } from "./metrics.ts";
 import { onboardProvider } from "./onboard.ts";
 import { createPaymentGate } from "./payment-gate.ts";
@@ -242,7 +242,18 @@ export function createProvider(options: ProviderOptions) {
         updateClaimMetrics();
         options.onClaim?.(report);
       },
-      ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.onError
+        ? {
+            onError: options.onError,
+            onSkip: (skip: SkippedClaim) =>
+              options.onError?.(
+                new ChainError(`The claim of channel ${skip.channelId} was skipped (${skip.reason})`, {
+                  code: skip.reason,
+                  details: skip,
+                }),
+              ),
+          }
+        : {}),
     });
     await claimer.reconcile();
     claimer.start();

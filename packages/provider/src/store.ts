@@ -29,6 +29,20 @@ export type ChannelCharges = {
 export type ClaimItem = { channelId: `0x${string}`; amount: bigint; voucherAmount: bigint; signature: `0x${string}` };
 
 /**
+ * The last claim of a channel the contract skipped (or the whole batch reverted for): its reason
+ * code, and the voucher and on-chain deposit it was tried with, so it is retried only once one of
+ * them changes. The charges stay owed (`charged > claimed`) until a claim settles them.
+ */
+export type ClaimSkip = {
+  channelId: `0x${string}`;
+  reason: string;
+  voucherAmount: bigint;
+  deposit: bigint;
+  claimId: number;
+  skippedAt: number;
+};
+
+/**
  * The provider's durable state: what each channel owes (charged total and the best voucher held),
  * every completed request with its receipt, and claim transactions. SQLite in WAL mode with
  * `synchronous=FULL`: `recordCompletion` returns only once the request is on disk, and the HTTP
@@ -51,6 +65,10 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
     CREATE TABLE IF NOT EXISTS claims (
       id INTEGER PRIMARY KEY AUTOINCREMENT, status TEXT NOT NULL, tx_hash TEXT, items TEXT NOT NULL,
       error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS claim_skips (
+      channel_id TEXT PRIMARY KEY, reason TEXT NOT NULL, voucher_amount TEXT NOT NULL, deposit TEXT NOT NULL,
+      claim_id INTEGER NOT NULL, skipped_at INTEGER NOT NULL
     );
   `);
   const selectChannel = db.prepare("SELECT * FROM channel_charges WHERE channel_id = ?");
@@ -138,6 +156,44 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
       db.prepare(
         "UPDATE channel_charges SET claimed = ?, first_unclaimed_at = ?, updated_at = ? WHERE channel_id = ?",
       ).run(claimed.toString(), claimed >= current.charged ? null : now, now, channelId);
+    },
+    /** Records (or replaces) the skip of `channelId`'s claim. */
+    recordSkip(skip: ClaimSkip): void {
+      db.prepare(
+        `INSERT INTO claim_skips (channel_id, reason, voucher_amount, deposit, claim_id, skipped_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (channel_id) DO UPDATE SET reason = excluded.reason, voucher_amount = excluded.voucher_amount,
+           deposit = excluded.deposit, claim_id = excluded.claim_id, skipped_at = excluded.skipped_at`,
+      ).run(
+        skip.channelId,
+        skip.reason,
+        skip.voucherAmount.toString(),
+        skip.deposit.toString(),
+        skip.claimId,
+        skip.skippedAt,
+      );
+    },
+    /** Forgets the skip of `channelId` (a later claim of it was paid). */
+    clearSkip(channelId: `0x${string}`): void {
+      db.prepare("DELETE FROM claim_skips WHERE channel_id = ?").run(channelId);
+    },
+    /** Every recorded skip, by channel. */
+    skips(): Map<`0x${string}`, ClaimSkip> {
+      const rows = db.prepare("SELECT * FROM claim_skips").all() as Record<string, unknown>[];
+      return new Map(
+        rows.map((row) => {
+          const channelId = row.channel_id as `0x${string}`;
+          const skip: ClaimSkip = {
+            channelId,
+            reason: String(row.reason),
+            voucherAmount: BigInt(String(row.voucher_amount)),
+            deposit: BigInt(String(row.deposit)),
+            claimId: Number(row.claim_id),
+            skippedAt: Number(row.skipped_at),
+          };
+          return [channelId, skip];
+        }),
+      );
     },
     beginClaim(items: readonly ClaimItem[], now: number): number {
       const json = JSON.stringify(items, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
