@@ -7,7 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {DisputesBase} from "./DisputesBase.sol";
-import {IDisputeReputationRecorder, IDisputeValidationRecorder} from "./interfaces/IDisputes.sol";
+import {IDisputeReputationRecorder, IDisputes, IDisputeValidationRecorder} from "./interfaces/IDisputes.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {PaymentChannels} from "./PaymentChannels.sol";
 import {Staking} from "./Staking.sol";
@@ -137,13 +137,38 @@ contract Disputes is DisputesBase {
         return _challenge(receipt, providerSignature, evidenceHash, evidenceURI);
     }
 
+    /// @notice Draws the committee of `disputeId` from the hash of its seed block (anyone may call,
+    /// once that block is mined). When the seed block is more than 256 blocks old its hash is gone:
+    /// the draw is re-scheduled to the next block (`CommitteeDrawScheduled`) and nobody is drawn.
+    /// The vote windows start at the draw.
+    /// @dev Reverts `UnknownDispute`, `DisputeClosed`, `CommitteeAlreadyDrawn`, `SeedBlockNotMined`,
+    /// `NotEnoughValidators` (eligible validators, stake-weighted, fewer than the committee size).
+    /// @return drawn Whether the committee was drawn (false: re-scheduled).
+    function drawCommittee(uint256 disputeId) external returns (bool drawn) {
+        Dispute storage d = _openDispute(disputeId);
+        if (d.drawnAt != 0) revert CommitteeAlreadyDrawn(disputeId);
+        uint256 seedBlock = d.seedBlock;
+        if (block.number <= seedBlock) revert SeedBlockNotMined(disputeId, seedBlock);
+        uint256 seed = _randomSeed(disputeId, seedBlock);
+        if (seed == 0) {
+            d.seedBlock = uint64(block.number + 1);
+            emit CommitteeDrawScheduled(disputeId, block.number + 1);
+            return false;
+        }
+        address[] memory chosen = _draw(disputeId, d, seed);
+        _committees[disputeId] = chosen;
+        d.drawnAt = uint40(block.timestamp);
+        emit CommitteeDrawn(disputeId, chosen, seed);
+        return true;
+    }
+
     // ---------------------------------------------------------------- votes
 
     /// @notice Commits the caller's vote on `disputeId` during the commit window (committee only).
     /// @param commitment `commitmentOf(disputeId, guilty, salt, msg.sender)`.
     function commitVote(uint256 disputeId, bytes32 commitment) external {
         Dispute storage d = _openDispute(disputeId);
-        uint256 commitEnd = d.openedAt + commitWindow;
+        uint256 commitEnd = _drawnAt(disputeId, d) + commitWindow;
         if (block.timestamp > commitEnd) revert CommitWindowClosed(disputeId, commitEnd);
         Vote storage v = _votes[disputeId][msg.sender];
         if (!v.member) revert NotOnCommittee(disputeId, msg.sender);
@@ -158,7 +183,7 @@ contract Disputes is DisputesBase {
     /// @param salt The salt committed to.
     function revealVote(uint256 disputeId, bool guilty, bytes32 salt) external {
         Dispute storage d = _openDispute(disputeId);
-        uint256 commitEnd = d.openedAt + commitWindow;
+        uint256 commitEnd = _drawnAt(disputeId, d) + commitWindow;
         uint256 revealEnd = commitEnd + revealWindow;
         if (block.timestamp <= commitEnd || block.timestamp > revealEnd) {
             revert NotRevealWindow(disputeId, commitEnd, revealEnd);
@@ -183,7 +208,7 @@ contract Disputes is DisputesBase {
     /// @return guilty The verdict.
     function resolve(uint256 disputeId) external nonReentrant returns (bool guilty) {
         Dispute storage d = _openDispute(disputeId);
-        uint256 revealEnd = uint256(d.openedAt) + commitWindow + revealWindow;
+        uint256 revealEnd = _drawnAt(disputeId, d) + commitWindow + revealWindow;
         if (block.timestamp <= revealEnd) revert RevealWindowOpen(disputeId, revealEnd);
         uint256 agentId = d.agentId;
         guilty = d.guiltyVotes > d.notGuiltyVotes;
@@ -217,13 +242,31 @@ contract Disputes is DisputesBase {
         return MessageHashUtils.toTypedDataHash(domain, keccak256(abi.encode(RECEIPT_TYPEHASH, receipt)));
     }
 
-    /// @notice What a guilty verdict on `disputeId` refunds its payer (before capping at the slash):
-    /// `max(charge, min(cumulativeCharged, channel claimed so far))`.
+    /// @notice What a guilty verdict on `disputeId` refunds its payer now (before capping at the
+    /// slash): `max(charge, min(cumulativeCharged, claimed))`, bounded by what the channel paid the
+    /// provider (`claimed`) less what earlier verdicts on the channel refunded (`refundedOf`).
     function refundDue(uint256 disputeId) public view returns (uint256) {
         Dispute storage d = _disputes[disputeId];
         uint256 paid = paymentChannels.getChannel(d.channelId).claimed;
         uint256 owed = d.cumulativeCharged < paid ? d.cumulativeCharged : paid;
-        return owed > d.charge ? owed : d.charge;
+        if (owed < d.charge) owed = d.charge;
+        uint256 refunded = refundedOf[d.channelId];
+        uint256 left = paid > refunded ? paid - refunded : 0;
+        return owed < left ? owed : left;
+    }
+
+    /// @notice When a receipt stamped `timestamp` on a channel last claimed at `lastClaimedAt` stops
+    /// being challengeable: an audit window after the later of the two. The provider chooses the
+    /// timestamp, but a claim is needed to be paid and the chain stamps it, so a claim re-opens the
+    /// window for the receipts it pays.
+    function challengeClosesAt(uint256 timestamp, uint256 lastClaimedAt) public view returns (uint256) {
+        return (timestamp > lastClaimedAt ? timestamp : lastClaimedAt) + auditWindow;
+    }
+
+    /// @inheritdoc IDisputes
+    function challengeableUntil(uint256 agentId) external view returns (uint256) {
+        uint256 last = paymentChannels.agentLastClaimedAt(agentId);
+        return last == 0 ? 0 : last + auditWindow;
     }
 
     /// @notice The commitment `voter` sends to `commitVote` for `guilty` with `salt`.
@@ -263,13 +306,12 @@ contract Disputes is DisputesBase {
         if (receipt.modelId != ch.modelId) revert ReceiptChannelMismatch(receipt.channelId, receipt.modelId, ch.modelId);
         uint256 agentId = ch.receiverAgentId;
         bytes32 digest = receiptHash(receipt);
-        address owner = agentRegistry.ownerOf(agentId);
-        address wallet = agentRegistry.getAgentWallet(agentId);
-        if (
-            !SignatureChecker.isValidSignatureNow(owner, digest, providerSignature)
-                && (wallet == address(0) || !SignatureChecker.isValidSignatureNow(wallet, digest, providerSignature))
-        ) revert ReceiptSignatureInvalid(digest);
-        uint256 closesAt = uint256(receipt.timestamp) + auditWindow;
+        // The signer was fixed when the channel opened: moving the agent or changing its wallet
+        // later does not void receipts already signed.
+        if (!SignatureChecker.isValidSignatureNow(ch.receiverSigner, digest, providerSignature)) {
+            revert ReceiptSignatureInvalid(digest);
+        }
+        uint256 closesAt = challengeClosesAt(receipt.timestamp, ch.lastClaimedAt);
         if (closesAt < block.timestamp) revert ChallengeWindowClosed(digest, closesAt);
         uint256 existing = disputeOfReceipt[digest];
         if (existing != 0) revert AlreadyChallenged(digest, existing);
@@ -278,15 +320,19 @@ contract Disputes is DisputesBase {
         if (allowance < challengeBond || balance < challengeBond) {
             revert InsufficientBond(allowance < balance ? allowance : balance, challengeBond);
         }
+        if (_validatorList.length < committeeSize) revert NotEnoughValidators(_validatorList.length, committeeSize);
 
         disputeId = ++disputeCount;
+        uint64 seedBlock = uint64(block.number + 1);
         _disputes[disputeId] = Dispute({
             challenger: msg.sender,
-            openedAt: uint64(block.timestamp),
+            openedAt: uint40(block.timestamp),
+            drawnAt: 0,
             status: Status.Open,
             payer: ch.payer,
             guiltyVotes: 0,
             notGuiltyVotes: 0,
+            seedBlock: seedBlock,
             agentId: agentId,
             charge: receipt.charge,
             receiptHash: digest,
@@ -307,41 +353,61 @@ contract Disputes is DisputesBase {
             evidenceHash,
             evidenceURI
         );
-        _drawCommittee(disputeId, agentId, wallet);
+        emit CommitteeDrawScheduled(disputeId, seedBlock);
         if (challengeBond != 0) token.safeTransferFrom(msg.sender, address(this), challengeBond);
     }
 
-    /// @dev Partial Fisher-Yates over the validator set; skips the challenger, the accused agent's
-    /// owner, operators and wallet, the accused agent itself and validators whose bond fell below
-    /// `validatorBond`.
-    function _drawCommittee(uint256 disputeId, uint256 agentId, address wallet) private {
+    /// @dev Stake-weighted draw without replacement: each seat picks a validator with probability
+    /// proportional to its bond among those left. A pick that may not sit (the challenger, the
+    /// channel's payer, the accused agent's owner, operators, wallet or fixed receipt signer, the
+    /// accused agent itself, or a bond below `validatorBond`) is dropped without using the seat.
+    function _draw(uint256 disputeId, Dispute storage d, uint256 seed) private returns (address[] memory chosen) {
+        uint256 agentId = d.agentId;
         address[] memory pool = _validatorList;
         uint256 n = pool.length;
-        uint256 seed = _randomSeed(disputeId);
-        address[] memory chosen = new address[](committeeSize);
+        uint256[] memory weights = new uint256[](n);
+        uint256 total;
+        for (uint256 i; i < n; ++i) {
+            uint256 bond = _validators[pool[i]].bond;
+            if (bond >= validatorBond && bond != 0) {
+                weights[i] = bond;
+                total += bond;
+            }
+        }
+        address wallet = agentRegistry.getAgentWallet(agentId);
+        address signer = paymentChannels.getChannel(d.channelId).receiverSigner;
+        chosen = new address[](committeeSize);
         uint256 count;
-        for (uint256 i; i < n && count < chosen.length; ++i) {
-            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (n - i);
+        for (uint256 k; count < chosen.length && total != 0; ++k) {
+            uint256 r = uint256(keccak256(abi.encode(seed, k))) % total;
+            uint256 j;
+            while (r >= weights[j]) {
+                r -= weights[j];
+                ++j;
+            }
             address candidate = pool[j];
-            pool[j] = pool[i];
+            total -= weights[j];
+            weights[j] = 0;
             Validator storage v = _validators[candidate];
             if (
-                candidate == msg.sender || candidate == wallet || v.agentId == agentId || v.bond < validatorBond
-                    || agentRegistry.isAuthorized(agentId, candidate)
+                candidate == d.challenger || candidate == d.payer || candidate == wallet || candidate == signer
+                    || v.agentId == agentId || agentRegistry.isAuthorized(agentId, candidate)
             ) continue;
             chosen[count++] = candidate;
             ++v.activeDuties;
             _votes[disputeId][candidate].member = true; // also pre-warms the vote slot the member commits to
         }
         if (count < chosen.length) revert NotEnoughValidators(count, chosen.length);
-        _committees[disputeId] = chosen;
-        emit CommitteeDrawn(disputeId, chosen, seed);
     }
 
-    /// @dev Devnet randomness: predictable by the challenger and biasable by the block producer.
-    /// Override with a beacon / VRF on public chains.
-    function _randomSeed(uint256 disputeId) internal view virtual returns (uint256) {
-        return uint256(keccak256(abi.encode(blockhash(block.number - 1), disputeId, address(this))));
+    /// @dev Randomness of a committee draw: the hash of `seedBlock`, mined after the challenge, so
+    /// the challenger cannot know it when choosing to challenge. Zero once the block is more than 256
+    /// blocks old (the draw is then re-scheduled). A block producer can still withhold a block to
+    /// re-roll; override with a beacon / VRF read where that matters.
+    function _randomSeed(uint256 disputeId, uint256 seedBlock) internal view virtual returns (uint256) {
+        bytes32 h = blockhash(seedBlock);
+        if (h == bytes32(0)) return 0;
+        return uint256(keccak256(abi.encode(h, disputeId, address(this))));
     }
 
     /// @dev Frees the committee and moves penalties to the members that revealed with the outcome
@@ -394,6 +460,7 @@ contract Disputes is DisputesBase {
         uint256 target = slashAmount > owed ? slashAmount : owed;
         uint256 slashed = bonded + unbonding < target ? bonded + unbonding : target;
         uint256 refund = slashed < owed ? slashed : owed;
+        if (refund != 0) refundedOf[d.channelId] += refund;
         uint256 reward = (slashed - refund) * challengerRewardBps / BPS;
         uint256 rest = slashed - refund - reward;
         address challenger = d.challenger;
@@ -420,6 +487,11 @@ contract Disputes is DisputesBase {
         ) {} catch {
             emit RegistryWriteFailed(disputeId, reputationRegistry);
         }
+    }
+
+    function _drawnAt(uint256 disputeId, Dispute storage d) private view returns (uint256 drawnAt) {
+        drawnAt = d.drawnAt;
+        if (drawnAt == 0) revert CommitteeNotDrawn(disputeId);
     }
 
     function _openDispute(uint256 disputeId) private view returns (Dispute storage d) {
