@@ -216,12 +216,21 @@ describe("Disputes", () => {
       await f.mined(f.as("provider-1").agents.write.setApprovalForAll([s.address("validator-3"), true]));
       const r = await s.receipt();
       const sig = await signReceipt(t, f, r, "provider-1");
-      await expectRevert(f.as("client-2").disputes.write.challenge([r, sig, evidence, ""]), "NotEnoughValidators");
+      await f.mined(f.as("client-2").disputes.write.challenge([r, sig, evidence, ""]));
+      await t.testClient.mine({ blocks: 1 });
+      await expectRevert(f.as("client-2").disputes.write.drawCommittee([1n]), "NotEnoughValidators");
+      // Fewer registered validators than seats is refused at the challenge already.
+      await f.mined(f.as("validator-3").disputes.write.deregisterValidator());
+      const r2 = await s.receipt();
+      const sig2 = await signReceipt(t, f, r2, "provider-1");
+      await expectRevert(f.as("client-2").disputes.write.challenge([r2, sig2, evidence, ""]), "NotEnoughValidators");
     });
 
-    test("accepts the agent wallet's signature and a permit for the bond", async () => {
+    test("accepts the agent wallet's signature (set when the channel opened) and a permit for the bond", async () => {
       await f.setAgentWallet("provider-1", s.agentId, "provider-2");
-      const r = await s.receipt();
+      const config = f.channelConfig("client-1", s.agentId, s.modelId, { salt: 7 });
+      const { channelId } = await f.openChannel("client-1", config, 1_000_000n);
+      const r = await s.receipt({ channelId });
       const sig = await signReceipt(t, f, r, "provider-2");
       await f.mint(s.address("client-4"), s.p.challengeBond);
       const permit = await f.signPermit("client-4", f.addresses.disputes, s.p.challengeBond, maxUint256);
