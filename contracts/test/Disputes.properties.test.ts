@@ -263,10 +263,10 @@ async function runSequence(ops: Op[]): Promise<void> {
         }
         credit(f.addresses.disputes, -p.challengeBond);
         if (guilty) {
-          const target = p.slashAmount > d.charge ? p.slashAmount : d.charge;
+          // No claims in this model: the channel paid the provider nothing, so nothing is owed back
+          // and the slash is `slashAmount` (refunds.properties.test.ts models claims and refunds).
+          const target = p.slashAmount;
           const slashed = stakes[d.agent]! < target ? stakes[d.agent]! : target;
-          // No claims in this model: the channel paid the provider nothing, so nothing is refunded
-          // (refunds.properties.test.ts models claims and refunds).
           const refund = 0n;
           const reward = ((slashed - refund) * p.rewardBps) / 10_000n;
           stakes[d.agent]! -= slashed;

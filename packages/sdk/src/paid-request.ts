@@ -19,7 +19,7 @@ import {
   voucherTypes,
 } from "@verity/core";
 import type { LocalAccount } from "viem";
-import type { AgentSigners } from "./agent-signers.ts";
+import type { ReceiptSigners } from "./receipt-signers.ts";
 import type { AuditQueue } from "./audit-queue.ts";
 import type { ChannelStore, Reservation } from "./channel-store.ts";
 import type { Offer } from "./offer-directory.ts";
@@ -35,7 +35,7 @@ export type PaidContext = {
   authorizer: LocalAccount;
   store: ChannelStore;
   flags: ProviderFlags;
-  signers: AgentSigners;
+  signers: ReceiptSigners;
   audits: AuditQueue;
   fetch: typeof fetch;
   /** Largest ceiling the client signs for one request. */

@@ -9,7 +9,7 @@ import { type ChainClients, connectChain } from "@verity/chain";
 import { ConfigError, type Deployment } from "@verity/core";
 import type { EIP1193Provider, LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { createAgentSigners } from "./agent-signers.ts";
+import { createReceiptSigners } from "./receipt-signers.ts";
 import { type AuditQueue, type AuditSample, createAuditQueue } from "./audit-queue.ts";
 import { auditThreshold, createAuditSampler } from "./audit-sampler.ts";
 import { type ChannelOps, createChannelOps, type OpenChannelArgs } from "./channel-ops.ts";
@@ -172,10 +172,7 @@ export function createVerityClient(options: VerityClientOptions) {
       authorizer,
       store,
       flags,
-      signers: createAgentSigners({
-        publicClient: clients.publicClient,
-        agentRegistry: deployment.contracts.AgentRegistry.address,
-      }),
+      signers: createReceiptSigners({ publicClient: clients.publicClient, paymentChannels }),
       audits,
       fetch: baseFetch,
       maxCeiling,
