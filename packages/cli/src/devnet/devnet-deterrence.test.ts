@@ -135,6 +135,10 @@ async function driveDisputes(): Promise<void> {
       const d = await chain.readContract({ address, abi: disputesAbi, functionName: "getDispute", args: [id] });
       if (d.status !== 1) continue;
       open++;
+      if (d.drawnAt === 0) {
+        waiting = true; // the challenger draws the committee on its next tick
+        continue;
+      }
       const committee = await chain.readContract({
         address,
         abi: disputesAbi,
@@ -144,7 +148,7 @@ async function driveDisputes(): Promise<void> {
       const votes = await Promise.all(
         committee.map((m) => chain.readContract({ address, abi: disputesAbi, functionName: "voteOf", args: [id, m] })),
       );
-      const commitEnd = d.openedAt + commitWindow;
+      const commitEnd = BigInt(d.drawnAt) + commitWindow;
       const revealEnd = commitEnd + revealWindow;
       let end: bigint | undefined;
       if (now <= commitEnd) end = votes.every((v) => v.committed) ? commitEnd + 1n : undefined;
