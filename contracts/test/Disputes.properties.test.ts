@@ -216,7 +216,7 @@ async function runSequence(ops: Op[]): Promise<void> {
       key = `challenge:${op.age}`;
     } else if (op.kind === "commit" || op.kind === "reveal") {
       const d = disputes[disputes.length - 1 - (op.dispute % Math.max(disputes.length, 1))];
-      if (!d || !d.drawn) continue;
+      if (!d?.drawn) continue;
       const m = d.members[op.member % d.members.length]!;
       const commitEnd = d.openedAt + p.commitWindow;
       if (op.kind === "commit") {

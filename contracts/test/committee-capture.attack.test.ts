@@ -34,8 +34,7 @@ function expectedCommittee(args: {
   let total = weights.reduce((a, b) => a + b, 0n);
   const out: Address[] = [];
   for (let k = 0n; out.length < args.seats && total > 0n; k++) {
-    let r =
-      BigInt(keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }], [args.seed, k]))) % total;
+    let r = BigInt(keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }], [args.seed, k]))) % total;
     let j = 0;
     while (r >= (weights[j] ?? 0n)) r -= weights[j++] ?? 0n;
     total -= weights[j] ?? 0n;
@@ -77,10 +76,7 @@ describe("committee capture", () => {
     assert.deepEqual(await f.as("client-2").disputes.read.committeeOf([disputeId]), []);
     // The very next transaction is mined in the seed block itself: its hash is not known yet.
     await expectRevert(f.as("client-2").disputes.write.drawCommittee([disputeId]), "SeedBlockNotMined");
-    await expectRevert(
-      f.as("client-2").disputes.write.commitVote([disputeId, keccak256("0x01")]),
-      "CommitteeNotDrawn",
-    );
+    await expectRevert(f.as("client-2").disputes.write.commitVote([disputeId, keccak256("0x01")]), "CommitteeNotDrawn");
     await expectRevert(f.as("client-2").disputes.write.resolve([disputeId]), "CommitteeNotDrawn");
     await t.testClient.mine({ blocks: 1 }); // the seed block
     const draw = await f.mined(f.as("client-5").disputes.write.drawCommittee([disputeId]));

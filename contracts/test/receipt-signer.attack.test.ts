@@ -60,9 +60,7 @@ describe("receipt signer fixed at channel open", () => {
   test("attack: provider transfers its agent NFT after serving so its receipts no longer verify", async () => {
     await convictsAndRefunds(s.channelId, "provider-1", () =>
       f.mined(
-        f
-          .as("provider-1")
-          .agents.write.transferFrom([s.address("provider-1"), s.address("provider-2"), s.agentId]),
+        f.as("provider-1").agents.write.transferFrom([s.address("provider-1"), s.address("provider-2"), s.agentId]),
       ),
     );
   });

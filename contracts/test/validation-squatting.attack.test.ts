@@ -28,9 +28,7 @@ describe("validation squatting", () => {
   after(() => t.close());
 
   const verdictHash = (disputeId: bigint) =>
-    keccak256(
-      encodeAbiParameters([{ type: "address" }, { type: "uint256" }], [f.addresses.disputes, disputeId]),
-    );
+    keccak256(encodeAbiParameters([{ type: "address" }, { type: "uint256" }], [f.addresses.disputes, disputeId]));
 
   test("attack: a stranger's agent squats the request hash of a coming verdict to block its record", async () => {
     // client-5 registers its own agent and writes requests for the next dispute ids, naming itself.

@@ -16,7 +16,10 @@ import type { TxSender } from "./tx-sender.ts";
 
 /** Vote window ends of a dispute whose committee was drawn at `drawnAt` (chain seconds). */
 export function windowsFrom(drawnAt: number, windows: { commitWindow: number; revealWindow: number }) {
-  return { commitEnd: drawnAt + windows.commitWindow, revealEnd: drawnAt + windows.commitWindow + windows.revealWindow };
+  return {
+    commitEnd: drawnAt + windows.commitWindow,
+    revealEnd: drawnAt + windows.commitWindow + windows.revealWindow,
+  };
 }
 
 export function createCommitteeDraw(options: {

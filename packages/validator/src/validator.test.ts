@@ -253,7 +253,14 @@ test("a substituted answer fails, is challenged, and the committee's guilty verd
     charge,
   });
   // The provider was paid for the answer (a guilty verdict refunds what the channel paid).
-  await claimTestChannel({ t, deployment, payer: "client-2", claimer: "provider-1", channelId: channel2, amount: charge });
+  await claimTestChannel({
+    t,
+    deployment,
+    payer: "client-2",
+    claimer: "provider-1",
+    channelId: channel2,
+    amount: charge,
+  });
   const balance = (who: `0x${string}`) =>
     read({ address: deployment.token.address, abi: testUSDAbi, functionName: "balanceOf", args: [who] });
   const payer = t.account("client-2").address;
