@@ -15,15 +15,15 @@ import {Staking} from "./Staking.sol";
 /// @title Disputes
 /// @notice The verification layer and the only address `Staking` accepts `slash` and `pauseOffers`
 /// from. Anyone holding a provider-signed receipt may `challenge` it within Staking's `auditWindow`
-/// by posting `challengeBond`; a committee of `committeeSize` validators is drawn from the validator
-/// set, commits votes during `commitWindow`, reveals them during `revealWindow`, and anyone then
-/// `resolve`s: a strict majority of revealed "guilty" votes slashes the provider (payer refunded,
+/// (or an audit window after the channel's latest claim) by posting `challengeBond`; a committee of
+/// `committeeSize` validators is drawn, weighted by bond, from the hash of a block mined after the
+/// challenge (`drawCommittee`), commits votes during `commitWindow`, reveals them during
+/// `revealWindow`, and anyone then `resolve`s: a strict majority of revealed "guilty" votes slashes the provider (payer refunded,
 /// challenger rewarded, treasury the rest) and pauses its offers; anything else (tie, no reveals)
 /// is "not guilty" and the challenge bond pays the provider.
-/// @dev Committee randomness is `blockhash(block.number - 1)` mixed with the dispute id
-/// (`_randomSeed`): fine for devnets, but the challenger can predict the committee before sending
-/// and a block producer can bias it. Public deployments should override `_randomSeed` with a
-/// beacon / VRF read (or a later-block commit) before going live.
+/// @dev Committee randomness is the hash of the block after the challenge mixed with the dispute id
+/// (`_randomSeed`): the challenger cannot know it when it challenges, but that block's producer can
+/// withhold it to re-roll. Deployments where that matters override `_randomSeed` with a beacon / VRF.
 contract Disputes is DisputesBase {
     using SafeERC20 for IERC20;
 
@@ -102,13 +102,14 @@ contract Disputes is DisputesBase {
     // ---------------------------------------------------------------- challenge
 
     /// @notice Challenges a provider-signed receipt, posting `challengeBond` (pulled with an allowance)
-    /// and drawing the dispute's committee.
+    /// and scheduling the committee draw from the next block (`drawCommittee` once it is mined).
     /// @dev Reverts `UnknownChannel`, `UnknownModel`, `ReceiptChannelMismatch`,
-    /// `ReceiptSignatureInvalid`, `ChallengeWindowClosed`, `AlreadyChallenged`, `InsufficientBond`,
-    /// `NotEnoughValidators`, in that order. One dispute per signed receipt (its EIP-712 digest, which
+    /// `ReceiptSignatureInvalid` (not the channel's `receiverSigner`, fixed at open),
+    /// `ChallengeWindowClosed` (past `challengeClosesAt`), `AlreadyChallenged`, `InsufficientBond`,
+    /// `NotEnoughValidators` (fewer registered validators than seats), in that order. One dispute per signed receipt (its EIP-712 digest, which
     /// covers the request id and the channel).
     /// @param receipt The receipt as the provider signed it.
-    /// @param providerSignature Signature of the channel receiver's owner or agent wallet (ECDSA or ERC-1271).
+    /// @param providerSignature Signature of the channel's receipt signer (ECDSA or ERC-1271).
     /// @param evidenceHash Hash of the challenger's evidence (e.g. a re-execution transcript).
     /// @param evidenceURI Where the evidence can be fetched (emitted only).
     /// @return disputeId Id of the new dispute.

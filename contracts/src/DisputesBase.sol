@@ -198,9 +198,9 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
     error UnknownModel(uint256 modelId);
     /// @notice The receipt names a model other than its channel's.
     error ReceiptChannelMismatch(bytes32 channelId, uint256 receiptModelId, uint256 channelModelId);
-    /// @notice The signature is not the channel receiver's owner's or agent wallet's over this receipt.
+    /// @notice The signature is not the channel's receipt signer's (fixed when it opened) over this receipt.
     error ReceiptSignatureInvalid(bytes32 receiptHash);
-    /// @notice The receipt is older than the audit window.
+    /// @notice The audit window after the later of the receipt's timestamp and the channel's latest claim has passed.
     error ChallengeWindowClosed(bytes32 receiptHash, uint256 closedAt);
     /// @notice This receipt was challenged already.
     error AlreadyChallenged(bytes32 receiptHash, uint256 disputeId);
