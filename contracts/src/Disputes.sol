@@ -227,6 +227,29 @@ contract Disputes is DisputesBase {
         if (unclaimedPenalties != 0) token.safeTransfer(treasury, unclaimedPenalties);
     }
 
+    /// @notice Pays out the refund a guilty verdict on `disputeId` held back because the channel had
+    /// not paid it yet (anyone may call; the money goes to the payer): as much of it as the channel
+    /// has paid since, net of the channel's refunds. Once the channel is closed (nothing more can be
+    /// claimed) what is still held goes to the treasury.
+    /// @dev Reverts `NoRefundHeld` when nothing is held, `RefundNotReleasable` when the channel is
+    /// open and has paid nothing more to refund.
+    /// @return toPayer Refunded to the payer now.
+    function releaseRefund(uint256 disputeId) external nonReentrant returns (uint256 toPayer) {
+        uint256 held = heldRefundOf[disputeId];
+        if (held == 0) revert NoRefundHeld(disputeId);
+        Dispute storage d = _disputes[disputeId];
+        bytes32 channelId = d.channelId;
+        uint256 left = _unrefunded(channelId);
+        toPayer = held < left ? held : left;
+        uint256 toTreasury = paymentChannels.getChannel(channelId).closed ? held - toPayer : 0;
+        if (toPayer == 0 && toTreasury == 0) revert RefundNotReleasable(disputeId);
+        heldRefundOf[disputeId] = held - toPayer - toTreasury;
+        refundedOf[channelId] += toPayer;
+        emit RefundReleased(disputeId, channelId, toPayer, toTreasury);
+        if (toPayer != 0) token.safeTransfer(d.payer, toPayer);
+        if (toTreasury != 0) token.safeTransfer(treasury, toTreasury);
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @notice EIP-712 digest of `receipt` (domain `Verity Receipt` v1, this chain, PaymentChannels).
@@ -243,16 +266,24 @@ contract Disputes is DisputesBase {
         return MessageHashUtils.toTypedDataHash(domain, keccak256(abi.encode(RECEIPT_TYPEHASH, receipt)));
     }
 
-    /// @notice What a guilty verdict on `disputeId` refunds its payer now (before capping at the
-    /// slash): `max(charge, min(cumulativeCharged, claimed))`, bounded by what the channel paid the
-    /// provider (`claimed`) less what earlier verdicts on the channel refunded (`refundedOf`).
-    function refundDue(uint256 disputeId) public view returns (uint256) {
+    /// @notice What the payer of `disputeId` is owed on a guilty verdict (before capping at the
+    /// slash): `max(charge, min(cumulativeCharged, claimed))`, everything it paid on the channel up to
+    /// and including the challenged answer, and at least that answer's charge.
+    function refundOwed(uint256 disputeId) public view returns (uint256) {
         Dispute storage d = _disputes[disputeId];
         uint256 paid = paymentChannels.getChannel(d.channelId).claimed;
         uint256 owed = d.cumulativeCharged < paid ? d.cumulativeCharged : paid;
-        if (owed < d.charge) owed = d.charge;
-        uint256 refunded = refundedOf[d.channelId];
-        uint256 left = paid > refunded ? paid - refunded : 0;
+        return owed > d.charge ? owed : d.charge;
+    }
+
+    /// @notice What a guilty verdict on `disputeId` pays its payer now (before capping at the slash):
+    /// `refundOwed`, bounded by what the channel paid the provider (`claimed`) less what verdicts on
+    /// the channel refunded already (`refundedOf`), so K disputes on one channel never refund more
+    /// than it paid. The covered rest of `refundOwed` is held (`heldRefundOf`) for `releaseRefund`.
+    function refundDue(uint256 disputeId) public view returns (uint256) {
+        Dispute storage d = _disputes[disputeId];
+        uint256 owed = refundOwed(disputeId);
+        uint256 left = _unrefunded(d.channelId);
         return owed < left ? owed : left;
     }
 
@@ -359,9 +390,12 @@ contract Disputes is DisputesBase {
     }
 
     /// @dev Stake-weighted draw without replacement: each seat picks a validator with probability
-    /// proportional to its bond among those left. A pick that may not sit (the challenger, the
-    /// channel's payer, the accused agent's owner, operators, wallet or fixed receipt signer, the
-    /// accused agent itself, or a bond below `validatorBond`) is dropped without using the seat.
+    /// proportional to its bond among those left (bonds below `validatorBond` weigh nothing). A pick
+    /// that may not sit is dropped without using the seat: the challenger, the channel's payer, the
+    /// accused agent's owner, current wallet and fixed receipt signer, the accused agent itself, and
+    /// a validator whose own agent the accused's owner holds. Operators approved by the accused are
+    /// not excluded: approval needs no consent, so excluding them would let the accused veto every
+    /// validator (its own keys can register without approval anyway; stake weight is the defence).
     function _draw(uint256 disputeId, Dispute storage d, uint256 seed) private returns (address[] memory chosen) {
         uint256 agentId = d.agentId;
         address[] memory pool = _validatorList;
@@ -375,6 +409,7 @@ contract Disputes is DisputesBase {
                 total += bond;
             }
         }
+        address owner = agentRegistry.ownerOf(agentId);
         address wallet = agentRegistry.getAgentWallet(agentId);
         address signer = paymentChannels.getChannel(d.channelId).receiverSigner;
         chosen = new address[](committeeSize);
@@ -391,8 +426,8 @@ contract Disputes is DisputesBase {
             weights[j] = 0;
             Validator storage v = _validators[candidate];
             if (
-                candidate == d.challenger || candidate == d.payer || candidate == wallet || candidate == signer
-                    || v.agentId == agentId || agentRegistry.isAuthorized(agentId, candidate)
+                candidate == d.challenger || candidate == d.payer || candidate == owner || candidate == wallet
+                    || candidate == signer || v.agentId == agentId || agentRegistry.ownerOf(v.agentId) == owner
             ) continue;
             chosen[count++] = candidate;
             ++v.activeDuties;
@@ -456,23 +491,32 @@ contract Disputes is DisputesBase {
     /// a provider caught substituting once is presumed to have substituted on that channel before.
     function _punish(uint256 disputeId, Dispute storage d) private {
         uint256 agentId = d.agentId;
-        uint256 owed = refundDue(disputeId);
+        uint256 owed = refundOwed(disputeId);
         (uint256 bonded, uint256 unbonding) = staking.stakeOf(agentId);
         uint256 target = slashAmount > owed ? slashAmount : owed;
         uint256 slashed = bonded + unbonding < target ? bonded + unbonding : target;
-        uint256 refund = slashed < owed ? slashed : owed;
+        uint256 owedCovered = slashed < owed ? slashed : owed;
+        // Paid out now: only what the channel has paid and not yet had back; the rest is held here
+        // until the channel pays it (a claim after the verdict) or closes (`releaseRefund`).
+        uint256 due = refundDue(disputeId);
+        uint256 refund = owedCovered < due ? owedCovered : due;
+        uint256 held = owedCovered - refund;
         if (refund != 0) refundedOf[d.channelId] += refund;
-        uint256 reward = (slashed - refund) * challengerRewardBps / BPS;
-        uint256 rest = slashed - refund - reward;
+        if (held != 0) {
+            heldRefundOf[disputeId] = held;
+            emit RefundHeld(disputeId, d.channelId, held);
+        }
+        uint256 reward = (slashed - owedCovered) * challengerRewardBps / BPS;
+        uint256 rest = slashed - owedCovered - reward;
         address challenger = d.challenger;
         emit DisputeResolved(
             disputeId, agentId, true, d.guiltyVotes, d.notGuiltyVotes, slashed, refund, reward, rest, challenger
         );
         if (slashed != 0) {
-            address[] memory recipients = new address[](3);
-            uint256[] memory amounts = new uint256[](3);
-            (recipients[0], recipients[1], recipients[2]) = (d.payer, challenger, treasury);
-            (amounts[0], amounts[1], amounts[2]) = (refund, reward, rest);
+            address[] memory recipients = new address[](4);
+            uint256[] memory amounts = new uint256[](4);
+            (recipients[0], recipients[1], recipients[2], recipients[3]) = (d.payer, address(this), challenger, treasury);
+            (amounts[0], amounts[1], amounts[2], amounts[3]) = (refund, held, reward, rest);
             staking.slash(agentId, slashed, recipients, amounts);
         }
         staking.pauseOffers(agentId);
@@ -488,6 +532,13 @@ contract Disputes is DisputesBase {
         ) {} catch {
             emit RegistryWriteFailed(disputeId, reputationRegistry);
         }
+    }
+
+    /// @dev What `channelId` paid the provider and no verdict refunded yet.
+    function _unrefunded(bytes32 channelId) private view returns (uint256) {
+        uint256 paid = paymentChannels.getChannel(channelId).claimed;
+        uint256 refunded = refundedOf[channelId];
+        return paid > refunded ? paid - refunded : 0;
     }
 
     function _drawnAt(uint256 disputeId, Dispute storage d) private view returns (uint256 drawnAt) {

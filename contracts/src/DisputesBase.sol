@@ -110,6 +110,9 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
     /// @notice Refunded to the payer of `channelId` by guilty verdicts so far (never above what the
     /// channel paid the provider).
     mapping(bytes32 channelId => uint256) public refundedOf;
+    /// @notice Refund of guilty verdict `disputeId` held here until its channel pays it
+    /// (`releaseRefund`).
+    mapping(uint256 disputeId => uint256) public heldRefundOf;
 
     /// @notice The payment token bonds are posted in (Staking's token).
     IERC20 public immutable token;
@@ -189,6 +192,11 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
         uint256 treasuryAmount,
         address bondRecipient
     );
+    /// @notice The guilty verdict on `disputeId` owes its payer `amount` more than `channelId` has paid
+    /// so far; it is held until the channel pays it or closes.
+    event RefundHeld(uint256 indexed disputeId, bytes32 indexed channelId, uint256 amount);
+    /// @notice Held refund of `disputeId` paid out: `toPayer` to the payer, `toTreasury` (channel closed).
+    event RefundReleased(uint256 indexed disputeId, bytes32 indexed channelId, uint256 toPayer, uint256 toTreasury);
     /// @notice Writing the verdict of `disputeId` to `registry` failed; the verdict stands regardless.
     event RegistryWriteFailed(uint256 indexed disputeId, address indexed registry);
 
@@ -208,6 +216,10 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
     error InsufficientBond(uint256 available, uint256 required);
     /// @notice Fewer eligible validators than the committee size.
     error NotEnoughValidators(uint256 eligible, uint256 required);
+    /// @notice No refund of the dispute is held.
+    error NoRefundHeld(uint256 disputeId);
+    /// @notice The channel has paid nothing more to refund and is still open.
+    error RefundNotReleasable(uint256 disputeId);
     /// @notice The committee can be drawn only after block `seedBlock` is mined.
     error SeedBlockNotMined(uint256 disputeId, uint256 seedBlock);
     /// @notice The committee of the dispute was drawn already.

@@ -116,6 +116,8 @@ let reset: () => Promise<void>;
 const agents: { id: bigint; signer: string; payer: string; channelId: Hex; modelId: bigint }[] = [];
 const CHALLENGERS = ["client-2", "client-3"];
 let watched: Address[];
+/** Refunds held in Disputes by guilty verdicts of the current sequence. */
+let heldRefunds = 0n;
 const seen = outcomes();
 
 before(async () => {
@@ -158,6 +160,7 @@ async function runSequence(ops: Op[]): Promise<void> {
   const disputes: DisputeModel[] = [];
   const challenged: Receipt[] = [];
   const { balances, credit } = await h.expectedBalances(watched);
+  heldRefunds = 0n;
   const addr = (n: string) => t.account(n).address;
   const nameOf = new Map(VALIDATORS.map((v) => [addr(v).toLowerCase(), v]));
 
@@ -263,17 +266,18 @@ async function runSequence(ops: Op[]): Promise<void> {
         }
         credit(f.addresses.disputes, -p.challengeBond);
         if (guilty) {
-          // No claims in this model: the channel paid the provider nothing, so nothing is owed back
-          // and the slash is `slashAmount` (refunds.properties.test.ts models claims and refunds).
-          const target = p.slashAmount;
+          const target = p.slashAmount > d.charge ? p.slashAmount : d.charge;
           const slashed = stakes[d.agent]! < target ? stakes[d.agent]! : target;
-          const refund = 0n;
-          const reward = ((slashed - refund) * p.rewardBps) / 10_000n;
+          // No claims in this model: the channel has paid nothing, so the charge owed back is held
+          // in Disputes until it does (refunds.properties.test.ts models claims and refunds).
+          const held = slashed < d.charge ? slashed : d.charge;
+          const reward = ((slashed - held) * p.rewardBps) / 10_000n;
           stakes[d.agent]! -= slashed;
+          heldRefunds += held;
           credit(f.addresses.staking, -slashed);
-          credit(addr(d.payer), refund);
+          credit(f.addresses.disputes, held);
           credit(addr(d.challenger), reward + p.challengeBond);
-          credit(addr("treasury"), slashed - refund - reward);
+          credit(addr("treasury"), slashed - held - reward);
         } else {
           credit(addr(agents[d.agent]!.signer), p.challengeBond);
         }
@@ -317,8 +321,8 @@ async function checkInvariants(
   const actual = await h.balancesOf([...balances.keys()]);
   for (const [account, expected] of balances) assert.equal(actual.get(account), expected, `balance of ${account}`);
   const open = disputes.filter((x) => x.open);
-  const held = [...bonds.values()].reduce((a, b) => a + b, 0n) + BigInt(open.length) * s.p.challengeBond;
-  assert.equal(actual.get(f.addresses.disputes), held, "Disputes holds exactly the open bonds");
+  const held = [...bonds.values()].reduce((a, b) => a + b, 0n) + BigInt(open.length) * s.p.challengeBond + heldRefunds;
+  assert.equal(actual.get(f.addresses.disputes), held, "Disputes holds exactly the bonds and held refunds");
   const total = await st.read.totalStaked();
   assert.equal(actual.get(f.addresses.staking), total, "Staking holds totalStaked");
   assert.equal(

@@ -2,8 +2,8 @@
  * Committee capture: a challenger (or the accused) tries to pick the committee that judges a dispute.
  * The committee is drawn in a later transaction from the hash of a block mined after the challenge,
  * weighted by validator bond, never seating the challenger, the channel's payer or the accused
- * provider's owner, operators, wallet or fixed receipt signer; a penalised validator can top its
- * bond back up.
+ * provider's owner, wallet, fixed receipt signer or a validator on an agent its owner holds (but not
+ * the operators it approved: approval needs no consent); a penalised validator can top its bond up.
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
@@ -99,13 +99,19 @@ describe("committee capture", () => {
   });
 
   test("attack: payer, challenger and provider register as validators to judge their own dispute", async () => {
-    // client-1 pays the channel, client-2 challenges, provider-2 is the agent wallet, provider-3 an operator.
+    // client-1 pays the channel, client-2 challenges, provider-1 owns the accused agent, provider-2 is
+    // its wallet, provider-3 validates on an agent provider-1 owns.
     await f.setAgentWallet("provider-1", s.agentId, "provider-2");
-    await f.mined(f.as("provider-1").agents.write.setApprovalForAll([s.address("provider-3"), true]));
-    const insiders = ["client-1", "client-2", "provider-2", "provider-3"];
+    const insiders = ["client-1", "client-2", "provider-1", "provider-2", "provider-3"];
     await f.fund(insiders, 1_000_000_000n, f.addresses.disputes);
     for (const name of insiders) {
-      const id = await f.registerAgent(name);
+      let id: bigint;
+      if (name === "provider-3") {
+        id = await f.registerAgent("provider-1");
+        await f.mined(f.as("provider-1").agents.write.approve([s.address("provider-3"), id]));
+      } else {
+        id = await f.registerAgent(name);
+      }
       await f.mined(f.as(name).disputes.write.registerValidator([id]));
       // Heavy bonds: were they eligible, they would take most seats.
       await f.mined(f.as(name).disputes.write.topUpBond([500_000_000n]));
@@ -132,6 +138,17 @@ describe("committee capture", () => {
       });
       assert.deepEqual(members, expected, "the draw is the bond-weighted draw");
     }
+  });
+
+  test("attack: provider approves every validator as its operator so that no committee can be drawn", async () => {
+    // ERC-721 approval needs no consent from the operator: it must not disqualify anyone.
+    for (const v of VALIDATORS) {
+      await f.mined(f.as("provider-1").agents.write.setApprovalForAll([s.address(v), true]));
+    }
+    const { disputeId, committee } = await s.challenge();
+    assert.equal(committee.length, Number(s.p.committeeSize));
+    const tx = await s.convict(disputeId, committee);
+    assert.equal(eventsOf(disputesAbi, tx, "DisputeResolved")[0]?.args.guilty, true);
   });
 
   test("attack: Sybil validators at the minimum bond outnumber one heavily bonded honest validator", async () => {

@@ -24,7 +24,8 @@ const STAKE = 1_000_000_000_000n;
 type Op =
   | { kind: "claim"; ch: number; step: bigint }
   | { kind: "challenge"; ch: number; charge: bigint; cumulative: bigint; from: number }
-  | { kind: "verdict"; dispute: number; guilty: boolean };
+  | { kind: "verdict"; dispute: number; guilty: boolean }
+  | { kind: "release"; dispute: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -49,6 +50,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant("verdict" as const), dispute: fc.nat(3), guilty: fc.boolean() }),
     weight: 3,
   },
+  { arbitrary: fc.record({ kind: fc.constant("release" as const), dispute: fc.nat(3) }), weight: 2 },
 );
 
 let t: TestChain;
@@ -77,6 +79,7 @@ async function run(ops: Op[]): Promise<void> {
   const signed = channels.map(() => 0n);
   const start = await Promise.all(channels.map((c) => f.balanceOf(s.address(c.payer))));
   const open: { id: bigint; ch: number; committee: string[] }[] = [];
+  const convicted: { id: bigint; ch: number }[] = [];
 
   for (const op of ops) {
     if (op.kind === "claim") {
@@ -95,6 +98,28 @@ async function run(ops: Op[]): Promise<void> {
       const { disputeId, committee } = await s.challenge(op.from === 0 ? "client-2" : "client-3", receipt);
       open.push({ id: disputeId, ch: op.ch, committee });
       seen.count("challenge");
+    } else if (op.kind === "release") {
+      // Anyone may release a held refund; it pays the payer only what the channel paid since.
+      const d = convicted[op.dispute % Math.max(convicted.length, 1)];
+      if (!d) continue;
+      const wallet = f.wallet("client-5");
+      let tx: Awaited<ReturnType<typeof f.publicClient.waitForTransactionReceipt>> | undefined;
+      try {
+        const hash = await wallet.writeContract({
+          address: f.addresses.disputes,
+          abi: disputesAbi,
+          functionName: "releaseRefund",
+          args: [d.id],
+        } as never);
+        tx = await f.publicClient.waitForTransactionReceipt({ hash });
+      } catch {
+        seen.count("release:refused");
+      }
+      if (tx) {
+        const [released] = parseEventLogs({ abi: disputesAbi, logs: tx.logs, eventName: "RefundReleased" });
+        refunded[d.ch]! += released?.args.toPayer ?? 0n;
+        seen.count("release:paid");
+      }
     } else {
       const d = open.splice(op.dispute % Math.max(open.length, 1), 1)[0];
       if (!d) continue;
@@ -115,6 +140,7 @@ async function run(ops: Op[]): Promise<void> {
       const refund = resolved?.args.refunded ?? 0n;
       refunded[d.ch]! += refund;
       const guilty = voting && op.guilty;
+      if (guilty) convicted.push({ id: d.id, ch: d.ch });
       assert.equal(resolved?.args.guilty, guilty);
       if (guilty && before > 0n) assert.ok(refund > 0n, "a guilty verdict refunds what is left of the payment");
       if (!guilty) assert.equal(refund, 0n);

@@ -25,6 +25,7 @@ import { createDisputeWatcher } from "./dispute-watcher.ts";
 import { createValidatorMetrics } from "./metrics.ts";
 import { createModelResolver } from "./model-resolver.ts";
 import { onboardValidator } from "./onboard.ts";
+import { createRefundRelease } from "./refund-release.ts";
 import { registrationFile } from "./registration.ts";
 import { auditWindowReader, preflightSample, verifySampleOnChain } from "./sample-checks.ts";
 import type { Thresholds } from "./thresholds.ts";
@@ -259,6 +260,7 @@ export function createValidator(options: ValidatorOptions) {
       ...(options.advanceChain ? { advanceChain: options.advanceChain } : {}),
       onEvent: emit,
     });
+    const refunds = createRefundRelease({ clients, deployment, store: disputes, sender, onEvent: emit });
     const watcher = createDisputeWatcher({
       db,
       store: disputes,
@@ -359,6 +361,7 @@ export function createValidator(options: ValidatorOptions) {
           await challenger.challengePending();
           await draw.drawPending();
           await committee.tick();
+          await refunds.releasePending();
         } catch (error) {
           onError(error);
         }
