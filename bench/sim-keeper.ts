@@ -64,16 +64,20 @@ export function createDisputeKeeper(options: {
     let why = "";
     for (let id = 1n; id <= count; id++) {
       if (done.has(id)) continue;
-      const d = await read<{ openedAt: bigint; status: number }>("getDispute", [id]);
+      const d = await read<{ drawnAt: number; status: number }>("getDispute", [id]);
       if (d.status !== OPEN) {
         done.add(id);
+        continue;
+      }
+      if (Number(d.drawnAt) === 0) {
+        waiting = true; // the challenger draws the committee first; the windows start then
         continue;
       }
       const members = await read<readonly `0x${string}`[]>("committeeOf", [id]);
       const votes = await Promise.all(
         members.map((m) => read<{ committed: boolean; revealed: boolean }>("voteOf", [id, m])),
       );
-      const commitEnd = Number(d.openedAt) + windows.commit;
+      const commitEnd = Number(d.drawnAt) + windows.commit;
       const revealEnd = commitEnd + windows.reveal;
       const committed = votes.every((v) => v.committed);
       // A member that missed its commit can no longer reveal: nothing to wait for.

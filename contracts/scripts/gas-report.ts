@@ -143,8 +143,8 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
 }
 
 /**
- * The dispute flow: registering a validator, a challenge (bond pull + committee draw of 3 out of 5),
- * a commit, a reveal, and resolving guilty (slash to 3 recipients, pause, two registry records)
+ * The dispute flow: registering a validator, a challenge (checks, bond pull, draw scheduled), the
+ * committee draw (3 out of 5, bond-weighted) from the next block, a commit, a reveal, and resolving guilty (slash to 3 recipients, pause, two registry records)
  * and not guilty (bond to the provider). The second dispute runs once every account is warm.
  */
 async function measureDisputes(t: TestChain, f: Fixture, report: Report) {
@@ -154,11 +154,15 @@ async function measureDisputes(t: TestChain, f: Fixture, report: Report) {
   report["disputes.registerValidator"] = gasOf(
     await f.mined(f.as("validator-1").disputes.write.registerValidator([s.validatorAgents.get("validator-1") ?? 0n])),
   );
+  await s.claim(5_000n); // the channel has paid: the guilty verdict refunds (and records the refund)
   for (const guilty of [true, false]) {
-    const { disputeId, committee, tx } = await s.challenge("client-2");
+    const { disputeId, committee, tx, drawTx } = await s.challenge("client-2");
     const [a = "", b = "", c = ""] = committee;
     const suffix = guilty ? "guilty" : "notGuilty";
-    if (guilty) report["disputes.challenge"] = gasOf(tx);
+    if (guilty) {
+      report["disputes.challenge"] = gasOf(tx);
+      report["disputes.drawCommittee"] = gasOf(drawTx);
+    }
     const commit = await s.commit(disputeId, a, guilty);
     await s.commit(disputeId, b, guilty);
     await s.commit(disputeId, c, !guilty);

@@ -7,7 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {DisputesBase} from "./DisputesBase.sol";
-import {IDisputeReputationRecorder, IDisputeValidationRecorder} from "./interfaces/IDisputes.sol";
+import {IDisputeReputationRecorder, IDisputes, IDisputeValidationRecorder} from "./interfaces/IDisputes.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {PaymentChannels} from "./PaymentChannels.sol";
 import {Staking} from "./Staking.sol";
@@ -15,15 +15,15 @@ import {Staking} from "./Staking.sol";
 /// @title Disputes
 /// @notice The verification layer and the only address `Staking` accepts `slash` and `pauseOffers`
 /// from. Anyone holding a provider-signed receipt may `challenge` it within Staking's `auditWindow`
-/// by posting `challengeBond`; a committee of `committeeSize` validators is drawn from the validator
-/// set, commits votes during `commitWindow`, reveals them during `revealWindow`, and anyone then
-/// `resolve`s: a strict majority of revealed "guilty" votes slashes the provider (payer refunded,
+/// (or an audit window after the channel's latest claim) by posting `challengeBond`; a committee of
+/// `committeeSize` validators is drawn, weighted by bond, from the hash of a block mined after the
+/// challenge (`drawCommittee`), commits votes during `commitWindow`, reveals them during
+/// `revealWindow`, and anyone then `resolve`s: a strict majority of revealed "guilty" votes slashes the provider (payer refunded,
 /// challenger rewarded, treasury the rest) and pauses its offers; anything else (tie, no reveals)
 /// is "not guilty" and the challenge bond pays the provider.
-/// @dev Committee randomness is `blockhash(block.number - 1)` mixed with the dispute id
-/// (`_randomSeed`): fine for devnets, but the challenger can predict the committee before sending
-/// and a block producer can bias it. Public deployments should override `_randomSeed` with a
-/// beacon / VRF read (or a later-block commit) before going live.
+/// @dev Committee randomness is the hash of the block after the challenge mixed with the dispute id
+/// (`_randomSeed`): the challenger cannot know it when it challenges, but that block's producer can
+/// withhold it to re-roll. Deployments where that matters override `_randomSeed` with a beacon / VRF.
 contract Disputes is DisputesBase {
     using SafeERC20 for IERC20;
 
@@ -102,13 +102,14 @@ contract Disputes is DisputesBase {
     // ---------------------------------------------------------------- challenge
 
     /// @notice Challenges a provider-signed receipt, posting `challengeBond` (pulled with an allowance)
-    /// and drawing the dispute's committee.
+    /// and scheduling the committee draw from the next block (`drawCommittee` once it is mined).
     /// @dev Reverts `UnknownChannel`, `UnknownModel`, `ReceiptChannelMismatch`,
-    /// `ReceiptSignatureInvalid`, `ChallengeWindowClosed`, `AlreadyChallenged`, `InsufficientBond`,
-    /// `NotEnoughValidators`, in that order. One dispute per signed receipt (its EIP-712 digest, which
+    /// `ReceiptSignatureInvalid` (not the channel's `receiverSigner`, fixed at open),
+    /// `ChallengeWindowClosed` (past `challengeClosesAt`), `AlreadyChallenged`, `InsufficientBond`,
+    /// `NotEnoughValidators` (fewer registered validators than seats), in that order. One dispute per signed receipt (its EIP-712 digest, which
     /// covers the request id and the channel).
     /// @param receipt The receipt as the provider signed it.
-    /// @param providerSignature Signature of the channel receiver's owner or agent wallet (ECDSA or ERC-1271).
+    /// @param providerSignature Signature of the channel's receipt signer (ECDSA or ERC-1271).
     /// @param evidenceHash Hash of the challenger's evidence (e.g. a re-execution transcript).
     /// @param evidenceURI Where the evidence can be fetched (emitted only).
     /// @return disputeId Id of the new dispute.
@@ -137,13 +138,38 @@ contract Disputes is DisputesBase {
         return _challenge(receipt, providerSignature, evidenceHash, evidenceURI);
     }
 
+    /// @notice Draws the committee of `disputeId` from the hash of its seed block (anyone may call,
+    /// once that block is mined). When the seed block is more than 256 blocks old its hash is gone:
+    /// the draw is re-scheduled to the next block (`CommitteeDrawScheduled`) and nobody is drawn.
+    /// The vote windows start at the draw.
+    /// @dev Reverts `UnknownDispute`, `DisputeClosed`, `CommitteeAlreadyDrawn`, `SeedBlockNotMined`,
+    /// `NotEnoughValidators` (eligible validators, stake-weighted, fewer than the committee size).
+    /// @return drawn Whether the committee was drawn (false: re-scheduled).
+    function drawCommittee(uint256 disputeId) external returns (bool drawn) {
+        Dispute storage d = _openDispute(disputeId);
+        if (d.drawnAt != 0) revert CommitteeAlreadyDrawn(disputeId);
+        uint256 seedBlock = d.seedBlock;
+        if (block.number <= seedBlock) revert SeedBlockNotMined(disputeId, seedBlock);
+        uint256 seed = _randomSeed(disputeId, seedBlock);
+        if (seed == 0) {
+            d.seedBlock = uint64(block.number + 1);
+            emit CommitteeDrawScheduled(disputeId, block.number + 1);
+            return false;
+        }
+        address[] memory chosen = _draw(disputeId, d, seed);
+        _committees[disputeId] = chosen;
+        d.drawnAt = uint40(block.timestamp);
+        emit CommitteeDrawn(disputeId, chosen, seed);
+        return true;
+    }
+
     // ---------------------------------------------------------------- votes
 
     /// @notice Commits the caller's vote on `disputeId` during the commit window (committee only).
     /// @param commitment `commitmentOf(disputeId, guilty, salt, msg.sender)`.
     function commitVote(uint256 disputeId, bytes32 commitment) external {
         Dispute storage d = _openDispute(disputeId);
-        uint256 commitEnd = d.openedAt + commitWindow;
+        uint256 commitEnd = _drawnAt(disputeId, d) + commitWindow;
         if (block.timestamp > commitEnd) revert CommitWindowClosed(disputeId, commitEnd);
         Vote storage v = _votes[disputeId][msg.sender];
         if (!v.member) revert NotOnCommittee(disputeId, msg.sender);
@@ -158,7 +184,7 @@ contract Disputes is DisputesBase {
     /// @param salt The salt committed to.
     function revealVote(uint256 disputeId, bool guilty, bytes32 salt) external {
         Dispute storage d = _openDispute(disputeId);
-        uint256 commitEnd = d.openedAt + commitWindow;
+        uint256 commitEnd = _drawnAt(disputeId, d) + commitWindow;
         uint256 revealEnd = commitEnd + revealWindow;
         if (block.timestamp <= commitEnd || block.timestamp > revealEnd) {
             revert NotRevealWindow(disputeId, commitEnd, revealEnd);
@@ -183,7 +209,7 @@ contract Disputes is DisputesBase {
     /// @return guilty The verdict.
     function resolve(uint256 disputeId) external nonReentrant returns (bool guilty) {
         Dispute storage d = _openDispute(disputeId);
-        uint256 revealEnd = uint256(d.openedAt) + commitWindow + revealWindow;
+        uint256 revealEnd = _drawnAt(disputeId, d) + commitWindow + revealWindow;
         if (block.timestamp <= revealEnd) revert RevealWindowOpen(disputeId, revealEnd);
         uint256 agentId = d.agentId;
         guilty = d.guiltyVotes > d.notGuiltyVotes;
@@ -199,6 +225,29 @@ contract Disputes is DisputesBase {
             if (challengeBond != 0) token.safeTransfer(provider, challengeBond);
         }
         if (unclaimedPenalties != 0) token.safeTransfer(treasury, unclaimedPenalties);
+    }
+
+    /// @notice Pays out the refund a guilty verdict on `disputeId` held back because the channel had
+    /// not paid it yet (anyone may call; the money goes to the payer): as much of it as the channel
+    /// has paid since, net of the channel's refunds. Once the channel is closed (nothing more can be
+    /// claimed) what is still held goes to the treasury.
+    /// @dev Reverts `NoRefundHeld` when nothing is held, `RefundNotReleasable` when the channel is
+    /// open and has paid nothing more to refund.
+    /// @return toPayer Refunded to the payer now.
+    function releaseRefund(uint256 disputeId) external nonReentrant returns (uint256 toPayer) {
+        uint256 held = heldRefundOf[disputeId];
+        if (held == 0) revert NoRefundHeld(disputeId);
+        Dispute storage d = _disputes[disputeId];
+        bytes32 channelId = d.channelId;
+        uint256 left = _unrefunded(channelId);
+        toPayer = held < left ? held : left;
+        uint256 toTreasury = paymentChannels.getChannel(channelId).closed ? held - toPayer : 0;
+        if (toPayer == 0 && toTreasury == 0) revert RefundNotReleasable(disputeId);
+        heldRefundOf[disputeId] = held - toPayer - toTreasury;
+        refundedOf[channelId] += toPayer;
+        emit RefundReleased(disputeId, channelId, toPayer, toTreasury);
+        if (toPayer != 0) token.safeTransfer(d.payer, toPayer);
+        if (toTreasury != 0) token.safeTransfer(treasury, toTreasury);
     }
 
     // ---------------------------------------------------------------- views
@@ -217,13 +266,39 @@ contract Disputes is DisputesBase {
         return MessageHashUtils.toTypedDataHash(domain, keccak256(abi.encode(RECEIPT_TYPEHASH, receipt)));
     }
 
-    /// @notice What a guilty verdict on `disputeId` refunds its payer (before capping at the slash):
-    /// `max(charge, min(cumulativeCharged, channel claimed so far))`.
-    function refundDue(uint256 disputeId) public view returns (uint256) {
+    /// @notice What the payer of `disputeId` is owed on a guilty verdict (before capping at the
+    /// slash): `max(charge, min(cumulativeCharged, claimed))`, everything it paid on the channel up to
+    /// and including the challenged answer, and at least that answer's charge.
+    function refundOwed(uint256 disputeId) public view returns (uint256) {
         Dispute storage d = _disputes[disputeId];
         uint256 paid = paymentChannels.getChannel(d.channelId).claimed;
         uint256 owed = d.cumulativeCharged < paid ? d.cumulativeCharged : paid;
         return owed > d.charge ? owed : d.charge;
+    }
+
+    /// @notice What a guilty verdict on `disputeId` pays its payer now (before capping at the slash):
+    /// `refundOwed`, bounded by what the channel paid the provider (`claimed`) less what verdicts on
+    /// the channel refunded already (`refundedOf`), so K disputes on one channel never refund more
+    /// than it paid. The covered rest of `refundOwed` is held (`heldRefundOf`) for `releaseRefund`.
+    function refundDue(uint256 disputeId) public view returns (uint256) {
+        Dispute storage d = _disputes[disputeId];
+        uint256 owed = refundOwed(disputeId);
+        uint256 left = _unrefunded(d.channelId);
+        return owed < left ? owed : left;
+    }
+
+    /// @notice When a receipt stamped `timestamp` on a channel last claimed at `lastClaimedAt` stops
+    /// being challengeable: an audit window after the later of the two. The provider chooses the
+    /// timestamp, but a claim is needed to be paid and the chain stamps it, so a claim re-opens the
+    /// window for the receipts it pays.
+    function challengeClosesAt(uint256 timestamp, uint256 lastClaimedAt) public view returns (uint256) {
+        return (timestamp > lastClaimedAt ? timestamp : lastClaimedAt) + auditWindow;
+    }
+
+    /// @inheritdoc IDisputes
+    function challengeableUntil(uint256 agentId) external view returns (uint256) {
+        uint256 last = paymentChannels.agentLastClaimedAt(agentId);
+        return last == 0 ? 0 : last + auditWindow;
     }
 
     /// @notice The commitment `voter` sends to `commitVote` for `guilty` with `salt`.
@@ -263,13 +338,12 @@ contract Disputes is DisputesBase {
         if (receipt.modelId != ch.modelId) revert ReceiptChannelMismatch(receipt.channelId, receipt.modelId, ch.modelId);
         uint256 agentId = ch.receiverAgentId;
         bytes32 digest = receiptHash(receipt);
-        address owner = agentRegistry.ownerOf(agentId);
-        address wallet = agentRegistry.getAgentWallet(agentId);
-        if (
-            !SignatureChecker.isValidSignatureNow(owner, digest, providerSignature)
-                && (wallet == address(0) || !SignatureChecker.isValidSignatureNow(wallet, digest, providerSignature))
-        ) revert ReceiptSignatureInvalid(digest);
-        uint256 closesAt = uint256(receipt.timestamp) + auditWindow;
+        // The signer was fixed when the channel opened: moving the agent or changing its wallet
+        // later does not void receipts already signed.
+        if (!SignatureChecker.isValidSignatureNow(ch.receiverSigner, digest, providerSignature)) {
+            revert ReceiptSignatureInvalid(digest);
+        }
+        uint256 closesAt = challengeClosesAt(receipt.timestamp, ch.lastClaimedAt);
         if (closesAt < block.timestamp) revert ChallengeWindowClosed(digest, closesAt);
         uint256 existing = disputeOfReceipt[digest];
         if (existing != 0) revert AlreadyChallenged(digest, existing);
@@ -278,15 +352,19 @@ contract Disputes is DisputesBase {
         if (allowance < challengeBond || balance < challengeBond) {
             revert InsufficientBond(allowance < balance ? allowance : balance, challengeBond);
         }
+        if (_validatorList.length < committeeSize) revert NotEnoughValidators(_validatorList.length, committeeSize);
 
         disputeId = ++disputeCount;
+        uint64 seedBlock = uint64(block.number + 1);
         _disputes[disputeId] = Dispute({
             challenger: msg.sender,
-            openedAt: uint64(block.timestamp),
+            openedAt: uint40(block.timestamp),
+            drawnAt: 0,
             status: Status.Open,
             payer: ch.payer,
             guiltyVotes: 0,
             notGuiltyVotes: 0,
+            seedBlock: seedBlock,
             agentId: agentId,
             charge: receipt.charge,
             receiptHash: digest,
@@ -307,41 +385,65 @@ contract Disputes is DisputesBase {
             evidenceHash,
             evidenceURI
         );
-        _drawCommittee(disputeId, agentId, wallet);
+        emit CommitteeDrawScheduled(disputeId, seedBlock);
         if (challengeBond != 0) token.safeTransferFrom(msg.sender, address(this), challengeBond);
     }
 
-    /// @dev Partial Fisher-Yates over the validator set; skips the challenger, the accused agent's
-    /// owner, operators and wallet, the accused agent itself and validators whose bond fell below
-    /// `validatorBond`.
-    function _drawCommittee(uint256 disputeId, uint256 agentId, address wallet) private {
+    /// @dev Stake-weighted draw without replacement: each seat picks a validator with probability
+    /// proportional to its bond among those left (bonds below `validatorBond` weigh nothing). A pick
+    /// that may not sit is dropped without using the seat: the challenger, the channel's payer, the
+    /// accused agent's owner, current wallet and fixed receipt signer, the accused agent itself, and
+    /// a validator whose own agent the accused's owner holds. Operators approved by the accused are
+    /// not excluded: approval needs no consent, so excluding them would let the accused veto every
+    /// validator (its own keys can register without approval anyway; stake weight is the defence).
+    function _draw(uint256 disputeId, Dispute storage d, uint256 seed) private returns (address[] memory chosen) {
+        uint256 agentId = d.agentId;
         address[] memory pool = _validatorList;
         uint256 n = pool.length;
-        uint256 seed = _randomSeed(disputeId);
-        address[] memory chosen = new address[](committeeSize);
+        uint256[] memory weights = new uint256[](n);
+        uint256 total;
+        for (uint256 i; i < n; ++i) {
+            uint256 bond = _validators[pool[i]].bond;
+            if (bond >= validatorBond && bond != 0) {
+                weights[i] = bond;
+                total += bond;
+            }
+        }
+        address owner = agentRegistry.ownerOf(agentId);
+        address wallet = agentRegistry.getAgentWallet(agentId);
+        address signer = paymentChannels.getChannel(d.channelId).receiverSigner;
+        chosen = new address[](committeeSize);
         uint256 count;
-        for (uint256 i; i < n && count < chosen.length; ++i) {
-            uint256 j = i + uint256(keccak256(abi.encode(seed, i))) % (n - i);
+        for (uint256 k; count < chosen.length && total != 0; ++k) {
+            uint256 r = uint256(keccak256(abi.encode(seed, k))) % total;
+            uint256 j;
+            while (r >= weights[j]) {
+                r -= weights[j];
+                ++j;
+            }
             address candidate = pool[j];
-            pool[j] = pool[i];
+            total -= weights[j];
+            weights[j] = 0;
             Validator storage v = _validators[candidate];
             if (
-                candidate == msg.sender || candidate == wallet || v.agentId == agentId || v.bond < validatorBond
-                    || agentRegistry.isAuthorized(agentId, candidate)
+                candidate == d.challenger || candidate == d.payer || candidate == owner || candidate == wallet
+                    || candidate == signer || v.agentId == agentId || agentRegistry.ownerOf(v.agentId) == owner
             ) continue;
             chosen[count++] = candidate;
             ++v.activeDuties;
             _votes[disputeId][candidate].member = true; // also pre-warms the vote slot the member commits to
         }
         if (count < chosen.length) revert NotEnoughValidators(count, chosen.length);
-        _committees[disputeId] = chosen;
-        emit CommitteeDrawn(disputeId, chosen, seed);
     }
 
-    /// @dev Devnet randomness: predictable by the challenger and biasable by the block producer.
-    /// Override with a beacon / VRF on public chains.
-    function _randomSeed(uint256 disputeId) internal view virtual returns (uint256) {
-        return uint256(keccak256(abi.encode(blockhash(block.number - 1), disputeId, address(this))));
+    /// @dev Randomness of a committee draw: the hash of `seedBlock`, mined after the challenge, so
+    /// the challenger cannot know it when choosing to challenge. Zero once the block is more than 256
+    /// blocks old (the draw is then re-scheduled). A block producer can still withhold a block to
+    /// re-roll; override with a beacon / VRF read where that matters.
+    function _randomSeed(uint256 disputeId, uint256 seedBlock) internal view virtual returns (uint256) {
+        bytes32 h = blockhash(seedBlock);
+        if (h == bytes32(0)) return 0;
+        return uint256(keccak256(abi.encode(h, disputeId, address(this))));
     }
 
     /// @dev Frees the committee and moves penalties to the members that revealed with the outcome
@@ -389,22 +491,32 @@ contract Disputes is DisputesBase {
     /// a provider caught substituting once is presumed to have substituted on that channel before.
     function _punish(uint256 disputeId, Dispute storage d) private {
         uint256 agentId = d.agentId;
-        uint256 owed = refundDue(disputeId);
+        uint256 owed = refundOwed(disputeId);
         (uint256 bonded, uint256 unbonding) = staking.stakeOf(agentId);
         uint256 target = slashAmount > owed ? slashAmount : owed;
         uint256 slashed = bonded + unbonding < target ? bonded + unbonding : target;
-        uint256 refund = slashed < owed ? slashed : owed;
-        uint256 reward = (slashed - refund) * challengerRewardBps / BPS;
-        uint256 rest = slashed - refund - reward;
+        uint256 owedCovered = slashed < owed ? slashed : owed;
+        // Paid out now: only what the channel has paid and not yet had back; the rest is held here
+        // until the channel pays it (a claim after the verdict) or closes (`releaseRefund`).
+        uint256 due = refundDue(disputeId);
+        uint256 refund = owedCovered < due ? owedCovered : due;
+        uint256 held = owedCovered - refund;
+        if (refund != 0) refundedOf[d.channelId] += refund;
+        if (held != 0) {
+            heldRefundOf[disputeId] = held;
+            emit RefundHeld(disputeId, d.channelId, held);
+        }
+        uint256 reward = (slashed - owedCovered) * challengerRewardBps / BPS;
+        uint256 rest = slashed - owedCovered - reward;
         address challenger = d.challenger;
         emit DisputeResolved(
             disputeId, agentId, true, d.guiltyVotes, d.notGuiltyVotes, slashed, refund, reward, rest, challenger
         );
         if (slashed != 0) {
-            address[] memory recipients = new address[](3);
-            uint256[] memory amounts = new uint256[](3);
-            (recipients[0], recipients[1], recipients[2]) = (d.payer, challenger, treasury);
-            (amounts[0], amounts[1], amounts[2]) = (refund, reward, rest);
+            address[] memory recipients = new address[](4);
+            uint256[] memory amounts = new uint256[](4);
+            (recipients[0], recipients[1], recipients[2], recipients[3]) = (d.payer, address(this), challenger, treasury);
+            (amounts[0], amounts[1], amounts[2], amounts[3]) = (refund, held, reward, rest);
             staking.slash(agentId, slashed, recipients, amounts);
         }
         staking.pauseOffers(agentId);
@@ -420,6 +532,18 @@ contract Disputes is DisputesBase {
         ) {} catch {
             emit RegistryWriteFailed(disputeId, reputationRegistry);
         }
+    }
+
+    /// @dev What `channelId` paid the provider and no verdict refunded yet.
+    function _unrefunded(bytes32 channelId) private view returns (uint256) {
+        uint256 paid = paymentChannels.getChannel(channelId).claimed;
+        uint256 refunded = refundedOf[channelId];
+        return paid > refunded ? paid - refunded : 0;
+    }
+
+    function _drawnAt(uint256 disputeId, Dispute storage d) private view returns (uint256 drawnAt) {
+        drawnAt = d.drawnAt;
+        if (drawnAt == 0) revert CommitteeNotDrawn(disputeId);
     }
 
     function _openDispute(uint256 disputeId) private view returns (Dispute storage d) {

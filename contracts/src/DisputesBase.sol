@@ -51,14 +51,17 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
         NotGuilty
     }
 
-    /// @notice A dispute as stored (5 slots).
+    /// @notice A dispute as stored (7 slots). The committee is drawn from the hash of `seedBlock`, a
+    /// block after the challenge; the vote windows run from `drawnAt` (0 until drawn).
     struct Dispute {
         address challenger;
-        uint64 openedAt;
+        uint40 openedAt;
+        uint40 drawnAt;
         Status status;
         address payer;
         uint16 guiltyVotes;
         uint16 notGuiltyVotes;
+        uint64 seedBlock;
         uint256 agentId;
         uint256 charge;
         bytes32 receiptHash;
@@ -75,7 +78,8 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
         bytes32 commitment;
     }
 
-    /// @notice A registered validator; `position` is its index in the validator list + 1.
+    /// @notice A registered validator; `position` is its index in the validator list + 1. Its chance
+    /// to be drawn onto a committee is proportional to `bond` (none below `validatorBond`).
     struct Validator {
         uint128 bond;
         uint64 agentId;
@@ -103,6 +107,12 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
     mapping(bytes32 receiptHash => uint256 disputeId) public disputeOfReceipt;
     mapping(address validator => Validator) internal _validators;
     address[] internal _validatorList;
+    /// @notice Refunded to the payer of `channelId` by guilty verdicts so far (never above what the
+    /// channel paid the provider).
+    mapping(bytes32 channelId => uint256) public refundedOf;
+    /// @notice Refund of guilty verdict `disputeId` held here until its channel pays it
+    /// (`releaseRefund`).
+    mapping(uint256 disputeId => uint256) public heldRefundOf;
 
     /// @notice The payment token bonds are posted in (Staking's token).
     IERC20 public immutable token;
@@ -117,6 +127,8 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
 
     /// @notice `validator` registered for validator agent `agentId`, posting `bond`.
     event ValidatorRegistered(address indexed validator, uint256 indexed agentId, uint256 bond);
+    /// @notice `validator` added `amount` to its bond, which is now `bond`.
+    event ValidatorBondToppedUp(address indexed validator, uint256 amount, uint256 bond);
     /// @notice `validator` left the set and got `bond` back.
     event ValidatorDeregistered(address indexed validator, uint256 indexed agentId, uint256 bond);
 
@@ -132,6 +144,8 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
     error NotValidator(address account);
     /// @notice The validator set holds `MAX_VALIDATORS` already.
     error ValidatorSetFull();
+    /// @notice The amount is zero.
+    error ZeroAmount();
     /// @notice The validator sits on `duties` unresolved committees.
     error ValidatorBusy(address validator, uint256 duties);
 
@@ -150,6 +164,9 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
         bytes32 evidenceHash,
         string evidenceURI
     );
+    /// @notice The committee of `disputeId` will be drawn from the hash of block `seedBlock`
+    /// (`drawCommittee` once that block is mined; re-scheduled if it is more than 256 blocks old).
+    event CommitteeDrawScheduled(uint256 indexed disputeId, uint256 seedBlock);
     /// @notice The committee of `disputeId` was drawn with `seed`.
     event CommitteeDrawn(uint256 indexed disputeId, address[] members, uint256 seed);
     /// @notice `voter` committed to a vote on `disputeId`.
@@ -175,6 +192,11 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
         uint256 treasuryAmount,
         address bondRecipient
     );
+    /// @notice The guilty verdict on `disputeId` owes its payer `amount` more than `channelId` has paid
+    /// so far; it is held until the channel pays it or closes.
+    event RefundHeld(uint256 indexed disputeId, bytes32 indexed channelId, uint256 amount);
+    /// @notice Held refund of `disputeId` paid out: `toPayer` to the payer, `toTreasury` (channel closed).
+    event RefundReleased(uint256 indexed disputeId, bytes32 indexed channelId, uint256 toPayer, uint256 toTreasury);
     /// @notice Writing the verdict of `disputeId` to `registry` failed; the verdict stands regardless.
     event RegistryWriteFailed(uint256 indexed disputeId, address indexed registry);
 
@@ -184,9 +206,9 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
     error UnknownModel(uint256 modelId);
     /// @notice The receipt names a model other than its channel's.
     error ReceiptChannelMismatch(bytes32 channelId, uint256 receiptModelId, uint256 channelModelId);
-    /// @notice The signature is not the channel receiver's owner's or agent wallet's over this receipt.
+    /// @notice The signature is not the channel's receipt signer's (fixed when it opened) over this receipt.
     error ReceiptSignatureInvalid(bytes32 receiptHash);
-    /// @notice The receipt is older than the audit window.
+    /// @notice The audit window after the later of the receipt's timestamp and the channel's latest claim has passed.
     error ChallengeWindowClosed(bytes32 receiptHash, uint256 closedAt);
     /// @notice This receipt was challenged already.
     error AlreadyChallenged(bytes32 receiptHash, uint256 disputeId);
@@ -194,6 +216,16 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
     error InsufficientBond(uint256 available, uint256 required);
     /// @notice Fewer eligible validators than the committee size.
     error NotEnoughValidators(uint256 eligible, uint256 required);
+    /// @notice No refund of the dispute is held.
+    error NoRefundHeld(uint256 disputeId);
+    /// @notice The channel has paid nothing more to refund and is still open.
+    error RefundNotReleasable(uint256 disputeId);
+    /// @notice The committee can be drawn only after block `seedBlock` is mined.
+    error SeedBlockNotMined(uint256 disputeId, uint256 seedBlock);
+    /// @notice The committee of the dispute was drawn already.
+    error CommitteeAlreadyDrawn(uint256 disputeId);
+    /// @notice The committee of the dispute is not drawn yet (call `drawCommittee`).
+    error CommitteeNotDrawn(uint256 disputeId);
     /// @notice No dispute with this id exists.
     error UnknownDispute(uint256 disputeId);
     /// @notice The dispute was resolved already.
@@ -261,6 +293,19 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
         delete _validators[msg.sender];
         emit ValidatorDeregistered(msg.sender, agentId, bond);
         if (bond != 0) token.safeTransfer(msg.sender, bond);
+    }
+
+    /// @notice Adds `amount` to the caller's validator bond (pulled with an allowance): restores a
+    /// bond that penalties took below `validatorBond`, or adds weight in the stake-weighted draw.
+    function topUpBond(uint256 amount) external nonReentrant {
+        Validator storage v = _validators[msg.sender];
+        if (v.position == 0) revert NotValidator(msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        uint256 bond = uint256(v.bond) + amount;
+        if (bond > type(uint128).max) revert InvalidParameters();
+        v.bond = uint128(bond);
+        emit ValidatorBondToppedUp(msg.sender, amount, bond);
+        token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     /// @notice The registered validators, in set order.

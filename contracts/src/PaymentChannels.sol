@@ -55,20 +55,25 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         uint256 deposit;
         uint256 claimed;
         bool closed;
+        uint64 lastClaimedAt; // block time of the latest claim that raised `claimed` (0: never claimed)
+        address receiverSigner; // who signs the channel's receipts: the agent wallet at open, else the owner
     }
 
-    /// @dev Three storage slots; `claim` reads slots 0-1 and writes slot 0 only. Agent and model
-    /// ids are sequential from 1 in their registries, so 32 bits hold them; deposits fit 96 bits.
+    /// @dev Four storage slots; `claim` reads and writes slots 0-1. Agent and model ids are
+    /// sequential from 1 in their registries, so 32 bits hold them; deposits fit 96 bits; times fit
+    /// 40 bits (withdraw delays are capped at 2^32 - 1 seconds by the constructor).
     struct Channel {
         uint96 deposit; // slot 0
         uint96 claimed;
         uint32 receiverAgentId;
         uint32 modelId;
         address payerAuthorizer; // slot 1 (non-zero for every opened channel)
-        uint64 withdrawableAt;
+        uint40 withdrawableAt;
+        uint40 lastClaimedAt;
         bool closed;
         address payer; // slot 2
         uint64 withdrawDelay;
+        address receiverSigner; // slot 3, fixed at open
     }
 
     /// @notice EIP-712 type hash of a voucher.
@@ -93,6 +98,9 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
     mapping(bytes32 channelId => Channel) private _channels;
     mapping(address payer => mapping(uint256 agentId => bytes32[])) private _channelsOf;
+    /// @notice Block time of the latest claim by `agentId` on any of its channels (0: never claimed).
+    /// `Staking` keeps the agent's last stake in place until the audit window after it has passed.
+    mapping(uint256 agentId => uint256) public agentLastClaimedAt;
 
     /// @notice A channel was opened with its full configuration and first deposit.
     event ChannelOpened(
@@ -104,7 +112,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         address token,
         uint64 withdrawDelay,
         bytes32 salt,
-        uint256 amount
+        uint256 amount,
+        address receiverSigner
     );
     /// @notice `from` added `amount` to the deposit, which is now `deposit`.
     event ChannelToppedUp(bytes32 indexed channelId, address indexed from, uint256 amount, uint256 deposit);
@@ -135,7 +144,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     error ZeroAddress();
     /// @notice The protocol fee exceeds 100%.
     error InvalidFeeBps(uint16 bps);
-    /// @notice The minimum withdraw delay exceeds the maximum.
+    /// @notice The minimum withdraw delay exceeds the maximum, or the maximum exceeds 2^32 - 1 seconds.
     error InvalidWithdrawDelayRange(uint64 minDelay, uint64 maxDelay);
     /// @notice The channel names a token other than the payment token of this deployment.
     error UnsupportedToken(address token);
@@ -200,7 +209,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         }
         if (treasury_ == address(0)) revert ZeroAddress();
         if (protocolFeeBps_ > BPS) revert InvalidFeeBps(protocolFeeBps_);
-        if (minWithdrawDelay_ > maxWithdrawDelay_) {
+        if (minWithdrawDelay_ > maxWithdrawDelay_ || maxWithdrawDelay_ > type(uint32).max) {
             revert InvalidWithdrawDelayRange(minWithdrawDelay_, maxWithdrawDelay_);
         }
         token = IERC20(token_);
@@ -319,6 +328,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                         if (msg.sender != wallet && !agentRegistry.isAuthorized(channelAgent, msg.sender)) {
                             revert NotReceiver(channelId, msg.sender);
                         }
+                        agentLastClaimedAt[channelAgent] = block.timestamp;
                     }
                     if (amount > cap) {
                         failure = abi.encodeWithSelector(ClaimAboveVoucher.selector, channelId, amount, cap);
@@ -340,6 +350,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                 channelModel = ch.modelId;
                 increase = settled - claimed;
                 ch.claimed = uint96(settled);
+                ch.lastClaimedAt = uint40(block.timestamp);
             }
             if (channelModel != modelId) {
                 modelId = channelModel;
@@ -387,7 +398,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         if (msg.sender != ch.payer) revert NotPayer(msg.sender);
         if (ch.withdrawableAt != 0) revert WithdrawAlreadyInitiated(channelId);
         uint64 readyAt = uint64(block.timestamp) + ch.withdrawDelay;
-        ch.withdrawableAt = readyAt;
+        ch.withdrawableAt = uint40(readyAt);
         emit WithdrawInitiated(channelId, readyAt);
     }
 
@@ -419,7 +430,9 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
             withdrawableAt: ch.withdrawableAt,
             deposit: ch.deposit,
             claimed: ch.claimed,
-            closed: ch.closed
+            closed: ch.closed,
+            lastClaimedAt: ch.lastClaimedAt,
+            receiverSigner: ch.receiverSigner
         });
     }
 
@@ -465,11 +478,15 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         uint256 agentId = config.receiverAgentId;
         uint256 modelId = config.modelId;
         if (agentId > type(uint32).max) revert UnknownAgent(agentId);
+        address receiverSigner;
         try agentRegistry.ownerOf(agentId) returns (address owner) {
             if (owner == address(0)) revert UnknownAgent(agentId);
+            receiverSigner = owner;
         } catch {
             revert UnknownAgent(agentId);
         }
+        address agentWallet = agentRegistry.getAgentWallet(agentId);
+        if (agentWallet != address(0)) receiverSigner = agentWallet;
         if (modelId > type(uint32).max) revert UnknownModel(modelId);
         try modelRegistry.royaltyInfo(modelId) returns (address, uint16) {}
         catch {
@@ -484,6 +501,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         ch.modelId = uint32(modelId);
         ch.payer = config.payer;
         ch.withdrawDelay = delay;
+        ch.receiverSigner = receiverSigner;
         _channelsOf[config.payer][agentId].push(channelId);
         emit ChannelOpened(
             channelId,
@@ -494,7 +512,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
             config.token,
             delay,
             config.salt,
-            amount
+            amount,
+            receiverSigner
         );
     }
 

@@ -143,6 +143,9 @@ contract Staking is ReentrancyGuardTransient {
     error InsufficientStake(uint256 agentId, uint256 available, uint256 required);
     /// @notice The agent has too many pending unbonding requests; withdraw matured ones first.
     error TooManyUnbondings(uint256 agentId);
+    /// @notice Work the agent was paid for can be challenged until `until`; with less than
+    /// `minStakePerOffer` left bonded, its unbonding stake stays until then.
+    error StakeLocked(uint256 agentId, uint256 until);
     /// @notice No unbonding stake of the agent has matured yet.
     error UnbondingNotReady(uint256 agentId);
     /// @notice A challenge against the agent is still open.
@@ -239,13 +242,19 @@ contract Staking is ReentrancyGuardTransient {
     }
 
     /// @notice Sends every matured unbonding entry of `agentId` to `to` (owner or operator only).
-    /// @dev Reverts `OpenChallenges` while `Disputes` has a challenge open against the agent and
+    /// @dev Reverts `OpenChallenges` while `Disputes` has a challenge open against the agent,
+    /// `StakeLocked` while work it was paid for can still be challenged (its latest claim is less
+    /// than an audit window old) unless at least `minStakePerOffer` stays bonded, and
     /// `UnbondingNotReady` when nothing has matured.
     function withdraw(uint256 agentId, address to) external nonReentrant onlyAuthorized(agentId) {
         if (to == address(0)) revert ZeroAddress();
         uint256 open = IDisputes(disputes).openChallenges(agentId);
         if (open != 0) revert OpenChallenges(agentId, open);
         AgentStake storage s = _stakes[agentId];
+        if (s.bonded < minStakePerOffer || minStakePerOffer == 0) {
+            uint256 until = IDisputes(disputes).challengeableUntil(agentId);
+            if (block.timestamp <= until) revert StakeLocked(agentId, until);
+        }
         Unbonding[] storage entries = _unbondings[agentId];
         uint256 head = s.unbondingHead;
         uint256 amount;

@@ -60,6 +60,10 @@ contract ValidationRegistry {
         string tag
     );
 
+    /// @notice A dispute verdict replaced the request another caller had written under its hash
+    /// (about `agentId`); the replaced request is gone.
+    event ValidationRequestReplaced(bytes32 indexed requestHash, uint256 indexed agentId);
+
     /// @notice The deployer bound the Disputes contract allowed to record dispute verdicts.
     event DisputesBound(address indexed disputes);
 
@@ -108,7 +112,8 @@ contract ValidationRegistry {
     /// @notice Records a dispute verdict about `agentId` as a request answered by the Disputes
     /// contract (bound Disputes only): emits `ValidationRequest` then `ValidationResponse`.
     /// @param agentId The agent judged.
-    /// @param requestHash Identifies the dispute; must not have been used before.
+    /// @param requestHash Identifies the dispute. A request someone else wrote under this hash first
+    /// (squatting the hash the verdict will use) does not block the verdict: it is replaced.
     /// @param response Score from 0 (guilty) to 100.
     /// @param responseURI URI of the evidence.
     /// @param responseHash Hash of the evidence (the challenged receipt).
@@ -124,7 +129,8 @@ contract ValidationRegistry {
         if (msg.sender != disputes || msg.sender == address(0)) revert OnlyDisputes(msg.sender);
         if (response > MAX_RESPONSE) revert ResponseOutOfRange(response);
         ValidationStatus storage status = _validations[requestHash];
-        if (status.validatorAddress != address(0)) revert ValidationRequestExists(requestHash);
+        if (status.validatorAddress == msg.sender) revert ValidationRequestExists(requestHash);
+        if (status.validatorAddress != address(0)) emit ValidationRequestReplaced(requestHash, status.agentId);
         status.validatorAddress = msg.sender;
         status.agentId = agentId;
         status.response = response;
@@ -252,7 +258,7 @@ contract ValidationRegistry {
         uint256 total;
         for (uint256 i = 0; i < hashes.length; ++i) {
             ValidationStatus storage status = _validations[hashes[i]];
-            if (!status.hasResponse) continue;
+            if (!status.hasResponse || status.agentId != agentId) continue; // replaced by a verdict on another agent
             if (filterTag && keccak256(bytes(status.tag)) != tagHash) continue;
             if (validatorAddresses.length > 0 && !_contains(validatorAddresses, status.validatorAddress)) continue;
             total += status.response;

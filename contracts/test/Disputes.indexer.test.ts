@@ -58,9 +58,9 @@ test("disputesFromEvents folds challenges, committees, votes and verdicts; guilt
   const receipts: TransactionReceipt[] = [];
   const ids: bigint[] = [];
   for (const guilty of [true, false]) {
-    const { disputeId, committee, tx } = await s.challenge("client-2");
+    const { disputeId, committee, tx, drawTx } = await s.challenge("client-2");
     ids.push(disputeId);
-    receipts.push(tx);
+    receipts.push(tx, drawTx);
     for (const m of committee) receipts.push(await s.commit(disputeId, m, guilty));
     await t.increaseTime(s.p.commitWindow + 1n);
     for (const m of committee) receipts.push(await s.reveal(disputeId, m, guilty));

@@ -103,6 +103,7 @@ type DisputeModel = {
   payer: string;
   charge: bigint;
   openedAt: bigint;
+  drawn: boolean;
   open: boolean;
   members: Member[];
 };
@@ -115,6 +116,8 @@ let reset: () => Promise<void>;
 const agents: { id: bigint; signer: string; payer: string; channelId: Hex; modelId: bigint }[] = [];
 const CHALLENGERS = ["client-2", "client-3"];
 let watched: Address[];
+/** Refunds held in Disputes by guilty verdicts of the current sequence. */
+let heldRefunds = 0n;
 const seen = outcomes();
 
 before(async () => {
@@ -157,6 +160,7 @@ async function runSequence(ops: Op[]): Promise<void> {
   const disputes: DisputeModel[] = [];
   const challenged: Receipt[] = [];
   const { balances, credit } = await h.expectedBalances(watched);
+  heldRefunds = 0n;
   const addr = (n: string) => t.account(n).address;
   const nameOf = new Map(VALIDATORS.map((v) => [addr(v).toLowerCase(), v]));
 
@@ -180,20 +184,31 @@ async function runSequence(ops: Op[]): Promise<void> {
       const eligible = [...bonds.values()].filter((b) => b >= p.validatorBond).length;
       const signer = agents.find((x) => x.channelId === r.channelId)!.signer;
       const sig = await signReceipt(t, f, r, signer);
-      expectOk = !duplicate && op.age !== "expired" && eligible >= p.committeeSize;
+      expectOk = !duplicate && op.age !== "expired";
       receipt = await send(from, call("challenge", [r, sig, r.requestId, ""]));
       if (expectOk && receipt.status === "success") {
-        const [drawn] = parseEventLogs({ abi: disputesAbi, logs: receipt.logs, eventName: "CommitteeDrawn" });
-        const members = drawn!.args.members.map((m) => ({ name: nameOf.get(m.toLowerCase())!, revealed: false }));
+        const [opened] = parseEventLogs({ abi: disputesAbi, logs: receipt.logs, eventName: "ChallengeOpened" });
+        const id = opened!.args.disputeId;
+        // The committee is drawn from the next block's hash, in a transaction of its own.
+        await t.testClient.mine({ blocks: 1 });
+        const drawAt = await h.pinNextTimestamp();
+        const draw = await send(from, call("drawCommittee", [id]));
+        assert.equal(draw.status === "success", eligible >= p.committeeSize, "draw outcome");
+        const [drawn] = parseEventLogs({ abi: disputesAbi, logs: draw.logs, eventName: "CommitteeDrawn" });
+        const members = (drawn?.args.members ?? []).map((m) => ({
+          name: nameOf.get(m.toLowerCase())!,
+          revealed: false,
+        }));
         for (const m of members) assert.equal(bonds.get(m.name)! >= p.validatorBond, true, "drawn with a short bond");
         const agent = agents.findIndex((x) => x.channelId === r.channelId);
         disputes.push({
-          id: drawn!.args.disputeId,
+          id,
           agent,
           challenger: from,
           payer: agents[agent]!.payer,
           charge: r.charge,
-          openedAt: now,
+          openedAt: drawAt,
+          drawn: drawn !== undefined,
           open: true,
           members,
         });
@@ -204,7 +219,7 @@ async function runSequence(ops: Op[]): Promise<void> {
       key = `challenge:${op.age}`;
     } else if (op.kind === "commit" || op.kind === "reveal") {
       const d = disputes[disputes.length - 1 - (op.dispute % Math.max(disputes.length, 1))];
-      if (!d) continue;
+      if (!d?.drawn) continue;
       const m = d.members[op.member % d.members.length]!;
       const commitEnd = d.openedAt + p.commitWindow;
       if (op.kind === "commit") {
@@ -223,7 +238,7 @@ async function runSequence(ops: Op[]): Promise<void> {
     } else if (op.kind === "resolve") {
       const d = disputes[disputes.length - 1 - (op.dispute % Math.max(disputes.length, 1))];
       if (!d) continue;
-      expectOk = d.open && now > d.openedAt + p.commitWindow + p.revealWindow;
+      expectOk = d.open && d.drawn && now > d.openedAt + p.commitWindow + p.revealWindow;
       receipt = await send("client-5", call("resolve", [d.id]));
       if (expectOk) {
         d.open = false;
@@ -253,13 +268,16 @@ async function runSequence(ops: Op[]): Promise<void> {
         if (guilty) {
           const target = p.slashAmount > d.charge ? p.slashAmount : d.charge;
           const slashed = stakes[d.agent]! < target ? stakes[d.agent]! : target;
-          const refund = slashed < d.charge ? slashed : d.charge;
-          const reward = ((slashed - refund) * p.rewardBps) / 10_000n;
+          // No claims in this model: the channel has paid nothing, so the charge owed back is held
+          // in Disputes until it does (refunds.properties.test.ts models claims and refunds).
+          const held = slashed < d.charge ? slashed : d.charge;
+          const reward = ((slashed - held) * p.rewardBps) / 10_000n;
           stakes[d.agent]! -= slashed;
+          heldRefunds += held;
           credit(f.addresses.staking, -slashed);
-          credit(addr(d.payer), refund);
+          credit(f.addresses.disputes, held);
           credit(addr(d.challenger), reward + p.challengeBond);
-          credit(addr("treasury"), slashed - refund - reward);
+          credit(addr("treasury"), slashed - held - reward);
         } else {
           credit(addr(agents[d.agent]!.signer), p.challengeBond);
         }
@@ -303,8 +321,8 @@ async function checkInvariants(
   const actual = await h.balancesOf([...balances.keys()]);
   for (const [account, expected] of balances) assert.equal(actual.get(account), expected, `balance of ${account}`);
   const open = disputes.filter((x) => x.open);
-  const held = [...bonds.values()].reduce((a, b) => a + b, 0n) + BigInt(open.length) * s.p.challengeBond;
-  assert.equal(actual.get(f.addresses.disputes), held, "Disputes holds exactly the open bonds");
+  const held = [...bonds.values()].reduce((a, b) => a + b, 0n) + BigInt(open.length) * s.p.challengeBond + heldRefunds;
+  assert.equal(actual.get(f.addresses.disputes), held, "Disputes holds exactly the bonds and held refunds");
   const total = await st.read.totalStaked();
   assert.equal(actual.get(f.addresses.staking), total, "Staking holds totalStaked");
   assert.equal(

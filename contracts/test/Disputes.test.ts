@@ -196,13 +196,19 @@ describe("Disputes", () => {
       );
     });
 
-    test("never puts the challenger or the accused's owner, operators or wallet on the committee", async () => {
-      // validator-1 challenges and validator-2 operates the provider: only 3, 4 and 5 are eligible.
-      await f.mined(f.as("provider-1").agents.write.setApprovalForAll([s.address("validator-2"), true]));
+    test("never puts the challenger, the accused's wallet or a validator on an agent its owner holds on the committee", async () => {
+      // validator-1 challenges and validator-2's agent now belongs to the provider's owner: only 3, 4
+      // and 5 are eligible.
+      const v2 = s.validatorAgents.get("validator-2") ?? 0n;
+      await f.mined(
+        f.as("validator-2").agents.write.transferFrom([s.address("validator-2"), s.address("provider-1"), v2]),
+      );
       const first = await s.challenge("validator-1");
       assert.deepEqual([...first.committee].sort(), ["validator-3", "validator-4", "validator-5"]);
       // validator-3 becomes the provider's wallet: it is never drawn.
-      await f.mined(f.as("provider-1").agents.write.setApprovalForAll([s.address("validator-2"), false]));
+      await f.mined(
+        f.as("provider-1").agents.write.transferFrom([s.address("provider-1"), s.address("validator-2"), v2]),
+      );
       await f.setAgentWallet("provider-1", s.agentId, "validator-3");
       for (let i = 0; i < 4; i++) {
         const { committee } = await s.challenge("client-2");
@@ -213,15 +219,24 @@ describe("Disputes", () => {
     test("reverts NotEnoughValidators when too few are eligible", async () => {
       await f.mined(f.as("validator-4").disputes.write.deregisterValidator());
       await f.mined(f.as("validator-5").disputes.write.deregisterValidator());
-      await f.mined(f.as("provider-1").agents.write.setApprovalForAll([s.address("validator-3"), true]));
+      await f.setAgentWallet("provider-1", s.agentId, "validator-3");
       const r = await s.receipt();
       const sig = await signReceipt(t, f, r, "provider-1");
-      await expectRevert(f.as("client-2").disputes.write.challenge([r, sig, evidence, ""]), "NotEnoughValidators");
+      await f.mined(f.as("client-2").disputes.write.challenge([r, sig, evidence, ""]));
+      await t.testClient.mine({ blocks: 1 });
+      await expectRevert(f.as("client-2").disputes.write.drawCommittee([1n]), "NotEnoughValidators");
+      // Fewer registered validators than seats is refused at the challenge already.
+      await f.mined(f.as("validator-3").disputes.write.deregisterValidator());
+      const r2 = await s.receipt();
+      const sig2 = await signReceipt(t, f, r2, "provider-1");
+      await expectRevert(f.as("client-2").disputes.write.challenge([r2, sig2, evidence, ""]), "NotEnoughValidators");
     });
 
-    test("accepts the agent wallet's signature and a permit for the bond", async () => {
+    test("accepts the agent wallet's signature (set when the channel opened) and a permit for the bond", async () => {
       await f.setAgentWallet("provider-1", s.agentId, "provider-2");
-      const r = await s.receipt();
+      const config = f.channelConfig("client-1", s.agentId, s.modelId, { salt: 7 });
+      const { channelId } = await f.openChannel("client-1", config, 1_000_000n);
+      const r = await s.receipt({ channelId });
       const sig = await signReceipt(t, f, r, "provider-2");
       await f.mint(s.address("client-4"), s.p.challengeBond);
       const permit = await f.signPermit("client-4", f.addresses.disputes, s.p.challengeBond, maxUint256);

@@ -94,6 +94,7 @@ describe("PaymentChannels", () => {
         withdrawDelay: config.withdrawDelay,
         salt: config.salt,
         amount: DEPOSIT,
+        receiverSigner: t.account("provider-1").address,
       });
       assert.equal(await f.balanceOf(f.addresses.paymentChannels), DEPOSIT);
       const c = f.as("client-1").channels;
@@ -107,6 +108,8 @@ describe("PaymentChannels", () => {
         deposit: DEPOSIT,
         claimed: 0n,
         closed: false,
+        lastClaimedAt: 0n,
+        receiverSigner: t.account("provider-1").address,
       });
       assert.deepEqual(await c.read.channelsOf([config.payer, agentId]), [channelId]);
       assert.equal(await c.read.settledVolume([config.payer, agentId]), 0n);

@@ -102,17 +102,27 @@ export async function disputeScene(t: TestChain, f: Fixture, stake: bigint) {
     };
   }
 
-  /** Challenges a freshly signed receipt from `from`; returns the dispute id, committee names and receipt. */
-  async function challenge(from = "client-2", r?: Receipt) {
+  /** Challenges a receipt (fresh unless given) signed by `signer` from `from`; returns the dispute id, committee names and receipt. */
+  async function challenge(from = "client-2", r?: Receipt, signer = "provider-1") {
     const rcpt = r ?? (await receipt());
-    const signature = await signReceipt(t, f, rcpt, "provider-1");
+    const signature = await signReceipt(t, f, rcpt, signer);
     const tx = await f.mined(
       f.as(from).disputes.write.challenge([rcpt, signature, keccak256(toHex("evidence")), "ipfs://evidence"]),
     );
-    const [drawn] = parseEventLogs({ abi: disputesAbi, logs: tx.logs, eventName: "CommitteeDrawn" });
+    const [opened] = parseEventLogs({ abi: disputesAbi, logs: tx.logs, eventName: "ChallengeOpened" });
+    if (!opened) throw new Error("no ChallengeOpened event");
+    const { committee, drawTx } = await draw(opened.args.disputeId, from);
+    return { disputeId: opened.args.disputeId, committee, receipt: rcpt, signature, tx, drawTx };
+  }
+
+  /** Mines the seed block of `disputeId` and draws its committee (from `from`); returns member names. */
+  async function draw(disputeId: bigint, from = "client-2") {
+    await t.testClient.mine({ blocks: 1 });
+    const drawTx = await f.mined(f.as(from).disputes.write.drawCommittee([disputeId]));
+    const [drawn] = parseEventLogs({ abi: disputesAbi, logs: drawTx.logs, eventName: "CommitteeDrawn" });
     if (!drawn) throw new Error("no CommitteeDrawn event");
     const committee = drawn.args.members.map((a) => nameOf.get(a.toLowerCase()) ?? a);
-    return { disputeId: drawn.args.disputeId, committee, receipt: rcpt, signature, tx };
+    return { committee, drawTx };
   }
 
   const salt = (voter: string) => keccak256(toHex(`salt-${voter}`));
@@ -136,9 +146,20 @@ export async function disputeScene(t: TestChain, f: Fixture, stake: bigint) {
   async function resolve(disputeId: bigint, from = "client-3") {
     return f.mined(f.as(from).disputes.write.resolve([disputeId]));
   }
+  /** Every committee member votes guilty; the dispute is resolved from client-3. */
+  async function convict(disputeId: bigint, committee: readonly string[]) {
+    await vote(disputeId, Object.fromEntries(committee.map((m) => [m, true])));
+    await toResolvable(disputeId);
+    return resolve(disputeId);
+  }
+  /** The payer's claim of `amount` in total on `channel` (default: client-1's channel of the scene). */
+  async function claim(amount: bigint, channel: Hex = channelId, payer = "client-1", claimer = "provider-1") {
+    const c = await f.voucherClaim({ channelId: channel, cumulativeAmount: amount, signer: payer });
+    return f.mined(f.as(claimer).channels.write.claim([[c]]));
+  }
   async function toResolvable(disputeId: bigint) {
     const d = await f.as("deployer").disputes.read.getDispute([disputeId]);
-    const end = BigInt(d.openedAt) + p.commitWindow + p.revealWindow;
+    const end = BigInt(d.drawnAt) + p.commitWindow + p.revealWindow;
     const now = (await f.publicClient.getBlock()).timestamp;
     if (now <= end) await t.increaseTime(end - now + 1n);
   }
@@ -151,11 +172,14 @@ export async function disputeScene(t: TestChain, f: Fixture, stake: bigint) {
     validatorAgents,
     receipt,
     challenge,
+    draw,
     salt,
     commit,
     reveal,
     vote,
     resolve,
+    convict,
+    claim,
     toResolvable,
     address: (name: string): Address => t.account(name).address,
     approveMax: (name: string) => f.approve(name, f.addresses.disputes, maxUint256),

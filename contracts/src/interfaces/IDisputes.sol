@@ -6,6 +6,10 @@ pragma solidity ^0.8.28;
 interface IDisputes {
     /// @notice Number of challenges against `agentId` that are not resolved yet.
     function openChallenges(uint256 agentId) external view returns (uint256);
+
+    /// @notice Until when (inclusive) receipts `agentId` was paid for can still be challenged: the
+    /// audit window after its latest claim (0 when it never claimed).
+    function challengeableUntil(uint256 agentId) external view returns (uint256);
 }
 
 /// @title IDisputeValidationRecorder

@@ -77,7 +77,8 @@ export const PROJECTIONS: Record<string, Projection> = {
     run(
       db,
       `INSERT OR REPLACE INTO channels (channel_id, payer, payer_authorizer, receiver_agent_id, model_id, token,
-        withdraw_delay, salt, deposit, opened_block, updated_block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        withdraw_delay, salt, deposit, receiver_signer, opened_block, updated_block)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       s(a.channelId),
       s(a.payer),
       s(a.payerAuthorizer),
@@ -87,6 +88,7 @@ export const PROJECTIONS: Record<string, Projection> = {
       Number(a.withdrawDelay),
       s(a.salt),
       s(a.amount),
+      a.receiverSigner === undefined ? null : s(a.receiverSigner),
       e.block,
       e.block,
     ),
@@ -101,8 +103,9 @@ export const PROJECTIONS: Record<string, Projection> = {
   Claimed: (db, e, a) => {
     run(
       db,
-      "UPDATE channels SET claimed = ?, updated_block = ? WHERE channel_id = ?",
+      "UPDATE channels SET claimed = ?, last_claimed_at = ?, updated_block = ? WHERE channel_id = ?",
       s(a.cumulativeAmount),
+      e.timestamp,
       e.block,
       s(a.channelId),
     );

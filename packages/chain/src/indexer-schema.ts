@@ -1,7 +1,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** Bump when the projection tables change; the indexer then rebuilds from the deployment's start block. */
-export const INDEXER_SCHEMA_VERSION = 1;
+export const INDEXER_SCHEMA_VERSION = 2;
 
 /**
  * Tables the indexer maintains. Amounts are stored as decimal TEXT (uint256 does not fit SQLite's
@@ -38,7 +38,8 @@ export function createIndexerSchema(db: DatabaseSync): void {
     CREATE TABLE IF NOT EXISTS channels (
       channel_id TEXT PRIMARY KEY, payer TEXT NOT NULL, payer_authorizer TEXT NOT NULL, receiver_agent_id TEXT NOT NULL,
       model_id TEXT NOT NULL, token TEXT NOT NULL, withdraw_delay INTEGER NOT NULL, salt TEXT NOT NULL,
-      deposit TEXT NOT NULL, claimed TEXT NOT NULL DEFAULT '0', withdrawable_at INTEGER,
+      deposit TEXT NOT NULL, claimed TEXT NOT NULL DEFAULT '0', withdrawable_at INTEGER, receiver_signer TEXT,
+      last_claimed_at INTEGER,
       finalized INTEGER NOT NULL DEFAULT 0, refund TEXT, opened_block INTEGER NOT NULL, updated_block INTEGER NOT NULL
     );
     CREATE INDEX IF NOT EXISTS channels_receiver ON channels (receiver_agent_id);

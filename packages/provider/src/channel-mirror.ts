@@ -5,6 +5,8 @@ export type MirroredChannel = {
   channelId: `0x${string}`;
   payer: `0x${string}`;
   payerAuthorizer: `0x${string}`;
+  /** Who must sign the channel's receipts (fixed at open); null when the index predates the field. */
+  receiverSigner: `0x${string}` | null;
   receiverAgentId: bigint;
   modelId: bigint;
   deposit: bigint;
@@ -38,6 +40,7 @@ export function createChannelMirror(options: { indexer: Indexer; agentId: bigint
       channelId: row.channel_id as `0x${string}`,
       payer: row.payer as `0x${string}`,
       payerAuthorizer: row.payer_authorizer as `0x${string}`,
+      receiverSigner: (row.receiver_signer as `0x${string}` | null) ?? null,
       receiverAgentId: BigInt(String(row.receiver_agent_id)),
       modelId: BigInt(String(row.model_id)),
       deposit: BigInt(String(row.deposit)),

@@ -21,6 +21,11 @@ export type PaymentGateOptions = {
   verifier: VoucherVerifier;
   chainId: number;
   paymentChannels: `0x${string}`;
+  /**
+   * The address this provider signs receipts with. A channel's receipts must be signed by the
+   * signer fixed when it opened (`receiverSigner`); a channel fixed to another key is refused.
+   */
+  receiptSigner?: `0x${string}`;
   /** Refuse new work on a channel whose withdrawal can finalize within this many seconds (default 300). */
   withdrawMarginSeconds?: number;
   now?: () => number;
@@ -78,6 +83,17 @@ export function createPaymentGate(options: PaymentGateOptions) {
       );
     }
     if (channel.finalized) fail("voucher_wrong_channel", "The channel is closed", "Open a new channel");
+    if (
+      options.receiptSigner !== undefined &&
+      channel.receiverSigner !== null &&
+      channel.receiverSigner.toLowerCase() !== options.receiptSigner.toLowerCase()
+    ) {
+      fail(
+        "voucher_wrong_channel",
+        "The channel's receipts must be signed by a key this provider no longer signs with",
+        "Open a new channel to this provider",
+      );
+    }
     if (channel.withdrawableAt !== null && channel.withdrawableAt - now() < margin) {
       fail(
         "channel_withdrawing",

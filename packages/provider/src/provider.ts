@@ -187,6 +187,7 @@ export function createProvider(options: ProviderOptions) {
       verifier: createVoucherVerifier({ chainId: deployment.chainId, verifyingContract: paymentChannels }),
       chainId: deployment.chainId,
       paymentChannels,
+      receiptSigner: options.account.address,
     });
     for (const [i, m] of options.models.entries()) {
       const offer = onboarded.offers[i];

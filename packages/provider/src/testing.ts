@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
 import { modelRegistryAbi, paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
-import { type ChannelConfig, channelIdOf, type Deployment } from "@verity/core";
+import { type ChannelConfig, channelIdOf, type Deployment, voucherDomain, voucherTypes } from "@verity/core";
 import { createTestEngine, type Engine } from "@verity/engine";
 import { keccak256, maxUint256, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -102,6 +102,33 @@ export async function openTestChannel(args: {
   const receipt = await t.publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new Error("opening the channel failed");
   return channelIdOf(config);
+}
+
+/** `payer` (the channel's authorizer) signs a voucher for `amount` and `claimer` claims it in full. */
+export async function claimTestChannel(args: {
+  t: TestChain;
+  deployment: Deployment;
+  payer: string;
+  claimer: string;
+  channelId: `0x${string}`;
+  amount: bigint;
+}): Promise<void> {
+  const { t, deployment } = args;
+  const paymentChannels = deployment.contracts.PaymentChannels.address;
+  const signature = await privateKeyToAccount(t.account(args.payer).privateKey).signTypedData({
+    domain: voucherDomain({ chainId: deployment.chainId, verifyingContract: paymentChannels }),
+    types: voucherTypes,
+    primaryType: "Voucher",
+    message: { channelId: args.channelId, cumulativeAmount: args.amount },
+  });
+  const hash = await t.wallet(args.claimer).writeContract({
+    address: paymentChannels,
+    abi: paymentChannelsAbi,
+    functionName: "claim",
+    args: [[{ channelId: args.channelId, cumulativeAmount: args.amount, amount: args.amount, signature }]],
+  });
+  const receipt = await t.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new Error("claiming the channel failed");
 }
 
 export type TestProvider = {

@@ -1,4 +1,3 @@
-export * from "./agent-signers.ts";
 export * from "./audit-queue.ts";
 export * from "./audit-sampler.ts";
 export * from "./ceiling.ts";
@@ -11,6 +10,7 @@ export * from "./openai-types.ts";
 export * from "./paid-request.ts";
 export * from "./provider-flags.ts";
 export * from "./receipt-check.ts";
+export * from "./receipt-signers.ts";
 export * from "./router.ts";
 export * from "./sse.ts";
 export * from "./transcript-check.ts";

@@ -19,13 +19,13 @@ import {
   voucherTypes,
 } from "@verity/core";
 import type { LocalAccount } from "viem";
-import type { AgentSigners } from "./agent-signers.ts";
 import type { AuditQueue } from "./audit-queue.ts";
 import type { ChannelStore, Reservation } from "./channel-store.ts";
 import type { Offer } from "./offer-directory.ts";
 import type { CompletionUsage, VerityPayment } from "./openai-types.ts";
 import type { ProviderFlags } from "./provider-flags.ts";
 import { checkReceipt } from "./receipt-check.ts";
+import type { ReceiptSigners } from "./receipt-signers.ts";
 import { sseData } from "./sse.ts";
 import { checkTranscript } from "./transcript-check.ts";
 
@@ -35,7 +35,7 @@ export type PaidContext = {
   authorizer: LocalAccount;
   store: ChannelStore;
   flags: ProviderFlags;
-  signers: AgentSigners;
+  signers: ReceiptSigners;
   audits: AuditQueue;
   fetch: typeof fetch;
   /** Largest ceiling the client signs for one request. */

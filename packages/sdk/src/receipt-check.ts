@@ -2,7 +2,8 @@
  * Checks a provider's receipt for one request against what the client knows independently: the
  * offer's price, the request's ceiling and token bounds, the usage the response reported, and the
  * channel's charged total when the voucher was signed. Outcomes:
- * - `receipt_invalid`: missing or malformed, not signed by the agent's owner or wallet, for another
+ * - `receipt_invalid`: missing or malformed, not signed by the channel's receipt signer (fixed when the
+ *   channel opened: the agent wallet then, else the owner), for another
  *   channel, model or request, token counts that disagree with the usage, an undercharge, or a
  *   cumulative total below what it must be;
  * - `overcharged`: a charge above `chargeFor(usage, price)` or the ceiling, usage beyond what the
@@ -58,7 +59,7 @@ const fail = (code: FlagCode, reason: string, details: Record<string, unknown> =
 export async function checkReceipt(
   signedInput: unknown,
   expect: ReceiptExpectation,
-  isSigner: (agentId: bigint, address: string) => Promise<boolean>,
+  isSigner: (channelId: `0x${string}`, address: string) => Promise<boolean>,
 ): Promise<ReceiptVerdict> {
   const parsed = signedReceiptSchema.safeParse(signedInput);
   if (!parsed.success) return fail("receipt_invalid", "The response carries no well-formed signed receipt");
@@ -76,10 +77,10 @@ export async function checkReceipt(
   } catch {
     return fail("receipt_invalid", "The receipt signature does not recover");
   }
-  if (recovered.toLowerCase() !== signed.signer.toLowerCase() || !(await isSigner(expect.agentId, recovered))) {
+  if (recovered.toLowerCase() !== signed.signer.toLowerCase() || !(await isSigner(expect.channelId, recovered))) {
     return fail(
       "receipt_invalid",
-      `The receipt is signed by ${recovered}, not by agent ${expect.agentId}'s owner or wallet`,
+      `The receipt is signed by ${recovered}, not by the receipt signer of channel ${expect.channelId}`,
       {
         recovered,
       },

@@ -9,7 +9,6 @@ import { type ChainClients, connectChain } from "@verity/chain";
 import { ConfigError, type Deployment } from "@verity/core";
 import type { EIP1193Provider, LocalAccount } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { createAgentSigners } from "./agent-signers.ts";
 import { type AuditQueue, type AuditSample, createAuditQueue } from "./audit-queue.ts";
 import { auditThreshold, createAuditSampler } from "./audit-sampler.ts";
 import { type ChannelOps, createChannelOps, type OpenChannelArgs } from "./channel-ops.ts";
@@ -27,6 +26,7 @@ import {
 import type { PriceLimit } from "./openai-types.ts";
 import { createPaidRequests, type PaidRequests } from "./paid-request.ts";
 import { createProviderFlags, type ProviderFlag, type ProviderFlags } from "./provider-flags.ts";
+import { createReceiptSigners } from "./receipt-signers.ts";
 import { type AutoOpen, createRouter, type Router } from "./router.ts";
 import { createTranscriptStore, type Transcript, type TranscriptStore } from "./transcript-store.ts";
 
@@ -172,10 +172,7 @@ export function createVerityClient(options: VerityClientOptions) {
       authorizer,
       store,
       flags,
-      signers: createAgentSigners({
-        publicClient: clients.publicClient,
-        agentRegistry: deployment.contracts.AgentRegistry.address,
-      }),
+      signers: createReceiptSigners({ publicClient: clients.publicClient, paymentChannels }),
       audits,
       fetch: baseFetch,
       maxCeiling,

@@ -194,7 +194,10 @@ export function createCommittee(options: {
       result =
         onChain.status === 1 ? await resolveDispute({ ...args, sender: options.sender }) : await readOutcome(args);
     } catch (error) {
-      if (error instanceof BaseError && error.code === "reveal_window_open") return;
+      // Windows counted from the challenge until the draw is seen; the chain has the final word.
+      if (error instanceof BaseError && (error.code === "reveal_window_open" || error.code === "committee_not_drawn")) {
+        return;
+      }
       throw error;
     }
     if (!result) return;

@@ -17,7 +17,10 @@ export type DisputeRecord = {
   receiptHash: `0x${string}`;
   evidenceHash: `0x${string}`;
   evidenceUri: string;
-  /** Chain time (seconds) the dispute opened, and its window ends. */
+  /**
+   * Chain time (seconds) the dispute opened, and its window ends: from the committee draw once it
+   * happened; until then counted from the challenge (a lower bound, corrected at the draw).
+   */
   openedAt: number;
   commitEnd: number;
   revealEnd: number;
@@ -164,6 +167,14 @@ export function createDisputeStore(db: DatabaseSync) {
         `UPDATE disputes SET duty = 'decided', guilty = ?, salt = ?, reason = ?, tokens = ?, seconds = ?
          WHERE dispute_id = ? AND duty = 'drawn'`,
       ).run(args.guilty ? 1 : 0, args.salt, args.reason, args.tokens, args.seconds, args.disputeId);
+    },
+    /** Sets the vote windows once the committee is drawn (they run from the draw, not the challenge). */
+    setWindows(disputeId: string, windows: { commitEnd: number; revealEnd: number }): void {
+      db.prepare("UPDATE disputes SET commit_end = ?, reveal_end = ? WHERE dispute_id = ?").run(
+        windows.commitEnd,
+        windows.revealEnd,
+        disputeId,
+      );
     },
     evidenceAttempted(disputeId: string): number {
       db.prepare("UPDATE disputes SET evidence_attempts = evidence_attempts + 1 WHERE dispute_id = ?").run(disputeId);

@@ -9,6 +9,7 @@ import { type ChainClients, inTransaction } from "@verity/chain";
 import { disputesAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import type { ValidatorEvent } from "./challenger.ts";
+import { windowsFrom } from "./committee-draw.ts";
 import { outcomeOf } from "./dispute-resolution.ts";
 import type { DisputeStore, NewDispute } from "./dispute-store.ts";
 import type { ValidatorMetrics } from "./metrics.ts";
@@ -54,6 +55,7 @@ export function createDisputeWatcher(options: {
       }
     >();
     const added: NewDispute[] = [];
+    const redrawn: { disputeId: string; drawnAt: number }[] = [];
     const resolved: { disputeId: string; outcome: ReturnType<typeof outcomeOf>; txHash: `0x${string}` }[] = [];
     for (const log of logs) {
       if (log.eventName === "ChallengeOpened") {
@@ -70,6 +72,12 @@ export function createDisputeWatcher(options: {
         added.push(await newDispute(a.disputeId, "challenger", a, windows));
       } else if (log.eventName === "CommitteeDrawn") {
         const a = log.args as { disputeId: bigint; members: readonly `0x${string}`[] };
+        const own = store.get(a.disputeId) ?? added.find((d) => d.disputeId === a.disputeId.toString());
+        if (own) {
+          // A dispute this validator opened: its vote windows run from the draw.
+          const block = await clients.publicClient.getBlock({ blockNumber: log.blockNumber as bigint });
+          redrawn.push({ disputeId: a.disputeId.toString(), drawnAt: Number(block.timestamp) });
+        }
         if (!a.members.some((m) => m.toLowerCase() === me)) continue;
         const challenge = opened.get(a.disputeId) ?? (await challengeOf(a.disputeId));
         if (!challenge) continue;
@@ -89,6 +97,7 @@ export function createDisputeWatcher(options: {
     const notify: typeof resolved = [];
     inTransaction(options.db, () => {
       for (const d of added) store.add(d, Date.now());
+      for (const r of redrawn) store.setWindows(r.disputeId, windowsFrom(r.drawnAt, windows));
       for (const r of resolved) {
         if (store.get(r.disputeId)?.status !== "open") continue;
         store.resolved({ disputeId: r.disputeId, guilty: r.outcome.guilty, outcome: r.outcome });
@@ -136,6 +145,8 @@ export function createDisputeWatcher(options: {
       args: [disputeId],
     });
     const openedAt = Number(dispute.openedAt);
+    // Vote windows run from the committee draw (a later transaction than the challenge).
+    const start = Number(dispute.drawnAt) === 0 ? openedAt : Number(dispute.drawnAt);
     return {
       disputeId: disputeId.toString(),
       role,
@@ -144,8 +155,7 @@ export function createDisputeWatcher(options: {
       evidenceHash: challenge.evidenceHash,
       evidenceUri: challenge.evidenceURI,
       openedAt,
-      commitEnd: openedAt + windows.commitWindow,
-      revealEnd: openedAt + windows.commitWindow + windows.revealWindow,
+      ...windowsFrom(start, windows),
       ...(role === "challenger" ? { auditId: challenge.receiptHash.toLowerCase() } : {}),
     };
   }

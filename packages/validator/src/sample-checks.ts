@@ -1,10 +1,10 @@
 /**
  * What an audit sample must satisfy before it is queued: well-formed, for this chain and deployment,
- * for a model this validator runs, a transcript matching its receipt's commitments, a receipt the
- * channel's provider signed, and still inside the audit window. Each failure has its reason code.
+ * for a model this validator runs, a transcript matching its receipt's commitments, a receipt signed
+ * by the channel's receipt signer, and still inside the audit window. Each failure has its reason code.
  */
 import type { ChainClients } from "@verity/chain";
-import { agentRegistryAbi, disputesAbi, paymentChannelsAbi } from "@verity/contracts";
+import { disputesAbi, paymentChannelsAbi } from "@verity/contracts";
 import { type Deployment, receiptDomain, receiptFromJson, receiptTypes } from "@verity/core";
 import { recoverTypedDataAddress } from "viem";
 import { receiptMismatches } from "./audit-verdict.ts";
@@ -65,7 +65,8 @@ export function preflightSample(args: { body: unknown; deployment: Deployment })
 
 /**
  * Chain checks: the model is one this validator runs, the channel exists for the sample's agent and
- * model, the receipt is signed by that agent's owner or wallet, and the audit window is still open.
+ * model, the receipt is signed by the channel's receipt signer (fixed at open), and the audit window
+ * (from the later of the receipt's timestamp and the channel's latest claim) is still open.
  */
 export async function verifySampleOnChain(args: {
   sample: AuditSamplePayload;
@@ -96,21 +97,6 @@ export async function verifySampleOnChain(args: {
       channel: { agentId: channel.receiverAgentId.toString(), modelId: channel.modelId.toString() },
     });
   }
-  const agentId = channel.receiverAgentId;
-  const [owner, wallet] = await Promise.all([
-    publicClient.readContract({
-      address: c.AgentRegistry.address,
-      abi: agentRegistryAbi,
-      functionName: "ownerOf",
-      args: [agentId],
-    }),
-    publicClient.readContract({
-      address: c.AgentRegistry.address,
-      abi: agentRegistryAbi,
-      functionName: "getAgentWallet",
-      args: [agentId],
-    }),
-  ]);
   let signer: string;
   try {
     signer = await recoverTypedDataAddress({
@@ -123,11 +109,18 @@ export async function verifySampleOnChain(args: {
   } catch {
     throw invalid("The receipt signature does not recover", {});
   }
-  const s = signer.toLowerCase();
-  if (s !== owner.toLowerCase() && s !== wallet.toLowerCase()) {
-    throw invalid("The receipt is not signed by the agent's owner or wallet", { signer, agentId: agentId.toString() });
+  // The signer was fixed when the channel opened (Disputes checks the same address).
+  if (signer.toLowerCase() !== channel.receiverSigner.toLowerCase()) {
+    throw invalid("The receipt is not signed by the channel's receipt signer", {
+      signer,
+      receiverSigner: channel.receiverSigner,
+    });
   }
-  const closesAt = BigInt(sample.receipt.receipt.timestamp) + (await args.auditWindow());
+  // As Disputes: open until an audit window after the later of the receipt's timestamp and the
+  // channel's latest claim (a claim re-opens the window for the receipts it pays).
+  const timestamp = BigInt(sample.receipt.receipt.timestamp);
+  const from = timestamp > channel.lastClaimedAt ? timestamp : channel.lastClaimedAt;
+  const closesAt = from + (await args.auditWindow());
   const now = BigInt(await args.clock.now());
   if (closesAt < now) {
     throw new AuditRejected("The receipt is older than the audit window", {

@@ -67,6 +67,10 @@ export async function startTestValidator(args: {
     models: engines,
     dataDir,
     pollMs: args.pollMs ?? 100,
+    // The test chain mines only on transactions: the challenger mines its draw's seed block.
+    advanceChain: async () => {
+      await t.edr.provider.request({ method: "evm_mine" } as never);
+    },
     ...(args.canary ? { canary: args.canary } : {}),
     onEvent: (event) => events.push(event),
     onError: (error) => errors.push(error),

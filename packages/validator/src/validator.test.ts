@@ -10,6 +10,7 @@ import { createVoucherFetch } from "@verity/sdk";
 import { keccak256, stringToHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
+  claimTestChannel,
   mintTestUSD,
   openTestChannel,
   registerTestModel,
@@ -251,6 +252,15 @@ test("a substituted answer fails, is challenged, and the committee's guilty verd
     sampling: { temperature: 0.7, topP: 0.9, seed: 21, maxTokens: 48, stop: [] },
     charge,
   });
+  // The provider was paid for the answer (a guilty verdict refunds what the channel paid).
+  await claimTestChannel({
+    t,
+    deployment,
+    payer: "client-2",
+    claimer: "provider-1",
+    channelId: channel2,
+    amount: charge,
+  });
   const balance = (who: `0x${string}`) =>
     read({ address: deployment.token.address, abi: testUSDAbi, functionName: "balanceOf", args: [who] });
   const payer = t.account("client-2").address;
@@ -299,7 +309,11 @@ test("a substituted answer fails, is challenged, and the committee's guilty verd
     }),
   );
 
-  const committee = await read({ address: disputes, abi: disputesAbi, functionName: "committeeOf", args: [disputeId] });
+  // The challenger draws the committee from the block after its challenge.
+  const committee = await eventually("the committee draw", async () => {
+    const drawn = await read({ address: disputes, abi: disputesAbi, functionName: "committeeOf", args: [disputeId] });
+    return drawn.length > 0 ? drawn : undefined;
+  });
   assert.deepEqual(
     new Set(committee.map((a) => a.toLowerCase())),
     new Set(members.map((m) => m.info.address.toLowerCase())),
@@ -493,6 +507,15 @@ test("evidence that does not match its hash gets not-guilty votes, and a member 
   const opened = await t.publicClient.waitForTransactionReceipt({ hash });
   assert.equal(opened.status, "success");
   const disputeId = await read({ address: disputes, abi: disputesAbi, functionName: "disputeCount" });
+  // An outside challenger draws its committee itself, once the seed block is mined.
+  await t.testClient.mine({ blocks: 1 });
+  const draw = await wallet.writeContract({
+    address: disputes,
+    abi: disputesAbi,
+    functionName: "drawCommittee",
+    args: [disputeId],
+  });
+  assert.equal((await t.publicClient.waitForTransactionReceipt({ hash: draw })).status, "success");
   const committee = await read({ address: disputes, abi: disputesAbi, functionName: "committeeOf", args: [disputeId] });
   const votes = () =>
     Promise.all(

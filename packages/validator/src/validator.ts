@@ -18,12 +18,14 @@ import { createCanaryStore } from "./canary-store.ts";
 import { createChainClock } from "./chain-clock.ts";
 import { createChallenger, type ValidatorEvent } from "./challenger.ts";
 import { createCommittee } from "./committee.ts";
+import { createCommitteeDraw } from "./committee-draw.ts";
 import { disputeWindowsReader } from "./dispute-resolution.ts";
 import { createDisputeStore } from "./dispute-store.ts";
 import { createDisputeWatcher } from "./dispute-watcher.ts";
 import { createValidatorMetrics } from "./metrics.ts";
 import { createModelResolver } from "./model-resolver.ts";
 import { onboardValidator } from "./onboard.ts";
+import { createRefundRelease } from "./refund-release.ts";
 import { registrationFile } from "./registration.ts";
 import { auditWindowReader, preflightSample, verifySampleOnChain } from "./sample-checks.ts";
 import type { Thresholds } from "./thresholds.ts";
@@ -58,6 +60,12 @@ export type ValidatorOptions = {
   maxQueued?: number;
   /** Chain seconds a committee member waits after the reveal window before resolving itself (default 60). */
   resolveGraceSeconds?: number;
+  /**
+   * Makes the chain produce a block, for chains that mine only on transactions (a devnet): a
+   * challenge's committee is drawn from the block after it, and the challenger draws it once that
+   * block exists. Leave unset on chains that make blocks by themselves.
+   */
+  advanceChain?: () => Promise<void>;
   /**
    * Canary prompts (off by default): paid requests the validator sends itself, like any client, to
    * providers of the models it audits; each answer is queued for audit through the intake checks.
@@ -243,6 +251,16 @@ export function createValidator(options: ValidatorOptions) {
       onEvent: emit,
       onError,
     });
+    const draw = createCommitteeDraw({
+      clients,
+      deployment,
+      store: disputes,
+      sender,
+      windows,
+      ...(options.advanceChain ? { advanceChain: options.advanceChain } : {}),
+      onEvent: emit,
+    });
+    const refunds = createRefundRelease({ clients, deployment, store: disputes, sender, onEvent: emit });
     const watcher = createDisputeWatcher({
       db,
       store: disputes,
@@ -341,7 +359,9 @@ export function createValidator(options: ValidatorOptions) {
         try {
           await watcher.syncOnce();
           await challenger.challengePending();
+          await draw.drawPending();
           await committee.tick();
+          await refunds.releasePending();
         } catch (error) {
           onError(error);
         }

@@ -30,7 +30,7 @@ export const DEVNET_CANARY_INTERVAL_MS = 45_000;
  * Starts `count` in-process validators on the devnet chain as the devnet's `validator-N` accounts
  * (funded with TestUSD for their bonds): each registers its agent and bond once, audits the devnet
  * models with its own engine, challenges failed samples and votes on the committees it is drawn for,
- * and sends canary prompts of its own (paid from its TestUSD; `canaryIntervalMs` 0 turns them off).
+ * (mining the block its committee draw needs when the chain is idle), and sends canary prompts of its own (paid from its TestUSD; `canaryIntervalMs` 0 turns them off).
  * Validator i listens on `portBase + 20 + i` (free ports without a base). Everything started is handed
  * to `own` as soon as it runs (engines to close, validators to stop), so a failure half-way leaks nothing.
  */
@@ -89,6 +89,11 @@ export async function startDevnetValidators(args: {
       dataDir: join(args.stateDir, account.name),
       name: `devnet ${account.name}`,
       pollMs: args.pollMs ?? 1_000,
+      // The devnet chain mines a block per transaction only: a challenger mines the seed block of
+      // its dispute's committee draw itself (an empty block, journaled like any other request).
+      advanceChain: async () => {
+        await args.chain.request({ method: "evm_mine" } as never);
+      },
       ...(canaryIntervalMs > 0 ? { canary: { intervalMs: canaryIntervalMs } } : {}),
       onEvent: (event) => {
         // A canary that was paid and queued is routine (its audit reports the outcome); failures are news.
