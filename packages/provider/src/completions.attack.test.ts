@@ -7,6 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { after, before, test } from "node:test";
 import { paymentChannelsAbi } from "@verity/contracts";
 import { ceilingFor, chargeFor, HEADERS, hashTokens, receiptDomain, receiptFromJson, receiptTypes } from "@verity/core";
@@ -210,4 +211,56 @@ test("attack: abort a streamed completion after a few chunks to keep the answer 
   const state = (await client.channels()).find((c) => c.channelId === channelId);
   assert.equal(state?.charged, due + BigInt(next.verity.charge));
   assert.deepEqual(await client.flagged(), [], "the honest provider is not flagged");
+});
+
+test("a client whose state forgot an aborted stream resyncs from the provider's stated charged total", async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), "verity-abort-resync-"));
+  await mintTestUSD(p.t, p.deployment, "client-5", 10_000_000n);
+  const forgetful = createVerityClient({
+    provider: p.t.edr.provider,
+    deployment: p.deployment,
+    account: privateKeyToAccount(p.t.account("client-5").privateKey),
+    stateDir,
+    indexerPollMs: 50,
+    audit: { p: 0 },
+  });
+  try {
+    const model = p.info.models[0];
+    assert.ok(model);
+    const { channelId } = await forgetful.openChannel({
+      agentId: p.info.agentId,
+      modelId: model.modelId,
+      amount: 1_000_000n,
+    });
+    const before = (await waitForRequests(0)).length;
+    const request = { model: "verity-tiny", messages, max_tokens: 200, temperature: 0, seed: 5, stream: true } as const;
+    const stream = await forgetful.chat.completions.create(request, { agentId: p.info.agentId });
+    let pieces = 0;
+    await assert.rejects(async () => {
+      for await (const chunk of stream)
+        if ((chunk.choices[0]?.delta?.content ?? "") !== "" && ++pieces === 40) stream.controller.abort();
+    });
+    assert.equal(pieces, 40, "the answer was still streaming when the client hung up");
+    const rows = await waitForRequests(before + 1);
+    const abortCharge = BigInt(rows.at(-1)?.charge ?? "0");
+    assert.ok(abortCharge > 0n);
+    // The client's record of that request is lost, as if it had treated the voucher as unspent. Its
+    // next voucher (one above the highest it signed) then leaves the provider less headroom than the
+    // request's ceiling, and the provider's 402 states the charged total it holds.
+    const db = new DatabaseSync(join(stateDir, "client.sqlite"));
+    db.prepare("DELETE FROM reservations WHERE channel_id = ?").run(channelId);
+    db.close();
+    const forgotten = (await forgetful.channels()).find((c) => c.channelId === channelId);
+    assert.equal(forgotten?.charged, 0n);
+    assert.equal(forgotten?.pending, 0n);
+
+    const next = await forgetful.chat.completions.create({ ...request, stream: false }, { agentId: p.info.agentId });
+    assert.equal(next.verity.channelId, channelId);
+    assert.equal(BigInt(next.verity.charged), abortCharge + BigInt(next.verity.charge));
+    const state = (await forgetful.channels()).find((c) => c.channelId === channelId);
+    assert.equal(state?.charged, abortCharge + BigInt(next.verity.charge), "the client learned the charged total");
+    assert.deepEqual(await forgetful.flagged(), []);
+  } finally {
+    await forgetful.stop();
+  }
 });
