@@ -29,9 +29,16 @@ export type VoucherFetchOptions = {
  * total from the `Verity-Charged` header or, for streams, from the trailing `verity` chunk.
  * Send requests one after another (read a stream to its end first) so each voucher builds on the
  * previous charge; concurrent requests need a voucher with room for all of them.
+ *
+ * Every voucher is above the last one signed: a request whose outcome it never saw (a stream the
+ * caller aborted, which the provider charges for what it delivered) has spent its voucher. When the
+ * provider then refuses with the charged total it holds (`voucher_below_ceiling`,
+ * `voucher_not_monotonic`, `voucher_replayed` with `details.charged`, never above the highest
+ * voucher signed), it learns that total and sends the request once more.
  */
 export function createVoucherFetch(options: VoucherFetchOptions) {
   let charged = options.charged ?? 0n;
+  let highestSigned = 0n;
   const baseFetch = options.fetch ?? fetch;
   const domain = voucherDomain({ chainId: options.chainId, verifyingContract: options.paymentChannels });
 
@@ -43,8 +50,46 @@ export function createVoucherFetch(options: VoucherFetchOptions) {
     if (parsed.success) options.onReceipt?.({ receipt: parsed.data, charged: value });
   }
 
+  /** The provider's stated charged total, when its refusal is a resync we may believe. */
+  function statedCharged(body: unknown): bigint | undefined {
+    const error = (body as { error?: { code?: string; details?: { charged?: unknown } } } | undefined)?.error;
+    const code = error?.code;
+    if (code !== "voucher_below_ceiling" && code !== "voucher_not_monotonic" && code !== "voucher_replayed") {
+      return undefined;
+    }
+    const text = error?.details?.charged;
+    if (typeof text !== "string" || !/^\d+$/.test(text)) return undefined;
+    const value = BigInt(text);
+    return value > charged && value <= highestSigned ? value : undefined;
+  }
+
   async function send(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const cumulativeAmount = charged + options.headroom;
+    const response = await sendOnce(input, init);
+    const resendable = !(input instanceof Request) && (init?.body === undefined || typeof init.body === "string");
+    if ((response.status !== 402 && response.status !== 409) || !resendable) return response;
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const stated = statedCharged(body);
+    if (stated === undefined) {
+      return new Response(text, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
+    }
+    charged = stated;
+    return sendOnce(input, init);
+  }
+
+  async function sendOnce(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    const wanted = charged + options.headroom;
+    const cumulativeAmount = wanted > highestSigned ? wanted : highestSigned + 1n;
+    highestSigned = cumulativeAmount;
     const signature = await options.authorizer.signTypedData({
       domain,
       types: voucherTypes,
