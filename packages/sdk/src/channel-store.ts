@@ -263,30 +263,6 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
     },
 
     /**
-     * The provider stated a charged total above ours (a corrective 402/409, e.g. after an aborted
-     * stream whose receipt never arrived): take it as the channel's charged total and re-sign
-     * reservation `id` on top of it. Undefined when the deposit cannot cover it. The caller bounds
-     * `charged` (never above a voucher the provider already holds).
-     */
-    resync(id: string, charged: bigint): Reservation | undefined {
-      return inTransaction(db, () => {
-        const r = reservation(id);
-        const channel = r ? get(r.channelId) : undefined;
-        if (!r || !channel) return undefined;
-        const learned = { ...channel, charged: max(channel.charged, charged) };
-        const amount = amountFor(learned, learned.pending - r.ceiling, r.ceiling);
-        if (amount > channel.deposit) return undefined;
-        update(r.channelId, { charged: learned.charged.toString(), highest_signed: amount.toString() });
-        db.prepare("UPDATE reservations SET voucher_amount = ?, charged_at_sign = ? WHERE id = ?").run(
-          amount.toString(),
-          learned.charged.toString(),
-          id,
-        );
-        return { ...r, voucherAmount: amount, chargedAtSign: learned.charged };
-      });
-    },
-
-    /**
      * What a receipt for reservation `id` may show: its cumulative total must lie in
      * `[chargedAtSign + charge, chargedAtSign + charge + extra]` and never above `highestSigned`,
      * where `extra` is what other requests on the channel can explain — charges settled since this

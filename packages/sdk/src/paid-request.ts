@@ -137,36 +137,6 @@ export function createPaidRequests(ctx: PaidContext) {
     }
   }
 
-  /**
-   * Learns the channel's charged total from a provider's corrective refusal (`voucher_not_monotonic`,
-   * `voucher_replayed`, `voucher_below_ceiling` stating `details.charged`) — e.g. after a stream this
-   * client aborted, which the provider charged for what it delivered. The stated total is believed
-   * only above what the client knows and never above the voucher just sent: the provider already
-   * holds that voucher signed, so believing it grants nothing it could not claim anyway. The
-   * reservation is re-signed on top of the learned total. False when the refusal is not of that kind.
-   */
-  function resync(route: Route, body: ErrorBody): boolean {
-    const code = body.error?.code;
-    if (code !== "voucher_not_monotonic" && code !== "voucher_replayed" && code !== "voucher_below_ceiling")
-      return false;
-    const text = body.error?.details?.charged;
-    if (typeof text !== "string" || !/^\d+$/.test(text)) return false;
-    const stated = BigInt(text);
-    const known = ctx.store.get(route.reservation.channelId)?.charged ?? 0n;
-    if (stated <= known || stated > route.reservation.voucherAmount) return false;
-    const resynced = ctx.store.resync(route.reservation.id, stated);
-    if (!resynced) {
-      ctx.store.release(route.reservation.id);
-      throw new PaymentError(`The channel has no headroom left above the provider's charged total of ${stated}`, {
-        code: "no_channel_headroom",
-        hint: "Top up the channel or open a new one",
-        details: { channelId: route.reservation.channelId, charged: stated.toString() },
-      });
-    }
-    route.reservation = resynced;
-    return true;
-  }
-
   /** On a `voucher_below_ceiling` 402 stating a larger ceiling (at most the client's cap), re-reserves for it. */
   function raiseCeiling(route: Route, body: ErrorBody): boolean {
     const statedText = body.payment?.ceiling ?? (body.error?.details?.ceiling as string | undefined);
@@ -200,28 +170,16 @@ export function createPaidRequests(ctx: PaidContext) {
     return true;
   }
 
-  /**
-   * Sends with the voucher. A corrective refusal is answered at most once each: a stated charged
-   * total resyncs the channel (see `resync`), a stated larger ceiling raises the reservation.
-   */
+  /** Sends with the voucher; on a `voucher_below_ceiling` 402 stating a larger ceiling, retries once. */
   async function send(route: Route, req: PaidRequest, signal?: AbortSignal): Promise<Response> {
-    let resynced = false;
-    let raised = false;
-    for (;;) {
-      const response = await post(route, route.reservation, req, signal);
-      if (response.status !== 402 && response.status !== 409) return response;
-      const body = ((await readJson(response)) ?? {}) as ErrorBody;
-      if (!resynced && resync(route, body)) {
-        resynced = true;
-        continue;
-      }
-      if (!raised && response.status === 402 && raiseCeiling(route, body)) {
-        raised = true;
-        continue;
-      }
+    const response = await post(route, route.reservation, req, signal);
+    if (response.status !== 402) return response;
+    const body = ((await readJson(response)) ?? {}) as ErrorBody;
+    if (!raiseCeiling(route, body)) {
       ctx.store.release(route.reservation.id);
-      throw providerError(response.status, body, route.offer);
+      throw providerError(402, body, route.offer);
     }
+    return post(route, route.reservation, req, signal);
   }
 
   /** Verifies the receipt and, when it holds, accepts the charge and stores the transcript. */
