@@ -39,6 +39,10 @@ export const NODE_REASONS = {
   wrong_chain: { status: 400, message: "The payment is for another chain or contract" },
   receipt_invalid: { status: 502, message: "The provider's receipt did not verify" },
   overcharged: { status: 502, message: "The provider charged more than usage × price" },
+  receipt_timestamp_invalid: {
+    status: 502,
+    message: "The provider's receipt is timestamped outside the allowed skew of the client's clock",
+  },
   transcript_invalid: {
     status: 502,
     message: "The provider's answer carries no token transcript matching its receipt, so it cannot be audited",
@@ -56,6 +60,7 @@ export const NODE_REASONS = {
   no_healthy_offer: { status: 503, message: "Every offer for this model is unhealthy or its provider is flagged" },
   ceiling_over_cap: { status: 402, message: "The request's maximum charge exceeds the client's per-request cap" },
   no_channel_headroom: { status: 402, message: "No open channel to this provider has headroom for the request" },
+  request_aborted: { status: 499, message: "The caller aborted the request" },
   // validator (audit intake)
   audit_sample_invalid: { status: 400, message: "The audit sample does not match the expected transcript shape" },
   model_not_served: { status: 422, message: "The model is registered but this validator does not run it" },

@@ -54,7 +54,7 @@ export function createProviderApp(deps: ProviderAppDeps) {
     }),
   );
   // llama.cpp-server-compatible tokenizer endpoints (used by the OpenAI-compatible upstream engine).
-  app.post("/tokenize", async (c) => {
+  app.post("/tokenize", limit, async (c) => {
     const body = (await c.req.json().catch(() => ({}))) as { content?: unknown; model?: unknown };
     const model = typeof body.model === "string" ? deps.models.get(body.model) : deps.models.values().next().value;
     if (!model || typeof body.content !== "string") {
@@ -62,7 +62,7 @@ export function createProviderApp(deps: ProviderAppDeps) {
     }
     return c.json({ tokens: model.engine.tokenize(body.content) });
   });
-  app.post("/detokenize", async (c) => {
+  app.post("/detokenize", limit, async (c) => {
     const body = (await c.req.json().catch(() => ({}))) as { tokens?: unknown; model?: unknown };
     const model = typeof body.model === "string" ? deps.models.get(body.model) : deps.models.values().next().value;
     if (

@@ -33,6 +33,8 @@ export type CompletionsDeps = {
   agentId: bigint;
   /** Bearer key that is served without payment (the operator's own traffic, health checks, upstream use). */
   operatorKey?: string;
+  /** Clock for receipt timestamps in ms (default `Date.now`); tests use it to sign receipts from another time. */
+  receiptClock?: () => number;
 };
 
 type Kind = "chat" | "text";
@@ -167,6 +169,7 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
         store: deps.store,
         signer: deps.signer,
         metrics: deps.metrics,
+        ...(deps.receiptClock ? { now: deps.receiptClock } : {}),
       };
       const object = kind === "chat" ? "chat.completion" : "text_completion";
       const finish = (reason: string) => (reason === "length" ? "length" : "stop");
@@ -179,6 +182,11 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
         } catch (error) {
           if (error instanceof RequestAborted) return new Response(null, { status: 499 });
           throw error;
+        }
+        if (paid.aborted) {
+          // Charged for the prompt and persisted; nobody is left to answer.
+          deps.metrics.requests.inc({ route, status: "499" });
+          return new Response(null, { status: 499 });
         }
         const usage = {
           prompt_tokens: paid.result.usage.promptTokens,
@@ -239,14 +247,24 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
           );
         try {
           if (kind === "chat") await stream.writeSSE({ data: chunk({ role: "assistant", content: "" }, null) });
+          // Output tokens written to the client before it went away: what an aborted stream is charged for.
+          let delivered = 0;
           const paid = await runPaidInference({
             ...common,
             signal: controller.signal,
+            delivered: () => delivered,
             onChunk: async (part) => {
+              if (stream.aborted) return;
               if (part.text.length > 0)
                 await stream.writeSSE({ data: chunk(kind === "chat" ? { content: part.text } : part.text, null) });
+              // A chunk counts only when the client was still there after it was written.
+              if (!stream.aborted) delivered += part.tokens.length;
             },
           });
+          if (paid.aborted) {
+            deps.metrics.requests.inc({ route, status: "499" });
+            return;
+          }
           await stream.writeSSE({ data: chunk(kind === "chat" ? {} : "", finish(paid.result.finishReason)) });
           const usage = {
             prompt_tokens: paid.result.usage.promptTokens,

@@ -38,9 +38,14 @@ export type PaidResult = {
   transcript: PaidTranscript;
   /** Whether the model's substitute engine generated this answer (dishonest-provider mode). */
   substituted: boolean;
+  /**
+   * The client went away before the answer completed. The request is still charged, receipted and
+   * persisted for what it consumed: the prompt plus the completion tokens already delivered.
+   */
+  aborted: boolean;
 };
 
-/** Thrown when the client went away before the answer completed: nothing is charged. */
+/** Thrown when the client went away before the engine evaluated the prompt: nothing is charged. */
 export class RequestAborted extends Error {
   override name = "RequestAborted";
 }
@@ -48,7 +53,14 @@ export class RequestAborted extends Error {
 /**
  * Runs one paid request: generate, meter, charge `usage × price` (never above the reserved ceiling),
  * sign the receipt, and persist request + charge durably. Only after `recordCompletion` returns may
- * the caller complete the response. Failure or abort before that charges nothing.
+ * the caller complete the response. A failure charges nothing.
+ *
+ * A client that goes away mid-answer pays for what it consumed: the prompt plus the completion
+ * tokens already delivered to it (`delivered`; 0 for a non-streamed answer, which is delivered only
+ * whole). That charge is receipted (the receipt's output hash commits to the delivered tokens) and
+ * persisted with the voucher in the same transaction as a completed request, so the voucher is
+ * spent and a replay is `voucher_replayed`. Aborted before the engine evaluated the prompt (still
+ * queued): nothing is charged and the voucher stays unused.
  */
 export async function runPaidInference(args: {
   model: ServedModel;
@@ -62,6 +74,10 @@ export async function runPaidInference(args: {
   metrics: ProviderMetrics;
   signal?: AbortSignal;
   onChunk?: (chunk: GenerateChunk) => void | Promise<void>;
+  /** Output tokens delivered to the client so far (a prefix of the output); read after an abort. */
+  delivered?: () => number;
+  /** Clock for receipt timestamps and records, in ms (default `Date.now`). */
+  now?: () => number;
 }): Promise<PaidResult> {
   const { model, reservation } = args;
   const seed = args.sampling.seed ?? randomInt(0, 0xfffffffe);
@@ -70,7 +86,7 @@ export async function runPaidInference(args: {
   const substituted = model.substitute?.pick() === true;
   const engine = substituted && model.substitute ? model.substitute.engine : model.engine;
   try {
-    const result = await args.model.queue.run(() =>
+    const generated = await args.model.queue.run(() =>
       engine.generate({
         prompt: args.prompt,
         sampling,
@@ -78,7 +94,10 @@ export async function runPaidInference(args: {
         ...(args.onChunk ? { onChunk: args.onChunk } : {}),
       }),
     );
-    if (result.finishReason === "abort" || args.signal?.aborted) throw new RequestAborted("client disconnected");
+    const aborted = generated.finishReason === "abort" || args.signal?.aborted === true;
+    // No sampled token: the prompt was never evaluated (the request waited in the queue).
+    if (aborted && generated.outputTokens.length === 0) throw new RequestAborted("client disconnected");
+    const result = aborted ? deliveredPart(generated, args.delivered?.() ?? 0) : generated;
     const computed = chargeFor({
       price: model.price,
       promptTokens: result.usage.promptTokens,
@@ -86,7 +105,7 @@ export async function runPaidInference(args: {
     });
     const charge = computed < reservation.ceiling ? computed : reservation.ceiling;
     const requestId = args.requestId;
-    const createdAt = Date.now();
+    const createdAt = (args.now ?? Date.now)();
     // Charged total, receipt and persistence are one section per channel, so concurrent requests on
     // a channel each sign the cumulative total that includes every charge persisted before theirs.
     const { signed, cumulativeCharged } = await completionLock(reservation.channel.channelId, async () => {
@@ -129,8 +148,19 @@ export async function runPaidInference(args: {
       args.metrics.substituted.inc({ model: model.name });
     }
     const transcript = { promptTokenIds: result.promptTokens, outputTokenIds: result.outputTokens, sampling };
-    return { requestId, result, charge, cumulativeCharged, signed, transcript, substituted };
+    return { requestId, result, charge, cumulativeCharged, signed, transcript, substituted, aborted };
   } finally {
     reservation.release();
   }
+}
+
+/** What an aborted generation delivered: its first `delivered` output tokens (never more than it sampled). */
+function deliveredPart(result: GenerateResult, delivered: number): GenerateResult {
+  const count = Math.max(0, Math.min(Math.floor(delivered), result.outputTokens.length));
+  return {
+    ...result,
+    outputTokens: result.outputTokens.slice(0, count),
+    finishReason: "abort",
+    usage: { promptTokens: result.usage.promptTokens, completionTokens: count },
+  };
 }

@@ -48,8 +48,13 @@ export function createPaymentGate(options: PaymentGateOptions) {
   const reserved = new Map<string, bigint>();
   const inFlight = new Map<string, Set<bigint>>();
 
-  function fail(code: ConstructorParameters<typeof PaymentError>[1]["code"], message: string, hint?: string): never {
-    throw new PaymentError(message, { code, ...(hint ? { hint } : {}) });
+  function fail(
+    code: ConstructorParameters<typeof PaymentError>[1]["code"],
+    message: string,
+    hint?: string,
+    details?: Record<string, unknown>,
+  ): never {
+    throw new PaymentError(message, { code, ...(hint ? { hint } : {}), ...(details ? { details } : {}) });
   }
 
   async function authorize(args: { header: string; modelId: bigint; ceiling: bigint }): Promise<Reservation> {
@@ -114,11 +119,19 @@ export function createPaymentGate(options: PaymentGateOptions) {
     const charged = state.charged > channel.claimed ? state.charged : channel.claimed;
     const owed = charged + (reserved.get(id) ?? 0n);
     const amounts = inFlight.get(id) ?? new Set<bigint>();
+    // What a client needs to resync after a request it lost track of (e.g. a stream it aborted):
+    // the charged total the provider holds receipts for and the least voucher it accepts now.
+    const owedDetails = {
+      charged: charged.toString(),
+      owed: owed.toString(),
+      minimumVoucher: (owed + args.ceiling).toString(),
+    };
     if (amounts.has(voucher.cumulativeAmount) || store.voucherUsed(id, voucher.cumulativeAmount)) {
       fail(
         "voucher_replayed",
         "This voucher was already used",
         `Sign a new voucher for at least ${owed + args.ceiling}`,
+        owedDetails,
       );
     }
     if (voucher.cumulativeAmount < owed) {
@@ -126,6 +139,7 @@ export function createPaymentGate(options: PaymentGateOptions) {
         "voucher_not_monotonic",
         `The voucher's amount is below the ${owed} already owed on this channel`,
         `Sign a voucher for at least ${owed + args.ceiling}`,
+        owedDetails,
       );
     }
     if (voucher.cumulativeAmount > channel.deposit) {
@@ -140,6 +154,7 @@ export function createPaymentGate(options: PaymentGateOptions) {
         "voucher_below_ceiling",
         `The voucher leaves ${voucher.cumulativeAmount - owed} of headroom but the request may cost ${args.ceiling}`,
         `Sign a voucher for at least ${owed + args.ceiling} or lower max_tokens`,
+        owedDetails,
       );
     }
     reserved.set(id, (reserved.get(id) ?? 0n) + args.ceiling);

@@ -56,6 +56,8 @@ export type ProviderOptions = {
   /** Requests allowed to wait per model before 429 (default 16). */
   maxQueued?: number;
   operatorKey?: string;
+  /** Tests only: the clock receipts are timestamped with, in ms (default `Date.now`). */
+  receiptClock?: () => number;
   name?: string;
   indexerPollMs?: number;
   onStep?: (step: string) => void;
@@ -218,6 +220,7 @@ export function createProvider(options: ProviderOptions) {
       startedAt,
       publicUrl: () => publicUrl,
       ...(options.operatorKey === undefined ? {} : { operatorKey: options.operatorKey }),
+      ...(options.receiptClock === undefined ? {} : { receiptClock: options.receiptClock }),
       health: () => {
         const totals = activeStore.totals();
         return {

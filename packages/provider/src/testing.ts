@@ -159,6 +159,8 @@ export async function startTestProvider(
     dataDir?: string;
     /** Dishonest-provider mode: serve this test model on a fraction `rate` of paid requests. */
     substitute?: { model: string; rate: number };
+    /** The clock receipts are timestamped with, in ms (a provider that backdates its receipts). */
+    receiptClock?: () => number;
   } = {},
 ): Promise<TestProvider> {
   const t = options.t ?? (await createTestChain());
@@ -189,6 +191,7 @@ export async function startTestProvider(
     indexerPollMs: 50,
     claim: options.claim ?? { minValue: 10n ** 30n, maxAgeMs: 3_600_000 },
     ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
+    ...(options.receiptClock === undefined ? {} : { receiptClock: options.receiptClock }),
   });
   const info = await provider.start();
   return {

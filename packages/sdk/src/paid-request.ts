@@ -40,6 +40,10 @@ export type PaidContext = {
   fetch: typeof fetch;
   /** Largest ceiling the client signs for one request. */
   maxCeiling: bigint;
+  /** Largest accepted distance between a receipt's timestamp and the client's clock, in seconds. */
+  receiptSkewSeconds: number;
+  /** The client's clock in ms (default `Date.now`). */
+  now?: () => number;
 };
 
 /** A routed request: the offer, the reservation on one of its channels, and the client's bounds. */
@@ -86,6 +90,14 @@ function decodeReceiptHeader(value: string | null): Record<string, unknown> | un
   }
 }
 
+function abortedError(route: Route): RequestError {
+  return new RequestError(`The request to provider ${route.offer.agentId} was aborted`, {
+    code: "request_aborted",
+    hint: "An aborted request is charged for what the provider delivered; the channel accounts for it",
+    details: { agentId: route.offer.agentId.toString(), channelId: route.reservation.channelId },
+  });
+}
+
 export function createPaidRequests(ctx: PaidContext) {
   const domain = voucherDomain({ chainId: ctx.chainId, verifyingContract: ctx.paymentChannels });
 
@@ -125,16 +137,12 @@ export function createPaidRequests(ctx: PaidContext) {
     }
   }
 
-  /** Sends with the voucher; on a `voucher_below_ceiling` 402 stating a larger ceiling, retries once. */
-  async function send(route: Route, req: PaidRequest, signal?: AbortSignal): Promise<Response> {
-    let response = await post(route, route.reservation, req, signal);
-    if (response.status !== 402) return response;
-    const body = ((await readJson(response)) ?? {}) as ErrorBody;
+  /** On a `voucher_below_ceiling` 402 stating a larger ceiling (at most the client's cap), re-reserves for it. */
+  function raiseCeiling(route: Route, body: ErrorBody): boolean {
     const statedText = body.payment?.ceiling ?? (body.error?.details?.ceiling as string | undefined);
     const stated = statedText !== undefined && /^\d+$/.test(String(statedText)) ? BigInt(statedText) : undefined;
     if (body.error?.code !== "voucher_below_ceiling" || stated === undefined || stated <= route.reservation.ceiling) {
-      ctx.store.release(route.reservation.id);
-      throw providerError(402, body, route.offer);
+      return false;
     }
     if (stated > ctx.maxCeiling) {
       ctx.store.release(route.reservation.id);
@@ -156,10 +164,22 @@ export function createPaidRequests(ctx: PaidContext) {
         details: { channelId: route.reservation.channelId, ceiling: stated.toString() },
       });
     }
+    // Only the voucher grows: the receipt's prompt tokens stay bounded by the client's own count
+    // (`route.promptTokenBound`), so a larger ceiling never lets the provider bill a longer prompt.
     route.reservation = resized;
-    route.promptTokenBound = Number.MAX_SAFE_INTEGER; // the provider's own count; the ceiling still bounds the charge
-    response = await post(route, resized, req, signal);
-    return response;
+    return true;
+  }
+
+  /** Sends with the voucher; on a `voucher_below_ceiling` 402 stating a larger ceiling, retries once. */
+  async function send(route: Route, req: PaidRequest, signal?: AbortSignal): Promise<Response> {
+    const response = await post(route, route.reservation, req, signal);
+    if (response.status !== 402) return response;
+    const body = ((await readJson(response)) ?? {}) as ErrorBody;
+    if (!raiseCeiling(route, body)) {
+      ctx.store.release(route.reservation.id);
+      throw providerError(402, body, route.offer);
+    }
+    return post(route, route.reservation, req, signal);
   }
 
   /** Verifies the receipt and, when it holds, accepts the charge and stores the transcript. */
@@ -207,6 +227,8 @@ export function createPaidRequests(ctx: PaidContext) {
               chargedAtSign: allowance.chargedAtSign,
               extra: allowance.extra,
               highestSigned: allowance.highestSigned,
+              now: Math.floor((ctx.now ?? Date.now)() / 1000),
+              maxSkewSeconds: ctx.receiptSkewSeconds,
             },
             ctx.signers.isSigner,
           );
@@ -270,6 +292,11 @@ export function createPaidRequests(ctx: PaidContext) {
     const body = (await readJson(response)) as
       | (T & { choices?: { message?: { content?: string }; text?: string }[] })
       | undefined;
+    if (req.signal?.aborted) {
+      // The caller gave up while the answer was arriving: the provider may have charged it.
+      ctx.store.orphan(route.reservation.id);
+      throw abortedError(route);
+    }
     const verity =
       body?.verity ?? (decodeReceiptHeader(response.headers.get(HEADERS.receipt)) as Partial<VerityPayment>);
     const choice = body?.choices?.[0];
@@ -297,6 +324,10 @@ export function createPaidRequests(ctx: PaidContext) {
     }
     const body = response.body;
     const requestId = response.headers.get(HEADERS.requestId) ?? undefined;
+    // Aborting our own stream spends the voucher: the provider charges what it delivered (at most
+    // the ceiling), so the reservation keeps counting until a later receipt accounts for it.
+    const reservationId = route.reservation.id;
+    signal.addEventListener("abort", () => ctx.store.orphan(reservationId), { once: true });
     async function* chunks(): AsyncGenerator<C> {
       let done = false;
       let finished = false;

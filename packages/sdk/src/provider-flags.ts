@@ -4,8 +4,11 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 
-/** Why a provider left routing: a bad receipt, an overcharge, or an answer that cannot be audited. */
-export type FlagCode = "receipt_invalid" | "overcharged" | "transcript_invalid";
+/**
+ * Why a provider left routing: a bad receipt, a receipt timestamped far from the client's clock, an
+ * overcharge, or an answer that cannot be audited.
+ */
+export type FlagCode = "receipt_invalid" | "receipt_timestamp_invalid" | "overcharged" | "transcript_invalid";
 
 export type ProviderFlag = {
   agentId: bigint;

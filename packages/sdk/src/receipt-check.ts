@@ -6,6 +6,8 @@
  *   channel opened: the agent wallet then, else the owner), for another
  *   channel, model or request, token counts that disagree with the usage, an undercharge, or a
  *   cumulative total below what it must be;
+ * - `receipt_timestamp_invalid`: a timestamp more than `maxSkewSeconds` away from the client's clock
+ *   (a backdated or postdated receipt);
  * - `overcharged`: a charge above `chargeFor(usage, price)` or the ceiling, usage beyond what the
  *   request allows, or a cumulative total above the highest voucher or what other requests explain.
  */
@@ -43,7 +45,14 @@ export type ReceiptExpectation = {
   /** Charges other requests on the channel can explain (see `ChannelStore.allowance`). */
   extra: bigint;
   highestSigned: bigint;
+  /** The client's clock, unix seconds. */
+  now: number;
+  /** Largest accepted distance between the receipt's timestamp and `now`, in seconds. */
+  maxSkewSeconds: number;
 };
+
+/** Default `maxSkewSeconds`: wide enough for unsynchronised clocks and long answers, narrow enough to refuse backdating. */
+export const DEFAULT_RECEIPT_SKEW_SECONDS = 120;
 
 export type ReceiptVerdict =
   | { ok: true; receipt: Receipt; signed: SignedReceiptJson }
@@ -84,6 +93,14 @@ export async function checkReceipt(
       {
         recovered,
       },
+    );
+  }
+  const skew = Number(receipt.timestamp) - expect.now;
+  if (Math.abs(skew) > expect.maxSkewSeconds) {
+    return fail(
+      "receipt_timestamp_invalid",
+      `The receipt is timestamped ${Math.abs(skew)} s ${skew < 0 ? "before" : "after"} the client's clock (at most ${expect.maxSkewSeconds} s allowed)`,
+      { timestamp: receipt.timestamp, now: expect.now, maxSkewSeconds: expect.maxSkewSeconds },
     );
   }
   if (receipt.channelId.toLowerCase() !== expect.channelId.toLowerCase()) {

@@ -26,6 +26,7 @@ import {
 import type { PriceLimit } from "./openai-types.ts";
 import { createPaidRequests, type PaidRequests } from "./paid-request.ts";
 import { createProviderFlags, type ProviderFlag, type ProviderFlags } from "./provider-flags.ts";
+import { DEFAULT_RECEIPT_SKEW_SECONDS } from "./receipt-check.ts";
 import { createReceiptSigners } from "./receipt-signers.ts";
 import { type AutoOpen, createRouter, type Router } from "./router.ts";
 import { createTranscriptStore, type Transcript, type TranscriptStore } from "./transcript-store.ts";
@@ -57,6 +58,11 @@ export type VerityClientOptions = {
   autoOpen?: AutoOpen;
   /** Largest ceiling signed for one request, incl. a provider's 402 retry (default one whole token). */
   maxCeiling?: bigint;
+  /**
+   * Largest accepted distance between a receipt's timestamp and this machine's clock, in seconds
+   * (default 120); a receipt outside it is refused `receipt_timestamp_invalid` and its provider flagged.
+   */
+  receiptSkewSeconds?: number;
   /** Default price limit for routing. */
   maxPrice?: PriceLimit;
   fetch?: typeof fetch;
@@ -97,6 +103,13 @@ export function createVerityClient(options: VerityClientOptions) {
   const authorizer = options.authorizer ?? privateKeyToAccount(loadOrCreateSecret(options.stateDir, "authorizer.key"));
   const baseFetch = options.fetch ?? fetch;
   const maxCeiling = options.maxCeiling ?? 10n ** BigInt(options.deployment.token.decimals);
+  const skew = options.receiptSkewSeconds;
+  if (skew !== undefined && !(Number.isFinite(skew) && skew >= 0)) {
+    throw new ConfigError(`receiptSkewSeconds ${String(skew)} is not a non-negative number`, {
+      code: "invalid_parameter",
+      hint: "Pass seconds, e.g. 120",
+    });
+  }
   const { deployment } = options;
   let starting: Promise<Started> | undefined;
   let started: Started | undefined;
@@ -176,6 +189,7 @@ export function createVerityClient(options: VerityClientOptions) {
       audits,
       fetch: baseFetch,
       maxCeiling,
+      receiptSkewSeconds: options.receiptSkewSeconds ?? DEFAULT_RECEIPT_SKEW_SECONDS,
     });
     transcripts.cleanup(windowMs);
     const timer = setInterval(() => transcripts.cleanup(windowMs), Math.min(windowMs, 3_600_000));
