@@ -69,7 +69,12 @@ const balances = async (payer: string) => ({
 });
 
 const body = (stream: boolean, maxTokens = 8) =>
-  JSON.stringify({ model: "verity-tiny", messages: [{ role: "user", content: "pay once" }], max_tokens: maxTokens, stream });
+  JSON.stringify({
+    model: "verity-tiny",
+    messages: [{ role: "user", content: "pay once" }],
+    max_tokens: maxTokens,
+    stream,
+  });
 
 function post(base: string, stream: boolean, header?: string): Promise<Response> {
   return fetch(`${base}/v1/chat/completions`, {
@@ -186,7 +191,12 @@ test("attack: the payer cancels its authorization (EIP-3009 cancelAuthorization)
         chainId: t.chain.id,
         verifyingContract: deployment.token.address,
       },
-      types: { CancelAuthorization: [{ name: "authorizer", type: "address" }, { name: "nonce", type: "bytes32" }] },
+      types: {
+        CancelAuthorization: [
+          { name: "authorizer", type: "address" },
+          { name: "nonce", type: "bytes32" },
+        ],
+      },
       primaryType: "CancelAuthorization",
       message: { authorizer: payer, nonce },
     });

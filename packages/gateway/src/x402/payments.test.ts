@@ -96,7 +96,10 @@ test("the same payment sent twice at once is settled once", async () => {
   const payment = await signedPayment({ f, signer: "client-1", requirements });
   const before = await balances();
   const responses = await Promise.all([getWithPayment(f.url, payment), getWithPayment(f.url, payment)]);
-  assert.deepEqual(responses.map((r) => r.status).filter((s) => s === 200), [200]);
+  assert.deepEqual(
+    responses.map((r) => r.status).filter((s) => s === 200),
+    [200],
+  );
   const refused = responses.find((r) => r.status !== 200);
   assert.ok(refused);
   // 409 while the first holds it, 402 once it settled

@@ -17,8 +17,16 @@ test("an authorization is reserved once; an unsubmitted one can be released, a s
   const guard = createSettlementGuard();
   assert.equal(guard.reserve(key, 5n), true);
   assert.equal(guard.isLive(key), true);
-  assert.equal(guard.reserve({ ...key, payer: key.payer.toLowerCase(), nonce: key.nonce.toUpperCase().replace("0X", "0x") }, 5n), false, "case-insensitive");
-  assert.equal(guard.reserve({ ...key, token: "0x0000000000000000000000000000000000000001" }, 5n), true, "nonces are per token");
+  assert.equal(
+    guard.reserve({ ...key, payer: key.payer.toLowerCase(), nonce: key.nonce.toUpperCase().replace("0X", "0x") }, 5n),
+    false,
+    "case-insensitive",
+  );
+  assert.equal(
+    guard.reserve({ ...key, token: "0x0000000000000000000000000000000000000001" }, 5n),
+    true,
+    "nonces are per token",
+  );
   guard.release(key);
   assert.equal(guard.get(key), undefined, "released: the nonce is still unused on chain");
   assert.equal(guard.reserve(key, 5n), true);

@@ -162,7 +162,9 @@ function sqliteStore(db: DatabaseSync): Store {
       return insert.run(...args(k), amount.toString(), now, now).changes === 1;
     },
     get(k) {
-      const row = select.get(...args(k)) as { state: AuthorizationState; amount: string; tx_hash: string | null } | undefined;
+      const row = select.get(...args(k)) as
+        | { state: AuthorizationState; amount: string; tx_hash: string | null }
+        | undefined;
       if (!row) return undefined;
       return { state: row.state, amount: BigInt(row.amount), ...(row.tx_hash ? { txHash: row.tx_hash } : {}) };
     },
