@@ -54,7 +54,15 @@ export const NODE_REASONS = {
   x402_insufficient_amount: { status: 402, message: "The x402 payment is for less than the required amount" },
   x402_insufficient_funds: { status: 402, message: "The payer's token balance does not cover the x402 payment" },
   x402_payment_replayed: { status: 402, message: "This x402 payment authorization was already used" },
+  x402_payment_in_flight: {
+    status: 409,
+    message: "This x402 payment authorization is being used by another request right now",
+  },
   x402_settlement_failed: { status: 502, message: "The x402 payment verified but could not be settled on chain" },
+  x402_settlement_pending: {
+    status: 504,
+    message: "The x402 settlement was sent but not confirmed in time; the answer is withheld and the payment kept",
+  },
   // client SDK (routing and spending limits)
   offer_over_max_price: { status: 404, message: "No offer for this model is within the price limit" },
   no_healthy_offer: { status: 503, message: "Every offer for this model is unhealthy or its provider is flagged" },

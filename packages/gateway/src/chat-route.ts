@@ -7,7 +7,7 @@ import { forwardChatStream, forwardOnce } from "./forwarder.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
 import type { HealthProber } from "./health-prober.ts";
 import type { OfferDirectory } from "./offer-directory.ts";
-import { authorizePayment, type Payment, releasePayment, settlePayment } from "./payer-auth.ts";
+import { authorizePayment, type Payment, type PaymentOutcome, releasePayment, settlePayment } from "./payer-auth.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
 import { failedResponse, parseBody, planRoute } from "./request-pipeline.ts";
 import type { RouteRequest, RoutingPolicy } from "./routing-policy.ts";
@@ -130,6 +130,14 @@ export function chatRoute(deps: ChatRouteDeps) {
       return streamSSE(c, async (stream) => {
         const controller = new AbortController();
         stream.onAbort(() => controller.abort());
+        // x402: settlement starts with the first token and runs beside generation; no text leaves
+        // before it is confirmed, so a payment voided mid-request (cancelAuthorization, drained
+        // balance) gets nothing, and the stream ends with the settlement's error event instead.
+        let x402Settling: Promise<PaymentOutcome> | undefined;
+        const settleX402 = () => {
+          x402Settling ??= settlePayment({ payment: paid, ledger: deps.ledger, x402: deps.x402, charge: 0n, ref: id });
+          return x402Settling;
+        };
         try {
           await stream.writeSSE({ data: chunk({ role: "assistant", content: "" }, null) });
           const forwarded = await forwardChatStream({
@@ -138,10 +146,16 @@ export function chatRoute(deps: ChatRouteDeps) {
             client: deps.client,
             params,
             signal: controller.signal,
-            write: (text) => stream.writeSSE({ data: chunk({ content: text }, null) }),
+            write: async (text) => {
+              if (paid.kind === "x402") await settleX402();
+              await stream.writeSSE({ data: chunk({ content: text }, null) });
+            },
           });
           const charge = userPrice(forwarded.charge, deps.feeBps);
-          const outcome = await settlePayment({ payment: paid, ledger: deps.ledger, x402: deps.x402, charge, ref: id });
+          const outcome =
+            paid.kind === "x402"
+              ? await settleX402()
+              : await settlePayment({ payment: paid, ledger: deps.ledger, x402: deps.x402, charge, ref: id });
           await stream.writeSSE({ data: chunk({}, forwarded.result.finishReason) });
           const usage = forwarded.result.usage;
           await stream.writeSSE({

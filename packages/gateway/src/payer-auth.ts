@@ -6,7 +6,7 @@ import type { X402Payments, X402Settlement, X402Verified } from "./x402/index.ts
 /** How the caller of one request pays the gateway: a prepaid hold (API key) or an x402 payment. */
 export type Payment =
   | { kind: "prepaid"; owner: string; hold: Hold }
-  | { kind: "x402"; verified: X402Verified; amount: bigint };
+  | { kind: "x402"; verified: X402Verified; amount: bigint; release: () => void };
 
 export type PaymentOutcome = { charged: bigint; settlement?: X402Settlement };
 
@@ -40,8 +40,9 @@ export async function authorizePayment(args: {
     const required = await args.x402.paymentRequired(charge);
     throw new PaymentRequiredError(required.header, required.paymentRequired);
   }
-  const verified = await args.x402.verify(args.c.req.raw.headers, charge);
-  return { kind: "x402", verified, amount: args.maxPrice };
+  const x402 = args.x402;
+  const verified = await x402.verify(args.c.req.raw.headers, charge);
+  return { kind: "x402", verified, amount: args.maxPrice, release: () => x402.release(verified) };
 }
 
 /** A keyless request without payment: answer 402 with the x402 `PAYMENT-REQUIRED` header. */
@@ -76,7 +77,11 @@ export async function settlePayment(args: {
   return { charged: payment.amount, settlement };
 }
 
-/** Gives the caller's money back when no provider completed the request. */
+/**
+ * Gives the caller's money back when no provider completed the request: the prepaid hold, or an
+ * x402 authorization that was never sent for settlement (a no-op once it was).
+ */
 export function releasePayment(args: { payment: Payment; ledger: PrepaidLedger }): void {
   if (args.payment.kind === "prepaid") args.ledger.release(args.payment.hold);
+  else args.payment.release();
 }

@@ -23,7 +23,7 @@ export type PaidRequest = {
   createdAt: number;
 };
 
-type Scope = { id: string; customer?: Customer };
+type Scope = { id: string; customer?: Customer; x402Billed?: bigint };
 
 type Row = {
   request_id: string;
@@ -98,6 +98,8 @@ export function createRefundAttribution(options: { db: DatabaseSync }) {
       customer ? (customer.kind === "key" ? customer.owner : customer.payer).toLowerCase() : null,
       Date.now(),
     );
+    // An x402 stream settles at its first token, before its receipts arrive: bill them as they come.
+    if (scope.x402Billed !== undefined) inTransaction(db, () => bill(scope.id, scope.x402Billed as bigint));
   }
 
   /** Splits `total` over the scope's receipts in proportion to their provider charges. */
@@ -174,7 +176,10 @@ export function createRefundAttribution(options: { db: DatabaseSync }) {
         async settle(verified) {
           const settlement = await x402.settle(verified);
           const scope = current();
-          if (scope) inTransaction(db, () => bill(scope.id, settlement.amount));
+          if (scope) {
+            scope.x402Billed = settlement.amount;
+            inTransaction(db, () => bill(scope.id, settlement.amount));
+          }
           return settlement;
         },
       };

@@ -21,10 +21,12 @@
  * ships their ABIs and addresses, not their bytecode), plus a one-time Permit2 approval per payer.
  * Until those are deployed, payers who want usage-based charging open a payment channel (vouchers).
  *
- * Latency ("don't block cheap responses on settlement"): `verify` already simulated the transfer, so
- * a caller may deliver a cheap response before `settle` confirms and settle in the background; the
- * exposure is one request's price per payer (a payer could drain the balance in between). The
- * default the tests pin down is the x402 norm: settle, then release.
+ * One authorization, one answer: `verify` records the authorization (EIP-3009 nonce per payer and
+ * token) durably before it returns, so a concurrent or later request with the same header is refused
+ * (`x402_payment_in_flight` / `x402_payment_replayed`) and a restart does not forget it. Callers
+ * release nothing of the answer before `settle` confirmed the transfer (the chat stream settles at
+ * its first token and holds the text until then); a settlement in doubt fails closed
+ * (`x402_settlement_pending`: the answer is withheld and the authorization is never reused).
  */
 import type { DatabaseSync } from "node:sqlite";
 import { PaymentError } from "@verity/core";
@@ -36,7 +38,7 @@ import { type Address, getAddress, type Hex } from "viem";
 import { diagnoseTransfer } from "./diagnose.ts";
 import { createLocalFacilitator, type FacilitatorClients, LocalFacilitatorClient } from "./facilitator.ts";
 import { type Eip3009Authorization, type HeaderSource, readPayment } from "./payment-header.ts";
-import { createSettlementGuard } from "./settlement-guard.ts";
+import { type AuthorizationKey, createSettlementGuard, type SettlementGuard } from "./settlement-guard.ts";
 import { mapVerifyReason, paymentRejected } from "./x402-reasons.ts";
 
 export type X402Token = { address: Address; name: string; version: string; decimals: number };
@@ -77,6 +79,8 @@ export type X402Verified = {
   validBefore: bigint;
   payload: PaymentPayload;
   requirements: PaymentRequirements;
+  /** The authorization's record in the settlement guard (network, token, payer, nonce). */
+  key: AuthorizationKey;
 };
 
 export type X402Settlement = {
@@ -96,6 +100,11 @@ export type X402Payments = {
   paymentRequired(charge: X402Charge & { error?: string }): Promise<X402PaymentRequired>;
   verify(headers: HeaderSource, charge: X402Charge): Promise<X402Verified>;
   settle(verified: X402Verified): Promise<X402Settlement>;
+  /**
+   * Gives a verified authorization back when its request delivered nothing and it was never sent
+   * for settlement (no provider answered); a no-op once settlement started.
+   */
+  release(verified: X402Verified): void;
 };
 
 export function createX402Payments(options: X402PaymentsOptions): X402Payments {
@@ -168,13 +177,8 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
     const { version, payload, authorization: auth } = readPayment(headers, requirements);
     checkTerms(payload, auth, requirements);
     const details = { payer: auth.from, nonce: auth.nonce };
-    if (guard.isUsed(auth.from, auth.nonce)) {
-      throw paymentRejected(
-        "This x402 payment was already used",
-        mapVerifyReason("invalid_exact_evm_nonce_already_used"),
-        details,
-      );
-    }
+    const key: AuthorizationKey = { network, token: token.address, payer: auth.from, nonce: auth.nonce };
+    refuseIfRecorded(guard, key);
     const [result, now] = await Promise.all([
       server.verifyPayment(payload, requirements).catch((cause: unknown) => {
         throw paymentRejected("The x402 payment could not be verified", mapVerifyReason(undefined), details, cause);
@@ -199,7 +203,14 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
         ...(result.invalidMessage ? { message: result.invalidMessage.slice(0, 500) } : {}),
       });
     }
+    // The authorization is ours from here on, durably, before any work starts: one INSERT decides
+    // between concurrent requests carrying it.
+    if (!guard.reserve(key, BigInt(auth.value))) {
+      refuseIfRecorded(guard, key);
+      throw new Error("x402 reservation failed without a record");
+    }
     return {
+      key,
       version,
       payer: getAddress(auth.from),
       amount: BigInt(auth.value),
@@ -225,12 +236,12 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
   }
 
   async function settle(verified: X402Verified): Promise<X402Settlement> {
-    const { payer, nonce, amount } = verified;
-    if (!guard.claim(payer, nonce)) {
+    const { payer, nonce, amount, key } = verified;
+    if (!guard.beginSettlement(key)) {
       throw paymentRejected(
-        "This x402 payment was already settled",
+        "This x402 payment was already sent for settlement",
         mapVerifyReason("invalid_exact_evm_nonce_already_used"),
-        { payer, nonce, transaction: guard.get(payer, nonce)?.txHash },
+        { payer, nonce, state: guard.get(key)?.state, transaction: guard.get(key)?.txHash },
       );
     }
     let response: SettleResponse;
@@ -242,11 +253,23 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
       response = await submit(verified);
     }
     if (!response.success) {
-      // A broadcast that may still land keeps its claim; anything else left the nonce unused.
-      const pending = response.errorReason === "settlement_pending";
-      if (!pending) guard.release(payer, nonce);
       const auth = verified.payload.payload.authorization as Eip3009Authorization;
-      const diagnosis = pending ? undefined : await diagnoseTransfer(publicClient, token.address, auth).catch(() => {});
+      if (response.errorReason === "settlement_pending") {
+        // In doubt: the transfer was broadcast and may still land. Fail closed — the answer is
+        // withheld, the authorization stays used here (never submitted again, never released), and
+        // the payer is told not to pay again for it.
+        guard.pending(key, response.transaction || undefined);
+        throw new PaymentError("The x402 settlement was sent but not confirmed in time", {
+          code: "x402_settlement_pending",
+          hint: "Do not pay again for this answer yet: the transaction may still land; check it on chain",
+          details: { payer, nonce, ...(response.transaction ? { transaction: response.transaction } : {}) },
+        });
+      }
+      const diagnosis = await diagnoseTransfer(publicClient, token.address, auth).catch(() => undefined);
+      // A nonce consumed on chain by something else (the payer's cancelAuthorization) can never be
+      // settled; any other failure left it unused, and no part of the answer was released.
+      if (diagnosis === "invalid_exact_evm_nonce_already_used") guard.voided(key);
+      else guard.release(key);
       throw new PaymentError(`Settling the x402 payment failed (${diagnosis ?? response.errorReason ?? "no reason"})`, {
         code: "x402_settlement_failed",
         hint: "Nothing was charged unless a transaction is reported; check the payer's balance and pay again",
@@ -261,7 +284,7 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
       });
     }
     const txHash = response.transaction as Hex;
-    guard.settled({ payer, nonce, txHash, amount });
+    guard.settled(key, txHash);
     return {
       txHash,
       payer,
@@ -288,5 +311,33 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
     return { paymentRequired, header: encodePaymentRequiredHeader(paymentRequired) };
   }
 
-  return { network, paymentRequired, verify, settle };
+  function release(verified: X402Verified): void {
+    if (guard.get(verified.key)?.state === "reserved") guard.release(verified.key);
+  }
+
+  return { network, paymentRequired, verify, settle, release };
+}
+
+/**
+ * Refuses an authorization the guard already knows: held by a live request of this gateway →
+ * 409 `x402_payment_in_flight` (its answer is under way; paying again is not what the caller
+ * wants); settled, cancelled, in doubt, or left reserved by a gateway that stopped → 402
+ * `x402_payment_replayed` (x402: a spent payment is answered with fresh PAYMENT-REQUIRED).
+ */
+function refuseIfRecorded(guard: SettlementGuard, key: AuthorizationKey): void {
+  const record = guard.get(key);
+  if (!record) return;
+  const details = { payer: key.payer, nonce: key.nonce, state: record.state, transaction: record.txHash };
+  if (guard.isLive(key)) {
+    throw new PaymentError("This x402 payment is being used by another request", {
+      code: "x402_payment_in_flight",
+      hint: "Each x402 authorization pays for one request; sign a new one for another request",
+      details,
+    });
+  }
+  throw paymentRejected(
+    "This x402 payment was already used",
+    mapVerifyReason("invalid_exact_evm_nonce_already_used"),
+    details,
+  );
 }

@@ -1,32 +1,65 @@
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
-import { createSettlementGuard } from "./settlement-guard.ts";
+import { openDatabase } from "@verity/chain";
+import { type AuthorizationKey, createSettlementGuard } from "./settlement-guard.ts";
 
-const payer = "0xBcd4042DE499D14e55001CcbB24a551F3b954096";
-const nonce = `0x${"ab".repeat(32)}`;
+const key: AuthorizationKey = {
+  network: "eip155:31337",
+  token: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+  payer: "0xBcd4042DE499D14e55001CcbB24a551F3b954096",
+  nonce: `0x${"ab".repeat(32)}`,
+};
 
-test("a payment can be claimed once; a failed settlement releases it, a settled one stays used", () => {
+test("an authorization is reserved once; an unsubmitted one can be released, a settled one stays used", () => {
   const guard = createSettlementGuard();
-  assert.equal(guard.isUsed(payer, nonce), false);
-  assert.equal(guard.claim(payer, nonce), true);
-  assert.equal(guard.isUsed(payer, nonce), true, "in flight counts as used");
-  assert.equal(guard.claim(payer.toLowerCase(), nonce.toUpperCase().replace("0X", "0x")), false, "case-insensitive");
-  guard.release(payer, nonce);
-  assert.equal(guard.claim(payer, nonce), true, "released: the nonce is still unused on chain");
-  guard.settled({ payer, nonce, txHash: "0x01", amount: 5n });
-  assert.equal(guard.claim(payer, nonce), false);
-  assert.deepEqual(guard.get(payer, nonce), { payer, nonce, txHash: "0x01", amount: 5n });
+  assert.equal(guard.reserve(key, 5n), true);
+  assert.equal(guard.isLive(key), true);
+  assert.equal(
+    guard.reserve({ ...key, payer: key.payer.toLowerCase(), nonce: key.nonce.toUpperCase().replace("0X", "0x") }, 5n),
+    false,
+    "case-insensitive",
+  );
+  assert.equal(
+    guard.reserve({ ...key, token: "0x0000000000000000000000000000000000000001" }, 5n),
+    true,
+    "nonces are per token",
+  );
+  guard.release(key);
+  assert.equal(guard.get(key), undefined, "released: the nonce is still unused on chain");
+  assert.equal(guard.reserve(key, 5n), true);
+  assert.equal(guard.beginSettlement(key), true);
+  assert.equal(guard.beginSettlement(key), false, "submitted once");
+  guard.settled(key, "0x01");
+  guard.release(key);
+  assert.deepEqual(guard.get(key), { state: "settled", amount: 5n, txHash: "0x01" });
+  assert.equal(guard.isLive(key), false);
+  assert.equal(guard.reserve(key, 5n), false);
 });
 
-test("with SQLite, settled payments are remembered by a new guard on the same database", () => {
-  const db = new DatabaseSync(":memory:");
-  const first = createSettlementGuard(db);
-  assert.equal(first.claim(payer, nonce), true);
-  first.settled({ payer, nonce, txHash: "0x02", amount: 7n });
-  const second = createSettlementGuard(db);
-  assert.equal(second.isUsed(payer, nonce), true);
-  assert.equal(second.claim(payer, nonce), false);
-  assert.equal(second.get(payer, nonce)?.amount, 7n);
-  db.close();
+test("a settlement in doubt is never released or resubmitted", () => {
+  const guard = createSettlementGuard();
+  guard.reserve(key, 5n);
+  guard.beginSettlement(key);
+  guard.pending(key, "0x02");
+  guard.release(key);
+  assert.equal(guard.get(key)?.state, "pending");
+  assert.equal(guard.beginSettlement(key), false);
+  assert.equal(guard.reserve(key, 5n), false);
+});
+
+test("with SQLite on disk, a reservation survives the process: a new guard on the file refuses it", () => {
+  const file = join(mkdtempSync(join(tmpdir(), "verity-x402-guard-")), "gateway.sqlite");
+  const first = openDatabase(file);
+  assert.equal(createSettlementGuard(first).reserve(key, 7n), true);
+  // no close, no release: what a kill -9 right after verify leaves behind
+  const second = openDatabase(file);
+  const guard = createSettlementGuard(second);
+  assert.deepEqual(guard.get(key), { state: "reserved", amount: 7n });
+  assert.equal(guard.isLive(key), false, "no request of this process holds it");
+  assert.equal(guard.reserve(key, 7n), false);
+  first.close();
+  second.close();
 });
