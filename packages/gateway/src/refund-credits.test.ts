@@ -214,6 +214,15 @@ test("a guilty verdict on a request the gateway paid refunds its customer once; 
   });
   assert.equal((await t.publicClient.waitForTransactionReceipt({ hash: challenge })).status, "success");
   const honestDispute = await read({ address: disputes, abi: disputesAbi, functionName: "disputeCount" });
+  // The committee comes from the hash of the block after the challenge: mine it, then draw.
+  await t.edr.provider.request({ method: "evm_mine" } as never);
+  const draw = await t.wallet("client-4").writeContract({
+    address: disputes,
+    abi: disputesAbi,
+    functionName: "drawCommittee",
+    args: [honestDispute],
+  });
+  assert.equal((await t.publicClient.waitForTransactionReceipt({ hash: draw })).status, "success");
 
   // 5. Commit, reveal, resolve (the validators act; the test only moves chain time).
   const all = [keyDispute, x402Dispute, honestDispute];
@@ -255,7 +264,9 @@ test("a guilty verdict on a request the gateway paid refunds its customer once; 
   const x402Refund = refunds.find((r) => r.disputeId === x402Dispute.toString());
   assert.equal(keyRefund?.status, "credited");
   assert.equal(keyRefund?.amount, keyCharged);
-  assert.ok((keyRefund?.refunded ?? 0n) > 0n);
+  // On chain the refund is capped by what the channel has paid; the unpaid part is held until the
+  // provider claims (Disputes.releaseRefund). The gateway credits its customer at the verdict all the same.
+  assert.ok((keyRefund?.refunded ?? -1n) >= 0n);
   assert.equal((await balanceOf(apiKey)) - balanceBefore, keyCharged);
   const listed = (await (await fetch(`${url}/v1/refunds`, { headers: keyed })).json()) as {
     data: { disputeId: string; amount: string; status: string }[];
