@@ -11,6 +11,7 @@ const RETRYABLE = new Set([
   "rate_limited",
   "receipt_invalid",
   "overcharged",
+  "receipt_timestamp_invalid",
   "no_channel_headroom",
   "voucher_below_ceiling",
   "voucher_not_monotonic",
