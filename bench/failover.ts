@@ -16,12 +16,12 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createRpcServer, deploy, writeDeployment } from "@verity/chain";
 import { createTestChain } from "@verity/chain/testing";
-import { testUSDAbi } from "@verity/contracts";
 import type { BaseError } from "@verity/core";
 import { createTestEngine } from "@verity/engine";
 import { createGateway, defaultRoutingPolicy, type RouteOffer, type RoutingPolicy } from "@verity/gateway";
 import OpenAI from "openai";
 import { privateKeyToAccount } from "viem/accounts";
+import { fundedKey } from "../packages/gateway/src/testing.ts";
 import { mintTestUSD, registerTestModel } from "../packages/provider/src/testing.ts";
 
 const ROUNDS = Number(process.env.VERITY_BENCH_ROUNDS ?? 5);
@@ -157,24 +157,7 @@ try {
   }
   for (const p of running.values()) await ready(p);
 
-  const created = (await (
-    await fetch(`${url}/v1/keys`, { method: "POST", body: JSON.stringify({ owner: t.account("client-1").address }) })
-  ).json()) as { key: string; depositTo: `0x${string}` };
-  await mintTestUSD(t, deployment, "client-1", 50_000_000n);
-  const hash = await t.wallet("client-1").writeContract({
-    address: deployment.token.address,
-    abi: testUSDAbi,
-    functionName: "transfer",
-    args: [created.depositTo, 50_000_000n],
-  });
-  await t.publicClient.waitForTransactionReceipt({ hash });
-  for (let i = 0; i < 400; i++) {
-    const b = (await (
-      await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${created.key}` } })
-    ).json()) as { balance: string };
-    if (BigInt(b.balance) > 0n) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const created = await fundedKey({ t, deployment, url, account: "client-1", amount: 50_000_000n });
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: created.key, maxRetries: 0 });
 
   /** One streamed request; `kill` at the first content chunk SIGKILLs the provider serving it. */

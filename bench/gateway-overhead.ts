@@ -21,12 +21,12 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createRpcServer, deploy, writeDeployment } from "@verity/chain";
 import { createTestChain } from "@verity/chain/testing";
-import { testUSDAbi } from "@verity/contracts";
 import { encodeVoucherHeader, HEADERS, voucherDomain, voucherTypes } from "@verity/core";
 import { createTestEngine } from "@verity/engine";
 import { createGateway } from "@verity/gateway";
 import autocannon from "autocannon";
 import { privateKeyToAccount } from "viem/accounts";
+import { fundedKey } from "../packages/gateway/src/testing.ts";
 import { mintTestUSD, openTestChannel, registerTestModel } from "../packages/provider/src/testing.ts";
 
 const SECONDS = Number(process.env.VERITY_BENCH_SECONDS ?? 5);
@@ -100,26 +100,8 @@ try {
   });
   gateway = gw;
   const gatewayUrl = (await gw.start()).url;
-  const created = (await (
-    await fetch(`${gatewayUrl}/v1/keys`, {
-      method: "POST",
-      body: JSON.stringify({ owner: t.account("client-1").address }),
-    })
-  ).json()) as { key: string; depositTo: `0x${string}` };
-  await mintTestUSD(t, deployment, "client-1", 50_000_000n);
-  const deposit = await t.wallet("client-1").writeContract({
-    address: deployment.token.address,
-    abi: testUSDAbi,
-    functionName: "transfer",
-    args: [created.depositTo, 50_000_000n],
-  });
-  await t.publicClient.waitForTransactionReceipt({ hash: deposit });
+  const created = await fundedKey({ t, deployment, url: gatewayUrl, account: "client-1", amount: 50_000_000n });
   const auth = { authorization: `Bearer ${created.key}` };
-  for (let i = 0; i < 400; i++) {
-    const b = (await (await fetch(`${gatewayUrl}/v1/balance`, { headers: auth })).json()) as { balance: string };
-    if (BigInt(b.balance) > 0n) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
 
   const body = JSON.stringify({
     model: "verity-tiny",

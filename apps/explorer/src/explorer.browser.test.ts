@@ -11,12 +11,12 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
-import { testUSDAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import { createGateway, type Gateway } from "@verity/gateway";
 import OpenAI from "openai";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
+import { fundedKey } from "../../../packages/gateway/src/testing.ts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../../packages/provider/src/testing.ts";
 import { ensureExplorerBuilt } from "./build.ts";
 
@@ -90,24 +90,8 @@ before(async () => {
     explorer: { distDir },
   });
   url = (await gateway.start()).url;
-  const created = (await (
-    await fetch(`${url}/v1/keys`, { method: "POST", body: JSON.stringify({ owner: t.account("client-1").address }) })
-  ).json()) as { key: string; depositTo: `0x${string}` };
+  const created = await fundedKey({ t, deployment, url, account: "client-1", amount: 20_000_000n });
   apiKey = created.key;
-  await mintTestUSD(t, deployment, "client-1", 20_000_000n);
-  const hash = await t.wallet("client-1").writeContract({
-    address: deployment.token.address,
-    abi: testUSDAbi,
-    functionName: "transfer",
-    args: [created.depositTo, 20_000_000n],
-  });
-  await t.publicClient.waitForTransactionReceipt({ hash });
-  await waitFor("the deposit to be credited", async () => {
-    const b = (await (await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as {
-      balance: string;
-    };
-    return b.balance === "20000000" ? true : undefined;
-  });
   browser = await launch();
 });
 

@@ -5,12 +5,12 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
-import { testUSDAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import OpenAI from "openai";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
+import { fundedKey } from "./testing.ts";
 
 let t: TestChain;
 let deployment: Deployment;
@@ -50,17 +50,7 @@ before(async () => {
     explorer: false,
   });
   url = (await gateway.start()).url;
-  const created = (await (
-    await fetch(`${url}/v1/keys`, { method: "POST", body: JSON.stringify({ owner: t.account("client-1").address }) })
-  ).json()) as { key: string; depositTo: `0x${string}` };
-  await mintTestUSD(t, deployment, "client-1", 5_000_000n);
-  const hash = await t.wallet("client-1").writeContract({
-    address: deployment.token.address,
-    abi: testUSDAbi,
-    functionName: "transfer",
-    args: [created.depositTo, 5_000_000n],
-  });
-  await t.publicClient.waitForTransactionReceipt({ hash });
+  const created = await fundedKey({ t, deployment, url, account: "client-1", amount: 5_000_000n });
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: created.key, maxRetries: 0 });
   // Retried until the deposit is credited to the key (a refused request is counted as failed, not served).
   await until(async () =>

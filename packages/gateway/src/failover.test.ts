@@ -15,7 +15,6 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createRpcServer, deploy, writeDeployment } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
-import { testUSDAbi } from "@verity/contracts";
 import type { BaseError, Deployment } from "@verity/core";
 import { createTestEngine } from "@verity/engine";
 import { createProviderStore } from "@verity/provider";
@@ -27,6 +26,7 @@ import { forwardChatStream } from "./forwarder.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
 import { createHealthProber } from "./health-prober.ts";
 import { eligible, expectedCost, type RouteOffer, type RoutingPolicy } from "./routing-policy.ts";
+import { fundedKey } from "./testing.ts";
 import { userPrice } from "./user-price.ts";
 
 const bin = fileURLToPath(new URL("../../cli/src/bin.ts", import.meta.url));
@@ -211,20 +211,8 @@ before(
     await gatewaySees(p2.ready.agentId, { url: p2.ready.url, healthy: true });
     warmUpCharge = await warmUp(p1.ready.agentId);
     await warmUp(p2.ready.agentId);
-    const created = (await (
-      await fetch(`${url}/v1/keys`, { method: "POST", body: JSON.stringify({ owner: t.account("client-1").address }) })
-    ).json()) as { key: string; depositTo: `0x${string}` };
+    const created = await fundedKey({ t, deployment, url, account: "client-1", amount: 50_000_000n });
     apiKey = created.key;
-    await mintTestUSD(t, deployment, "client-1", 50_000_000n);
-    const hash = await t.wallet("client-1").writeContract({
-      address: deployment.token.address,
-      abi: testUSDAbi,
-      functionName: "transfer",
-      args: [created.depositTo, 50_000_000n],
-    });
-    await t.publicClient.waitForTransactionReceipt({ hash });
-    for (let i = 0; i < 200 && (await balance()) !== 50_000_000n; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(await balance(), 50_000_000n);
   },
   { timeout: 90_000 },
 );

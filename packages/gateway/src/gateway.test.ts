@@ -15,6 +15,7 @@ import OpenAI from "openai";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
+import { createTestKey, fundedKey } from "./testing.ts";
 
 let t: TestChain;
 let deployment: Deployment;
@@ -48,25 +49,8 @@ before(async () => {
   });
   url = (await gateway.start()).url;
   // client-1 funds a prepaid balance: a key bound to its address, then a deposit to the gateway.
-  const created = (await (
-    await fetch(`${url}/v1/keys`, { method: "POST", body: JSON.stringify({ owner: t.account("client-1").address }) })
-  ).json()) as { key: string; depositTo: `0x${string}` };
+  const created = await fundedKey({ t, deployment, url, account: "client-1", amount: 5_000_000n });
   apiKey = created.key;
-  await mintTestUSD(t, deployment, "client-1", 5_000_000n);
-  const hash = await t.wallet("client-1").writeContract({
-    address: deployment.token.address,
-    abi: testUSDAbi,
-    functionName: "transfer",
-    args: [created.depositTo, 5_000_000n],
-  });
-  await t.publicClient.waitForTransactionReceipt({ hash });
-  for (let i = 0; i < 100; i++) {
-    const b = (await (await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as {
-      balance: string;
-    };
-    if (b.balance === "5000000") break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
 });
 after(async () => {
   await gateway.stop();
@@ -204,9 +188,7 @@ test("bad input gets a clear status and code and charges nothing", async () => {
     const body = (await response.json()) as { error: { code: string } };
     assert.deepEqual([response.status, body.error.code], [status, code]);
   }
-  const poor = (await (
-    await fetch(`${url}/v1/keys`, { method: "POST", body: JSON.stringify({ owner: t.account("client-5").address }) })
-  ).json()) as { key: string };
+  const poor = await createTestKey({ t, url, account: "client-5" });
   const broke = await post(JSON.stringify({ model: "verity-tiny", messages: [{ role: "user", content: "x" }] }), {
     authorization: `Bearer ${poor.key}`,
   });

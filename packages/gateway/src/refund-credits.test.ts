@@ -18,6 +18,7 @@ import { eventually, startTestValidator, type TestValidator } from "../../valida
 import { createGateway, type Gateway } from "./gateway.ts";
 import type { RefundCredit } from "./refund-credits.ts";
 import { defaultRoutingPolicy } from "./routing-policy.ts";
+import { fundedKey } from "./testing.ts";
 
 const WINDOW = 300n;
 let t: TestChain;
@@ -83,19 +84,8 @@ before(async () => {
   stateDir = mkdtempSync(join(tmpdir(), "verity-gateway-refunds-"));
   gateway = startGateway();
   url = (await gateway.start()).url;
-  const created = (await (
-    await fetch(`${url}/v1/keys`, { method: "POST", body: JSON.stringify({ owner: t.account("client-1").address }) })
-  ).json()) as { key: string; depositTo: `0x${string}` };
+  const created = await fundedKey({ t, deployment, url, account: "client-1", amount: 5_000_000n });
   apiKey = created.key;
-  await mintTestUSD(t, deployment, "client-1", 5_000_000n);
-  const hash = await t.wallet("client-1").writeContract({
-    address: deployment.token.address,
-    abi: testUSDAbi,
-    functionName: "transfer",
-    args: [created.depositTo, 5_000_000n],
-  });
-  await t.publicClient.waitForTransactionReceipt({ hash });
-  await eventually("the deposit", async () => (await balanceOf(apiKey)) === 5_000_000n);
 });
 
 after(async () => {

@@ -1,0 +1,59 @@
+import type { TestChain } from "@verity/chain/testing";
+import { testUSDAbi } from "@verity/contracts";
+import type { Deployment } from "@verity/core";
+import { mintTestUSD } from "../../provider/src/testing.ts";
+
+/** The gateway's view of a key's balance, or undefined when the key is refused. */
+export async function keyBalance(url: string, key: string): Promise<bigint | undefined> {
+  const res = await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${key}` } });
+  if (!res.ok) return undefined;
+  return BigInt(((await res.json()) as { balance: string }).balance);
+}
+
+/** Creates an API key for the test account `account` (the owner proves control of its address). */
+export async function createTestKey(args: { t: TestChain; url: string; account: string; label?: string }) {
+  const res = await fetch(`${args.url}/v1/keys`, {
+    method: "POST",
+    body: JSON.stringify({ owner: args.t.account(args.account).address, label: args.label }),
+  });
+  if (res.status !== 201) throw new Error(`POST /v1/keys answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { key: string; depositTo: `0x${string}` };
+}
+
+/** Deposits `amount` of the payment token from `account` to the gateway at `gateway` (mints it first). */
+export async function depositToGateway(args: {
+  t: TestChain;
+  deployment: Deployment;
+  account: string;
+  gateway: `0x${string}`;
+  amount: bigint;
+}): Promise<void> {
+  await mintTestUSD(args.t, args.deployment, args.account, args.amount);
+  const hash = await args.t.wallet(args.account).writeContract({
+    address: args.deployment.token.address,
+    abi: testUSDAbi,
+    functionName: "transfer",
+    args: [args.gateway, args.amount],
+  });
+  await args.t.publicClient.waitForTransactionReceipt({ hash });
+}
+
+/**
+ * A funded API key: a key for `account`, a deposit of `amount` to the gateway, then waits until the
+ * gateway credits it (its balance reaches at least `amount`).
+ */
+export async function fundedKey(args: {
+  t: TestChain;
+  deployment: Deployment;
+  url: string;
+  account: string;
+  amount: bigint;
+}): Promise<{ key: string; depositTo: `0x${string}` }> {
+  const created = await createTestKey(args);
+  await depositToGateway({ ...args, gateway: created.depositTo });
+  for (let i = 0; i < 400; i++) {
+    if (((await keyBalance(args.url, created.key)) ?? 0n) >= args.amount) return created;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the gateway did not credit the deposit of ${args.amount} to ${args.account}`);
+}
