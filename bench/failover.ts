@@ -114,6 +114,7 @@ try {
     return route;
   };
   const gw = createGateway({
+    allowPrivateEndpoints: true,
     deployment,
     provider: t.edr.provider,
     account: privateKeyToAccount(t.account("gateway").privateKey),

@@ -92,6 +92,7 @@ try {
 
   // The gateway, in-process, and a prepaid API key funded by a deposit.
   const gw = createGateway({
+    allowPrivateEndpoints: true,
     deployment,
     provider: t.edr.provider,
     account: privateKeyToAccount(t.account("gateway").privateKey),

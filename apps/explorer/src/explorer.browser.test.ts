@@ -80,6 +80,7 @@ before(async () => {
   );
   await mintTestUSD(t, deployment, "gateway", 100_000_000n);
   gateway = createGateway({
+    allowPrivateEndpoints: true,
     deployment,
     provider: t.edr.provider,
     account: privateKeyToAccount(t.account("gateway").privateKey),

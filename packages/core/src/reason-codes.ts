@@ -18,6 +18,10 @@ export const NODE_REASONS = {
   internal_error: { status: 500, message: "Internal error" },
   upstream_unreachable: { status: 502, message: "The upstream inference server did not answer" },
   upstream_error: { status: 502, message: "The upstream inference server answered with an error" },
+  endpoint_forbidden: {
+    status: 502,
+    message: "The offer's endpoint is not a public http(s) address (private, loopback, link-local or reserved)",
+  },
   upstream_unsupported: { status: 501, message: "The upstream inference server does not support this operation" },
   // payment
   invalid_api_key: { status: 401, message: "The API key is unknown" },

@@ -56,6 +56,7 @@ export function createGatewayApp(deps: GatewayAppDeps) {
         maxOutputTokens: o.maxOutputTokens,
         stake: o.stake.toString(),
         healthy: o.healthy,
+        ...(o.unhealthyReason ? { reason: o.unhealthyReason } : {}),
         latencyMs: Math.round(o.latencyMs),
         failureRate: Math.round(o.failureRate * 1000) / 1000,
         queueDepth: o.queueDepth,

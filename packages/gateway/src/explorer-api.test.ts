@@ -40,6 +40,7 @@ before(async () => {
   agentId = provider.info.agentId.toString();
   await mintTestUSD(t, deployment, "gateway", 100_000_000n);
   gateway = createGateway({
+    allowPrivateEndpoints: true,
     deployment,
     provider: t.edr.provider,
     account: privateKeyToAccount(t.account("gateway").privateKey),

@@ -120,6 +120,7 @@ export function createExplorerView(deps: Omit<ExplorerApiDeps, "streamIntervalMs
               url: o.endpoint,
               live: l !== undefined,
               healthy: l?.healthy ?? false,
+              ...(l?.unhealthyReason ? { reason: l.unhealthyReason } : {}),
             };
           }),
       };

@@ -197,6 +197,7 @@ before(
     await mintTestUSD(t, deployment, "gateway", 100_000_000n);
     [p1, p2] = await Promise.all([startProvider(cheap), startProvider(dear)]);
     gateway = createGateway({
+      allowPrivateEndpoints: true,
       deployment,
       provider: t.edr.provider,
       account: privateKeyToAccount(t.account("gateway").privateKey),

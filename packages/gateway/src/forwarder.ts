@@ -23,6 +23,7 @@ const RETRYABLE = new Set([
   "payment_required",
   "no_healthy_offer",
   "unknown_agent",
+  "endpoint_forbidden",
 ]);
 
 export function retryable(error: unknown): boolean {
@@ -33,6 +34,13 @@ export function retryable(error: unknown): boolean {
 export type Attempt = { agentId: bigint; ok: boolean; code?: string; ms: number };
 
 export type Forwarded<T> = { result: T; charge: bigint; agentId: bigint; attempts: Attempt[] };
+
+/** A failed attempt's effect on health: a refused endpoint is marked forbidden, anything else a failure. */
+function recordAttemptFailure(prober: HealthProber, url: string, error: unknown): void {
+  if (error instanceof BaseError && error.code === "endpoint_forbidden") {
+    prober.recordForbidden(url, String(error.details.reason ?? "forbidden address"));
+  } else prober.recordFailure(url);
+}
 
 function failure(attempts: Attempt[], last: unknown): never {
   if (last instanceof BaseError && !retryable(last)) throw last;
@@ -72,7 +80,7 @@ export async function forwardOnce<T extends { verity: { charge: string } }>(args
         ms: performance.now() - started,
       });
       if (!retryable(error)) throw error;
-      args.prober.recordFailure(offer.url);
+      recordAttemptFailure(args.prober, offer.url, error);
     }
   }
   return failure(attempts, last);
@@ -161,7 +169,7 @@ export async function forwardChatStream(args: {
         ms: performance.now() - started,
       });
       if (args.signal?.aborted || !retryable(error)) throw error;
-      args.prober.recordFailure(offer.url);
+      recordAttemptFailure(args.prober, offer.url, error);
     }
   }
   return failure(attempts, last);

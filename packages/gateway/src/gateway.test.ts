@@ -40,6 +40,7 @@ before(async () => {
   providers.push(await startTestProvider({ t, deployment, account: "provider-2", outputPricePerMTok: 3_000_000n }));
   await mintTestUSD(t, deployment, "gateway", 100_000_000n);
   gateway = createGateway({
+    allowPrivateEndpoints: true,
     deployment,
     provider: t.edr.provider,
     account: privateKeyToAccount(t.account("gateway").privateKey),

@@ -7,6 +7,7 @@ import type { Hono } from "hono";
 import type { EIP1193Provider, LocalAccount, PublicClient } from "viem";
 import { createGatewayApp } from "./app.ts";
 import { createDepositWatcher } from "./deposit-watcher.ts";
+import { createForbiddenOfferLog, gatewayEndpointGuard } from "./endpoint-guard.ts";
 import { mountExplorerApi } from "./explorer-api.ts";
 import { createGatewayMetrics } from "./gateway-metrics.ts";
 import { createHealthProber } from "./health-prober.ts";
@@ -41,6 +42,12 @@ export type GatewayOptions = {
   probeIntervalMs?: number;
   indexerPollMs?: number;
   policy?: RoutingPolicy;
+  /**
+   * Probe and pay offers whose endpoint is (or resolves to) a loopback, private, link-local or
+   * reserved address. Off by default: such an offer is unhealthy (`endpoint_forbidden`) and never
+   * contacted. Networks that run on private addresses (the devnet on 127.0.0.1) turn it on.
+   */
+  allowPrivateEndpoints?: boolean;
   /**
    * Audits of the gateway's own paid traffic: the share `p` of verified responses sampled (default 0,
    * no audits) and the validator intake URL samples are posted to (`…/v1/audits`).
@@ -95,7 +102,15 @@ export function createGateway(options: GatewayOptions) {
     await indexer.syncOnce();
     indexer.start();
     stops.push(() => indexer.stop());
-    const prober = createHealthProber({ intervalMs: options.probeIntervalMs ?? 5_000 });
+    const guard = gatewayEndpointGuard(options);
+    if (guard) stops.push(() => guard.close());
+    const forbiddenLog = createForbiddenOfferLog({
+      offersAt: (url) => directory.offers().filter((o) => o.url === url),
+    });
+    const prober = createHealthProber({
+      intervalMs: options.probeIntervalMs ?? 5_000,
+      ...(guard ? { guard, onForbidden: forbiddenLog.refused, onAllowed: forbiddenLog.allowed } : {}),
+    });
     const directory = createOfferDirectory({ indexer, prober });
     await prober.probeAll(directory.endpoints());
     prober.start(() => directory.endpoints());
@@ -157,6 +172,7 @@ export function createGateway(options: GatewayOptions) {
       account: options.account,
       stateDir: join(options.stateDir, "payer"),
       autoOpen: { amount: options.channelDeposit ?? 10_000_000n },
+      publicEndpointsOnly: !options.allowPrivateEndpoints,
       indexerPollMs: options.indexerPollMs ?? 500,
       audit: {
         p: options.audit?.p ?? 0,

@@ -1,5 +1,12 @@
+import type { BaseError } from "@verity/core";
+import { checkEndpointUrl, type EndpointGuard } from "@verity/sdk";
+
 /** What the prober has learned about one provider endpoint. */
 export type EndpointHealth = {
+  /** Why it is unhealthy regardless of probes: `endpoint_forbidden` (the endpoint guard refused it). */
+  reason?: "endpoint_forbidden";
+  /** The guard's detail, e.g. `loopback 127.0.0.1`. */
+  forbidden?: string;
   latencyMs: number;
   failureRate: number;
   queueDepth: number;
@@ -14,9 +21,23 @@ const ALPHA = 0.3;
  * Probes provider endpoints' `/health` on an interval and keeps smoothed latency and failure rate
  * (EWMA) plus the reported queue depth. Requests that fail also count (`recordFailure`), so a
  * provider that breaks between probes stops being chosen at once. Unhealthy after 2 failures in a row.
+ * With a `guard`, an endpoint the guard refuses (it is, or resolves to, a private address) is never
+ * connected to: it is unhealthy with reason `endpoint_forbidden` and `onForbidden` hears of it on
+ * every probe round (the caller logs once per offer).
  */
-export function createHealthProber(options: { intervalMs?: number; timeoutMs?: number; fetch?: typeof fetch } = {}) {
-  const doFetch = options.fetch ?? fetch;
+export function createHealthProber(
+  options: {
+    intervalMs?: number;
+    timeoutMs?: number;
+    fetch?: typeof fetch;
+    guard?: EndpointGuard;
+    onForbidden?: (url: string, reason: string) => void;
+    /** A refused endpoint answered a probe after all (its address changed to a public one). */
+    onAllowed?: (url: string) => void;
+  } = {},
+) {
+  const { guard } = options;
+  const doFetch = guard ? guard.wrap(options.fetch ?? fetch) : (options.fetch ?? fetch);
   const endpoints = new Map<string, EndpointHealth>();
   let timer: NodeJS.Timeout | undefined;
 
@@ -24,6 +45,9 @@ export function createHealthProber(options: { intervalMs?: number; timeoutMs?: n
     let e = endpoints.get(url);
     if (!e) {
       e = { latencyMs: 50, failureRate: 0, queueDepth: 0, healthy: true, consecutiveFailures: 0, checkedAt: 0 };
+      // Not yet probed: what the URL alone shows already keeps a forbidden endpoint out of routing.
+      const verdict = guard ? checkEndpointUrl(url) : { ok: true as const };
+      if (!verdict.ok) Object.assign(e, { healthy: false, reason: "endpoint_forbidden", forbidden: verdict.reason });
       endpoints.set(url, e);
     }
     return e;
@@ -36,6 +60,9 @@ export function createHealthProber(options: { intervalMs?: number; timeoutMs?: n
     if (queueDepth !== undefined) e.queueDepth = queueDepth;
     e.consecutiveFailures = 0;
     e.healthy = true;
+    if (e.reason) options.onAllowed?.(url);
+    delete e.reason;
+    delete e.forbidden;
     e.checkedAt = Date.now();
   }
 
@@ -47,15 +74,33 @@ export function createHealthProber(options: { intervalMs?: number; timeoutMs?: n
     e.checkedAt = Date.now();
   }
 
+  /** The guard refused the endpoint: unhealthy until a later probe finds it allowed. */
+  function recordForbidden(url: string, reason: string): void {
+    const e = entry(url);
+    e.consecutiveFailures++;
+    e.failureRate = e.failureRate * (1 - ALPHA) + ALPHA;
+    e.healthy = false;
+    e.reason = "endpoint_forbidden";
+    e.forbidden = reason;
+    e.checkedAt = Date.now();
+    options.onForbidden?.(url, reason);
+  }
+
   async function probe(url: string): Promise<void> {
+    if (guard) {
+      const verdict = await guard.check(url);
+      if (!verdict.ok) return recordForbidden(url, verdict.reason);
+    }
     const started = performance.now();
     try {
       const response = await doFetch(`${url}/health`, { signal: AbortSignal.timeout(options.timeoutMs ?? 2_000) });
       const body = (await response.json()) as { status?: string; queueDepth?: number };
       if (!response.ok || body.status !== "ok") throw new Error(`status ${response.status}`);
       recordSuccess(url, performance.now() - started, body.queueDepth);
-    } catch {
-      recordFailure(url);
+    } catch (error) {
+      const code = (error as BaseError).code;
+      if (code === "endpoint_forbidden") recordForbidden(url, String((error as BaseError).details.reason));
+      else recordFailure(url);
     }
   }
 
@@ -69,6 +114,7 @@ export function createHealthProber(options: { intervalMs?: number; timeoutMs?: n
     },
     recordSuccess,
     recordFailure,
+    recordForbidden,
     probeAll,
     start(urls: () => Iterable<string>): void {
       const tick = async () => {

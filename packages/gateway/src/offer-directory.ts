@@ -67,6 +67,7 @@ export function createOfferDirectory(options: {
           failureRate: health.failureRate,
           queueDepth: health.queueDepth,
           healthy: health.healthy,
+          ...(health.reason ? { unhealthyReason: health.reason } : {}),
           reputation: options.reputation?.(BigInt(row.agent_id)) ?? 0.5,
         });
       }

@@ -36,6 +36,7 @@ const refunds: RefundCredit[] = [];
 
 function startGateway(): Gateway {
   return createGateway({
+    allowPrivateEndpoints: true,
     deployment,
     provider: t.edr.provider,
     account: privateKeyToAccount(t.account("gateway").privateKey),

@@ -20,6 +20,8 @@ export type RouteOffer = {
   failureRate: number;
   queueDepth: number;
   healthy: boolean;
+  /** Why it is unhealthy whatever the probes say: `endpoint_forbidden` (the endpoint guard refused it). */
+  unhealthyReason?: "endpoint_forbidden";
   /** Reputation score 0…1 from the registries (0.5 when unknown). */
   reputation: number;
 };

@@ -5,6 +5,7 @@ export * from "./channel-ops.ts";
 export * from "./channel-store.ts";
 export * from "./chat.ts";
 export * from "./client-state.ts";
+export * from "./endpoint-guard.ts";
 export * from "./offer-directory.ts";
 export * from "./openai-types.ts";
 export * from "./paid-request.ts";

@@ -8,7 +8,7 @@
  * verified receipt; otherwise the answer still counts, stored without ids and never sampled.
  */
 import {
-  type BaseError,
+  BaseError,
   encodeVoucherHeader,
   HEADERS,
   isReasonCode,
@@ -124,6 +124,11 @@ export function createPaidRequests(ctx: PaidContext) {
         ...(signal ? { signal } : {}),
       });
     } catch (cause) {
+      // The endpoint guard refused the address before connecting: nothing reached the provider.
+      if (cause instanceof BaseError && cause.code === "endpoint_forbidden") {
+        ctx.store.release(r.id);
+        throw cause;
+      }
       // Refused connections never reached the provider; anything else may have been charged.
       const refused = (cause as { cause?: { code?: string } }).cause?.code === "ECONNREFUSED";
       if (refused) ctx.store.release(r.id);

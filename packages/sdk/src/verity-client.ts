@@ -14,6 +14,7 @@ import { auditThreshold, createAuditSampler } from "./audit-sampler.ts";
 import { type ChannelOps, createChannelOps, type OpenChannelArgs } from "./channel-ops.ts";
 import { type ChannelStore, createChannelStore, type StoredChannel } from "./channel-store.ts";
 import { createCompletionsApi } from "./chat.ts";
+import { createEndpointGuard } from "./endpoint-guard.ts";
 import { loadOrCreateSecret, openClientState } from "./client-state.ts";
 import {
   createGatewayDirectory,
@@ -66,6 +67,13 @@ export type VerityClientOptions = {
   /** Default price limit for routing. */
   maxPrice?: PriceLimit;
   fetch?: typeof fetch;
+  /**
+   * Refuse offer endpoints that are not public http(s) addresses (loopback, private, link-local,
+   * reserved — also when a host name resolves to one) for health probes and paid requests, with
+   * `endpoint_forbidden`. Off by default (a client on its own machine may use a local provider);
+   * servers that fetch endpoints anyone can register (the gateway) turn it on.
+   */
+  publicEndpointsOnly?: boolean;
   onProviderFlagged?: (flag: ProviderFlag) => void;
   /** Background failures (indexer, validator posts). */
   onError?: (error: unknown) => void;
@@ -102,6 +110,9 @@ export function createVerityClient(options: VerityClientOptions) {
   const windowMs = options.audit?.windowMs ?? 7 * DAY_MS;
   const authorizer = options.authorizer ?? privateKeyToAccount(loadOrCreateSecret(options.stateDir, "authorizer.key"));
   const baseFetch = options.fetch ?? fetch;
+  const guard = options.publicEndpointsOnly ? createEndpointGuard() : undefined;
+  /** Fetch for offer endpoints learned from the chain (probes, paid requests). */
+  const offerFetch = guard ? guard.wrap(baseFetch) : baseFetch;
   const maxCeiling = options.maxCeiling ?? 10n ** BigInt(options.deployment.token.decimals);
   const skew = options.receiptSkewSeconds;
   if (skew !== undefined && !(Number.isFinite(skew) && skew >= 0)) {
@@ -163,7 +174,7 @@ export function createVerityClient(options: VerityClientOptions) {
             deployment,
             publicClient: clients.publicClient,
             dbPath: join(options.stateDir, "index.sqlite"),
-            fetch: baseFetch,
+            fetch: offerFetch,
             ...(options.indexerPollMs === undefined ? {} : { pollMs: options.indexerPollMs }),
             ...(options.onError ? { onError: options.onError } : {}),
           })
@@ -187,7 +198,7 @@ export function createVerityClient(options: VerityClientOptions) {
       flags,
       signers: createReceiptSigners({ publicClient: clients.publicClient, paymentChannels }),
       audits,
-      fetch: baseFetch,
+      fetch: offerFetch,
       maxCeiling,
       receiptSkewSeconds: options.receiptSkewSeconds ?? DEFAULT_RECEIPT_SKEW_SECONDS,
     });

@@ -25,6 +25,7 @@ type GatewayFlags = {
   x402: boolean;
   auditP: string;
   validatorUrl?: string;
+  allowPrivateOffers?: boolean;
   json?: boolean;
 };
 
@@ -49,10 +50,14 @@ export function registerGateway(program: Command): void {
     .option("--no-x402", "refuse keyless x402 payments (API keys only)")
     .option("--audit-p <fraction>", "share of paid answers sent to a validator for audit (needs --validator-url)", "0")
     .option("--validator-url <url>", "validator audit intake, e.g. http://validator:8620/v1/audits")
+    .option(
+      "--allow-private-offers",
+      "also probe and pay offers whose endpoint is a loopback, private or link-local address (local networks, the devnet)",
+    )
     .option("--json", "print one ready line as JSON")
     .addHelpText(
       "after",
-      "\nExamples:\n  $ VERITY_KEY=0x… verity gateway start --port 8546\n  $ verity gateway start --keystore gw.json --fee-bps 300 --no-x402",
+      "\nExamples:\n  $ VERITY_KEY=0x… verity gateway start --port 8546\n  $ verity gateway start --keystore gw.json --fee-bps 300 --no-x402\n  $ verity gateway start --allow-private-offers   # providers on 127.0.0.1 / 10.x",
     )
     .action(async (flags: GatewayFlags) => {
       const json = flags.json === true;
@@ -70,6 +75,7 @@ export function registerGateway(program: Command): void {
           feeBps: parseInteger("--fee-bps", flags.feeBps),
           channelDeposit: parseAmount("--channel-deposit", flags.channelDeposit, deployment.token.decimals),
           x402: flags.x402,
+          allowPrivateEndpoints: flags.allowPrivateOffers === true,
           ...auditOption(flags),
           onError: (e) => progress.info(`! ${(e as Error).message ?? e}`),
         });

@@ -15,6 +15,7 @@ let gatewayUrl: string;
 before(async () => {
   provider = await startTestProvider({ maxOutputTokens: 256 });
   gateway = createGateway({
+    allowPrivateEndpoints: true,
     deployment: provider.deployment,
     provider: provider.t.edr.provider,
     account: privateKeyToAccount(provider.t.account("gateway").privateKey),

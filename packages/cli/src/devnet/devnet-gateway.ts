@@ -44,6 +44,7 @@ export async function startDevnetGateway(args: {
   const account = args.accounts.find((a) => a.role === "gateway");
   if (!account) throw new Error("devnet layout has no gateway account");
   const gateway = createGateway({
+    allowPrivateEndpoints: true,
     deployment: args.deployment,
     provider: args.chain,
     account: privateKeyToAccount(account.privateKey),

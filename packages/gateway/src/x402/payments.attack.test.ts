@@ -27,6 +27,7 @@ const gatewayAccount = () => privateKeyToAccount(t.account("gateway").privateKey
 
 function startGateway(): Gateway {
   return createGateway({
+    allowPrivateEndpoints: true,
     deployment,
     provider: t.edr.provider,
     account: gatewayAccount(),
