@@ -139,8 +139,10 @@ test("a host name that resolves to loopback (localhost) is refused; one that res
 let server: Server;
 let port: number;
 let connections = 0;
+let requests = 0;
 before(async () => {
   server = createServer((req, res) => {
+    requests++;
     if (req.url === "/redirect") {
       res.writeHead(302, { location: `http://127.0.0.1:${port}/health` }).end();
       return;
@@ -172,8 +174,10 @@ test("the guarded fetch refuses loopback literals and names before connecting; u
     assert.equal(error.code, "endpoint_forbidden", url);
   }
   assert.equal(connections, start, "no connection was made");
+  const served = requests;
   assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
   assert.equal(connections, start + 1);
+  assert.equal(requests, served + 1);
   await guard.close();
 });
 
@@ -229,9 +233,10 @@ test("the prober marks a refused endpoint unhealthy with endpoint_forbidden with
   assert.equal(lines.length, 2, "one line per offer, however many probe rounds");
   assert.match(lines.find((l) => l.includes("offer 7")) ?? "", /offer 7 \(agent 3\) refused, endpoint_forbidden/);
   assert.match(lines.find((l) => l.includes("offer 8")) ?? "", /localhost resolves to loopback/);
+  const served = requests;
   const open = createHealthProber();
   await open.probeAll([url]);
   assert.equal(open.get(url).healthy, true, "without a guard the same endpoint is probed and healthy");
-  assert.equal(connections, start + 1);
+  assert.equal(requests, served + 1);
   await guard.close();
 });
