@@ -169,7 +169,11 @@ test("the guarded fetch refuses loopback literals and names before connecting; u
   const guard = createEndpointGuard();
   const guarded = guard.wrap(fetch);
   const start = connections;
-  for (const url of [`http://127.0.0.1:${port}/health`, `http://localhost:${port}/health`, `http://[::ffff:127.0.0.1]:${port}/`]) {
+  for (const url of [
+    `http://127.0.0.1:${port}/health`,
+    `http://localhost:${port}/health`,
+    `http://[::ffff:127.0.0.1]:${port}/`,
+  ]) {
     const error = await refusal(guarded(url));
     assert.equal(error.code, "endpoint_forbidden", url);
   }
@@ -187,7 +191,8 @@ test("DNS rebinding: a name that resolves to a public address when checked and t
   const rebinding: LookupFunction = (_host, options, callback) => {
     calls++;
     const address = calls === 1 ? "93.184.215.14" : "127.0.0.1";
-    if ((options as { all?: boolean }).all) (callback as (e: null, a: unknown[]) => void)(null, [{ address, family: 4 }]);
+    if ((options as { all?: boolean }).all)
+      (callback as (e: null, a: unknown[]) => void)(null, [{ address, family: 4 }]);
     else callback(null, address, 4);
   };
   const guard = createEndpointGuard({ lookup: rebinding });

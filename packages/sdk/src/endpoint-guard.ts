@@ -89,7 +89,10 @@ export function guardedLookup(base: LookupFunction = dnsLookup as unknown as Loo
         const reason = forbiddenAddressReason(a.address);
         if (reason) {
           return callback(
-            Object.assign(endpointForbidden(hostname, `${hostname} resolves to ${reason}`), { errno: 0, syscall: "lookup" }),
+            Object.assign(endpointForbidden(hostname, `${hostname} resolves to ${reason}`), {
+              errno: 0,
+              syscall: "lookup",
+            }),
             address,
             family,
           );

@@ -14,8 +14,8 @@ import { auditThreshold, createAuditSampler } from "./audit-sampler.ts";
 import { type ChannelOps, createChannelOps, type OpenChannelArgs } from "./channel-ops.ts";
 import { type ChannelStore, createChannelStore, type StoredChannel } from "./channel-store.ts";
 import { createCompletionsApi } from "./chat.ts";
-import { createEndpointGuard } from "./endpoint-guard.ts";
 import { loadOrCreateSecret, openClientState } from "./client-state.ts";
+import { createEndpointGuard } from "./endpoint-guard.ts";
 import {
   createGatewayDirectory,
   createIndexerDirectory,
