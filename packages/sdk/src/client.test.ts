@@ -319,3 +319,30 @@ test("closeAndWithdraw waits for chain time to pass the delay, then finalizes", 
   assert.equal(view.closed, true);
   assert.equal(refund, view.deposit - view.claimed);
 });
+
+test("with publicEndpointsOnly the loopback providers are unhealthy and a request is refused before any channel or voucher", async () => {
+  const guarded = createVerityClient({
+    provider: p.t.edr.provider,
+    deployment: p.deployment,
+    account: privateKeyToAccount(p.t.account("client-3").privateKey),
+    stateDir: mkdtempSync(join(tmpdir(), "verity-sdk-guarded-")),
+    indexerPollMs: 50,
+    autoOpen: { amount: 5_000_000n },
+    publicEndpointsOnly: true,
+  });
+  try {
+    const offers = await guarded.offers({ model: "verity-tiny" });
+    assert.ok(offers.length >= 2);
+    assert.ok(offers.every((o) => !o.healthy));
+    await assert.rejects(guarded.chat.completions.create({ model: "verity-tiny", messages, max_tokens: 4 }), {
+      code: "no_healthy_offer",
+    });
+    assert.deepEqual(await guarded.channels(), [], "no channel was opened");
+    assert.ok(
+      (await client.offers({ model: "verity-tiny" })).some((o) => o.healthy),
+      "the default client allows loopback",
+    );
+  } finally {
+    await guarded.stop();
+  }
+});
