@@ -30,6 +30,9 @@ export type LaunchedChromium = { browser: Browser; executablePath: string; sourc
 async function launchAt(options: { executablePath: string; libDir?: string }): Promise<Browser> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  // Under LANG=C this headless build reports the locale "en-US@posix", which Intl rejects.
+  env.LANG = "en_US.UTF-8";
+  delete env.LC_ALL;
   if (options.libDir) env.LD_LIBRARY_PATH = [options.libDir, env.LD_LIBRARY_PATH].filter(Boolean).join(":");
   return await chromium.launch({
     executablePath: options.executablePath,
