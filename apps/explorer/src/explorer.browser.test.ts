@@ -1,10 +1,10 @@
 /**
  * The explorer in a real browser: an in-process chain, two real providers (llama.cpp test model),
  * the gateway serving the built page, real paid traffic through the official `openai` client and a
- * forced claim; then Debian's Chromium renders the page and we read what a person would see.
+ * forced claim; then Chromium from npm (launch-chromium.ts) renders the page and we read what a person would see.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
@@ -14,13 +14,13 @@ import { createTestChain, type TestChain } from "@verity/chain/testing";
 import type { Deployment } from "@verity/core";
 import { createGateway, type Gateway } from "@verity/gateway";
 import OpenAI from "openai";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
 import { fundedKey } from "../../../packages/gateway/src/testing.ts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../../packages/provider/src/testing.ts";
 import { ensureExplorerBuilt } from "./build.ts";
+import { launchChromium } from "./launch-chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const screenshot = join(repoRoot, "artifacts", "explorer.png");
 
@@ -39,29 +39,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tri
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-async function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does this)`,
-    );
-  }
-  try {
-    return await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-      ],
-    });
-  } catch (error) {
-    throw new Error(`Chromium at ${CHROMIUM} could not start: ${(error as Error).message}`);
-  }
 }
 
 before(async () => {
@@ -93,7 +70,9 @@ before(async () => {
   url = (await gateway.start()).url;
   const created = await fundedKey({ t, deployment, url, account: "client-1", amount: 20_000_000n });
   apiKey = created.key;
-  browser = await launch();
+  const launched = await launchChromium();
+  browser = launched.browser;
+  console.log(`browser tests: Chromium from ${launched.source} at ${launched.executablePath}`);
 });
 
 after(async () => {
