@@ -23,10 +23,20 @@ export const NODE_REASONS = {
     message: "The offer's endpoint is not a public http(s) address (private, loopback, link-local or reserved)",
   },
   upstream_unsupported: { status: 501, message: "The upstream inference server does not support this operation" },
+  upstream_down: {
+    status: 503,
+    message: "The provider's upstream inference server is down; the provider takes no paid requests until it is back",
+  },
+  manifest_invalid: {
+    status: 400,
+    message: "The model manifest is missing, malformed or does not match its pinned hash",
+  },
+  manifest_mismatch: { status: 409, message: "The upstream serves something other than the model manifest pins" },
   // payment
   invalid_api_key: { status: 401, message: "The API key is unknown" },
   insufficient_balance: { status: 402, message: "The prepaid balance does not cover the request" },
   no_offer_for_model: { status: 404, message: "No provider offers this model" },
+  no_offer_for_quantization: { status: 404, message: "No provider of this model announces the requested quantization" },
   all_above_max_price: { status: 402, message: "Every offer for this model is above the price cap" },
   all_unhealthy: { status: 503, message: "No healthy provider can take this request right now" },
   insufficient_escrow: { status: 503, message: "The gateway cannot pay a provider for this request" },

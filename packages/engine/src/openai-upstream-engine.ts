@@ -60,8 +60,15 @@ export type OpenAIUpstreamEngineOptions = {
    * `sha256("upstream:" + baseUrl + model)` for both hashes: a label, NOT a verifiable identity.
    */
   identity?: ModelIdentity;
+  /**
+   * Called when the upstream's `usage` differs from this engine's own count of the token ids
+   * (the upstream's ids, or its `/tokenize`). The result always carries the own count.
+   */
+  onUsageMismatch?: (mismatch: { reported: Usage; counted: Usage }) => void;
   fetch?: typeof fetch;
 };
+
+type Usage = { promptTokens: number; completionTokens: number };
 
 export type OpenAIUpstreamEngine = Engine & {
   readonly baseUrl: string;
@@ -71,6 +78,10 @@ export type OpenAIUpstreamEngine = Engine & {
   tokenizeAsync(text: string): Promise<number[] | undefined>;
   detokenizeAsync(tokens: readonly number[]): Promise<string | undefined>;
   renderChatAsync(messages: readonly ChatMessage[]): Promise<number[] | undefined>;
+  /** What the upstream's `GET /v1/models` says of the model (digests only from a Verity server). */
+  readonly reported: { weightsHash?: string; tokenizerHash?: string; contextSize?: number };
+  /** One `GET /v1/models` within `timeoutMs` (default 2 s); throws unless it lists the model. */
+  probe(options?: { timeoutMs?: number }): Promise<void>;
 };
 
 const modelsSchema = z.looseObject({
@@ -84,7 +95,13 @@ const modelsSchema = z.looseObject({
           n_vocab: z.number().int().positive().nullish(),
         })
         .nullish(),
-      verity: z.looseObject({ contextSize: z.number().int().positive().nullish() }).nullish(),
+      verity: z
+        .looseObject({
+          contextSize: z.number().int().positive().nullish(),
+          weightsHash: z.string().nullish(),
+          tokenizerHash: z.string().nullish(),
+        })
+        .nullish(),
     }),
   ),
 });
@@ -163,6 +180,7 @@ export async function createOpenAIUpstreamEngine(options: OpenAIUpstreamEngineOp
       hint: "Set contextSize to the upstream's context window in tokens",
     });
   }
+  const reportedContext = entry.verity?.contextSize ?? entry.max_model_len ?? entry.meta?.n_ctx_train;
   const vocabSize = options.vocabSize ?? entry.meta?.n_vocab ?? Number.MAX_SAFE_INTEGER;
   const tokenizer = await probeUpstreamTokenizer({ http, model: options.model });
   const identity = options.identity ?? upstreamLabelIdentity(http.root, options.model);
@@ -197,7 +215,7 @@ export async function createOpenAIUpstreamEngine(options: OpenAIUpstreamEngineOp
     const signal = request.signal ? AbortSignal.any([request.signal, controller.signal]) : controller.signal;
     let text = "";
     let finishReason: FinishReason | undefined;
-    let usage: { promptTokens: number; completionTokens: number } | undefined;
+    let usage: Usage | undefined;
     let exactPrompt: number[] | undefined;
     let exactOutput: number[] | undefined;
     const streamed: number[] = [];
@@ -232,14 +250,15 @@ export async function createOpenAIUpstreamEngine(options: OpenAIUpstreamEngineOp
       inFlight.delete(controller);
     }
     if (signal.aborted) finishReason = "abort";
-    const promptTokens =
+    const promptIds =
       exactPrompt ??
       ("messages" in prompt.data
         ? await tokenizer.tokenizeChat(prompt.data.messages)
-        : await tokenizer.tokenizeText(prompt.data.text).then((t) => t && [...tokenizer.textPrefix, ...t])) ??
-      [];
-    const outputTokens =
-      exactOutput ?? (streamed.length > 0 ? streamed : undefined) ?? (await tokenizer.tokenizeText(text)) ?? [];
+        : await tokenizer.tokenizeText(prompt.data.text).then((t) => t && [...tokenizer.textPrefix, ...t]));
+    const outputIds =
+      exactOutput ?? (streamed.length > 0 ? streamed : undefined) ?? (await tokenizer.tokenizeText(text));
+    const promptTokens = promptIds ?? [];
+    const outputTokens = outputIds ?? [];
     // Concatenated chunks give outputTokens: ids learned only at the end go out as one last chunk
     // with no text. After an abort the upstream sends no ids or usage: both then come from
     // re-tokenizing the text so far (zero without a tokenizer).
@@ -247,13 +266,16 @@ export async function createOpenAIUpstreamEngine(options: OpenAIUpstreamEngineOp
     if (missing.length > 0 && streamed.every((t, i) => outputTokens[i] === t)) {
       await request.onChunk?.({ text: "", tokens: missing });
     }
-    return {
-      promptTokens,
-      outputTokens,
-      text,
-      finishReason: finishReason ?? "stop",
-      usage: usage ?? { promptTokens: promptTokens.length, completionTokens: outputTokens.length },
+    // Usage is the own count wherever the ids are known; the upstream's word only fills a gap (a
+    // server with neither ids nor a tokenizer). A differing report is surfaced, never charged.
+    const counted: Usage = {
+      promptTokens: promptIds?.length ?? usage?.promptTokens ?? 0,
+      completionTokens: outputIds?.length ?? usage?.completionTokens ?? 0,
     };
+    if (usage && (usage.promptTokens !== counted.promptTokens || usage.completionTokens !== counted.completionTokens)) {
+      options.onUsageMismatch?.({ reported: usage, counted });
+    }
+    return { promptTokens, outputTokens, text, finishReason: finishReason ?? "stop", usage: counted };
   }
 
   return {
@@ -262,6 +284,23 @@ export async function createOpenAIUpstreamEngine(options: OpenAIUpstreamEngineOp
     contextSize,
     vocabSize,
     baseUrl: http.root,
+    reported: {
+      ...(entry.verity?.weightsHash ? { weightsHash: entry.verity.weightsHash } : {}),
+      ...(entry.verity?.tokenizerHash ? { tokenizerHash: entry.verity.tokenizerHash } : {}),
+      ...(reportedContext == null ? {} : { contextSize: reportedContext }),
+    },
+    async probe(probeOptions = {}) {
+      ensureOpen();
+      const parsed = modelsSchema.safeParse(
+        await http.json("/v1/models", { timeoutMs: probeOptions.timeoutMs ?? 2_000 }),
+      );
+      if (!parsed.success || !parsed.data.data.some((m) => m.id === options.model)) {
+        throw new RequestError(`The upstream ${http.root} no longer lists model ${options.model}`, {
+          code: "upstream_error",
+          hint: "Check the inference server",
+        });
+      }
+    },
     tokenizer: { tokenize: tokenizer.tokenize, detokenize: tokenizer.detokenize, textPrefix: tokenizer.textPrefix },
     tokenize(text) {
       ensureOpen();

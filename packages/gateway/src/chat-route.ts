@@ -40,6 +40,18 @@ function maxPriceHeader(c: Context): RouteRequest["maxPricePerMTok"] {
   return { ...(input ? { input: BigInt(input) } : {}), ...(output ? { output: BigInt(output) } : {}) };
 }
 
+/** `Verity-Quantization: bf16` — serve only from offers whose manifest announces this quantization. */
+export function quantizationHeader(c: Context): string | undefined {
+  const value = c.req.header("verity-quantization")?.trim().toLowerCase();
+  if (!value) return undefined;
+  if (!/^[a-z0-9][a-z0-9_.-]{0,31}$/.test(value)) {
+    throw new RequestError("Verity-Quantization must be a label such as bf16, fp8 or int4", {
+      code: "invalid_request",
+    });
+  }
+  return value;
+}
+
 /** `POST /v1/chat/completions` on the gateway: route, take payment, forward with failover, charge once. */
 export function chatRoute(deps: ChatRouteDeps) {
   return async (c: Context): Promise<Response> => {
@@ -53,6 +65,7 @@ export function chatRoute(deps: ChatRouteDeps) {
         model: body.model,
         promptTokens: estimateChatPromptTokens(messages),
         maxTokens,
+        ...(quantizationHeader(c) ? { quantization: quantizationHeader(c) as string } : {}),
         ...(maxPriceHeader(c)
           ? { maxPricePerMTok: maxPriceHeader(c) as NonNullable<RouteRequest["maxPricePerMTok"]> }
           : {}),

@@ -3,6 +3,7 @@ import { completionRequestSchema } from "@verity/provider";
 import { type Completion, estimateTextPromptTokens } from "@verity/sdk";
 import type { Context } from "hono";
 import type { ChatRouteDeps } from "./chat-route.ts";
+import { quantizationHeader } from "./chat-route.ts";
 import { forwardOnce } from "./forwarder.ts";
 import { authorizePayment, type Payment, settlePayment } from "./payer-auth.ts";
 import { failedResponse, parseBody, planRoute } from "./request-pipeline.ts";
@@ -30,6 +31,7 @@ export function completionsRoute(deps: ChatRouteDeps) {
         model: body.model,
         promptTokens: estimateTextPromptTokens(body.prompt),
         maxTokens,
+        ...(quantizationHeader(c) ? { quantization: quantizationHeader(c) as string } : {}),
       };
       const { route, maxPrice } = planRoute({
         directory: deps.directory,

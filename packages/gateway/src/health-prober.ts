@@ -13,6 +13,8 @@ export type EndpointHealth = {
   healthy: boolean;
   consecutiveFailures: number;
   checkedAt: number;
+  /** Quantization per model name, as the provider's `/health` announces it (`served[]`, from its manifests). */
+  quantization: Record<string, string>;
 };
 
 const ALPHA = 0.3;
@@ -44,7 +46,15 @@ export function createHealthProber(
   function entry(url: string): EndpointHealth {
     let e = endpoints.get(url);
     if (!e) {
-      e = { latencyMs: 50, failureRate: 0, queueDepth: 0, healthy: true, consecutiveFailures: 0, checkedAt: 0 };
+      e = {
+        latencyMs: 50,
+        failureRate: 0,
+        queueDepth: 0,
+        healthy: true,
+        consecutiveFailures: 0,
+        checkedAt: 0,
+        quantization: {},
+      };
       // Not yet probed: what the URL alone shows already keeps a forbidden endpoint out of routing.
       const verdict = guard ? checkEndpointUrl(url) : { ok: true as const };
       if (!verdict.ok) Object.assign(e, { healthy: false, reason: "endpoint_forbidden", forbidden: verdict.reason });
@@ -94,9 +104,10 @@ export function createHealthProber(
     const started = performance.now();
     try {
       const response = await doFetch(`${url}/health`, { signal: AbortSignal.timeout(options.timeoutMs ?? 2_000) });
-      const body = (await response.json()) as { status?: string; queueDepth?: number };
+      const body = (await response.json()) as { status?: string; queueDepth?: number; served?: unknown };
       if (!response.ok || body.status !== "ok") throw new Error(`status ${response.status}`);
       recordSuccess(url, performance.now() - started, body.queueDepth);
+      entry(url).quantization = announcedQuantization(body.served);
     } catch (error) {
       const code = (error as BaseError).code;
       if (code === "endpoint_forbidden") recordForbidden(url, String((error as BaseError).details.reason));
@@ -128,6 +139,16 @@ export function createHealthProber(
       if (timer) clearTimeout(timer);
     },
   };
+}
+
+/** `served: [{ model, quantization? }]` from a provider's `/health`, as model → quantization. */
+function announcedQuantization(served: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(served)) return out;
+  for (const s of served as { model?: unknown; quantization?: unknown }[]) {
+    if (typeof s?.model === "string" && typeof s.quantization === "string") out[s.model] = s.quantization;
+  }
+  return out;
 }
 
 export type HealthProber = ReturnType<typeof createHealthProber>;

@@ -68,6 +68,7 @@ export function createOfferDirectory(options: {
           queueDepth: health.queueDepth,
           healthy: health.healthy,
           ...(health.reason ? { unhealthyReason: health.reason } : {}),
+          ...(row.name && health.quantization[row.name] ? { quantization: health.quantization[row.name] } : {}),
           reputation: options.reputation?.(BigInt(row.agent_id)) ?? 0.5,
         });
       }

@@ -44,3 +44,19 @@ test("says why nothing would be served, in an order a user can act on", () => {
   assert.equal(quote({ offers: [offer(1, { healthy: false })], request: req }).reason, "all_unhealthy");
   assert.equal(quote({ offers: [offer(1)], request: req, canPay: () => false }).reason, "insufficient_escrow");
 });
+
+test("a quantization filter keeps only offers announcing it, else no_offer_for_quantization", () => {
+  const offers = [
+    offer(1, { quantization: "bf16", outputPricePerMTok: 3_000_000n }),
+    offer(2, { quantization: "int4" }),
+    offer(3),
+  ];
+  const q = quote({ offers, request: { ...req, quantization: "bf16" } });
+  assert.equal(q.servable, true);
+  assert.deepEqual(
+    q.providers.filter((p) => p.eligible).map((p) => [p.agentId, p.quantization]),
+    [["1", "bf16"]],
+  );
+  assert.equal(quote({ offers, request: { ...req, quantization: "fp8" } }).reason, "no_offer_for_quantization");
+  assert.equal(quote({ offers, request: req }).expectedPrice, "210", "no filter: every offer, unannounced included");
+});

@@ -3,6 +3,7 @@ import { expectedCost, type RouteOffer, type RouteRequest } from "./routing-poli
 /** Why no provider would serve a request (stable codes, also reason codes of the gateway). */
 export type NotServedReason =
   | "no_offer_for_model"
+  | "no_offer_for_quantization"
   | "all_above_max_price"
   | "all_unhealthy"
   | "max_tokens_over_offer"
@@ -23,6 +24,7 @@ export type Quote = {
     expectedCost: string;
     healthy: boolean;
     latencyMs: number;
+    quantization?: string;
     eligible: boolean;
   }[];
 };
@@ -41,7 +43,10 @@ export function quote(args: {
   const forModel = args.offers.filter((o) => o.model === request.model);
   const maxIn = request.maxPricePerMTok?.input;
   const maxOut = request.maxPricePerMTok?.output;
-  const fitsTokens = forModel.filter((o) => o.maxOutputTokens >= request.maxTokens);
+  const fitsQuantization = forModel.filter(
+    (o) => request.quantization === undefined || o.quantization === request.quantization,
+  );
+  const fitsTokens = fitsQuantization.filter((o) => o.maxOutputTokens >= request.maxTokens);
   const fitsPrice = fitsTokens.filter(
     (o) =>
       (maxIn === undefined || o.inputPricePerMTok <= maxIn) && (maxOut === undefined || o.outputPricePerMTok <= maxOut),
@@ -57,6 +62,7 @@ export function quote(args: {
       expectedCost: expectedCost(o, request).toString(),
       healthy: o.healthy,
       latencyMs: Math.round(o.latencyMs),
+      ...(o.quantization === undefined ? {} : { quantization: o.quantization }),
       eligible: payable.includes(o),
     }))
     .sort((a, b) => (BigInt(a.expectedCost) < BigInt(b.expectedCost) ? -1 : 1));
@@ -68,6 +74,11 @@ export function quote(args: {
     providers,
   });
   if (forModel.length === 0) return fail("no_offer_for_model", `No provider offers ${request.model}`);
+  if (fitsQuantization.length === 0)
+    return fail(
+      "no_offer_for_quantization",
+      `No provider of ${request.model} announces quantization ${request.quantization}`,
+    );
   if (fitsTokens.length === 0)
     return fail("max_tokens_over_offer", `No offer for ${request.model} allows max_tokens ${request.maxTokens}`);
   if (fitsPrice.length === 0)

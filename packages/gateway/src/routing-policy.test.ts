@@ -75,3 +75,16 @@ test("returns the pick first and the best others as fallbacks", () => {
   assert.equal(route.length, 5);
   assert.equal(new Set(route.map((o) => o.agentId)).size, 5);
 });
+
+test("a quantization in the request keeps only offers announcing it", () => {
+  const offers = [offer(1, { quantization: "bf16" }), offer(2, { quantization: "int4" }), offer(3)];
+  assert.deepEqual(
+    eligible(offers, { ...request, quantization: "int4" }).map((o) => o.agentId),
+    [2n],
+  );
+  assert.deepEqual(
+    defaultRoutingPolicy(offers, { ...request, quantization: "bf16" }, Math.random).map((o) => o.agentId),
+    [1n],
+  );
+  assert.equal(eligible(offers, request).length, 3);
+});

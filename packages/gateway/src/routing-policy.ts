@@ -24,6 +24,8 @@ export type RouteOffer = {
   unhealthyReason?: "endpoint_forbidden";
   /** Reputation score 0…1 from the registries (0.5 when unknown). */
   reputation: number;
+  /** The quantization the provider announces for the model (from its manifest), when it does. */
+  quantization?: string;
 };
 
 export type RouteRequest = {
@@ -34,6 +36,8 @@ export type RouteRequest = {
   maxPricePerMTok?: { input?: bigint; output?: bigint };
   /** Agents not to use (already failed for this request, or flagged). */
   exclude?: ReadonlySet<bigint>;
+  /** Only offers announcing this quantization (`Verity-Quantization` header), e.g. `bf16`. */
+  quantization?: string;
 };
 
 export type RoutingPolicy = (
@@ -58,6 +62,7 @@ function accepts(o: RouteOffer, request: RouteRequest, maxIn: number, maxOut: nu
     o.maxOutputTokens >= request.maxTokens &&
     o.inputPrice <= maxIn &&
     o.outputPrice <= maxOut &&
+    (request.quantization === undefined || o.quantization === request.quantization) &&
     (request.exclude === undefined || request.exclude.size === 0 || !request.exclude.has(o.agentId))
   );
 }

@@ -49,6 +49,8 @@ export function createProviderApp(deps: ProviderAppDeps) {
           contextSize: m.engine.contextSize,
           maxOutputTokens: m.maxOutputTokens,
           price: { inputPerMTok: m.price.inputPerMTok.toString(), outputPerMTok: m.price.outputPerMTok.toString() },
+          ...(m.manifest ? { quantization: m.manifest.quantization, manifest: m.manifest } : {}),
+          ...(m.health ? { upstream: m.health.state.up ? "up" : "down" } : {}),
         },
       })),
     }),
@@ -74,7 +76,11 @@ export function createProviderApp(deps: ProviderAppDeps) {
     }
     return c.json({ content: model.engine.detokenize(body.tokens as number[]) });
   });
-  app.get("/health", (c) => c.json({ status: "ok", ...deps.health() }));
+  // 503 while an upstream is down, so probers (gateways, SDK routers) stop choosing this provider.
+  app.get("/health", (c) => {
+    const health = { status: "ok", ...deps.health() };
+    return c.json(health, health.status === "ok" ? 200 : 503);
+  });
   app.get("/metrics", async (c) => {
     c.header("Content-Type", deps.metrics.registry.contentType);
     return c.body(await deps.metrics.registry.metrics());
@@ -99,6 +105,7 @@ export function createProviderApp(deps: ProviderAppDeps) {
         inputPricePerMTok: m.price.inputPerMTok.toString(),
         outputPricePerMTok: m.price.outputPerMTok.toString(),
         maxOutputTokens: m.maxOutputTokens,
+        ...(m.manifest ? { quantization: m.manifest.quantization, manifest: m.manifest } : {}),
         token: deps.token,
         paymentChannels: deps.paymentChannels,
       })),

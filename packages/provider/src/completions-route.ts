@@ -96,6 +96,13 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
           hint: `Served models: ${[...deps.models.keys()].join(", ")}`,
         });
       }
+      if (model.health && !model.health.state.up) {
+        throw new RequestError(`The upstream engine of ${model.name} is down; nothing was charged`, {
+          code: "upstream_down",
+          hint: "Retry later or use another provider; GET /health says when it is back",
+          details: { reason: model.health.state.reason, since: model.health.state.since },
+        });
+      }
       const requested: number | null | undefined =
         (body as { max_completion_tokens?: number | null }).max_completion_tokens ?? body.max_tokens;
       const maxTokens = requested ?? (kind === "text" ? Math.min(16, model.maxOutputTokens) : model.maxOutputTokens);

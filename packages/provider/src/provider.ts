@@ -10,7 +10,7 @@ import {
   verifyDeployment,
 } from "@verity/chain";
 import { ChainError, ConfigError, type Deployment } from "@verity/core";
-import type { Engine } from "@verity/engine";
+import type { AnnouncedManifest, Engine } from "@verity/engine";
 import type { EIP1193Provider, LocalAccount } from "viem";
 import { createProviderApp } from "./app.ts";
 import { createChannelMirror } from "./channel-mirror.ts";
@@ -22,6 +22,7 @@ import { createReceiptSigner } from "./receipt-signer.ts";
 import type { ServedModel } from "./served-model.ts";
 import { createProviderStore } from "./store.ts";
 import { createSubstitution, type SubstitutedAnswer, type SubstituteOptions, type Substitution } from "./substitute.ts";
+import { createUpstreamHealth, type UpstreamHealthState } from "./upstream-health.ts";
 import { createWorkQueue } from "./work-queue.ts";
 
 export type ProviderModelOptions = {
@@ -36,6 +37,13 @@ export type ProviderModelOptions = {
    * that audits should catch and disputes slash.
    */
   substitute?: SubstituteOptions;
+  /** The manifest the model is served under (announced in /v1/models, /health and the registration file). */
+  manifest?: AnnouncedManifest;
+  /**
+   * An external engine serves the model (`--upstream`): probed every `intervalMs` (default 2 s);
+   * while it is down paid requests are refused with `upstream_down` and `/health` answers 503.
+   */
+  upstream?: { probe: () => Promise<void>; intervalMs?: number };
 };
 
 export type ProviderOptions = {
@@ -63,6 +71,8 @@ export type ProviderOptions = {
   onStep?: (step: string) => void;
   onClaim?: (report: ClaimReport) => void;
   onError?: (error: unknown) => void;
+  /** An upstream went down or came back. */
+  onUpstream?: (event: { model: string } & UpstreamHealthState) => void;
 };
 
 export type ProviderInfo = {
@@ -194,9 +204,22 @@ export function createProvider(options: ProviderOptions) {
     for (const [i, m] of options.models.entries()) {
       const offer = onboarded.offers[i];
       if (!offer) continue;
+      const health = m.upstream
+        ? createUpstreamHealth({
+            probe: m.upstream.probe,
+            ...(m.upstream.intervalMs === undefined ? {} : { intervalMs: m.upstream.intervalMs }),
+            onChange: (s) => options.onUpstream?.({ model: m.engine.name, ...s }),
+          })
+        : undefined;
+      if (health) {
+        health.start();
+        cleanups.push(() => health.stop());
+      }
       served.set(m.engine.name, {
         name: m.engine.name,
-        engine: m.engine,
+        engine: health ? withFailureReport(m.engine, health.failed) : m.engine,
+        ...(m.manifest ? { manifest: m.manifest } : {}),
+        ...(health ? { health } : {}),
         modelId: offer.modelId,
         price: { inputPerMTok: m.inputPricePerMTok, outputPerMTok: m.outputPricePerMTok },
         maxOutputTokens: m.maxOutputTokens,
@@ -223,7 +246,23 @@ export function createProvider(options: ProviderOptions) {
       ...(options.receiptClock === undefined ? {} : { receiptClock: options.receiptClock }),
       health: () => {
         const totals = activeStore.totals();
+        const down = [...served.values()].filter((m) => m.health && !m.health.state.up);
         return {
+          ...(down.length > 0
+            ? {
+                status: "upstream_down",
+                upstreamDown: down.map((m) => ({
+                  model: m.name,
+                  reason: m.health?.state.reason,
+                  since: m.health?.state.since,
+                })),
+              }
+            : {}),
+          served: [...served.values()].map((m) => ({
+            model: m.name,
+            ...(m.manifest ? { quantization: m.manifest.quantization, manifestHash: m.manifest.manifestHash } : {}),
+            ...(m.health ? { upstream: m.health.state.up ? "up" : "down" } : {}),
+          })),
           agentId: onboarded.agentId.toString(),
           models: [...served.keys()],
           queueDepth: [...served.values()].reduce((n, m) => n + m.queue.depth, 0),
@@ -347,3 +386,18 @@ export function createProvider(options: ProviderOptions) {
 }
 
 export type Provider = ReturnType<typeof createProvider>;
+
+/** The engine with every upstream failure of `generate` reported to the model's health. */
+function withFailureReport(engine: Engine, failed: (error: unknown) => void): Engine {
+  return {
+    ...engine,
+    async generate(request) {
+      try {
+        return await engine.generate(request);
+      } catch (error) {
+        failed(error);
+        throw error;
+      }
+    },
+  };
+}

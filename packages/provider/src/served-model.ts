@@ -1,6 +1,7 @@
 import type { Price } from "@verity/core";
-import type { Engine } from "@verity/engine";
+import type { AnnouncedManifest, Engine } from "@verity/engine";
 import type { Substitution } from "./substitute.ts";
+import type { UpstreamHealth } from "./upstream-health.ts";
 import type { WorkQueue } from "./work-queue.ts";
 
 /** A model this provider serves: the engine, its on-chain model id and the offer's prices. */
@@ -14,4 +15,8 @@ export type ServedModel = {
   queue: WorkQueue;
   /** Dishonest-provider mode (devnets, simulations): another engine serves a fraction of paid requests. */
   substitute?: Substitution;
+  /** What an upstream-backed model pins (weights, tokenizer, quantization, engine, context). */
+  manifest?: AnnouncedManifest;
+  /** The upstream's health when an external engine serves the model; paid requests wait for it. */
+  health?: UpstreamHealth;
 };

@@ -24,9 +24,11 @@ export type Offer = {
   outputPricePerMTok: bigint;
   maxOutputTokens: number;
   healthy: boolean;
+  /** The quantization the provider announces for the model (its `/health` `served[]`), when it does. */
+  quantization?: string;
 };
 
-export type OfferQuery = { model?: string; maxPrice?: PriceLimit };
+export type OfferQuery = { model?: string; maxPrice?: PriceLimit; quantization?: string };
 
 export type OfferDirectory = {
   start(): Promise<void>;
@@ -55,11 +57,12 @@ export const gatewayProvidersSchema = z.object({
 
 /** Offers matching `query`, cheapest first (input + output price). */
 export function filterOffers(offers: readonly Offer[], query: OfferQuery = {}): Offer[] {
-  const { model, maxPrice } = query;
+  const { model, maxPrice, quantization } = query;
   return offers
     .filter(
       (o) =>
         (model === undefined || o.model === model) &&
+        (quantization === undefined || o.quantization === quantization) &&
         (maxPrice?.inputPerMTok === undefined || o.inputPricePerMTok <= maxPrice.inputPerMTok) &&
         (maxPrice?.outputPerMTok === undefined || o.outputPricePerMTok <= maxPrice.outputPerMTok),
     )
@@ -72,30 +75,42 @@ export function filterOffers(offers: readonly Offer[], query: OfferQuery = {}): 
 /** Probes `GET {url}/health` (cached for `ttlMs`); a provider that does not answer 200 within the timeout is unhealthy. */
 export function createHealthProbe(options: { fetch: typeof fetch; ttlMs?: number; timeoutMs?: number }) {
   const ttl = options.ttlMs ?? 15_000;
-  const cache = new Map<string, { healthy: boolean; at: number; probing?: Promise<boolean> }>();
-  async function probe(url: string): Promise<boolean> {
+  type Probed = { healthy: boolean; quantization: Record<string, string> };
+  const cache = new Map<string, Probed & { at: number; probing?: Promise<Probed> }>();
+  async function probe(url: string): Promise<Probed> {
     try {
       const response = await options.fetch(`${url.replace(/\/$/, "")}/health`, {
         signal: AbortSignal.timeout(options.timeoutMs ?? 2_000),
       });
-      await response.body?.cancel();
-      return response.ok;
+      const body = (await response.json().catch(() => ({}))) as { served?: unknown };
+      const quantization: Record<string, string> = {};
+      for (const s of Array.isArray(body.served)
+        ? (body.served as { model?: unknown; quantization?: unknown }[])
+        : []) {
+        if (typeof s?.model === "string" && typeof s.quantization === "string") quantization[s.model] = s.quantization;
+      }
+      return { healthy: response.ok, quantization };
     } catch {
-      return false;
+      return { healthy: false, quantization: {} };
     }
+  }
+  async function status(url: string): Promise<Probed> {
+    const entry = cache.get(url);
+    if (entry && Date.now() - entry.at < ttl) return entry;
+    if (entry?.probing) return entry.probing;
+    const probing = probe(url).then((probed) => {
+      cache.set(url, { ...probed, at: Date.now() });
+      return probed;
+    });
+    cache.set(url, { healthy: entry?.healthy ?? false, quantization: entry?.quantization ?? {}, at: 0, probing });
+    return probing;
   }
   return {
     async healthy(url: string): Promise<boolean> {
-      const entry = cache.get(url);
-      if (entry && Date.now() - entry.at < ttl) return entry.healthy;
-      if (entry?.probing) return entry.probing;
-      const probing = probe(url).then((healthy) => {
-        cache.set(url, { healthy, at: Date.now() });
-        return healthy;
-      });
-      cache.set(url, { healthy: entry?.healthy ?? false, at: 0, probing });
-      return probing;
+      return (await status(url)).healthy;
     },
+    /** Health plus the quantization per model the provider announces. */
+    status,
     /** Forget a result (e.g. after a connection failure). */
     invalidate(url: string): void {
       cache.delete(url);
@@ -154,16 +169,22 @@ export function createIndexerDirectory(options: {
         .all() as OfferRow[];
       const live = rows.filter((r) => r.paused !== 1 && BigInt(r.bonded ?? "0") > 0n);
       return Promise.all(
-        live.map(async (r) => ({
-          agentId: BigInt(r.agent_id),
-          modelId: BigInt(r.model_id),
-          model: r.name ?? `model-${r.model_id}`,
-          url: r.endpoint.replace(/\/$/, ""),
-          inputPricePerMTok: BigInt(r.input_price_per_mtok),
-          outputPricePerMTok: BigInt(r.output_price_per_mtok),
-          maxOutputTokens: Number(r.max_output_tokens),
-          healthy: await probe.healthy(r.endpoint),
-        })),
+        live.map(async (r) => {
+          const probed = await probe.status(r.endpoint);
+          const model = r.name ?? `model-${r.model_id}`;
+          const quantization = probed.quantization[model];
+          return {
+            agentId: BigInt(r.agent_id),
+            modelId: BigInt(r.model_id),
+            model,
+            url: r.endpoint.replace(/\/$/, ""),
+            inputPricePerMTok: BigInt(r.input_price_per_mtok),
+            outputPricePerMTok: BigInt(r.output_price_per_mtok),
+            maxOutputTokens: Number(r.max_output_tokens),
+            healthy: probed.healthy,
+            ...(quantization === undefined ? {} : { quantization }),
+          };
+        }),
       );
     },
   };

@@ -113,6 +113,8 @@ export type RequestOptions = {
   agentId?: bigint;
   /** Refuse offers above these prices (base units per million tokens). */
   maxPrice?: PriceLimit;
+  /** Only offers whose provider announces this quantization for the model (from its manifest), e.g. "bf16". */
+  quantization?: string;
   signal?: AbortSignal;
 };
 

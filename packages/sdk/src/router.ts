@@ -90,6 +90,16 @@ export function createRouter(deps: {
         });
       }
     }
+    const wanted = req.options.quantization;
+    if (wanted !== undefined) {
+      offers = offers.filter((o) => o.quantization === wanted);
+      if (offers.length === 0) {
+        throw new RequestError(`No provider of ${req.model} announces quantization ${JSON.stringify(wanted)}`, {
+          code: "no_offer_for_quantization",
+          hint: "Drop quantization, or pick another one from offers()",
+        });
+      }
+    }
     const usable = offers.filter((o) => o.healthy && !deps.flags.isFlagged(o.agentId));
     if (usable.length === 0) {
       throw new RequestError(`Every offer for ${req.model} is unhealthy or flagged`, {

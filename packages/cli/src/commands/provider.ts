@@ -3,7 +3,7 @@ import { readDeployment } from "@verity/chain";
 import { ConfigError } from "@verity/core";
 import { loadModelSpec } from "@verity/engine";
 import { createProvider, createProviderStore, validateSubstituteRate } from "@verity/provider";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { formatUnits } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { keyFileOption, keystoreOption, rawKeyOption } from "../chain-options.ts";
@@ -11,6 +11,7 @@ import { parseAmount, parseDuration, parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
 import { readSigningKey } from "../read-key.ts";
 import { runCommand } from "../run-command.ts";
+import { loadUpstreamModel, readUpstreamKey, type UpstreamModel } from "../upstream-model.ts";
 
 type StartFlags = {
   model: string[];
@@ -28,6 +29,7 @@ type StartFlags = {
   keystore?: string;
   upstream?: string;
   upstreamKey?: string;
+  upstreamKeyFile?: string;
   dataDir: string;
   operatorKey?: string;
   claimMin: string;
@@ -63,6 +65,34 @@ function parseSubstituteRate(flags: StartFlags): number | undefined {
   return validateSubstituteRate(rate);
 }
 
+/** `--upstream` mode: exactly one manifest, the key from a file or the environment, every check before start. */
+async function connectUpstream(flags: StartFlags): Promise<UpstreamModel> {
+  const apiKey = readUpstreamKey({ key: flags.upstreamKey, keyFile: flags.upstreamKeyFile });
+  if (flags.upstream === undefined) {
+    throw new ConfigError("--upstream-key-file needs --upstream", {
+      code: "invalid_parameter",
+      hint: "Add --upstream http://host:port/v1 (the engine's OpenAI-compatible URL)",
+    });
+  }
+  if (flags.model.length !== 1) {
+    throw new ConfigError(`--upstream serves one model, got ${flags.model.length} --model flags`, {
+      code: "invalid_parameter",
+      hint: "Pass one --model <manifest.json> per upstream provider",
+    });
+  }
+  if (flags.substitute !== undefined) {
+    throw new ConfigError("--substitute is not available with --upstream", {
+      code: "invalid_parameter",
+      hint: "Drop --substitute",
+    });
+  }
+  return loadUpstreamModel({
+    upstream: flags.upstream,
+    manifestPath: flags.model[0] as string,
+    ...(apiKey === undefined ? {} : { apiKey }),
+  });
+}
+
 export function registerProvider(program: Command): void {
   const provider = program
     .command("provider")
@@ -74,7 +104,7 @@ export function registerProvider(program: Command): void {
     )
     .requiredOption(
       "--model <spec>",
-      "GGUF path, hf:<user>/<repo>, or test:verity-tiny (repeatable)",
+      "GGUF path, hf:<user>/<repo>, or test:verity-tiny (repeatable); with --upstream: the model manifest JSON",
       (v: string, a: string[]) => [...a, v],
       [],
     )
@@ -90,6 +120,14 @@ export function registerProvider(program: Command): void {
     .addOption(keyFileOption("provider key"))
     .addOption(keystoreOption("provider key"))
     .addOption(rawKeyOption())
+    .option(
+      "--upstream <url>",
+      "serve --model from this OpenAI-compatible engine (vLLM, Ollama, …), e.g. http://127.0.0.1:8000/v1",
+    )
+    .option("--upstream-key-file <file>", "file holding the upstream's API key (or VERITY_UPSTREAM_KEY)")
+    .addOption(
+      new Option("--upstream-key <key>", "refused: a key on the command line is visible to every user").hideHelp(),
+    )
     .option("--data-dir <dir>", "folder for the provider's stores", ".verity/provider")
     .option("--operator-key <key>", "bearer key served without payment (your own traffic)")
     .option("--claim-min <amount>", "claim once this much is unclaimed", "1")
@@ -104,17 +142,29 @@ export function registerProvider(program: Command): void {
     .addHelpText(
       "after",
       "\nExamples:\n  $ VERITY_KEY=0x… verity provider start --model test:verity-tiny --price-in 0.5 --price-out 1.5 --port 8601\n" +
-        "  $ verity provider start --model ./Qwen2.5-0.5B-Instruct-Q8_0.gguf --register-model --endpoint https://gpu1.example.com",
+        "  $ verity provider start --model ./Qwen2.5-0.5B-Instruct-Q8_0.gguf --register-model --endpoint https://gpu1.example.com\n" +
+        "  $ verity provider start --upstream http://127.0.0.1:8000/v1 --upstream-key-file ./vllm.key --model ./qwen-bf16.manifest.json",
     )
     .action(async (flags: StartFlags) => {
       const json = flags.json === true;
       await runCommand(json, async () => {
         const progress = createProgress();
         const substituteRate = parseSubstituteRate(flags);
+        const engines = [];
+        // Upstream checks run first: a bad --upstream or --model fails before anything is read or written.
+        let upstream: UpstreamModel | undefined;
+        if (flags.upstream !== undefined || flags.upstreamKey !== undefined || flags.upstreamKeyFile !== undefined) {
+          upstream = await progress.step(`connect to upstream ${flags.upstream ?? ""}`.trim(), () =>
+            connectUpstream(flags),
+          );
+          progress.info(
+            `  ${upstream.manifest.name} (${upstream.manifest.quantization}, ${upstream.manifest.engine.name} ${upstream.manifest.engine.version}) manifest ${upstream.manifest.manifestHash}`,
+          );
+          engines.push(upstream.engine);
+        }
         const deployment = readDeployment(resolve(flags.deployment));
         const decimals = deployment.token.decimals;
-        const engines = [];
-        for (const spec of flags.model) {
+        for (const spec of upstream ? [] : flags.model) {
           engines.push(
             await progress.step(`load model ${spec}`, () =>
               loadModelSpec({ spec, onProgress: (l) => progress.info(l) }),
@@ -146,6 +196,9 @@ export function registerProvider(program: Command): void {
             maxOutputTokens: parseInteger("--max-output-tokens", flags.maxOutputTokens, 1),
             registerModelIfMissing: flags.registerModel === true,
             ...(substitute ? { substitute } : {}),
+            ...(upstream
+              ? { manifest: upstream.manifest, upstream: { probe: () => (upstream as UpstreamModel).engine.probe() } }
+              : {}),
           })),
           stake: parseAmount("--stake", flags.stake, decimals),
           host: flags.host,
@@ -167,6 +220,16 @@ export function registerProvider(program: Command): void {
               );
           },
           onError: (e) => progress.info(`! ${(e as Error).message ?? e}`),
+          onUpstream: (e) => {
+            const line = { event: e.up ? "upstream_up" : "upstream_down", model: e.model, reason: e.reason };
+            if (json) process.stdout.write(`${JSON.stringify(line)}\n`);
+            else
+              progress.info(
+                e.up
+                  ? `upstream of ${e.model} is back`
+                  : `! upstream of ${e.model} is down (${e.reason}): refusing paid requests`,
+              );
+          },
         });
         let stopping = false;
         const shutdown = async (signal: string) => {
