@@ -59,3 +59,8 @@ export class PaymentError extends BaseError {
 export class RequestError extends BaseError {
   override name = "RequestError";
 }
+
+/** An API key or its proof was refused: unknown, revoked, expired, out of scope, or a bad sign-in. */
+export class AuthError extends BaseError {
+  override name = "AuthError";
+}

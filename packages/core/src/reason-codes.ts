@@ -34,6 +34,23 @@ export const NODE_REASONS = {
   manifest_mismatch: { status: 409, message: "The upstream serves something other than the model manifest pins" },
   // payment
   invalid_api_key: { status: 401, message: "The API key is unknown" },
+  api_key_revoked: {
+    status: 401,
+    message: "The API key was revoked (by its owner, or because it was minted without proof)",
+  },
+  api_key_expired: { status: 401, message: "The API key is past the expiry its owner signed" },
+  api_key_spend_limit: {
+    status: 402,
+    message: "The request would take the API key past the spend limit its owner signed",
+  },
+  api_key_model_not_allowed: { status: 403, message: "The API key's signed scope does not include this model" },
+  api_key_scope_forbidden: { status: 403, message: "A scoped API key may list and revoke only itself" },
+  key_proof_invalid: {
+    status: 401,
+    message: "The sign-in message or its signature does not prove control of the owner address for this gateway",
+  },
+  key_nonce_invalid: { status: 409, message: "The sign-in nonce is unknown, expired or already used" },
+  key_scope_invalid: { status: 400, message: "The key scope in the sign-in message is malformed or unknown" },
   insufficient_balance: { status: 402, message: "The prepaid balance does not cover the request" },
   no_offer_for_model: { status: 404, message: "No provider offers this model" },
   no_offer_for_quantization: { status: 404, message: "No provider of this model announces the requested quantization" },

@@ -5,6 +5,7 @@ import { bodyLimit } from "hono/body-limit";
 import { type ChatRouteDeps, chatRoute } from "./chat-route.ts";
 import { completionsRoute } from "./completions-route.ts";
 import { mountExplorerStatic } from "./explorer-static.ts";
+import { mountKeyRoutes } from "./key-routes.ts";
 import { quote } from "./quote.ts";
 import { recordTraffic } from "./traffic-recorder.ts";
 import type { TrafficSeries } from "./traffic-series.ts";
@@ -92,40 +93,7 @@ export function createGatewayApp(deps: GatewayAppDeps) {
     });
     return c.json({ ...q, feeBps: deps.feeBps });
   });
-  app.post("/v1/keys", async (c) => {
-    const body = (await c.req.json().catch(() => ({}))) as { owner?: unknown; label?: unknown };
-    if (typeof body.owner !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(body.owner)) {
-      return errorResponse(
-        c,
-        new RequestError("Send {owner: <your 0x address>}", {
-          code: "invalid_request",
-          hint: "Deposits from that address fund the key",
-        }),
-      );
-    }
-    const key = deps.ledger.createKey({
-      owner: body.owner as `0x${string}`,
-      ...(typeof body.label === "string" ? { label: body.label } : {}),
-    });
-    return c.json(
-      { key, owner: body.owner.toLowerCase(), depositTo: deps.address, token: deps.token, chainId: deps.chainId },
-      201,
-    );
-  });
-  app.get("/v1/balance", (c) => {
-    const auth = c.req.header("authorization") ?? "";
-    try {
-      const owner = deps.ledger.authenticate(auth.replace(/^Bearer /, ""));
-      return c.json({
-        owner,
-        balance: deps.ledger.balanceOf(owner).toString(),
-        token: deps.token,
-        depositTo: deps.address,
-      });
-    } catch (error) {
-      return errorResponse(c, error);
-    }
-  });
+  mountKeyRoutes(app, deps);
   app.get("/health", (c) =>
     c.json({ status: "ok", providers: deps.directory.offers().filter((o) => o.healthy).length }),
   );

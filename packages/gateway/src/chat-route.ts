@@ -3,6 +3,7 @@ import { chatCompletionRequestSchema } from "@verity/provider";
 import { type ChatCompletion, type ChatMessage, estimateChatPromptTokens, type VerityClient } from "@verity/sdk";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import type { ApiKeys } from "./api-keys.ts";
 import { forwardChatStream, forwardOnce } from "./forwarder.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
 import type { HealthProber } from "./health-prober.ts";
@@ -20,6 +21,7 @@ export type ChatRouteDeps = {
   prober: HealthProber;
   policy: RoutingPolicy;
   ledger: PrepaidLedger;
+  keys: ApiKeys;
   x402: X402Payments | undefined;
   feeBps: number;
   defaultMaxTokens: number;
@@ -79,6 +81,8 @@ export function chatRoute(deps: ChatRouteDeps) {
       payment = await authorizePayment({
         c,
         ledger: deps.ledger,
+        keys: deps.keys,
+        model: body.model,
         x402: deps.x402,
         maxPrice,
         resourceUrl: `${deps.publicUrl()}/v1/chat/completions`,

@@ -42,6 +42,8 @@ export function completionsRoute(deps: ChatRouteDeps) {
       payment = await authorizePayment({
         c,
         ledger: deps.ledger,
+        keys: deps.keys,
+        model: body.model,
         x402: deps.x402,
         maxPrice,
         resourceUrl: `${deps.publicUrl()}/v1/completions`,

@@ -5,6 +5,7 @@ import type { Deployment } from "@verity/core";
 import { createVerityClient, type VerityClient } from "@verity/sdk";
 import type { Hono } from "hono";
 import type { EIP1193Provider, LocalAccount, PublicClient } from "viem";
+import { createApiKeys } from "./api-keys.ts";
 import { createGatewayApp } from "./app.ts";
 import { createDepositWatcher } from "./deposit-watcher.ts";
 import { createForbiddenOfferLog, gatewayEndpointGuard } from "./endpoint-guard.ts";
@@ -122,7 +123,25 @@ export function createGateway(options: GatewayOptions) {
     const db = openDatabase(join(options.stateDir, "gateway.sqlite"));
     stops.push(() => db.close());
     const attribution = createRefundAttribution({ db });
-    const ledger = createPrepaidLedger({ db, ...attribution.ledgerHooks });
+    let publicUrl = options.publicUrl ?? "";
+    const keys = createApiKeys({
+      db,
+      chainId: deployment.chainId,
+      gateway: options.account.address,
+      publicClient: clients.publicClient as PublicClient,
+      domains: () => (publicUrl ? [new URL(publicUrl).host] : []),
+    });
+    const ledger = createPrepaidLedger({
+      db,
+      onHold: (hold) => {
+        keys.ledgerHooks.onHold(hold);
+        attribution.ledgerHooks.onHold?.(hold);
+      },
+      onSettled: (settled) => {
+        keys.ledgerHooks.onSettled(settled);
+        attribution.ledgerHooks.onSettled?.(settled);
+      },
+    });
     const refunds = createRefundCredits({
       db,
       index: indexer.db,
@@ -200,7 +219,6 @@ export function createGateway(options: GatewayOptions) {
               db,
             }),
           );
-    let publicUrl = options.publicUrl ?? "";
     const traffic = createTrafficSeries();
     const explorer = options.explorer || undefined;
     const app = createGatewayApp({
@@ -209,6 +227,7 @@ export function createGateway(options: GatewayOptions) {
       prober,
       policy: options.policy ?? defaultRoutingPolicy,
       ledger,
+      keys,
       x402,
       feeBps: options.feeBps ?? 500,
       defaultMaxTokens: options.defaultMaxTokens ?? 256,
@@ -233,7 +252,7 @@ export function createGateway(options: GatewayOptions) {
           ...(explorer?.blockExplorerUrl ? { blockExplorerUrl: explorer.blockExplorerUrl } : {}),
         });
         explorerApi = api;
-        mountRefundRoutes(hono, { ledger, credits: refunds });
+        mountRefundRoutes(hono, { ledger, keys, credits: refunds });
         options.extend?.(hono, { indexer });
       },
     });

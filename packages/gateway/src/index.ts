@@ -1,3 +1,4 @@
+export * from "./api-keys.ts";
 export * from "./app.ts";
 export * from "./forwarder.ts";
 export * from "./gateway.ts";

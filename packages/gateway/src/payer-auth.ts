@@ -1,5 +1,6 @@
 import { PaymentError, RequestError } from "@verity/core";
 import type { Context } from "hono";
+import type { ApiKeys } from "./api-keys.ts";
 import type { Hold, PrepaidLedger } from "./prepaid-ledger.ts";
 import type { X402Payments, X402Settlement, X402Verified } from "./x402/index.ts";
 
@@ -18,6 +19,9 @@ export type PaymentOutcome = { charged: bigint; settlement?: X402Settlement };
 export async function authorizePayment(args: {
   c: Context;
   ledger: PrepaidLedger;
+  keys: ApiKeys;
+  /** The model asked for (a scoped key may call only its models). */
+  model: string;
   x402: X402Payments | undefined;
   maxPrice: bigint;
   resourceUrl: string;
@@ -25,8 +29,9 @@ export async function authorizePayment(args: {
 }): Promise<Payment> {
   const auth = args.c.req.header("authorization");
   if (auth?.startsWith("Bearer ") && auth.slice(7).startsWith("vk_")) {
-    const owner = args.ledger.authenticate(auth.slice(7));
-    return { kind: "prepaid", owner, hold: args.ledger.hold(owner, args.maxPrice) };
+    const key = args.keys.authenticate(auth.slice(7));
+    args.keys.authorize(key, { model: args.model });
+    return { kind: "prepaid", owner: key.owner, hold: args.ledger.hold(key.owner, args.maxPrice, key.id) };
   }
   if (!args.x402) {
     throw new RequestError("This gateway needs an API key", {

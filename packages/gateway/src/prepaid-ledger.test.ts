@@ -6,17 +6,6 @@ import { createPrepaidLedger } from "./prepaid-ledger.ts";
 
 const alice = "0x00000000000000000000000000000000000000a1";
 
-test("keys authenticate to their owner; unknown keys are refused", () => {
-  const ledger = createPrepaidLedger({ db: openDatabase(":memory:") });
-  const key = ledger.createKey({ owner: alice });
-  assert.match(key, /^vk_/);
-  assert.equal(ledger.authenticate(key), alice);
-  assert.throws(
-    () => ledger.authenticate("vk_nope"),
-    (e: BaseError) => e.code === "invalid_api_key",
-  );
-});
-
 test("deposits credit once; holds settle to the actual charge and release the rest", () => {
   const ledger = createPrepaidLedger({ db: openDatabase(":memory:") });
   assert.equal(ledger.credit({ owner: alice, amount: 1_000n, ref: "0xabc:1" }), true);

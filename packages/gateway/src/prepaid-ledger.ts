@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { inTransaction } from "@verity/chain";
-import { PaymentError, RequestError } from "@verity/core";
+import { PaymentError } from "@verity/core";
 
-export type Hold = { id: number; owner: string; amount: bigint };
+/** A request's maximum charge held from `owner`'s balance; `keyId` is the API key that asked for it. */
+export type Hold = { id: number; owner: string; amount: bigint; keyId?: string };
 
 /** Called inside the ledger's own transaction, so what a hook writes commits or rolls back with it. */
 export type PrepaidLedgerHooks = {
@@ -13,11 +13,9 @@ export type PrepaidLedgerHooks = {
   onSettled?: (settled: { hold: Hold; charged: bigint; ref: string }) => void;
 };
 
-const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
-
 /**
- * Gateway API keys and prepaid balances in SQLite. A key belongs to an on-chain address; deposits
- * of the payment token from that address credit its balance (idempotent per transfer). A request
+ * Prepaid balances in SQLite, one per owner address (API keys, in api-keys.ts, spend them); explicit
+ * deposits for that address credit it (idempotent per deposit). A request
  * first holds its maximum charge, then settles to the actual charge and releases the rest, so a
  * balance can never go negative and a crash mid-request leaves at most a hold (released on start).
  */
@@ -26,7 +24,6 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
   // Joins a transaction the caller already opened (a refund credited with its own bookkeeping).
   const transaction = <T>(fn: () => T): T => (db.isTransaction ? fn() : inTransaction(db, fn));
   db.exec(`
-    CREATE TABLE IF NOT EXISTS api_keys (key_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, label TEXT, created_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS balances (owner TEXT PRIMARY KEY, balance TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS holds (id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, amount TEXT NOT NULL, created_at INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS ledger (
@@ -34,6 +31,8 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
       ref TEXT, created_at INTEGER NOT NULL, UNIQUE (reason, ref)
     );
   `);
+  const holdColumns = (db.prepare("PRAGMA table_info(holds)").all() as { name: string }[]).map((c) => c.name);
+  if (!holdColumns.includes("key_id")) db.exec("ALTER TABLE holds ADD COLUMN key_id TEXT");
   // Holds left by a crash are released: their requests never completed.
   inTransaction(db, () => {
     for (const hold of db.prepare("SELECT * FROM holds").all() as { id: number; owner: string; amount: string }[]) {
@@ -56,29 +55,6 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
   }
 
   return {
-    /** Creates an API key for `owner`; only its hash is stored, the key is returned once. */
-    createKey(args: { owner: `0x${string}`; label?: string }): string {
-      const key = `vk_${randomBytes(24).toString("base64url")}`;
-      db.prepare("INSERT INTO api_keys (key_hash, owner, label, created_at) VALUES (?, ?, ?, ?)").run(
-        hashKey(key),
-        args.owner.toLowerCase(),
-        args.label ?? null,
-        Date.now(),
-      );
-      return key;
-    },
-    /** The owner address of a bearer key, or a 401-style error. */
-    authenticate(key: string): string {
-      const row = db.prepare("SELECT owner FROM api_keys WHERE key_hash = ?").get(hashKey(key)) as
-        | { owner: string }
-        | undefined;
-      if (!row)
-        throw new RequestError("Unknown API key", {
-          code: "invalid_api_key",
-          hint: "Create a key with POST /v1/keys or pay per request with x402 (no key)",
-        });
-      return row.owner;
-    },
     balanceOf,
     /**
      * Credits `amount` once per `reason` and `ref` (a deposit: `txHash:logIndex`; a dispute refund:
@@ -94,8 +70,11 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
         return true;
       });
     },
-    /** Holds `amount` of `owner`'s balance for a request, or fails with `insufficient_balance` (402). */
-    hold(owner: string, amount: bigint): Hold {
+    /**
+     * Holds `amount` of `owner`'s balance for a request asked for with API key `keyId`, or fails with
+     * `insufficient_balance` (402) — or whatever an `onHold` hook throws (a key's spend limit).
+     */
+    hold(owner: string, amount: bigint, keyId?: string): Hold {
       return inTransaction(db, () => {
         const balance = balanceOf(owner);
         if (balance < amount) {
@@ -106,9 +85,14 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
         }
         adjust(owner, -amount);
         const result = db
-          .prepare("INSERT INTO holds (owner, amount, created_at) VALUES (?, ?, ?)")
-          .run(owner.toLowerCase(), amount.toString(), Date.now());
-        const hold = { id: Number(result.lastInsertRowid), owner: owner.toLowerCase(), amount };
+          .prepare("INSERT INTO holds (owner, amount, created_at, key_id) VALUES (?, ?, ?, ?)")
+          .run(owner.toLowerCase(), amount.toString(), Date.now(), keyId ?? null);
+        const hold: Hold = {
+          id: Number(result.lastInsertRowid),
+          owner: owner.toLowerCase(),
+          amount,
+          ...(keyId ? { keyId } : {}),
+        };
         options.onHold?.(hold);
         return hold;
       });

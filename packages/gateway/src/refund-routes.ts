@@ -1,6 +1,7 @@
 import { RequestError } from "@verity/core";
 import { errorResponse } from "@verity/provider";
 import type { Hono } from "hono";
+import type { ApiKeys } from "./api-keys.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
 import { type RefundCredits, refundCreditJson } from "./refund-credits.ts";
 
@@ -9,12 +10,15 @@ import { type RefundCredits, refundCreditJson } from "./refund-credits.ts";
  * lists the refunds credited to that key's balance and the matching ledger entries; without a key,
  * `?payer=0x…` lists the refunds owed to that x402 payer address.
  */
-export function mountRefundRoutes(app: Hono, deps: { ledger: PrepaidLedger; credits: RefundCredits }): void {
+export function mountRefundRoutes(
+  app: Hono,
+  deps: { ledger: PrepaidLedger; keys: ApiKeys; credits: RefundCredits },
+): void {
   app.get("/v1/refunds", (c) => {
     try {
       const auth = c.req.header("authorization") ?? "";
       if (auth.startsWith("Bearer ")) {
-        const owner = deps.ledger.authenticate(auth.slice(7));
+        const { owner } = deps.keys.authenticate(auth.slice(7));
         return c.json({
           owner,
           balance: deps.ledger.balanceOf(owner).toString(),

@@ -1,6 +1,8 @@
 import type { TestChain } from "@verity/chain/testing";
 import { testUSDAbi } from "@verity/contracts";
-import type { Deployment } from "@verity/core";
+import type { Deployment, KeyScope } from "@verity/core";
+import { createGatewayKey } from "@verity/sdk";
+import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD } from "../../provider/src/testing.ts";
 
 /** The gateway's view of a key's balance, or undefined when the key is refused. */
@@ -10,14 +12,22 @@ export async function keyBalance(url: string, key: string): Promise<bigint | und
   return BigInt(((await res.json()) as { balance: string }).balance);
 }
 
-/** Creates an API key for the test account `account` (the owner proves control of its address). */
-export async function createTestKey(args: { t: TestChain; url: string; account: string; label?: string }) {
-  const res = await fetch(`${args.url}/v1/keys`, {
-    method: "POST",
-    body: JSON.stringify({ owner: args.t.account(args.account).address, label: args.label }),
+/**
+ * Creates an API key for the test account `account`, proving control of its address the way a real
+ * owner does (a signed sign-in message over the gateway's nonce), with an optional scope.
+ */
+export async function createTestKey(args: {
+  t: TestChain;
+  url: string;
+  account: string;
+  label?: string;
+  scope?: KeyScope;
+}) {
+  return createGatewayKey({
+    gatewayUrl: args.url,
+    account: privateKeyToAccount(args.t.account(args.account).privateKey),
+    scope: { ...(args.label ? { label: args.label } : {}), ...args.scope },
   });
-  if (res.status !== 201) throw new Error(`POST /v1/keys answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as { key: string; depositTo: `0x${string}` };
 }
 
 /** Deposits `amount` of the payment token from `account` to the gateway at `gateway` (mints it first). */

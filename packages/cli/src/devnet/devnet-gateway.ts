@@ -3,6 +3,7 @@ import type { ChainClients, DevnetAccount } from "@verity/chain";
 import { testUSDAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import { createGateway, type Gateway, type RefundCredit } from "@verity/gateway";
+import { createGatewayKey } from "@verity/sdk";
 import type { EIP1193Provider } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
@@ -63,12 +64,12 @@ export async function startDevnetGateway(args: {
     const balance = await balanceOf(url, args.apiKey);
     if (balance !== undefined) return { gateway, url, apiKey: args.apiKey, address, balance };
   }
-  const created = (await (
-    await fetch(`${url}/v1/keys`, {
-      method: "POST",
-      body: JSON.stringify({ owner: args.client.account.address, label: "devnet" }),
-    })
-  ).json()) as { key: string };
+  const created = await createGatewayKey({
+    gatewayUrl: url,
+    account: args.client.account as never,
+    chainId: args.deployment.chainId,
+    scope: { label: "devnet" },
+  });
   const credited = (await balanceOf(url, created.key)) ?? 0n;
   if (credited > 0n) return { gateway, url, apiKey: created.key, address, balance: credited };
   await args.client.transact("Depositing to the gateway", () =>

@@ -1,0 +1,350 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { DatabaseSync } from "node:sqlite";
+import { inTransaction } from "@verity/chain";
+import {
+  AuthError,
+  isFullKeyScope,
+  type KeyScope,
+  KeyScopeParseError,
+  parseKeyScopeResources,
+  RequestError,
+} from "@verity/core";
+import { type PublicClient, verifyMessage } from "viem";
+import { generateSiweNonce, parseSiweMessage } from "viem/siwe";
+import type { PrepaidLedgerHooks } from "./prepaid-ledger.ts";
+
+/** One API key as its owner sees it (never the secret: only its hash is stored). */
+export type ApiKey = {
+  id: string;
+  owner: `0x${string}`;
+  scope: KeyScope;
+  /** What the key has been charged so far, in base units. */
+  spent: bigint;
+  createdAt: number;
+  revokedAt?: number;
+  revokedReason?: "owner" | "unproven";
+};
+
+type Row = {
+  id: string;
+  owner: string;
+  label: string | null;
+  spend_limit: string | null;
+  spent: string;
+  models: string | null;
+  expires_at: number | null;
+  created_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+};
+
+const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
+
+function toApiKey(row: Row): ApiKey {
+  const scope: KeyScope = {
+    ...(row.spend_limit === null ? {} : { spendLimit: BigInt(row.spend_limit) }),
+    ...(row.models === null ? {} : { models: JSON.parse(row.models) as string[] }),
+    ...(row.expires_at === null ? {} : { expiresAt: row.expires_at }),
+    ...(row.label === null ? {} : { label: row.label }),
+  };
+  return {
+    id: row.id,
+    owner: row.owner as `0x${string}`,
+    scope,
+    spent: BigInt(row.spent),
+    createdAt: row.created_at,
+    ...(row.revoked_at === null ? {} : { revokedAt: row.revoked_at }),
+    ...(row.revoked_reason === null ? {} : { revokedReason: row.revoked_reason as "owner" | "unproven" }),
+  };
+}
+
+/** Creates the key tables, and revokes (reason `unproven`) every key an earlier version minted without proof. */
+function migrate(db: DatabaseSync, now: number): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS api_keys (key_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, label TEXT, created_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS key_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, used_at INTEGER);
+  `);
+  const columns = new Set((db.prepare("PRAGMA table_info(api_keys)").all() as { name: string }[]).map((c) => c.name));
+  const add: [string, string][] = [
+    ["id", "TEXT"],
+    ["spend_limit", "TEXT"],
+    ["spent", "TEXT NOT NULL DEFAULT '0'"],
+    ["models", "TEXT"],
+    ["expires_at", "INTEGER"],
+    ["revoked_at", "INTEGER"],
+    ["revoked_reason", "TEXT"],
+    ["proof", "TEXT"],
+  ];
+  inTransaction(db, () => {
+    for (const [name, type] of add) if (!columns.has(name)) db.exec(`ALTER TABLE api_keys ADD COLUMN ${name} ${type}`);
+    db.prepare("UPDATE api_keys SET id = 'key_' || substr(key_hash, 1, 16) WHERE id IS NULL").run();
+    db.prepare(
+      "UPDATE api_keys SET revoked_at = ?, revoked_reason = 'unproven' WHERE proof IS NULL AND revoked_at IS NULL",
+    ).run(now);
+    db.exec("CREATE UNIQUE INDEX IF NOT EXISTS api_keys_id ON api_keys (id)");
+    db.exec("CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys (owner)");
+  });
+}
+
+/**
+ * Gateway API keys bound to a Sign-In-with-Ethereum (EIP-4361) proof. The owner asks for a
+ * single-use nonce, signs a message for this gateway (its domain, chain id and `verity:gateway`
+ * address) whose `resources` carry the key's scope, and gets a key that spends only that owner's
+ * prepaid balance, within that scope, until it expires or the owner revokes it.
+ */
+export function createApiKeys(options: {
+  db: DatabaseSync;
+  chainId: number;
+  gateway: `0x${string}`;
+  /** Verifies contract-wallet (ERC-1271) signatures when plain ECDSA recovery does not match. */
+  publicClient?: PublicClient;
+  /** Host names a sign-in message may name as its `domain`, besides the request's Host header. */
+  domains?: () => string[];
+  nonceTtlMs?: number;
+  /** How far `issuedAt` may be from the gateway's clock. */
+  clockSkewMs?: number;
+  maxOpenNonces?: number;
+  now?: () => number;
+}) {
+  const { db } = options;
+  const now = options.now ?? Date.now;
+  const nonceTtl = options.nonceTtlMs ?? 5 * 60_000;
+  const skew = options.clockSkewMs ?? 5 * 60_000;
+  migrate(db, now());
+  const byId = (id: string) => db.prepare("SELECT * FROM api_keys WHERE id = ?").get(id) as Row | undefined;
+
+  const proofError = (message: string, hint?: string) =>
+    new AuthError(message, {
+      code: "key_proof_invalid",
+      hint: hint ?? "Ask POST /v1/keys/nonce for a fresh nonce and sign a new message (`verity keys create` does both)",
+    });
+
+  return {
+    /** A single-use nonce for one sign-in message, valid for a few minutes. */
+    issueNonce(): { nonce: string; issuedAt: string; expiresAt: string } {
+      const at = now();
+      return inTransaction(db, () => {
+        db.prepare("DELETE FROM key_nonces WHERE expires_at <= ? OR used_at IS NOT NULL").run(at);
+        const open = (db.prepare("SELECT COUNT(*) AS n FROM key_nonces").get() as { n: number }).n;
+        if (open >= (options.maxOpenNonces ?? 10_000)) {
+          throw new RequestError("Too many sign-in nonces are open", {
+            code: "rate_limited",
+            hint: "Retry in a few minutes",
+          });
+        }
+        const nonce = generateSiweNonce();
+        db.prepare("INSERT INTO key_nonces (nonce, expires_at) VALUES (?, ?)").run(nonce, at + nonceTtl);
+        return { nonce, issuedAt: new Date(at).toISOString(), expiresAt: new Date(at + nonceTtl).toISOString() };
+      });
+    },
+
+    /**
+     * Mints a key from a signed sign-in message. Checks, in order: the message parses; it is for
+     * this chain, this gateway and an allowed domain; its time window holds; its scope parses; the
+     * signature is the owner's; then consumes the nonce and stores the key in one transaction.
+     */
+    async mint(args: { message: string; signature: `0x${string}`; host?: string }): Promise<{
+      key: string;
+      apiKey: ApiKey;
+    }> {
+      const siwe = parseSiweMessage(args.message);
+      if (!siwe.address || !siwe.nonce || !siwe.domain || !siwe.uri || siwe.version !== "1" || !siwe.issuedAt) {
+        throw proofError(
+          "The sign-in message is not a complete EIP-4361 message (address, domain, uri, nonce, issued-at)",
+        );
+      }
+      if (siwe.chainId !== options.chainId) {
+        throw new RequestError(
+          `The sign-in message is for chain ${siwe.chainId}; this gateway is on ${options.chainId}`,
+          {
+            code: "wrong_chain",
+            hint: `Sign with Chain ID: ${options.chainId}`,
+          },
+        );
+      }
+      const domains = new Set([...(args.host ? [args.host.toLowerCase()] : []), ...(options.domains?.() ?? [])]);
+      if (!domains.has(siwe.domain.toLowerCase())) {
+        throw proofError(`The sign-in message is for ${siwe.domain}, not this gateway`);
+      }
+      const at = now();
+      if (Math.abs(siwe.issuedAt.getTime() - at) > skew)
+        throw proofError("The sign-in message's Issued At is too far from now");
+      if (siwe.expirationTime && siwe.expirationTime.getTime() <= at)
+        throw proofError("The sign-in message has expired");
+      if (siwe.notBefore && siwe.notBefore.getTime() > at) throw proofError("The sign-in message is not valid yet");
+      let parsed: ReturnType<typeof parseKeyScopeResources>;
+      try {
+        parsed = parseKeyScopeResources(siwe.resources ?? []);
+      } catch (error) {
+        if (!(error instanceof KeyScopeParseError)) throw error;
+        throw new RequestError(`The key scope is invalid: ${error.message}`, {
+          code: "key_scope_invalid",
+          hint: "Scope resources are verity:gateway, verity:spend-limit, verity:models, verity:expires, verity:label",
+        });
+      }
+      if (parsed.gateway !== options.gateway.toLowerCase())
+        throw proofError("The sign-in message names another gateway");
+      const { scope } = parsed;
+      if (scope.expiresAt !== undefined && scope.expiresAt * 1000 <= at) {
+        throw new RequestError("The key would already be expired", { code: "key_scope_invalid" });
+      }
+      const owner = siwe.address;
+      const signed =
+        (await verifyMessage({ address: owner, message: args.message, signature: args.signature }).catch(
+          () => false,
+        )) ||
+        (options.publicClient
+          ? await options.publicClient
+              .verifyMessage({ address: owner, message: args.message, signature: args.signature })
+              .catch(() => false)
+          : false);
+      if (!signed)
+        throw proofError("The signature is not the owner's signature of this message", "Sign the exact message text");
+      const key = `vk_${randomBytes(24).toString("base64url")}`;
+      const id = `key_${randomBytes(8).toString("hex")}`;
+      const apiKey = inTransaction(db, () => {
+        const used = db
+          .prepare("UPDATE key_nonces SET used_at = ? WHERE nonce = ? AND used_at IS NULL AND expires_at > ?")
+          .run(at, siwe.nonce as string, at);
+        if (Number(used.changes) !== 1) {
+          throw new AuthError("The sign-in nonce is unknown, expired or already used", {
+            code: "key_nonce_invalid",
+            hint: "Ask POST /v1/keys/nonce for a fresh nonce",
+          });
+        }
+        db.prepare(
+          `INSERT INTO api_keys (key_hash, id, owner, label, spend_limit, models, expires_at, created_at, proof)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          hashKey(key),
+          id,
+          owner.toLowerCase(),
+          scope.label ?? null,
+          scope.spendLimit?.toString() ?? null,
+          scope.models ? JSON.stringify(scope.models) : null,
+          scope.expiresAt ?? null,
+          at,
+          JSON.stringify({ message: args.message, signature: args.signature }),
+        );
+        return toApiKey(byId(id) as Row);
+      });
+      return { key, apiKey };
+    },
+
+    /** The key behind a bearer secret, or `invalid_api_key` / `api_key_revoked` / `api_key_expired` (401). */
+    authenticate(secret: string): ApiKey {
+      const row = db.prepare("SELECT * FROM api_keys WHERE key_hash = ?").get(hashKey(secret)) as Row | undefined;
+      if (!row) {
+        throw new AuthError("Unknown API key", {
+          code: "invalid_api_key",
+          hint: "Create a key with `verity keys create` (a signed sign-in) or pay per request with x402 (no key)",
+        });
+      }
+      const apiKey = toApiKey(row);
+      if (apiKey.revokedAt !== undefined) {
+        throw new AuthError(
+          apiKey.revokedReason === "unproven"
+            ? "This API key was minted without proof of its owner and no longer works"
+            : "This API key was revoked by its owner",
+          { code: "api_key_revoked", hint: "Create a new key with `verity keys create`", details: { id: apiKey.id } },
+        );
+      }
+      if (apiKey.scope.expiresAt !== undefined && apiKey.scope.expiresAt * 1000 <= now()) {
+        throw new AuthError("This API key has expired", {
+          code: "api_key_expired",
+          hint: "Create a new key with `verity keys create`",
+          details: { id: apiKey.id },
+        });
+      }
+      return apiKey;
+    },
+
+    /** Refuses a model outside the key's signed scope (`api_key_model_not_allowed`, 403). */
+    authorize(apiKey: ApiKey, request: { model: string }): void {
+      if (apiKey.scope.models && !apiKey.scope.models.includes(request.model)) {
+        throw new AuthError(`This API key may call only ${apiKey.scope.models.join(", ")}`, {
+          code: "api_key_model_not_allowed",
+          hint: "Use a key whose scope includes this model",
+          details: { id: apiKey.id },
+        });
+      }
+    },
+
+    /** The keys a caller may see: all of the owner's for a full key, only itself for a scoped one. */
+    list(actor: ApiKey): ApiKey[] {
+      if (!isFullKeyScope(actor.scope)) return [toApiKey(byId(actor.id) as Row)];
+      const rows = db
+        .prepare("SELECT * FROM api_keys WHERE owner = ? ORDER BY created_at DESC")
+        .all(actor.owner) as Row[];
+      return rows.map(toApiKey);
+    },
+
+    /** Revokes key `id` of the actor's owner (a scoped key may revoke only itself). Idempotent. */
+    revoke(args: { actor: ApiKey; id: string }): ApiKey {
+      const row = byId(args.id);
+      if (!row || row.owner !== args.actor.owner.toLowerCase()) {
+        throw new RequestError(`No key ${args.id} for this owner`, { code: "not_found" });
+      }
+      if (args.id !== args.actor.id && !isFullKeyScope(args.actor.scope)) {
+        throw new AuthError("A scoped API key may revoke only itself", {
+          code: "api_key_scope_forbidden",
+          hint: "Use a full key (no spend limit or model list) of the same owner",
+        });
+      }
+      db.prepare(
+        "UPDATE api_keys SET revoked_at = ?, revoked_reason = 'owner' WHERE id = ? AND revoked_at IS NULL",
+      ).run(now(), args.id);
+      return toApiKey(byId(args.id) as Row);
+    },
+
+    /**
+     * Ledger hooks, run inside the ledger's transaction: a hold for a key with a spend limit fails
+     * (and rolls back) when the key's charges plus its open holds would pass the limit; a settled
+     * charge adds to the key's spend.
+     */
+    ledgerHooks: {
+      onHold(hold) {
+        if (!hold.keyId) return;
+        const row = byId(hold.keyId);
+        if (!row?.spend_limit) return;
+        const open = (db.prepare("SELECT amount FROM holds WHERE key_id = ?").all(hold.keyId) as { amount: string }[])
+          .map((h) => BigInt(h.amount))
+          .reduce((a, b) => a + b, 0n);
+        const limit = BigInt(row.spend_limit);
+        if (BigInt(row.spent) + open > limit) {
+          throw new AuthError(
+            `This request's maximum of ${hold.amount} would take the key past its spend limit of ${limit} (spent ${row.spent})`,
+            {
+              code: "api_key_spend_limit",
+              hint: "Lower max_tokens, or create a key with a higher limit",
+              details: { id: row.id, spendLimit: limit.toString(), spent: row.spent },
+            },
+          );
+        }
+      },
+      onSettled({ hold, charged }) {
+        if (!hold.keyId || charged === 0n) return;
+        const row = byId(hold.keyId);
+        if (!row) return;
+        db.prepare("UPDATE api_keys SET spent = ? WHERE id = ?").run((BigInt(row.spent) + charged).toString(), row.id);
+      },
+    } satisfies PrepaidLedgerHooks,
+  };
+}
+
+export type ApiKeys = ReturnType<typeof createApiKeys>;
+
+/** The public JSON of a key (no secret). */
+export function apiKeyJson(k: ApiKey) {
+  return {
+    id: k.id,
+    owner: k.owner,
+    label: k.scope.label ?? null,
+    spendLimit: k.scope.spendLimit?.toString() ?? null,
+    spent: k.spent.toString(),
+    models: k.scope.models ?? null,
+    expiresAt: k.scope.expiresAt ?? null,
+    createdAt: k.createdAt,
+    revoked: k.revokedAt === undefined ? null : { at: k.revokedAt, reason: k.revokedReason },
+  };
+}
