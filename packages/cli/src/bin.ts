@@ -6,6 +6,7 @@ import { registerChannel } from "./commands/channel.ts";
 import { registerDeploy } from "./commands/deploy.ts";
 import { registerDevnet } from "./commands/devnet.ts";
 import { registerGateway } from "./commands/gateway.ts";
+import { registerKeys } from "./commands/keys.ts";
 import { registerModel } from "./commands/model.ts";
 import { registerProvider } from "./commands/provider.ts";
 import { registerQuote } from "./commands/quote.ts";
@@ -31,6 +32,7 @@ Roles and tasks:
   validators           verity validator start
   model owners         verity model register · verity model list
   clients              verity wallet new|balance|faucet · verity channel open|status|close · verity quote
+                       verity keys create|list|revoke (gateway API keys)
   developers           verity bench
 
 Every option can also come from a VERITY_* environment variable (--state-dir → VERITY_STATE_DIR) or
@@ -47,6 +49,7 @@ registerChain(program);
 registerDeploy(program);
 registerProvider(program);
 registerGateway(program);
+registerKeys(program);
 registerValidator(program);
 registerModel(program);
 registerWallet(program);

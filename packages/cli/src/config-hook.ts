@@ -21,7 +21,7 @@ import {
 
 // `key` is never filled from VERITY_KEY or the config file: a value in the option means it was typed
 // on the command line, which read-key.ts refuses (`key_in_argv`); VERITY_KEY is read there directly.
-const SKIPPED = new Set(["help", "version", "config", "key"]);
+const SKIPPED = new Set(["help", "version", "config", "key", "apiKey"]);
 
 /**
  * Call after every command is registered and before parsing. `jsonRequested()` tells whether the
