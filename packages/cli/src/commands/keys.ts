@@ -83,7 +83,12 @@ const COLUMNS = ["id", "label", "limit", "spent", "models", "expires", "status"]
 export function registerKeys(program: Command): void {
   const keys = program
     .command("keys")
-    .description("Gateway API keys: create one by signing in with the owner's key, list and revoke them");
+    .description("Gateway API keys: create one by signing in with the owner's key, list and revoke them")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ verity keys create --key-file owner.key --spend-limit 5 --label agent\n" +
+        "  $ VERITY_API_KEY=vk_… verity keys list\n  $ VERITY_API_KEY=vk_… verity keys revoke key_0123abcd",
+    );
   keys
     .command("create")
     .description("Create an API key that spends the owner's prepaid balance at a gateway (signs a sign-in message)")
@@ -143,6 +148,10 @@ export function registerKeys(program: Command): void {
     .option("--api-key-file <file>", "file holding a vk_… key of the owner (or VERITY_API_KEY)")
     .addOption(apiKeyArgvOption())
     .option("--json", "print one JSON line")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ VERITY_API_KEY=vk_… verity keys list\n  $ verity keys list --gateway https://gw.example.com --api-key-file my.apikey --json",
+    )
     .action(async (flags: ManageFlags) => {
       const json = flags.json === true;
       await runCommand(json, async () => {
@@ -159,6 +168,12 @@ export function registerKeys(program: Command): void {
     .option("--api-key-file <file>", "file holding a vk_… key of the owner (or VERITY_API_KEY)")
     .addOption(apiKeyArgvOption())
     .option("--json", "print one JSON line")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ VERITY_API_KEY=vk_… verity keys revoke key_0123abcd\n" +
+        "  $ verity keys revoke key_0123abcd --api-key-file my.apikey --json\n\n" +
+        "A leaked full key? Create a fresh one with `verity keys create`, then revoke the leaked one with it.",
+    )
     .action(async (id: string, flags: ManageFlags) => {
       const json = flags.json === true;
       await runCommand(json, async () => {
