@@ -59,3 +59,8 @@ export class PaymentError extends BaseError {
 export class RequestError extends BaseError {
   override name = "RequestError";
 }
+
+/** The gateway's database: unreachable, or migrated by a newer build. */
+export class StorageError extends BaseError {
+  override name = "StorageError";
+}

@@ -3,6 +3,8 @@ import { testUSDAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import { mintTestUSD } from "../../provider/src/testing.ts";
 
+export { startTestPostgres, type TestPostgres } from "./store/postgres-testing.ts";
+
 /** The gateway's view of a key's balance, or undefined when the key is refused. */
 export async function keyBalance(url: string, key: string): Promise<bigint | undefined> {
   const res = await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${key}` } });
