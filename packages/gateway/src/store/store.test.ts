@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -329,4 +330,32 @@ test("createPostgresStore: statements and transactions on a server that does not
     (e) => codeOf(e) === "database_unreachable",
   );
   await store.close();
+});
+
+test("pglite: a committed transaction survives kill -9 of its process", async () => {
+  const dataDir = folder();
+  cpSync(await pgliteTemplate(), dataDir, { recursive: true });
+  const child = spawn(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `const { createPgliteStore } = await import(${JSON.stringify(new URL("./pglite-store.ts", import.meta.url).href)});
+       const store = await createPgliteStore({ dataDir: ${JSON.stringify(dataDir)} });
+       await store.exec("CREATE TABLE k (v TEXT)");
+       await store.transaction((tx) => tx.query("INSERT INTO k VALUES ($1)", ["committed"]));
+       process.stdout.write("committed\\n");
+       setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("committed") && resolve());
+    child.once("exit", (code) => reject(new Error(`child exited (${code}) before committing`)));
+  });
+  child.kill("SIGKILL");
+  await exited;
+  const store = keep(await createPgliteStore({ dataDir }));
+  assert.deepEqual(await store.query("SELECT v FROM k"), [{ v: "committed" }]);
 });
