@@ -38,14 +38,21 @@ const executable = (path: string) => {
   }
 };
 
+export type PostgresSearch = {
+  /** Folders to look in first, as in PATH (default: `process.env.PATH`). */
+  path?: string;
+  /** Where Debian installs each major version's `bin/` (default `/usr/lib/postgresql`). */
+  libRoot?: string;
+};
+
 /** The folder holding `initdb` and `postgres`: from PATH first, else the newest /usr/lib/postgresql/N/bin. */
-export function findPostgresBin(): string | undefined {
+export function findPostgresBin(options: PostgresSearch = {}): string | undefined {
   const candidates: string[] = [];
-  for (const dir of (process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
+  for (const dir of (options.path ?? process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
     const initdb = join(dir, "initdb");
     if (executable(initdb)) candidates.push(dirname(realpathSync(initdb)));
   }
-  const root = "/usr/lib/postgresql";
+  const root = options.libRoot ?? "/usr/lib/postgresql";
   if (existsSync(root))
     for (const version of readdirSync(root).sort((a, b) => Number(b) - Number(a)))
       candidates.push(join(root, version, "bin"));
@@ -117,8 +124,8 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
  * with its socket in that folder. Returns `{ skip }` when no Postgres binaries are installed, so a
  * test can `t.skip(skip)` and say so; any other failure throws.
  */
-export async function startTestPostgres(): Promise<TestPostgres | { skip: string }> {
-  const bin = findPostgresBin();
+export async function startTestPostgres(options: PostgresSearch = {}): Promise<TestPostgres | { skip: string }> {
+  const bin = findPostgresBin(options);
   if (!bin)
     return {
       skip: "Postgres not installed: no initdb and postgres on PATH or in /usr/lib/postgresql/*/bin (apt-get install postgresql)",
