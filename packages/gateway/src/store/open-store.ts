@@ -1,8 +1,7 @@
 import { join } from "node:path";
 import { ConfigError, StorageError } from "@verity/core";
+import { redactUrl, unreachableError } from "./database-unreachable.ts";
 import type { GatewayStore } from "./gateway-store.ts";
-import { createPgliteStore } from "./pglite-store.ts";
-import { createPostgresStore, redactUrl, unreachableError } from "./postgres-store.ts";
 
 /** Where the embedded database lives inside the gateway's state folder. */
 export const PGLITE_FOLDER = "gateway-pglite";
@@ -24,13 +23,18 @@ export async function openGatewayStore(options: {
   connectTimeoutMs?: number;
 }): Promise<GatewayStore> {
   const database = options.database?.trim();
-  if (!database) return createPgliteStore({ dataDir: join(options.stateDir, PGLITE_FOLDER) });
+  // Each backend's driver is loaded only when it is used.
+  if (!database) {
+    const { createPgliteStore } = await import("./pglite-store.ts");
+    return createPgliteStore({ dataDir: join(options.stateDir, PGLITE_FOLDER) });
+  }
   if (!POSTGRES_URL.test(database) || !URL.canParse(database))
     throw new ConfigError(`--database ${redactUrl(database)} is not a Postgres URL`, {
       code: "invalid_parameter",
       hint: "Pass --database postgres://user:password@host:5432/dbname, or leave it out for the embedded database",
       details: { flag: "--database" },
     });
+  const { createPostgresStore } = await import("./postgres-store.ts");
   const store = createPostgresStore({
     url: database,
     ...(options.max !== undefined ? { max: options.max } : {}),
