@@ -13,6 +13,7 @@ import {
 
 /** Serialization failure and deadlock: the transaction did nothing and can run again. */
 const RETRYABLE = new Set(["40001", "40P01"]);
+
 /**
  * The gateway's store on a Postgres server through a `pg.Pool` of `max` connections (default 10):
  * what several gateway replicas share. A transaction runs on one checked-out connection from
