@@ -64,3 +64,8 @@ export class RequestError extends BaseError {
 export class AuthError extends BaseError {
   override name = "AuthError";
 }
+
+/** The gateway's database: unreachable, or migrated by a newer build. */
+export class StorageError extends BaseError {
+  override name = "StorageError";
+}

@@ -120,6 +120,15 @@ export const NODE_REASONS = {
   port_in_use: { status: 409, message: "The port is already in use" },
   state_dir_chain_mismatch: { status: 409, message: "The state directory holds another chain's state" },
   state_replay_mismatch: { status: 500, message: "Replaying the chain journal did not reproduce the recorded head" },
+  // the gateway's database
+  database_unreachable: {
+    status: 503,
+    message: "The gateway's database (--database) did not answer or refused the connection",
+  },
+  database_schema_newer: {
+    status: 409,
+    message: "The database's schema is newer than this replica knows; this replica is older than the database",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export const REASONS = { ...CONTRACT_REASONS, ...NODE_REASONS } as const;

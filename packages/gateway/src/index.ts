@@ -7,5 +7,6 @@ export * from "./offer-directory.ts";
 export * from "./prepaid-ledger.ts";
 export * from "./quote.ts";
 export * from "./routing-policy.ts";
+export * from "./store/index.ts";
 export * from "./user-price.ts";
 export * from "./x402/index.ts";

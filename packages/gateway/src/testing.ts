@@ -5,6 +5,8 @@ import { createGatewayKey } from "@verity/sdk";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD } from "../../provider/src/testing.ts";
 
+export { startTestPostgres, type TestPostgres } from "./store/postgres-testing.ts";
+
 /** The gateway's view of a key's balance, or undefined when the key is refused. */
 export async function keyBalance(url: string, key: string): Promise<bigint | undefined> {
   const res = await fetch(`${url}/v1/balance`, { headers: { authorization: `Bearer ${key}` } });
