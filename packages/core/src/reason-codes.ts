@@ -99,6 +99,10 @@ export const NODE_REASONS = {
   account_unfunded: { status: 400, message: "The account has not enough native currency for gas" },
   deployment_not_found: { status: 404, message: "The deployment file or contract code is missing" },
   deployment_mismatch: { status: 400, message: "The deployment file does not match the chain" },
+  deployment_outdated: {
+    status: 400,
+    message: "The deployment file predates a contract this command needs (GatewayDeposits); redeploy",
+  },
   transaction_reverted: { status: 422, message: "The transaction reverted" },
   port_in_use: { status: 409, message: "The port is already in use" },
   state_dir_chain_mismatch: { status: 409, message: "The state directory holds another chain's state" },

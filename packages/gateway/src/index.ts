@@ -1,6 +1,7 @@
 export * from "./app.ts";
 export * from "./forwarder.ts";
 export * from "./gateway.ts";
+export * from "./gateway-deposit.ts";
 export * from "./health-prober.ts";
 export * from "./offer-directory.ts";
 export * from "./prepaid-ledger.ts";

@@ -17,7 +17,7 @@ const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
 
 /**
  * Gateway API keys and prepaid balances in SQLite. A key belongs to an on-chain address; deposits
- * of the payment token from that address credit its balance (idempotent per transfer). A request
+ * through GatewayDeposits for that address credit its balance (idempotent per deposit event). A request
  * first holds its maximum charge, then settles to the actual charge and releases the rest, so a
  * balance can never go negative and a crash mid-request leaves at most a hold (released on start).
  */
@@ -94,6 +94,32 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
         return true;
       });
     },
+    /**
+     * Takes back a credit that no longer stands (a deposit whose block was reorganized away): the
+     * entry is kept under a retired ref next to a `<reason>_reverted` entry of the opposite amount,
+     * and the original ref may be credited again. The balance may go below zero when the credit was
+     * already spent; holds then fail until it is covered. Returns false when nothing was credited.
+     */
+    uncredit(args: { ref: string; reason?: string }): boolean {
+      return transaction(() => {
+        const reason = args.reason ?? "deposit";
+        const row = db
+          .prepare("SELECT id, owner, delta FROM ledger WHERE reason = ? AND ref = ?")
+          .get(reason, args.ref) as { id: number; owner: string; delta: string } | undefined;
+        if (!row) return false;
+        const retired = `${args.ref}@reverted:${row.id}`;
+        db.prepare("UPDATE ledger SET ref = ? WHERE id = ?").run(retired, row.id);
+        db.prepare("INSERT INTO ledger (owner, delta, reason, ref, created_at) VALUES (?, ?, ?, ?, ?)").run(
+          row.owner,
+          (-BigInt(row.delta)).toString(),
+          `${reason}_reverted`,
+          retired,
+          Date.now(),
+        );
+        adjust(row.owner, -BigInt(row.delta));
+        return true;
+      });
+    },
     /** Holds `amount` of `owner`'s balance for a request, or fails with `insufficient_balance` (402). */
     hold(owner: string, amount: bigint): Hold {
       return inTransaction(db, () => {
@@ -101,7 +127,7 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
         if (balance < amount) {
           throw new PaymentError(`The prepaid balance ${balance} does not cover this request's maximum of ${amount}`, {
             code: "insufficient_balance",
-            hint: "Deposit the payment token to the gateway address, lower max_tokens, or pay per request with x402",
+            hint: "Deposit with `verity gateway deposit` (or the GatewayDeposits contract), lower max_tokens, or pay per request with x402",
           });
         }
         adjust(owner, -amount);
