@@ -4,10 +4,11 @@
  * on the same file (a restart). The public client goes through a transport that records every
  * JSON-RPC call the watcher makes (the chain still answers each one) and can fail a chosen one.
  */
-import type { DatabaseSync } from "node:sqlite";
+
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
 import { deploy, openDatabase } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
 import type { Deployment } from "@verity/core";
