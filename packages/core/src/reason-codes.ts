@@ -95,6 +95,7 @@ export const NODE_REASONS = {
   },
   keystore_password_invalid: { status: 400, message: "The keystore password is wrong (the MAC does not match)" },
   rpc_unreachable: { status: 503, message: "The JSON-RPC endpoint did not answer" },
+  gateway_unreachable: { status: 502, message: "The gateway URL did not answer /health with its address" },
   chain_id_mismatch: { status: 400, message: "The chain id differs from the expected one" },
   account_unfunded: { status: 400, message: "The account has not enough native currency for gas" },
   deployment_not_found: { status: 404, message: "The deployment file or contract code is missing" },
