@@ -1,5 +1,8 @@
 import type { DatabaseSync } from "node:sqlite";
 
+/** How far below the cursor range-end hashes are kept (far deeper than any reorg a chain survives). */
+const KEEP_RANGE_ENDS_BELOW = 4_096;
+
 /** A deposit the watcher credited, with the block it was seen in (to take it back on a reorg). */
 export type StoredDeposit = { ref: string; account: string; amount: bigint; block: bigint; blockHash: string };
 
@@ -31,6 +34,10 @@ export function createDepositStore(db: DatabaseSync) {
         "INSERT INTO deposit_scan (id, block, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET block = excluded.block, hash = excluded.hash",
       ).run(block.toString(), hash);
       if (hash !== null) this.rememberBlock(block, hash);
+      // Range ends far below the cursor are never needed to find a reorg's common ancestor.
+      db.prepare("DELETE FROM deposit_blocks WHERE block < ? AND block NOT IN (SELECT block FROM deposit_credits)").run(
+        Number(block) - KEEP_RANGE_ENDS_BELOW,
+      );
     },
     rememberBlock(block: bigint, hash: string): void {
       db.prepare(

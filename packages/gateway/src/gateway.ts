@@ -174,6 +174,10 @@ export function createGateway(options: GatewayOptions) {
       startBlock: BigInt(depositsContract.block),
       confirmations: options.depositConfirmations ?? 0,
       pollMs: options.indexerPollMs ?? 1_000,
+      onReverted: (d) =>
+        console.error(
+          `verity-gateway: deposit ${d.ref} of ${d.amount} to ${d.account} left the chain (reorg); its credit was taken back`,
+        ),
     });
     await deposits.scan();
     deposits.start();
