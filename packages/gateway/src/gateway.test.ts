@@ -238,3 +238,21 @@ test("the explorer data API reports the network, providers, models and recent ev
   assert.equal(events.data.length, 5);
   assert.match(events.data[0]?.tx_hash ?? "", /^0x[0-9a-f]{64}$/);
 });
+
+test("a gateway refuses to start on a deployment without GatewayDeposits, and /health names where deposits go", async () => {
+  const { GatewayDeposits, ...older } = deployment.contracts;
+  assert.ok(GatewayDeposits);
+  const outdated = createGateway({
+    deployment: { ...deployment, contracts: older },
+    provider: t.edr.provider,
+    account: privateKeyToAccount(t.account("client-3").privateKey),
+    stateDir: mkdtempSync(join(tmpdir(), "verity-gateway-")),
+    port: 0,
+  });
+  await assert.rejects(outdated.start(), (e: { code?: string }) => e.code === "deployment_outdated");
+  await outdated.stop();
+  const health = (await (await fetch(`${url}/health`)).json()) as Record<string, unknown>;
+  assert.equal(health.address, t.account("gateway").address);
+  assert.equal(health.depositsContract, GatewayDeposits.address);
+  assert.equal(health.chainId, deployment.chainId);
+});
