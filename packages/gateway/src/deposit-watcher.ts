@@ -84,11 +84,12 @@ export function createDepositWatcher(options: DepositWatcherOptions) {
     return ancestor.block;
   }
 
-  async function scanRange(from: bigint, to: bigint): Promise<number> {
+  /** Scans `from..to` and saves the cursor at `to`; undefined when `to` is gone (nothing saved). */
+  async function scanRange(from: bigint, to: bigint): Promise<number | undefined> {
     // The range end's hash is read before the logs: if the chain moves in between, the next scan
     // sees another hash at the cursor and rescans.
     const endHash = await hashAt(to);
-    if (endHash === undefined) return 0;
+    if (endHash === undefined) return undefined; // the chain just got shorter: the next scan rewinds
     const logs = await publicClient.getLogs({
       address: options.depositsContract,
       event: depositedEvent,
@@ -133,7 +134,9 @@ export function createDepositWatcher(options: DepositWatcherOptions) {
     while (cursor < safeHead) {
       const from = cursor + 1n;
       const to = from + maxRange - 1n < safeHead ? from + maxRange - 1n : safeHead;
-      credited += await scanRange(from, to);
+      const inRange = await scanRange(from, to);
+      if (inRange === undefined) break;
+      credited += inRange;
       cursor = to;
     }
     return credited;
