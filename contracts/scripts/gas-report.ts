@@ -11,7 +11,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Hex, maxUint256, toHex } from "viem";
 import { createTestChain, type TestChain } from "../../packages/chain/src/testing.ts";
-import { paymentChannelsAbi, stakingAbi, testUSDAbi } from "../generated/index.ts";
+import {
+  gatewayDepositsAbi,
+  gatewayDepositsBytecode,
+  paymentChannelsAbi,
+  stakingAbi,
+  testUSDAbi,
+} from "../generated/index.ts";
 import { disputeScene } from "../test/disputes-helpers.ts";
 import { deployFixture, type Fixture } from "../test/fixture.ts";
 import { signTransferWithAuthorization } from "../test/signing.ts";
@@ -138,6 +144,7 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
 
   await measureStaking(t, f, agentId, modelId, report);
   report["x402.exact.transferWithAuthorization"] = await measureX402(t, f);
+  await measureGatewayDeposits(t, f, report);
   await measureDisputes(t, f, report);
   return report;
 }
@@ -238,6 +245,39 @@ async function measureX402(t: TestChain, f: Fixture): Promise<number> {
     }),
   );
   return Number(receipt.gasUsed);
+}
+
+/**
+ * A prepaid deposit to a gateway that already holds tokens: `deposit` after an approval, and
+ * `depositWithPermit` (permit + deposit in one transaction, what `verity gateway deposit` sends).
+ */
+async function measureGatewayDeposits(t: TestChain, f: Fixture, report: Report) {
+  const deposits = await t.deploy({ from: "deployer", abi: gatewayDepositsAbi, bytecode: gatewayDepositsBytecode });
+  const gateway = t.account("gateway").address;
+  const client = t.account("client-3").address;
+  await f.mint(client, 1_000_000n);
+  await f.mint(gateway, 1n);
+  await f.approve("client-3", deposits, 100_000n);
+  const gasOf = async (hash: Promise<Hex>) => Number((await f.mined(hash)).gasUsed);
+  const wallet = f.wallet("client-3");
+  report["gatewayDeposits.deposit"] = await gasOf(
+    wallet.writeContract({
+      address: deposits,
+      abi: gatewayDepositsAbi,
+      functionName: "deposit",
+      args: [f.addresses.token, gateway, client, 100_000n],
+    }),
+  );
+  const deadline = (await t.publicClient.getBlock()).timestamp + 600n;
+  const { v, r, s } = await f.signPermit("client-3", deposits, 100_000n, deadline);
+  report["gatewayDeposits.depositWithPermit"] = await gasOf(
+    wallet.writeContract({
+      address: deposits,
+      abi: gatewayDepositsAbi,
+      functionName: "depositWithPermit",
+      args: [f.addresses.token, gateway, client, 100_000n, deadline, v, r, s],
+    }),
+  );
 }
 
 /** Prints snapshot vs current figures; returns the keys that moved more than the tolerance. */

@@ -1,5 +1,5 @@
 /**
- * Guards the rule that every custom error of PaymentChannels, Staking and Disputes has a test that
+ * Guards the rule that every custom error of PaymentChannels, Staking, Disputes and GatewayDeposits has a test that
  * expects it: each error name must appear quoted in one of the contract test files.
  */
 import assert from "node:assert/strict";
@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { disputesAbi, paymentChannelsAbi, stakingAbi } from "../generated/index.ts";
+import { disputesAbi, gatewayDepositsAbi, paymentChannelsAbi, stakingAbi } from "../generated/index.ts";
 
 /** Errors of OpenZeppelin internals that no input can trigger through these contracts. */
 const UNREACHABLE = new Set([
@@ -18,7 +18,7 @@ const UNREACHABLE = new Set([
   "SafeCastOverflowedUintDowncast",
 ]);
 
-test("every custom error of PaymentChannels, Staking and Disputes is expected by a test", () => {
+test("every custom error of PaymentChannels, Staking, Disputes and GatewayDeposits is expected by a test", () => {
   const dir = dirname(fileURLToPath(import.meta.url));
   const sources = readdirSync(dir)
     .filter((name) => name.endsWith(".test.ts") && name !== "error-coverage.test.ts")
@@ -29,6 +29,7 @@ test("every custom error of PaymentChannels, Staking and Disputes is expected by
     ["PaymentChannels", paymentChannelsAbi],
     ["Staking", stakingAbi],
     ["Disputes", disputesAbi],
+    ["GatewayDeposits", gatewayDepositsAbi],
   ] as const) {
     for (const item of abi) {
       if (item.type !== "error" || UNREACHABLE.has(item.name)) continue;

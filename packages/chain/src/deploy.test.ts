@@ -38,7 +38,8 @@ test("deploys the whole set, wires Staking to Disputes, and round-trips the depl
     expectedChainId: 31337,
     onProgress: (p) => steps.push(p.step),
   });
-  assert.equal(steps.length, 8);
+  assert.equal(steps.length, 9);
+  assert.ok(deployment.contracts.GatewayDeposits, "the deployment names its GatewayDeposits contract");
   assert.equal(deployment.chainId, 31337);
   assert.equal(deployment.token.decimals, 6);
   assert.equal(deployment.params.treasury, t.account("deployer").address);
@@ -60,6 +61,9 @@ test("deploys the whole set, wires Staking to Disputes, and round-trips the depl
   const file = join(mkdtempSync(join(tmpdir(), "verity-deploy-")), "deployment.json");
   writeDeployment(file, deployment);
   assert.deepEqual(readDeployment(file), deployment);
+  const { GatewayDeposits: _, ...older } = deployment.contracts;
+  writeDeployment(file, { ...deployment, contracts: older });
+  assert.equal(readDeployment(file).contracts.GatewayDeposits, undefined, "a file from before GatewayDeposits loads");
   await verifyDeployment({ publicClient: t.publicClient, deployment });
   await rejectsWith(
     verifyDeployment({ publicClient: t.publicClient, deployment: { ...deployment, chainId: 1 } }),

@@ -113,6 +113,7 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
       revealWindow: params.revealWindow,
     },
   ]);
+  await deployOne("GatewayDeposits", artifacts.gatewayDepositsAbi, artifacts.gatewayDepositsBytecode, []);
   if (disputes.toLowerCase() !== predictedDisputes.toLowerCase()) {
     throw new Error(`Disputes deployed at ${disputes}, expected ${predictedDisputes}: another transaction interleaved`);
   }

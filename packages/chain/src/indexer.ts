@@ -17,8 +17,11 @@ const ABIS: Record<string, Abi> = {
   Disputes: artifacts.disputesAbi,
 };
 
-/** Token events are too many to keep (every transfer); the indexer follows protocol contracts only. */
-const SKIP_CONTRACTS = new Set(["TestUSD"]);
+/**
+ * Token events are too many to keep (every transfer); the indexer follows protocol contracts only.
+ * GatewayDeposits events concern one gateway each, which follows them itself (its deposit watcher).
+ */
+const SKIP_CONTRACTS = new Set(["TestUSD", "GatewayDeposits"]);
 
 export type IndexerOptions = {
   deployment: Deployment;

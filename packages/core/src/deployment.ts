@@ -90,6 +90,7 @@ export const CONTRACT_NAMES = [
   "ValidationRegistry",
   "Staking",
   "Disputes",
+  "GatewayDeposits",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
@@ -111,6 +112,8 @@ export const deploymentSchema = z.object({
     ValidationRegistry: deployedContract,
     Staking: deployedContract,
     Disputes: deployedContract,
+    /** Deposits that fund gateways' prepaid balances (absent in files written before it existed). */
+    GatewayDeposits: deployedContract.optional(),
   }),
   token: z.object({
     address: addressSchema,

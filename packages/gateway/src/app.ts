@@ -12,6 +12,8 @@ import type { TrafficSeries } from "./traffic-series.ts";
 
 export type GatewayAppDeps = ChatRouteDeps & {
   address: `0x${string}`;
+  /** The GatewayDeposits contract: deposits through it (naming this gateway) fund API keys. */
+  depositsContract: `0x${string}`;
   chainId: number;
   token: { address: `0x${string}`; symbol: string; decimals: number };
   /** Extra routes (the explorer's data API) mounted by the caller. */
@@ -95,7 +97,13 @@ export function createGatewayApp(deps: GatewayAppDeps) {
   });
   mountKeyRoutes(app, deps);
   app.get("/health", (c) =>
-    c.json({ status: "ok", providers: deps.directory.offers().filter((o) => o.healthy).length }),
+    c.json({
+      status: "ok",
+      providers: deps.directory.offers().filter((o) => o.healthy).length,
+      address: deps.address,
+      depositsContract: deps.depositsContract,
+      chainId: deps.chainId,
+    }),
   );
   app.get("/metrics", async (c) => {
     c.header("Content-Type", deps.metrics.registry.contentType);

@@ -15,7 +15,7 @@ import OpenAI from "openai";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
-import { createTestKey, fundedKey } from "./testing.ts";
+import { createTestKey, depositToGateway, fundedKey, keyBalance } from "./testing.ts";
 
 let t: TestChain;
 let deployment: Deployment;
@@ -126,6 +126,17 @@ test("an unmodified x402 client pays per request and gets a completion", async (
     verity: { gateway: { charged: string } };
   };
   assert.equal(before - (await balance("client-2")), BigInt(body.verity.gateway.charged));
+
+  // attack (issue 12 #2): the settlement the gateway received is not credited to the payer as a
+  // prepaid deposit. A later 1-unit deposit is credited once the watcher has scanned past it.
+  const { key } = await createTestKey({ t, url, account: "client-2" });
+  await depositToGateway({ t, deployment, account: "client-2", gateway: t.account("gateway").address, amount: 1n });
+  let prepaid = 0n;
+  for (let i = 0; i < 400 && prepaid === 0n; i++) {
+    prepaid = (await keyBalance(url, key)) ?? 0n;
+    if (prepaid === 0n) await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(prepaid, 1n, "only the explicit deposit is credited, not the x402 settlement");
 });
 
 test("quote says who would serve a request and why not", async () => {
@@ -237,4 +248,22 @@ test("the explorer data API reports the network, providers, models and recent ev
   };
   assert.equal(events.data.length, 5);
   assert.match(events.data[0]?.tx_hash ?? "", /^0x[0-9a-f]{64}$/);
+});
+
+test("a gateway refuses to start on a deployment without GatewayDeposits, and /health names where deposits go", async () => {
+  const { GatewayDeposits, ...older } = deployment.contracts;
+  assert.ok(GatewayDeposits);
+  const outdated = createGateway({
+    deployment: { ...deployment, contracts: older },
+    provider: t.edr.provider,
+    account: privateKeyToAccount(t.account("client-3").privateKey),
+    stateDir: mkdtempSync(join(tmpdir(), "verity-gateway-")),
+    port: 0,
+  });
+  await assert.rejects(outdated.start(), (e: { code?: string }) => e.code === "deployment_outdated");
+  await outdated.stop();
+  const health = (await (await fetch(`${url}/health`)).json()) as Record<string, unknown>;
+  assert.equal(health.address, t.account("gateway").address);
+  assert.equal(health.depositsContract, GatewayDeposits.address);
+  assert.equal(health.chainId, deployment.chainId);
 });

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { connectChain, createIndexer, type Listening, listen, openDatabase, verifyDeployment } from "@verity/chain";
-import type { Deployment } from "@verity/core";
+import { ConfigError, type Deployment } from "@verity/core";
 import { createVerityClient, type VerityClient } from "@verity/sdk";
 import type { Hono } from "hono";
 import type { EIP1193Provider, LocalAccount, PublicClient } from "viem";
@@ -42,6 +42,11 @@ export type GatewayOptions = {
   channelDeposit?: bigint;
   probeIntervalMs?: number;
   indexerPollMs?: number;
+  /**
+   * Blocks a deposit must be buried under before it credits a prepaid balance (default 0; the CLI's
+   * `verity gateway start` defaults to 2). A deposit whose block is reorganized away is taken back.
+   */
+  depositConfirmations?: number;
   policy?: RoutingPolicy;
   /**
    * Probe and pay offers whose endpoint is (or resolves to) a loopback, private, link-local or
@@ -93,6 +98,13 @@ export function createGateway(options: GatewayOptions) {
       expectedChainId: deployment.chainId,
     });
     await verifyDeployment({ publicClient: clients.publicClient, deployment });
+    const depositsContract = deployment.contracts.GatewayDeposits;
+    if (!depositsContract) {
+      throw new ConfigError("The deployment has no GatewayDeposits contract, so no deposit could fund an API key", {
+        code: "deployment_outdated",
+        hint: "Redeploy with `verity deploy` (or the devnet) to get a deployment file with GatewayDeposits",
+      });
+    }
     const indexer = createIndexer({
       deployment,
       publicClient: clients.publicClient,
@@ -175,10 +187,16 @@ export function createGateway(options: GatewayOptions) {
       db,
       ledger,
       publicClient: clients.publicClient as PublicClient,
+      depositsContract: depositsContract.address,
       token: deployment.token.address,
       gateway: options.account.address,
-      startBlock: BigInt(deployment.startBlock),
+      startBlock: BigInt(depositsContract.block),
+      confirmations: options.depositConfirmations ?? 0,
       pollMs: options.indexerPollMs ?? 1_000,
+      onReverted: (d) =>
+        console.error(
+          `verity-gateway: deposit ${d.ref} of ${d.amount} to ${d.account} left the chain (reorg); its credit was taken back`,
+        ),
     });
     await deposits.scan();
     deposits.start();
@@ -234,6 +252,7 @@ export function createGateway(options: GatewayOptions) {
       metrics,
       publicUrl: () => publicUrl,
       address: options.account.address,
+      depositsContract: depositsContract.address,
       chainId: deployment.chainId,
       token: deployment.token,
       traffic,

@@ -2,6 +2,7 @@ export * from "./api-keys.ts";
 export * from "./app.ts";
 export * from "./forwarder.ts";
 export * from "./gateway.ts";
+export * from "./gateway-deposit.ts";
 export * from "./health-prober.ts";
 export * from "./offer-directory.ts";
 export * from "./prepaid-ledger.ts";

@@ -33,3 +33,27 @@ test("holds left by a crash are released on restart", () => {
   const restarted = createPrepaidLedger({ db });
   assert.equal(restarted.balanceOf(alice), 100n);
 });
+
+test("uncredit takes a deposit back once, keeps both entries, lets the ref be credited again, and a spent credit blocks holds", () => {
+  const ledger = createPrepaidLedger({ db: openDatabase(":memory:") });
+  ledger.credit({ owner: alice, amount: 1_000n, ref: "0xabc:1" });
+  ledger.settle(ledger.hold(alice, 800n), 800n, "req-1");
+  assert.equal(ledger.uncredit({ ref: "0xabc:1" }), true);
+  assert.equal(ledger.uncredit({ ref: "0xabc:1" }), false, "nothing left to take back");
+  assert.equal(ledger.uncredit({ ref: "0xnever:0" }), false);
+  assert.equal(ledger.balanceOf(alice), -800n, "the spent part is owed");
+  assert.throws(
+    () => ledger.hold(alice, 1n),
+    (e: BaseError) => e.code === "insufficient_balance",
+  );
+  assert.deepEqual(
+    ledger.entries(alice).map((e) => [e.reason, e.delta]),
+    [
+      ["deposit_reverted", -1_000n],
+      ["request", -800n],
+      ["deposit", 1_000n],
+    ],
+  );
+  assert.equal(ledger.credit({ owner: alice, amount: 1_000n, ref: "0xabc:1" }), true, "the deposit reappeared");
+  assert.equal(ledger.balanceOf(alice), 200n);
+});

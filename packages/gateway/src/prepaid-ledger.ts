@@ -14,8 +14,8 @@ export type PrepaidLedgerHooks = {
 };
 
 /**
- * Prepaid balances in SQLite, one per owner address (API keys, in api-keys.ts, spend them); explicit
- * deposits for that address credit it (idempotent per deposit). A request
+ * Prepaid balances in SQLite, one per owner address (API keys, in api-keys.ts, spend them); deposits
+ * through GatewayDeposits for that address credit it (idempotent per deposit event). A request
  * first holds its maximum charge, then settles to the actual charge and releases the rest, so a
  * balance can never go negative and a crash mid-request leaves at most a hold (released on start).
  */
@@ -71,6 +71,31 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
       });
     },
     /**
+     * Takes back a credit that no longer stands (a deposit whose block was reorganized away): the
+     * entry is kept under a retired ref next to a `<reason>_reverted` entry of the opposite amount,
+     * and the original ref may be credited again. The balance may go below zero when the credit was
+     * already spent; holds then fail until it is covered. Returns false when nothing was credited.
+     */
+    uncredit(args: { ref: string; reason?: string }): boolean {
+      return transaction(() => {
+        const reason = args.reason ?? "deposit";
+        const row = db
+          .prepare("SELECT id, owner, delta FROM ledger WHERE reason = ? AND ref = ?")
+          .get(reason, args.ref) as { id: number; owner: string; delta: string } | undefined;
+        if (!row) return false;
+        const retired = `${args.ref}@reverted:${row.id}`;
+        db.prepare("UPDATE ledger SET ref = ? WHERE id = ?").run(retired, row.id);
+        db.prepare("INSERT INTO ledger (owner, delta, reason, ref, created_at) VALUES (?, ?, ?, ?, ?)").run(
+          row.owner,
+          (-BigInt(row.delta)).toString(),
+          `${reason}_reverted`,
+          retired,
+          Date.now(),
+        );
+        adjust(row.owner, -BigInt(row.delta));
+        return true;
+      });
+    },
      * Holds `amount` of `owner`'s balance for a request asked for with API key `keyId`, or fails with
      * `insufficient_balance` (402) — or whatever an `onHold` hook throws (a key's spend limit).
      */
@@ -80,7 +105,7 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
         if (balance < amount) {
           throw new PaymentError(`The prepaid balance ${balance} does not cover this request's maximum of ${amount}`, {
             code: "insufficient_balance",
-            hint: "Deposit the payment token to the gateway address, lower max_tokens, or pay per request with x402",
+            hint: "Deposit with `verity gateway deposit` (or the GatewayDeposits contract), lower max_tokens, or pay per request with x402",
           });
         }
         adjust(owner, -amount);

@@ -1,9 +1,10 @@
+import { connectChain } from "@verity/chain";
 import type { TestChain } from "@verity/chain/testing";
-import { testUSDAbi } from "@verity/contracts";
 import type { Deployment, KeyScope } from "@verity/core";
 import { createGatewayKey } from "@verity/sdk";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD } from "../../provider/src/testing.ts";
+import { type GatewayDepositResult, sendGatewayDeposit } from "./gateway-deposit.ts";
 
 export { startTestPostgres, type TestPostgres } from "./store/postgres-testing.ts";
 
@@ -32,22 +33,31 @@ export async function createTestKey(args: {
   });
 }
 
-/** Deposits `amount` of the payment token from `account` to the gateway at `gateway` (mints it first). */
+/**
+ * Deposits `amount` of the payment token from `account` to the gateway at `gateway` through the
+ * GatewayDeposits contract (permit + deposit in one transaction), credited to `account` or `for`;
+ * mints the tokens first.
+ */
 export async function depositToGateway(args: {
   t: TestChain;
   deployment: Deployment;
   account: string;
   gateway: `0x${string}`;
   amount: bigint;
-}): Promise<void> {
+  for?: `0x${string}`;
+}): Promise<GatewayDepositResult> {
   await mintTestUSD(args.t, args.deployment, args.account, args.amount);
-  const hash = await args.t.wallet(args.account).writeContract({
-    address: args.deployment.token.address,
-    abi: testUSDAbi,
-    functionName: "transfer",
-    args: [args.gateway, args.amount],
+  const clients = await connectChain({
+    provider: args.t.edr.provider,
+    account: args.t.account(args.account).privateKey,
   });
-  await args.t.publicClient.waitForTransactionReceipt({ hash });
+  return sendGatewayDeposit({
+    clients,
+    deployment: args.deployment,
+    gateway: args.gateway,
+    amount: args.amount,
+    ...(args.for ? { account: args.for } : {}),
+  });
 }
 
 /**

@@ -9,6 +9,7 @@ import { parseAmount, parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
 import { readSigningKey } from "../read-key.ts";
 import { runCommand } from "../run-command.ts";
+import { registerGatewayDeposit } from "./gateway-deposit.ts";
 
 type GatewayFlags = {
   host: string;
@@ -26,6 +27,7 @@ type GatewayFlags = {
   auditP: string;
   validatorUrl?: string;
   allowPrivateOffers?: boolean;
+  depositConfirmations: string;
   json?: boolean;
 };
 
@@ -54,10 +56,17 @@ export function registerGateway(program: Command): void {
       "--allow-private-offers",
       "also probe and pay offers whose endpoint is a loopback, private or link-local address (local networks, the devnet)",
     )
+    .option(
+      "--deposit-confirmations <n>",
+      "blocks a GatewayDeposits deposit must be buried under before it credits a prepaid balance",
+      "2",
+    )
     .option("--json", "print one ready line as JSON")
     .addHelpText(
       "after",
-      "\nExamples:\n  $ VERITY_KEY=0x… verity gateway start --port 8546\n  $ verity gateway start --keystore gw.json --fee-bps 300 --no-x402\n  $ verity gateway start --allow-private-offers   # providers on 127.0.0.1 / 10.x",
+      "\nPrepaid balances are funded only through `verity gateway deposit` (the GatewayDeposits contract);\n" +
+        "a plain token transfer to the gateway's address credits nothing.\n" +
+        "\nExamples:\n  $ VERITY_KEY=0x… verity gateway start --port 8546\n  $ verity gateway start --keystore gw.json --fee-bps 300 --no-x402\n  $ verity gateway start --allow-private-offers   # providers on 127.0.0.1 / 10.x",
     )
     .action(async (flags: GatewayFlags) => {
       const json = flags.json === true;
@@ -76,6 +85,7 @@ export function registerGateway(program: Command): void {
           channelDeposit: parseAmount("--channel-deposit", flags.channelDeposit, deployment.token.decimals),
           x402: flags.x402,
           allowPrivateEndpoints: flags.allowPrivateOffers === true,
+          depositConfirmations: parseInteger("--deposit-confirmations", flags.depositConfirmations, 0),
           ...auditOption(flags),
           onError: (e) => progress.info(`! ${(e as Error).message ?? e}`),
         });
@@ -87,10 +97,14 @@ export function registerGateway(program: Command): void {
         process.on("SIGTERM", () => void shutdown());
         const info = await progress.step("start the gateway", () => node.start());
         if (json) process.stdout.write(`${JSON.stringify({ event: "ready", url: info.url, address: info.address })}\n`);
-        else progress.info(`gateway at ${info.url}/v1 — deposits to ${info.address} fund API keys (POST /v1/keys)`);
+        else
+          progress.info(
+            `gateway at ${info.url}/v1 — fund API keys (POST /v1/keys) with \`verity gateway deposit --gateway ${info.url}\``,
+          );
         await new Promise(() => {});
       });
     });
+  registerGatewayDeposit(gateway);
 }
 
 /** `--audit-p` and `--validator-url` as the gateway's audit option (both or neither). */

@@ -1,8 +1,7 @@
 import { join } from "node:path";
 import type { ChainClients, DevnetAccount } from "@verity/chain";
-import { testUSDAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
-import { createGateway, type Gateway, type RefundCredit } from "@verity/gateway";
+import { createGateway, type Gateway, type RefundCredit, sendGatewayDeposit } from "@verity/gateway";
 import { createGatewayKey } from "@verity/sdk";
 import type { EIP1193Provider } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -19,7 +18,8 @@ async function balanceOf(url: string, apiKey: string): Promise<bigint | undefine
 
 /**
  * Starts the devnet gateway and gives the first client a funded API key: the key is bound to
- * client-1's address and client-1 deposits TestUSD to the gateway, exactly as a real user would.
+ * client-1's address and client-1 deposits TestUSD to the gateway through GatewayDeposits, exactly as
+ * a real user would.
  * A key from an earlier run (`apiKey`) that the gateway still knows is kept as it is, and a balance
  * already credited to client-1 (a run that stopped before it recorded its key) is not topped up: a
  * restart never deposits twice. `onStarted` receives the gateway as soon as it listens, so a later failure can stop it.
@@ -72,16 +72,12 @@ export async function startDevnetGateway(args: {
   });
   const credited = (await balanceOf(url, created.key)) ?? 0n;
   if (credited > 0n) return { gateway, url, apiKey: created.key, address, balance: credited };
-  await args.client.transact("Depositing to the gateway", () =>
-    args.client.walletClient.writeContract({
-      address: args.deployment.token.address,
-      abi: testUSDAbi,
-      functionName: "transfer",
-      args: [address, DEVNET_PREPAID],
-      chain: args.client.chain,
-      account: args.client.account,
-    }),
-  );
+  await sendGatewayDeposit({
+    clients: args.client,
+    deployment: args.deployment,
+    gateway: address,
+    amount: DEVNET_PREPAID,
+  });
   let balance = 0n;
   for (let i = 0; i < 200 && balance < DEVNET_PREPAID; i++) {
     balance = (await balanceOf(url, created.key)) ?? 0n;

@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, test } from "node:test";
+import { createDepositScene, type DepositScene } from "./deposit-watcher-scene.ts";
+import { depositToGateway } from "./testing.ts";
+
+let s: DepositScene;
+beforeEach(async () => {
+  s = await createDepositScene();
+});
+afterEach(async () => {
+  await s.close();
+});
+
+const address = (name: string) => s.t.account(name).address;
+const deposit = (account: string, amount: bigint, forAccount?: `0x${string}`) =>
+  depositToGateway({
+    t: s.t,
+    deployment: s.deployment,
+    account,
+    gateway: s.gateway,
+    amount,
+    ...(forAccount ? { for: forAccount } : {}),
+  });
+const getLogsRanges = () =>
+  s.calls
+    .filter((c) => c.method === "eth_getLogs")
+    .map((c) => {
+      const [filter] = c.params as [{ fromBlock: `0x${string}`; toBlock: `0x${string}` }];
+      return [BigInt(filter.fromBlock), BigInt(filter.toBlock)] as const;
+    });
+
+test("a deposit credits its account exactly once; a restarted watcher resumes without crediting it again", async () => {
+  const first = await deposit("client-1", 7_000_000n);
+  const watcher = s.watcher();
+  assert.equal(await watcher.scan(), 1);
+  assert.equal(await watcher.scan(), 0);
+  assert.equal(s.ledger.balanceOf(address("client-1")), 7_000_000n);
+  const [entry] = s.ledger.entries(address("client-1"));
+  assert.equal(entry?.reason, "deposit");
+  assert.match(entry?.ref ?? "", new RegExp(`^${first.txHash}:\\d+$`));
+
+  // A deposit paid by client-1 for client-2 credits client-2, not the payer.
+  await deposit("client-1", 3_000_000n, address("client-2"));
+  const restarted = s.watcher();
+  s.calls.length = 0;
+  assert.equal(await restarted.scan(), 1);
+  assert.equal(s.ledger.balanceOf(address("client-1")), 7_000_000n);
+  assert.equal(s.ledger.balanceOf(address("client-2")), 3_000_000n);
+  const [[from]] = getLogsRanges() as [[bigint, bigint]];
+  assert.ok(from > first.block, "the restarted watcher scans from its saved cursor, not from the start");
+  assert.equal(await s.watcher().scan(), 0);
+  assert.equal(s.ledger.balanceOf(address("client-1")), 7_000_000n);
+});
+
+test("a deposit credits only once it has the configured number of confirmations", async () => {
+  const watcher = s.watcher({ confirmations: 3 });
+  const made = await deposit("client-1", 5_000_000n);
+  assert.equal(await watcher.scan(), 0);
+  await s.t.testClient.mine({ blocks: 2 });
+  assert.equal(await watcher.scan(), 0, "two blocks on top are not three confirmations");
+  assert.equal(s.ledger.balanceOf(address("client-1")), 0n);
+  for (const [, to] of getLogsRanges()) assert.ok(to < made.block, `scanned up to ${to}, not yet confirmed`);
+  await s.t.testClient.mine({ blocks: 1 });
+  assert.equal(await s.t.publicClient.getBlockNumber(), made.block + 3n);
+  assert.equal(await watcher.scan(), 1);
+  assert.equal(s.ledger.balanceOf(address("client-1")), 5_000_000n);
+  assert.equal(getLogsRanges().at(-1)?.[1], made.block, "scanned exactly up to head - confirmations");
+});
+
+test("a scan over more than maxRange blocks uses bounded getLogs calls, saves the cursor per range and resumes", async () => {
+  const early = await deposit("client-1", 1_000_000n);
+  await s.t.testClient.mine({ blocks: 25 });
+  const late = await deposit("client-2", 2_000_000n);
+  const head = await s.t.publicClient.getBlockNumber();
+  const start = BigInt(s.deployment.contracts.GatewayDeposits?.block ?? 0);
+  assert.ok(head - start + 1n > 20n, "the chain is longer than two ranges");
+
+  // The second getLogs call fails: the first range's credit and cursor are kept.
+  s.failNext("eth_getLogs", 1);
+  await assert.rejects(s.watcher({ maxRange: 10 }).scan(), /injected/);
+  const afterFailure = getLogsRanges();
+  assert.equal(afterFailure.length, 2);
+  assert.deepEqual(afterFailure[0], [start, start + 9n]);
+  assert.ok(early.block <= start + 9n);
+  assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n);
+
+  s.calls.length = 0;
+  assert.equal(await s.watcher({ maxRange: 10 }).scan(), 1);
+  const ranges = getLogsRanges();
+  assert.deepEqual(ranges[0], [start + 10n, start + 19n], "resumes after the last saved range");
+  assert.equal(ranges.at(-1)?.[1], head);
+  for (const [from, to] of ranges) assert.ok(to - from + 1n <= 10n, `range ${from}..${to} exceeds maxRange`);
+  for (let i = 1; i < ranges.length; i++) assert.equal(ranges[i]?.[0], (ranges[i - 1]?.[1] ?? 0n) + 1n);
+  assert.ok(late.block <= head);
+  assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n);
+  assert.equal(s.ledger.balanceOf(address("client-2")), 2_000_000n);
+});
+
+test("a reorg that drops a credited deposit takes the credit back and credits the deposit that replaced it", async () => {
+  const watcher = s.watcher();
+  await watcher.scan();
+  const revert = await s.t.snapshot();
+  const vanished = await deposit("client-1", 4_000_000n);
+  await s.t.testClient.mine({ blocks: 2 });
+  assert.equal(await watcher.scan(), 1);
+  assert.equal(s.ledger.balanceOf(address("client-1")), 4_000_000n);
+
+  // Another history from the snapshot on: client-2 deposits instead, and the chain grows past the old head.
+  await revert();
+  const replacement = await deposit("client-2", 6_000_000n);
+  await s.t.testClient.mine({ blocks: 5 });
+  assert.notEqual(
+    (await s.t.publicClient.getBlock({ blockNumber: vanished.block })).hash,
+    undefined,
+    "the old deposit's height exists again with other contents",
+  );
+  assert.equal(await watcher.scan(), 1);
+  assert.equal(s.ledger.balanceOf(address("client-1")), 0n, "the vanished deposit is no longer credited");
+  assert.equal(s.ledger.balanceOf(address("client-2")), 6_000_000n);
+  const reasons = s.ledger.entries(address("client-1")).map((e) => [e.reason, e.delta]);
+  assert.deepEqual(reasons, [
+    ["deposit_reverted", -4_000_000n],
+    ["deposit", 4_000_000n],
+  ]);
+  assert.ok(replacement.block >= vanished.block);
+  // The replacement is credited once, and a later scan changes nothing.
+  assert.equal(await s.watcher().scan(), 0);
+  assert.equal(s.ledger.balanceOf(address("client-2")), 6_000_000n);
+});
