@@ -96,6 +96,7 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
         return true;
       });
     },
+    /**
      * Holds `amount` of `owner`'s balance for a request asked for with API key `keyId`, or fails with
      * `insufficient_balance` (402) — or whatever an `onHold` hook throws (a key's spend limit).
      */
