@@ -8,8 +8,8 @@
  * - `verity:expires:<unix seconds>` — when the key stops working
  * - `verity:label:<text>` — a name for the owner's own listing (URI-encoded)
  *
- * A key without a spend limit and a model list is a full key: it may also list and revoke the
- * owner's other keys. An unknown `verity:` resource or a malformed value is refused, so a typo
+ * A key without a spend limit, a model list and an expiry is a full key: it may also list and
+ * revoke the owner's other keys. An unknown `verity:` resource or a malformed value is refused, so a typo
  * never mints a broader key than the owner meant.
  */
 export type KeyScope = {

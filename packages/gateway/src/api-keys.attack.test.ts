@@ -182,3 +182,38 @@ test("attack: a revoked or stranger's key id; oversized and malformed key reques
   assert.deepEqual([garbage.status, await errorCode(garbage)], [401, "key_proof_invalid"]);
   assert.equal(await keyBalance(url, victimKey), before);
 });
+
+test("attack: a key aborts its streamed answers once the text arrived, to get them free and past its spend limit", async () => {
+  const owner = privateKeyToAccount(t.account("client-1").privateKey);
+  const body = { ...chat, max_tokens: 32, stream: true };
+  const maxPrice = await maxPriceOf(body);
+  const agent = await createGatewayKey({ gatewayUrl: url, account: owner, scope: { spendLimit: maxPrice * 3n } });
+  const before = (await keyBalance(url, victimKey)) ?? 0n;
+  let spent = 0n;
+  for (let i = 0; i < 2; i++) {
+    const controller = new AbortController();
+    const res = await post("/v1/chat/completions", body, { authorization: `Bearer ${agent.key}` });
+    assert.equal(res.status, 200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!/"content":"[^"]+"/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    controller.abort();
+    await reader.cancel();
+    // The gateway settles the aborted request in the background: wait until the key's spend moves.
+    for (let n = 0; n < 200; n++) {
+      const [info] = await listGatewayKeys({ gatewayUrl: url, apiKey: agent.key });
+      if (info && BigInt(info.spent) > spent) {
+        spent = BigInt(info.spent);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  assert.ok(spent > 0n, "aborted answers are paid for");
+  assert.ok(spent <= maxPrice * 2n, "each at most its hold");
+  assert.equal((await keyBalance(url, victimKey)) ?? 0n, before - spent, "the owner paid exactly what the key spent");
+});

@@ -17,7 +17,7 @@ const HOST = "gateway.example:8546";
 
 function setup(path = ":memory:") {
   const db = openDatabase(path);
-  const keys = createApiKeys({ db, chainId: 31337, gateway });
+  const keys = createApiKeys({ db, chainId: 31337, gateway, domains: () => [HOST] });
   const ledger = createPrepaidLedger({ db, ...keys.ledgerHooks });
   return { db, keys, ledger };
 }
@@ -55,7 +55,7 @@ const code = (expected: string) => (e: BaseError) => e.code === expected;
 
 test("a signed sign-in mints a key for its owner; the key authenticates, unknown ones do not", async () => {
   const { keys } = setup();
-  const { key, apiKey } = await keys.mint({ ...(await signIn(keys, { scope: { label: "laptop" } })), host: HOST });
+  const { key, apiKey } = await keys.mint({ ...(await signIn(keys, { scope: { label: "laptop" } })) });
   assert.match(key, /^vk_/);
   assert.equal(apiKey.owner, owner.address.toLowerCase());
   assert.equal(apiKey.scope.label, "laptop");
@@ -66,38 +66,75 @@ test("a signed sign-in mints a key for its owner; the key authenticates, unknown
 test("a sign-in is refused for a wrong signer, chain, domain, gateway, time, scope or a reused nonce", async () => {
   const { keys } = setup();
   const thief = privateKeyToAccount(generatePrivateKey());
-  await assert.rejects(
-    keys.mint({ ...(await signIn(keys, { signer: thief })), host: HOST }),
-    code("key_proof_invalid"),
-  );
-  await assert.rejects(keys.mint({ ...(await signIn(keys, { chainId: 1 })), host: HOST }), code("wrong_chain"));
-  await assert.rejects(
-    keys.mint({ ...(await signIn(keys, { domain: "evil.example" })), host: HOST }),
-    code("key_proof_invalid"),
-  );
+  await assert.rejects(keys.mint({ ...(await signIn(keys, { signer: thief })) }), code("key_proof_invalid"));
+  await assert.rejects(keys.mint({ ...(await signIn(keys, { chainId: 1 })) }), code("wrong_chain"));
+  await assert.rejects(keys.mint({ ...(await signIn(keys, { domain: "evil.example" })) }), code("key_proof_invalid"));
   const otherGateway = privateKeyToAccount(generatePrivateKey()).address;
   await assert.rejects(
-    keys.mint({ ...(await signIn(keys, { resources: keyScopeResources({ gateway: otherGateway }) })), host: HOST }),
+    keys.mint({ ...(await signIn(keys, { resources: keyScopeResources({ gateway: otherGateway }) })) }),
     code("key_proof_invalid"),
   );
   await assert.rejects(
-    keys.mint({ ...(await signIn(keys, { issuedAt: new Date(Date.now() - 3_600_000) })), host: HOST }),
+    keys.mint({ ...(await signIn(keys, { issuedAt: new Date(Date.now() - 3_600_000) })) }),
     code("key_proof_invalid"),
   );
   await assert.rejects(
     keys.mint({
       ...(await signIn(keys, { resources: [...keyScopeResources({ gateway }), "verity:spend-everything:1"] })),
-      host: HOST,
     }),
     code("key_scope_invalid"),
   );
+  await assert.rejects(keys.mint({ ...(await signIn(keys, { resources: [] })) }), code("key_scope_invalid"));
+  // A message that shows the signer a narrower scope than the parser reads (text after the first
+  // resource ends viem's resource list), a URI off its domain, another statement, a malformed date.
+  const narrow = await signIn(keys);
+  const smuggled = narrow.message.replace(
+    `- verity:gateway:${gateway.toLowerCase()}`,
+    `- verity:gateway:${gateway.toLowerCase()}\nThis key is limited to:\n- verity:spend-limit:1`,
+  );
   await assert.rejects(
-    keys.mint({ ...(await signIn(keys, { resources: [] })), host: HOST }),
-    code("key_scope_invalid"),
+    keys.mint({ message: smuggled, signature: await owner.signMessage({ message: smuggled }) }),
+    code("key_proof_invalid"),
+  );
+  const offDomain = (await signIn(keys)).message.replace(`URI: http://${HOST}`, "URI: http://evil.example");
+  await assert.rejects(
+    keys.mint({ message: offDomain, signature: await owner.signMessage({ message: offDomain }) }),
+    code("key_proof_invalid"),
+  );
+  const otherStatement = (await signIn(keys)).message.replace(keyStatement(gateway), "Sign in to Example.");
+  await assert.rejects(
+    keys.mint({ message: otherStatement, signature: await owner.signMessage({ message: otherStatement }) }),
+    code("key_proof_invalid"),
+  );
+  const badDate = (await signIn(keys)).message.replace(/Issued At: .*/, "Issued At: yesterday");
+  await assert.rejects(
+    keys.mint({ message: badDate, signature: await owner.signMessage({ message: badDate }) }),
+    code("key_proof_invalid"),
+  );
+  // A nonce this gateway never issued (well-formed, wrong HMAC), and one that expired.
+  const issued = keys.issueNonce().nonce;
+  const forgedNonce = `${issued.slice(0, 28)}${"0".repeat(32)}`;
+  const forged = (await signIn(keys)).message.replace(/Nonce: .*/, `Nonce: ${forgedNonce}`);
+  await assert.rejects(
+    keys.mint({ message: forged, signature: await owner.signMessage({ message: forged }) }),
+    code("key_nonce_invalid"),
+  );
+  let clock = Date.now();
+  const clocked = createApiKeys({
+    db: openDatabase(":memory:"),
+    chainId: 31337,
+    gateway,
+    domains: () => [HOST],
+    now: () => clock,
+  });
+  const late = await signIn(clocked);
+  clock += 6 * 60_000;
+  await assert.rejects(clocked.mint(late), (e: BaseError) =>
+    ["key_nonce_invalid", "key_proof_invalid"].includes(e.code),
   );
   const signed = await signIn(keys);
-  await keys.mint({ ...signed, host: HOST });
-  await assert.rejects(keys.mint({ ...signed, host: HOST }), code("key_nonce_invalid"));
+  await keys.mint({ ...signed });
+  await assert.rejects(keys.mint({ ...signed }), code("key_nonce_invalid"));
   const unissued = createSiweMessage({
     address: owner.address,
     chainId: 31337,
@@ -106,10 +143,11 @@ test("a sign-in is refused for a wrong signer, chain, domain, gateway, time, sco
     nonce: "neverissued123",
     version: "1",
     issuedAt: new Date(),
+    statement: keyStatement(gateway),
     resources: keyScopeResources({ gateway }),
   });
   await assert.rejects(
-    keys.mint({ message: unissued, signature: await owner.signMessage({ message: unissued }), host: HOST }),
+    keys.mint({ message: unissued, signature: await owner.signMessage({ message: unissued }) }),
     code("key_nonce_invalid"),
   );
 });
@@ -119,7 +157,6 @@ test("a spend limit counts open holds and settled charges; a model list and an e
   ledger.credit({ owner: owner.address, amount: 10_000n, ref: "d1" });
   const { key, apiKey } = await keys.mint({
     ...(await signIn(keys, { scope: { spendLimit: 1_000n, models: ["tiny"] } })),
-    host: HOST,
   });
   const k = keys.authenticate(key);
   assert.throws(() => keys.authorize(k, { model: "big" }), code("api_key_model_not_allowed"));
@@ -135,10 +172,15 @@ test("a spend limit counts open holds and settled charges; a model list and an e
   assert.equal(ledger.balanceOf(owner.address), 9_700n);
 
   let now = Date.now();
-  const clocked = createApiKeys({ db: openDatabase(":memory:"), chainId: 31337, gateway, now: () => now });
+  const clocked = createApiKeys({
+    db: openDatabase(":memory:"),
+    chainId: 31337,
+    gateway,
+    domains: () => [HOST],
+    now: () => now,
+  });
   const expiring = await clocked.mint({
     ...(await signIn(clocked, { scope: { expiresAt: Math.floor(now / 1000) + 60 } })),
-    host: HOST,
   });
   clocked.authenticate(expiring.key);
   now += 61_000;
@@ -147,10 +189,10 @@ test("a spend limit counts open holds and settled charges; a model list and an e
 
 test("owners list and revoke keys; a scoped key sees and revokes only itself", async () => {
   const { keys } = setup();
-  const full = await keys.mint({ ...(await signIn(keys)), host: HOST });
-  const agent = await keys.mint({ ...(await signIn(keys, { scope: { spendLimit: 5n } })), host: HOST });
+  const full = await keys.mint({ ...(await signIn(keys)) });
+  const agent = await keys.mint({ ...(await signIn(keys, { scope: { spendLimit: 5n } })) });
   const other = privateKeyToAccount(generatePrivateKey());
-  const stranger = await keys.mint({ ...(await signIn(keys, { signer: other, address: other.address })), host: HOST });
+  const stranger = await keys.mint({ ...(await signIn(keys, { signer: other, address: other.address })) });
   assert.deepEqual(
     keys
       .list(keys.authenticate(full.key))

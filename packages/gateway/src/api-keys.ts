@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { inTransaction } from "@verity/chain";
 import {
@@ -6,11 +6,12 @@ import {
   isFullKeyScope,
   type KeyScope,
   KeyScopeParseError,
+  keyStatement,
   parseKeyScopeResources,
   RequestError,
 } from "@verity/core";
 import { type PublicClient, verifyMessage } from "viem";
-import { generateSiweNonce, parseSiweMessage } from "viem/siwe";
+import { createSiweMessage, parseSiweMessage } from "viem/siwe";
 import type { PrepaidLedgerHooks } from "./prepaid-ledger.ts";
 
 /** One API key as its owner sees it (never the secret: only its hash is stored). */
@@ -40,6 +41,45 @@ type Row = {
 
 const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
 
+const nonceError = () =>
+  new AuthError("The sign-in nonce is unknown, expired or already used", {
+    code: "key_nonce_invalid",
+    hint: "Ask POST /v1/keys/nonce for a fresh nonce",
+  });
+
+/** The gateway's nonce secret, made once and kept in its database (shared by its replicas). */
+function nonceSecret(db: DatabaseSync): Buffer {
+  db.prepare("INSERT INTO key_nonce_secret (id, secret) VALUES (1, ?) ON CONFLICT (id) DO NOTHING").run(
+    randomBytes(32).toString("hex"),
+  );
+  return Buffer.from(
+    (db.prepare("SELECT secret FROM key_nonce_secret WHERE id = 1").get() as { secret: string }).secret,
+    "hex",
+  );
+}
+
+const nonceMac = (secret: Buffer, body: string) => createHmac("sha256", secret).update(body).digest("hex").slice(0, 32);
+
+/** The expiry (ms) of a nonce this gateway issued and that has not expired, else undefined. */
+function checkNonce(args: { secret: Buffer; nonce: string; at: number }): number | undefined {
+  if (!/^[0-9a-f]{60}$/.test(args.nonce)) return undefined;
+  const body = args.nonce.slice(0, 28);
+  const mac = Buffer.from(args.nonce.slice(28), "hex");
+  const expected = Buffer.from(nonceMac(args.secret, body), "hex");
+  if (!timingSafeEqual(mac, expected)) return undefined;
+  const expires = Number.parseInt(body.slice(0, 12), 16);
+  return expires > args.at ? expires : undefined;
+}
+
+/** The message a SIWE library writes for these fields (what a wallet shows and signs). */
+function canonicalSiwe(siwe: ReturnType<typeof parseSiweMessage>): string {
+  try {
+    return createSiweMessage(siwe as Parameters<typeof createSiweMessage>[0]);
+  } catch {
+    return "";
+  }
+}
+
 function toApiKey(row: Row): ApiKey {
   const scope: KeyScope = {
     ...(row.spend_limit === null ? {} : { spendLimit: BigInt(row.spend_limit) }),
@@ -62,7 +102,8 @@ function toApiKey(row: Row): ApiKey {
 function migrate(db: DatabaseSync, now: number): void {
   db.exec(`
     CREATE TABLE IF NOT EXISTS api_keys (key_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, label TEXT, created_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS key_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, used_at INTEGER);
+    CREATE TABLE IF NOT EXISTS key_nonces_used (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS key_nonce_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
   `);
   const columns = new Set((db.prepare("PRAGMA table_info(api_keys)").all() as { name: string }[]).map((c) => c.name));
   const add: [string, string][] = [
@@ -98,12 +139,15 @@ export function createApiKeys(options: {
   gateway: `0x${string}`;
   /** Verifies contract-wallet (ERC-1271) signatures when plain ECDSA recovery does not match. */
   publicClient?: PublicClient;
-  /** Host names a sign-in message may name as its `domain`, besides the request's Host header. */
-  domains?: () => string[];
+  /**
+   * The host names (`host[:port]`) this gateway answers on — its public URL's. A sign-in message must
+   * name one as its `domain` and its `uri` must be on it; the request's own Host header is never
+   * trusted (a phishing site would set it to its own name).
+   */
+  domains: () => string[];
   nonceTtlMs?: number;
   /** How far `issuedAt` may be from the gateway's clock. */
   clockSkewMs?: number;
-  maxOpenNonces?: number;
   now?: () => number;
 }) {
   const { db } = options;
@@ -111,6 +155,7 @@ export function createApiKeys(options: {
   const nonceTtl = options.nonceTtlMs ?? 5 * 60_000;
   const skew = options.clockSkewMs ?? 5 * 60_000;
   migrate(db, now());
+  const secret = nonceSecret(db);
   const byId = (id: string) => db.prepare("SELECT * FROM api_keys WHERE id = ?").get(id) as Row | undefined;
 
   const proofError = (message: string, hint?: string) =>
@@ -120,22 +165,20 @@ export function createApiKeys(options: {
     });
 
   return {
-    /** A single-use nonce for one sign-in message, valid for a few minutes. */
+    /**
+     * A nonce for one sign-in message, valid for a few minutes: stateless (its expiry and an HMAC
+     * under the gateway's secret), so issuing costs nothing and cannot be flooded; it is recorded
+     * only when a key is minted with it, which makes it single-use.
+     */
     issueNonce(): { nonce: string; issuedAt: string; expiresAt: string } {
       const at = now();
-      return inTransaction(db, () => {
-        db.prepare("DELETE FROM key_nonces WHERE expires_at <= ? OR used_at IS NOT NULL").run(at);
-        const open = (db.prepare("SELECT COUNT(*) AS n FROM key_nonces").get() as { n: number }).n;
-        if (open >= (options.maxOpenNonces ?? 10_000)) {
-          throw new RequestError("Too many sign-in nonces are open", {
-            code: "rate_limited",
-            hint: "Retry in a few minutes",
-          });
-        }
-        const nonce = generateSiweNonce();
-        db.prepare("INSERT INTO key_nonces (nonce, expires_at) VALUES (?, ?)").run(nonce, at + nonceTtl);
-        return { nonce, issuedAt: new Date(at).toISOString(), expiresAt: new Date(at + nonceTtl).toISOString() };
-      });
+      const expires = at + nonceTtl;
+      const body = `${expires.toString(16).padStart(12, "0")}${randomBytes(8).toString("hex")}`;
+      return {
+        nonce: `${body}${nonceMac(secret, body)}`,
+        issuedAt: new Date(at).toISOString(),
+        expiresAt: new Date(expires).toISOString(),
+      };
     },
 
     /**
@@ -143,7 +186,7 @@ export function createApiKeys(options: {
      * this chain, this gateway and an allowed domain; its time window holds; its scope parses; the
      * signature is the owner's; then consumes the nonce and stores the key in one transaction.
      */
-    async mint(args: { message: string; signature: `0x${string}`; host?: string }): Promise<{
+    async mint(args: { message: string; signature: `0x${string}` }): Promise<{
       key: string;
       apiKey: ApiKey;
     }> {
@@ -151,6 +194,14 @@ export function createApiKeys(options: {
       if (!siwe.address || !siwe.nonce || !siwe.domain || !siwe.uri || siwe.version !== "1" || !siwe.issuedAt) {
         throw proofError(
           "The sign-in message is not a complete EIP-4361 message (address, domain, uri, nonce, issued-at)",
+        );
+      }
+      // Only the canonical text counts: viem's parser skips lines it does not know, so a message
+      // could show the signer a scope the gateway would never read.
+      if (canonicalSiwe(siwe) !== args.message) {
+        throw proofError(
+          "The sign-in message is not in canonical EIP-4361 form",
+          "Build it with a SIWE library (viem createSiweMessage)",
         );
       }
       if (siwe.chainId !== options.chainId) {
@@ -162,16 +213,39 @@ export function createApiKeys(options: {
           },
         );
       }
-      const domains = new Set([...(args.host ? [args.host.toLowerCase()] : []), ...(options.domains?.() ?? [])]);
+      const domains = new Set(options.domains().map((d) => d.toLowerCase()));
+      const expected = [...domains].join(" or ");
       if (!domains.has(siwe.domain.toLowerCase())) {
-        throw proofError(`The sign-in message is for ${siwe.domain}, not this gateway`);
+        throw proofError(
+          `The sign-in message is for ${siwe.domain}, not this gateway (${expected})`,
+          `Sign for the domain ${expected}`,
+        );
+      }
+      let uriHost: string | undefined;
+      try {
+        uriHost = new URL(siwe.uri).host.toLowerCase();
+      } catch {
+        uriHost = undefined;
+      }
+      if (uriHost !== siwe.domain.toLowerCase()) throw proofError("The sign-in message's URI is not on its domain");
+      if (siwe.statement !== keyStatement(options.gateway)) {
+        throw proofError(
+          "The sign-in message's statement is not this gateway's key statement",
+          "Use the statement from POST /v1/keys/nonce",
+        );
       }
       const at = now();
+      const dates = [siwe.issuedAt, siwe.expirationTime, siwe.notBefore].filter((d) => d !== undefined);
+      if (dates.some((d) => Number.isNaN(d.getTime()))) throw proofError("The sign-in message has a malformed date");
       if (Math.abs(siwe.issuedAt.getTime() - at) > skew)
         throw proofError("The sign-in message's Issued At is too far from now");
       if (siwe.expirationTime && siwe.expirationTime.getTime() <= at)
         throw proofError("The sign-in message has expired");
       if (siwe.notBefore && siwe.notBefore.getTime() > at) throw proofError("The sign-in message is not valid yet");
+      const nonceExpiry = checkNonce({ secret, nonce: siwe.nonce, at });
+      if (nonceExpiry === undefined || db.prepare("SELECT 1 FROM key_nonces_used WHERE nonce = ?").get(siwe.nonce)) {
+        throw nonceError();
+      }
       let parsed: ReturnType<typeof parseKeyScopeResources>;
       try {
         parsed = parseKeyScopeResources(siwe.resources ?? []);
@@ -203,15 +277,11 @@ export function createApiKeys(options: {
       const key = `vk_${randomBytes(24).toString("base64url")}`;
       const id = `key_${randomBytes(8).toString("hex")}`;
       const apiKey = inTransaction(db, () => {
+        db.prepare("DELETE FROM key_nonces_used WHERE expires_at <= ?").run(at);
         const used = db
-          .prepare("UPDATE key_nonces SET used_at = ? WHERE nonce = ? AND used_at IS NULL AND expires_at > ?")
-          .run(at, siwe.nonce as string, at);
-        if (Number(used.changes) !== 1) {
-          throw new AuthError("The sign-in nonce is unknown, expired or already used", {
-            code: "key_nonce_invalid",
-            hint: "Ask POST /v1/keys/nonce for a fresh nonce",
-          });
-        }
+          .prepare("INSERT INTO key_nonces_used (nonce, expires_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING")
+          .run(siwe.nonce as string, nonceExpiry);
+        if (Number(used.changes) !== 1) throw nonceError();
         db.prepare(
           `INSERT INTO api_keys (key_hash, id, owner, label, spend_limit, models, expires_at, created_at, proof)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -15,6 +15,8 @@ export type GatewayAppDeps = ChatRouteDeps & {
   /** The GatewayDeposits contract: deposits through it (naming this gateway) fund API keys. */
   depositsContract: `0x${string}`;
   chainId: number;
+  /** The host names sign-in messages for API keys must name (the gateway's public URL's). */
+  domains: () => string[];
   token: { address: `0x${string}`; symbol: string; decimals: number };
   /** Extra routes (the explorer's data API) mounted by the caller. */
   extend?: (app: Hono) => void;
@@ -103,6 +105,7 @@ export function createGatewayApp(deps: GatewayAppDeps) {
       address: deps.address,
       depositsContract: deps.depositsContract,
       chainId: deps.chainId,
+      token: deps.token,
     }),
   );
   app.get("/metrics", async (c) => {

@@ -11,7 +11,7 @@ import type { OfferDirectory } from "./offer-directory.ts";
 import { authorizePayment, type Payment, type PaymentOutcome, releasePayment, settlePayment } from "./payer-auth.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
 import { failedResponse, parseBody, planRoute } from "./request-pipeline.ts";
-import type { RouteRequest, RoutingPolicy } from "./routing-policy.ts";
+import { expectedCost, type RouteOffer, type RouteRequest, type RoutingPolicy } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
 import type { X402Payments } from "./x402/index.ts";
 
@@ -155,6 +155,7 @@ export function chatRoute(deps: ChatRouteDeps) {
           x402Settling ??= settlePayment({ payment: paid, ledger: deps.ledger, x402: deps.x402, charge: 0n, ref: id });
           return x402Settling;
         };
+        let delivered = 0;
         try {
           await stream.writeSSE({ data: chunk({ role: "assistant", content: "" }, null) });
           const forwarded = await forwardChatStream({
@@ -166,6 +167,7 @@ export function chatRoute(deps: ChatRouteDeps) {
             write: async (text) => {
               if (paid.kind === "x402") await settleX402();
               await stream.writeSSE({ data: chunk({ content: text }, null) });
+              delivered++;
             },
           });
           const charge = userPrice(forwarded.charge, deps.feeBps);
@@ -203,6 +205,13 @@ export function chatRoute(deps: ChatRouteDeps) {
             charged: outcome.charged,
           });
         } catch (error) {
+          if (controller.signal.aborted && paid.kind === "prepaid" && delivered > 0) {
+            // The caller hung up after text reached it: it pays for what it got (the providers
+            // charge the gateway for delivered tokens too), never nothing and never above the hold.
+            const charge = abortedCharge({ route, request, delivered, feeBps: deps.feeBps });
+            await settlePayment({ payment: paid, ledger: deps.ledger, x402: deps.x402, charge, ref: id });
+            return;
+          }
           releasePayment({ payment: paid, ledger: deps.ledger });
           if (controller.signal.aborted) return;
           const known =
@@ -224,4 +233,20 @@ export function chatRoute(deps: ChatRouteDeps) {
       return response;
     }
   };
+}
+
+/**
+ * What a caller who aborted a prepaid stream pays: the prompt plus the `delivered` pieces of text it
+ * received, priced at the dearest offer of its route (the one that served is among them), with the
+ * gateway fee. The ledger caps it at the request's hold.
+ */
+export function abortedCharge(args: {
+  route: RouteOffer[];
+  request: RouteRequest;
+  delivered: number;
+  feeBps: number;
+}): bigint {
+  const partial = { ...args.request, maxTokens: args.delivered };
+  const cost = args.route.reduce((m, o) => (expectedCost(o, partial) > m ? expectedCost(o, partial) : m), 0n);
+  return userPrice(cost, args.feeBps);
 }

@@ -75,11 +75,17 @@ test("a scan over more than maxRange blocks uses bounded getLogs calls, saves th
   const start = BigInt(s.deployment.contracts.GatewayDeposits?.block ?? 0);
   assert.ok(head - start + 1n > 20n, "the chain is longer than two ranges");
 
-  // The second getLogs call fails: the first range's credit and cursor are kept.
+  // From the second getLogs call on, the RPC refuses every range (halved down to one block): the
+  // scan gives up, keeping the first range's credit and cursor.
   s.failNext("eth_getLogs", 1);
+  for (let i = 0; i < 3; i++) s.failNext("eth_getLogs");
   await assert.rejects(s.watcher({ maxRange: 10 }).scan(), /injected/);
   const afterFailure = getLogsRanges();
-  assert.equal(afterFailure.length, 2);
+  assert.deepEqual(
+    afterFailure.map(([from, to]) => to - from + 1n),
+    [10n, 10n, 5n, 2n, 1n],
+    "a refused range is halved down to one block before the scan gives up",
+  );
   assert.deepEqual(afterFailure[0], [start, start + 9n]);
   assert.ok(early.block <= start + 9n);
   assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n);
@@ -126,4 +132,25 @@ test("a reorg that drops a credited deposit takes the credit back and credits th
   // The replacement is credited once, and a later scan changes nothing.
   assert.equal(await s.watcher().scan(), 0);
   assert.equal(s.ledger.balanceOf(address("client-2")), 6_000_000n);
+});
+
+test("a range the RPC refuses once is split and retried, and grows back afterwards", async () => {
+  await s.t.testClient.mine({ blocks: 30 });
+  await deposit("client-1", 1_000_000n);
+  s.failNext("eth_getLogs");
+  assert.equal(await s.watcher({ maxRange: 8 }).scan(), 1);
+  const sizes = getLogsRanges().map(([from, to]) => to - from + 1n);
+  assert.deepEqual(sizes.slice(0, 3), [8n, 4n, 8n]);
+  assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n);
+});
+
+test("an RPC outage while checking the cursor is not a reorg: no credit is taken back", async () => {
+  await deposit("client-1", 1_000_000n);
+  const watcher = s.watcher();
+  assert.equal(await watcher.scan(), 1);
+  await s.t.testClient.mine({ blocks: 3 });
+  for (let i = 0; i < 50; i++) s.failNext("eth_getBlockByNumber");
+  await assert.rejects(watcher.scan(), /injected/);
+  assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n, "the deposit still stands");
+  assert.equal(s.ledger.entries(address("client-1"), { reason: "deposit_reverted" }).length, 0);
 });

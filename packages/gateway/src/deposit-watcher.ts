@@ -1,7 +1,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { inTransaction } from "@verity/chain";
 import { gatewayDepositsAbi } from "@verity/contracts";
-import { type PublicClient, parseEventLogs } from "viem";
+import { BlockNotFoundError, type PublicClient, parseEventLogs } from "viem";
 import { createDepositStore } from "./deposit-store.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
 
@@ -22,12 +22,14 @@ export type DepositWatcherOptions = {
   gateway: `0x${string}`;
   /** First block to scan (the GatewayDeposits deployment block). */
   startBlock: bigint;
-  /** Only blocks at least this many below the head are scanned (default 0). */
+  /** Only blocks at least this many below the head are scanned (default 0; the gateway passes its own default). */
   confirmations?: number;
   /** Most blocks per `getLogs` call (default 2,000). */
   maxRange?: number;
   pollMs?: number;
   onDeposit?: (d: { account: string; from: string; amount: bigint; txHash: string }) => void;
+  /** A scan failed (it is retried on the next tick). */
+  onError?: (error: unknown) => void;
   /** A credited deposit's block left the chain and the credit was taken back. */
   onReverted?: (d: { account: string; amount: bigint; ref: string }) => void;
 };
@@ -56,8 +58,11 @@ export function createDepositWatcher(options: DepositWatcherOptions) {
   async function hashAt(block: bigint): Promise<string | undefined> {
     try {
       return (await publicClient.getBlock({ blockNumber: block })).hash ?? undefined;
-    } catch {
-      return undefined; // the chain no longer reaches this block
+    } catch (error) {
+      // Only "no such block" means the chain no longer reaches it; a timeout or an RPC outage is
+      // not a reorg and must never take credits back.
+      if (error instanceof BlockNotFoundError) return undefined;
+      throw error;
     }
   }
 
@@ -131,13 +136,24 @@ export function createDepositWatcher(options: DepositWatcherOptions) {
     let cursor = await checkedCursor();
     const safeHead = (await publicClient.getBlockNumber({ cacheTime: 0 })) - confirmations;
     let credited = 0;
+    let span = maxRange;
     while (cursor < safeHead) {
       const from = cursor + 1n;
-      const to = from + maxRange - 1n < safeHead ? from + maxRange - 1n : safeHead;
-      const inRange = await scanRange(from, to);
+      const to = from + span - 1n < safeHead ? from + span - 1n : safeHead;
+      let inRange: number | undefined;
+      try {
+        inRange = await scanRange(from, to);
+      } catch (error) {
+        // A range the RPC will not answer (too many logs, a response size cap): halve it, down to
+        // one block, so a flood of tiny deposits cannot stall crediting for everyone.
+        if (span === 1n) throw error;
+        span = span / 2n;
+        continue;
+      }
       if (inRange === undefined) break;
       credited += inRange;
       cursor = to;
+      if (span < maxRange) span = span * 2n > maxRange ? maxRange : span * 2n;
     }
     return credited;
   }
@@ -160,8 +176,9 @@ export function createDepositWatcher(options: DepositWatcherOptions) {
       const tick = async () => {
         try {
           await scan();
-        } catch {
+        } catch (error) {
           // RPC hiccup: the next tick retries from the saved cursor
+          options.onError?.(error);
         }
         if (stopped) return;
         timer = setTimeout(tick, options.pollMs ?? 1_000);

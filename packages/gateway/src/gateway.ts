@@ -43,8 +43,9 @@ export type GatewayOptions = {
   probeIntervalMs?: number;
   indexerPollMs?: number;
   /**
-   * Blocks a deposit must be buried under before it credits a prepaid balance (default 0; the CLI's
-   * `verity gateway start` defaults to 2). A deposit whose block is reorganized away is taken back.
+   * Blocks a deposit must be buried under before it credits a prepaid balance: default 2, except on
+   * a local development chain (chain id 31337, which mines only on demand), where it is 0. A deposit
+   * whose block is reorganized away is taken back.
    */
   depositConfirmations?: number;
   policy?: RoutingPolicy;
@@ -136,12 +137,13 @@ export function createGateway(options: GatewayOptions) {
     stops.push(() => db.close());
     const attribution = createRefundAttribution({ db });
     let publicUrl = options.publicUrl ?? "";
+    const domains = () => (publicUrl ? [new URL(publicUrl).host] : []);
     const keys = createApiKeys({
       db,
       chainId: deployment.chainId,
       gateway: options.account.address,
       publicClient: clients.publicClient as PublicClient,
-      domains: () => (publicUrl ? [new URL(publicUrl).host] : []),
+      domains,
     });
     const ledger = createPrepaidLedger({
       db,
@@ -191,7 +193,8 @@ export function createGateway(options: GatewayOptions) {
       token: deployment.token.address,
       gateway: options.account.address,
       startBlock: BigInt(depositsContract.block),
-      confirmations: options.depositConfirmations ?? 0,
+      confirmations: options.depositConfirmations ?? (deployment.chainId === 31337 ? 0 : 2),
+      ...(options.onError ? { onError: options.onError } : {}),
       pollMs: options.indexerPollMs ?? 1_000,
       onReverted: (d) =>
         console.error(
@@ -254,6 +257,7 @@ export function createGateway(options: GatewayOptions) {
       address: options.account.address,
       depositsContract: depositsContract.address,
       chainId: deployment.chainId,
+      domains,
       token: deployment.token,
       traffic,
       ...(explorer ? { explorer: { distDir: explorer.distDir } } : {}),

@@ -37,6 +37,8 @@ export function mountKeyRoutes(
     ledger: PrepaidLedger;
     address: `0x${string}`;
     chainId: number;
+    /** The host names sign-in messages must name (the gateway's public URL's). */
+    domains: () => string[];
     token: { address: `0x${string}`; symbol: string; decimals: number };
   },
 ): void {
@@ -58,7 +60,7 @@ export function mountKeyRoutes(
           ...nonce,
           chainId: deps.chainId,
           gateway: deps.address,
-          domain: c.req.header("host") ?? null,
+          domains: deps.domains(),
           statement: keyStatement(deps.address),
         },
         201,
@@ -82,11 +84,9 @@ export function mountKeyRoutes(
           },
         );
       }
-      const host = c.req.header("host");
       const { key, apiKey } = await deps.keys.mint({
         message: parsed.data.message,
         signature: parsed.data.signature as `0x${string}`,
-        ...(host ? { host } : {}),
       });
       return c.json(
         { key, ...apiKeyJson(apiKey), depositTo: deps.address, token: deps.token, chainId: deps.chainId },

@@ -57,3 +57,20 @@ test("uncredit takes a deposit back once, keeps both entries, lets the ref be cr
   assert.equal(ledger.credit({ owner: alice, amount: 1_000n, ref: "0xabc:1" }), true, "the deposit reappeared");
   assert.equal(ledger.balanceOf(alice), 200n);
 });
+
+test("a hold settles or releases once: a second settle, or a settle after release, changes nothing", () => {
+  const ledger = createPrepaidLedger({ db: openDatabase(":memory:") });
+  ledger.credit({ owner: alice, amount: 1_000n, ref: "d" });
+  const hold = ledger.hold(alice, 600n);
+  ledger.settle(hold, 100n, "r1");
+  ledger.settle(hold, 0n, "r1-again");
+  ledger.release(hold);
+  assert.equal(ledger.balanceOf(alice), 900n);
+  const other = ledger.hold(alice, 500n);
+  ledger.release(other);
+  ledger.settle(other, 0n, "r2");
+  assert.equal(ledger.balanceOf(alice), 900n);
+  const negative = ledger.hold(alice, 100n);
+  ledger.settle(negative, -50n, "r3");
+  assert.equal(ledger.balanceOf(alice), 900n, "a negative charge is charged as zero, never credited");
+});

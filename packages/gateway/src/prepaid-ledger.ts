@@ -17,7 +17,9 @@ export type PrepaidLedgerHooks = {
  * Prepaid balances in SQLite, one per owner address (API keys, in api-keys.ts, spend them); deposits
  * through GatewayDeposits for that address credit it (idempotent per deposit event). A request
  * first holds its maximum charge, then settles to the actual charge and releases the rest, so a
- * balance can never go negative and a crash mid-request leaves at most a hold (released on start).
+ * request never takes a balance below zero, and a crash mid-request leaves at most a hold (released
+ * on start). Only a deposit taken back after a reorg (`uncredit`) can leave a balance negative; holds
+ * then fail until it is covered again.
  */
 export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedgerHooks) {
   const { db } = options;
@@ -126,8 +128,9 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
     /** Settles a hold to `charge` (≤ the hold), releasing the rest, recorded under `ref`. */
     settle(hold: Hold, charge: bigint, ref: string): void {
       inTransaction(db, () => {
-        const applied = charge < hold.amount ? charge : hold.amount;
-        db.prepare("DELETE FROM holds WHERE id = ?").run(hold.id);
+        const applied = charge < 0n ? 0n : charge < hold.amount ? charge : hold.amount;
+        // A hold settles or releases once: a second settle (or one after a release) changes nothing.
+        if (Number(db.prepare("DELETE FROM holds WHERE id = ?").run(hold.id).changes) === 0) return;
         adjust(hold.owner, hold.amount - applied);
         db.prepare(
           "INSERT OR IGNORE INTO ledger (owner, delta, reason, ref, created_at) VALUES (?, ?, 'request', ?, ?)",

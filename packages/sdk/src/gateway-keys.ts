@@ -3,6 +3,7 @@ import {
   type BaseError,
   type KeyScope,
   keyScopeResources,
+  keyStatement,
   type ReasonCode,
   RequestError,
 } from "@verity/core";
@@ -35,7 +36,6 @@ const nonceSchema = z.object({
   nonce: z.string().min(8),
   chainId: z.number().int().positive(),
   gateway: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
-  statement: z.string(),
 });
 
 async function gatewayError(res: Response, what: string): Promise<BaseError> {
@@ -80,7 +80,7 @@ export async function createGatewayKey(options: {
     nonce: issued.nonce,
     version: "1",
     issuedAt: new Date(),
-    statement: issued.statement,
+    statement: keyStatement(issued.gateway as `0x${string}`),
     resources: keyScopeResources({
       gateway: issued.gateway as `0x${string}`,
       ...(options.scope ? { scope: options.scope } : {}),

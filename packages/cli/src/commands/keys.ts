@@ -66,6 +66,20 @@ async function reach<T>(base: string, call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The decimals of the gateway's payment token (from its /health), so `--spend-limit 5` means 5 tokens. */
+async function tokenDecimals(base: string): Promise<number> {
+  const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(10_000) });
+  const body = (await res.json().catch(() => ({}))) as { token?: { decimals?: unknown } };
+  const decimals = body.token?.decimals;
+  if (typeof decimals !== "number" || !Number.isInteger(decimals) || decimals < 0 || decimals > 36) {
+    throw new RequestError(`${base}/health does not name the gateway's payment token`, {
+      code: "upstream_error",
+      hint: "Is --gateway a Verity gateway?",
+    });
+  }
+  return decimals;
+}
+
 function keyRow(k: GatewayKeyInfo): string[] {
   return [
     k.id,
@@ -113,8 +127,9 @@ export function registerKeys(program: Command): void {
       await runCommand(json, async () => {
         const base = gatewayBase(flags.gateway);
         const account = privateKeyToAccount(await readSigningKey(flags));
+        const decimals = flags.spendLimit ? await reach(base, () => tokenDecimals(base)) : 6;
         const scope: KeyScope = {
-          ...(flags.spendLimit ? { spendLimit: parseAmount("--spend-limit", flags.spendLimit) } : {}),
+          ...(flags.spendLimit ? { spendLimit: parseAmount("--spend-limit", flags.spendLimit, decimals) } : {}),
           ...(flags.models
             ? {
                 models: flags.models
