@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { keccak_256 } from "@noble/hashes/sha3";
 import { voucherDomain } from "@verity/core";
-import { bytesToHex, domainSeparator, hexToBytes, keccak256, stringToHex } from "viem";
+import { domainSeparator, hexToBytes, keccak256, stringToHex } from "viem";
 
 type Secp256k1 = {
   ecdsaRecover(signature: Uint8Array, recid: number, message: Uint8Array, compressed: boolean): Uint8Array;
@@ -29,7 +29,15 @@ const nativeKeccak = (() => {
 const keccak = nativeKeccak ?? keccak_256;
 
 /** Half the secp256k1 group order: signatures with a larger `s` are malleable and contracts reject them. */
-const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+const HALF_N = Buffer.from("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0", "hex");
+const ZERO32 = Buffer.alloc(32);
+
+/** `0x…` hex to bytes through Buffer (several times viem's `hexToBytes` on this path); undefined when malformed. */
+function hexBuffer(hex: string, bytes: number): Buffer | undefined {
+  if (hex.length !== 2 + bytes * 2 || hex[0] !== "0" || hex[1] !== "x") return undefined;
+  const out = Buffer.from(hex.slice(2), "hex");
+  return out.length === bytes ? out : undefined;
+}
 const VOUCHER_TYPEHASH = hexToBytes(keccak256(stringToHex("Voucher(bytes32 channelId,uint256 cumulativeAmount)")));
 
 function uint256Bytes(value: bigint, into: Uint8Array, offset: number): void {
@@ -57,7 +65,7 @@ export function createVoucherVerifier(args: { chainId: number; verifyingContract
 
   /** The EIP-712 digest the payer authorizer signs for `(channelId, cumulativeAmount)`. */
   function digest(channelId: `0x${string}`, cumulativeAmount: bigint): Uint8Array {
-    structInput.set(hexToBytes(channelId), 32);
+    structInput.set(hexBuffer(channelId, 32) ?? hexToBytes(channelId), 32);
     uint256Bytes(cumulativeAmount, structInput, 64);
     digestInput.set(keccak(structInput), 34);
     return keccak(digestInput);
@@ -72,12 +80,12 @@ export function createVoucherVerifier(args: { chainId: number; verifyingContract
     cumulativeAmount: bigint;
     signature: `0x${string}`;
   }): `0x${string}` | undefined {
-    const signature = hexToBytes(voucher.signature);
-    if (signature.length !== 65) return undefined;
+    const signature = hexBuffer(voucher.signature, 65);
+    if (!signature) return undefined;
     const v = signature[64] ?? 0;
     if (v !== 27 && v !== 28) return undefined;
-    const s = BigInt(bytesToHex(signature.subarray(32, 64)));
-    if (s === 0n || s > HALF_N) return undefined;
+    const s = signature.subarray(32, 64);
+    if (s.equals(ZERO32) || s.compare(HALF_N) > 0) return undefined;
     try {
       const publicKey = secp256k1.ecdsaRecover(
         signature.subarray(0, 64),
@@ -85,7 +93,8 @@ export function createVoucherVerifier(args: { chainId: number; verifyingContract
         digest(voucher.channelId, voucher.cumulativeAmount),
         false,
       );
-      return bytesToHex(keccak(publicKey.subarray(1)).subarray(12));
+      const hash = keccak(publicKey.subarray(1));
+      return `0x${Buffer.from(hash.buffer, hash.byteOffset + 12, 20).toString("hex")}`;
     } catch {
       return undefined;
     }
