@@ -203,7 +203,7 @@ export function chatRoute(deps: ChatRouteDeps) {
             charged: outcome.charged,
           });
         } catch (error) {
-          releasePayment({ payment: paid, ledger: deps.ledger });
+          await releasePayment({ payment: paid, ledger: deps.ledger });
           if (controller.signal.aborted) return;
           const known =
             error instanceof BaseError
@@ -213,7 +213,7 @@ export function chatRoute(deps: ChatRouteDeps) {
         }
       });
     } catch (error) {
-      const response = failedResponse(c, error, payment, deps.ledger);
+      const response = await failedResponse(c, error, payment, deps.ledger);
       deps.metrics.observe({
         route: "chat",
         status: response.status,

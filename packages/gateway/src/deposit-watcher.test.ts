@@ -34,8 +34,8 @@ test("a deposit credits its account exactly once; a restarted watcher resumes wi
   const watcher = s.watcher();
   assert.equal(await watcher.scan(), 1);
   assert.equal(await watcher.scan(), 0);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 7_000_000n);
-  const [entry] = s.ledger.entries(address("client-1"));
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 7_000_000n);
+  const [entry] = await s.ledger.entries(address("client-1"));
   assert.equal(entry?.reason, "deposit");
   assert.match(entry?.ref ?? "", new RegExp(`^${first.txHash}:\\d+$`));
 
@@ -44,12 +44,12 @@ test("a deposit credits its account exactly once; a restarted watcher resumes wi
   const restarted = s.watcher();
   s.calls.length = 0;
   assert.equal(await restarted.scan(), 1);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 7_000_000n);
-  assert.equal(s.ledger.balanceOf(address("client-2")), 3_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 7_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 3_000_000n);
   const [[from]] = getLogsRanges() as [[bigint, bigint]];
   assert.ok(from > first.block, "the restarted watcher scans from its saved cursor, not from the start");
   assert.equal(await s.watcher().scan(), 0);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 7_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 7_000_000n);
 });
 
 test("a deposit credits only once it has the configured number of confirmations", async () => {
@@ -58,12 +58,12 @@ test("a deposit credits only once it has the configured number of confirmations"
   assert.equal(await watcher.scan(), 0);
   await s.t.testClient.mine({ blocks: 2 });
   assert.equal(await watcher.scan(), 0, "two blocks on top are not three confirmations");
-  assert.equal(s.ledger.balanceOf(address("client-1")), 0n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 0n);
   for (const [, to] of getLogsRanges()) assert.ok(to < made.block, `scanned up to ${to}, not yet confirmed`);
   await s.t.testClient.mine({ blocks: 1 });
   assert.equal(await s.t.publicClient.getBlockNumber(), made.block + 3n);
   assert.equal(await watcher.scan(), 1);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 5_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 5_000_000n);
   assert.equal(getLogsRanges().at(-1)?.[1], made.block, "scanned exactly up to head - confirmations");
 });
 
@@ -82,7 +82,7 @@ test("a scan over more than maxRange blocks uses bounded getLogs calls, saves th
   assert.equal(afterFailure.length, 2);
   assert.deepEqual(afterFailure[0], [start, start + 9n]);
   assert.ok(early.block <= start + 9n);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 1_000_000n);
 
   s.calls.length = 0;
   assert.equal(await s.watcher({ maxRange: 10 }).scan(), 1);
@@ -92,8 +92,8 @@ test("a scan over more than maxRange blocks uses bounded getLogs calls, saves th
   for (const [from, to] of ranges) assert.ok(to - from + 1n <= 10n, `range ${from}..${to} exceeds maxRange`);
   for (let i = 1; i < ranges.length; i++) assert.equal(ranges[i]?.[0], (ranges[i - 1]?.[1] ?? 0n) + 1n);
   assert.ok(late.block <= head);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n);
-  assert.equal(s.ledger.balanceOf(address("client-2")), 2_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 1_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 2_000_000n);
 });
 
 test("a reorg that drops a credited deposit takes the credit back and credits the deposit that replaced it", async () => {
@@ -103,7 +103,7 @@ test("a reorg that drops a credited deposit takes the credit back and credits th
   const vanished = await deposit("client-1", 4_000_000n);
   await s.t.testClient.mine({ blocks: 2 });
   assert.equal(await watcher.scan(), 1);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 4_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 4_000_000n);
 
   // Another history from the snapshot on: client-2 deposits instead, and the chain grows past the old head.
   await revert();
@@ -115,9 +115,9 @@ test("a reorg that drops a credited deposit takes the credit back and credits th
     "the old deposit's height exists again with other contents",
   );
   assert.equal(await watcher.scan(), 1);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 0n, "the vanished deposit is no longer credited");
-  assert.equal(s.ledger.balanceOf(address("client-2")), 6_000_000n);
-  const reasons = s.ledger.entries(address("client-1")).map((e) => [e.reason, e.delta]);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 0n, "the vanished deposit is no longer credited");
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 6_000_000n);
+  const reasons = (await s.ledger.entries(address("client-1"))).map((e) => [e.reason, e.delta]);
   assert.deepEqual(reasons, [
     ["deposit_reverted", -4_000_000n],
     ["deposit", 4_000_000n],
@@ -125,5 +125,5 @@ test("a reorg that drops a credited deposit takes the credit back and credits th
   assert.ok(replacement.block >= vanished.block);
   // The replacement is credited once, and a later scan changes nothing.
   assert.equal(await s.watcher().scan(), 0);
-  assert.equal(s.ledger.balanceOf(address("client-2")), 6_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 6_000_000n);
 });

@@ -204,8 +204,11 @@ for (const backend of backends) {
       [
         "api_keys",
         "balances",
-        "deposit_cursor",
+        "deposit_blocks",
+        "deposit_credits",
+        "deposit_scan",
         "holds",
+        "key_nonces",
         "ledger",
         "paid_requests",
         "refund_credits",
