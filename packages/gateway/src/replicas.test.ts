@@ -91,6 +91,7 @@ test("two gateway processes on one Postgres drain one prepaid key: never below z
   }
   const served = outcomes.filter((o) => o.status === 200);
   const refused = outcomes.filter((o) => o.status !== 200);
+  t.diagnostic(`${served.length} answered, ${refused.length} refused over ${outcomes.length / 6} rounds`);
   assert.ok(served.length >= 4, `only ${served.length} answers`);
   assert.ok(refused.length >= 6, "the balance ran out");
   for (const o of refused) assert.deepEqual([o.status, o.code], [402, "insufficient_balance"]);
