@@ -127,3 +127,23 @@ test("a reorg that drops a credited deposit takes the credit back and credits th
   assert.equal(await s.watcher().scan(), 0);
   assert.equal(await s.ledger.balanceOf(address("client-2")), 6_000_000n);
 });
+
+test("replicas: watchers scanning one store at once credit each deposit once and the cursor only moves forward", async () => {
+  for (let i = 0; i < 3; i++) await deposit("client-1", 1_000_000n);
+  await deposit("client-2", 2_000_000n);
+  // Small ranges, so the watchers interleave range by range.
+  const watchers = Array.from({ length: 3 }, () => s.watcher({ maxRange: 2 }));
+  const credited = await Promise.all(watchers.map((w) => w.scan()));
+  assert.equal(
+    credited.reduce((a, b) => a + b, 0),
+    4,
+    `each deposit credited by exactly one watcher (${credited})`,
+  );
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 3_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 2_000_000n);
+  const [cursor] = await s.store.query<{ block: string }>("SELECT block FROM deposit_scan");
+  assert.equal(BigInt(cursor?.block ?? "0"), await s.t.publicClient.getBlockNumber());
+  await deposit("client-2", 1n);
+  assert.deepEqual((await Promise.all(watchers.map((w) => w.scan()))).sort(), [0, 0, 1]);
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 2_000_001n);
+});

@@ -151,7 +151,7 @@ for (const backend of backends) {
     assert.equal(BigInt(ledger?.created_at ?? ""), bigintMax);
     assert.equal(ledger?.ref, null);
     await assert.rejects(
-      store.query("INSERT INTO balances (owner, balance) VALUES ($1, $2)", ["0xcc", -1n]),
+      store.query("INSERT INTO holds (owner, amount, replica, created_at) VALUES ($1, $2, 'r', 0)", ["0xcc", -1n]),
       (e) => sqlState(e) === "23514",
     );
     const again = await reopen();
