@@ -51,3 +51,13 @@ export async function openTestStore(options: { stateDir: string }): Promise<Gate
   if (!existsSync(join(dataDir, "PG_VERSION"))) cpSync(await pgliteTemplate(), dataDir, { recursive: true });
   return createPgliteStore({ dataDir });
 }
+
+/**
+ * A new gateway state folder whose embedded database is already created and migrated (copied from
+ * the template), so `createGateway({ stateDir })` in a test skips the seconds of initdb.
+ */
+export async function gatewayStateDir(prefix = "verity-gateway-"): Promise<string> {
+  const stateDir = mkdtempSync(join(tmpdir(), prefix));
+  cpSync(await pgliteTemplate(), join(stateDir, PGLITE_FOLDER), { recursive: true });
+  return stateDir;
+}
