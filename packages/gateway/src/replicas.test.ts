@@ -119,5 +119,8 @@ test("two gateway processes on one Postgres drain one prepaid key: never below z
     replicasOfHolds.map((r) => r.payer),
     [net.t.account("client-1").address.toLowerCase()],
   );
+  // Each replica paid the provider from its own payer key: one channel per replica.
+  const channels = await store.query<{ channel_id: string }>("SELECT DISTINCT channel_id FROM paid_requests");
+  assert.equal(channels.length, 2, "two replicas, two payer channels");
   for (const r of replicas) assert.equal(await r.stop(), 0);
 });
