@@ -1,7 +1,4 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
@@ -12,6 +9,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
+import { gatewayStateDir } from "./store/store-testing.ts";
 import { createTestKey, fundedKey, keyBalance } from "./testing.ts";
 
 let t: TestChain;
@@ -73,7 +71,7 @@ before(async () => {
     deployment,
     provider: t.edr.provider,
     account: privateKeyToAccount(t.account("gateway").privateKey),
-    stateDir: mkdtempSync(join(tmpdir(), "verity-keys-attack-")),
+    stateDir: await gatewayStateDir("verity-keys-attack-"),
     indexerPollMs: 50,
     probeIntervalMs: 200,
   });

@@ -1,25 +1,38 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
-import { openDatabase } from "@verity/chain";
+import { after, test } from "node:test";
 import { type BaseError, type KeyScope, keyScopeResources, keyStatement } from "@verity/core";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
 import { createApiKeys } from "./api-keys.ts";
 import { createPrepaidLedger } from "./prepaid-ledger.ts";
+import type { GatewayStore } from "./store/index.ts";
+import { openTestStore } from "./store/store-testing.ts";
 
 const gateway = privateKeyToAccount(generatePrivateKey()).address;
 const owner = privateKeyToAccount(generatePrivateKey());
 const HOST = "gateway.example:8546";
 
-function setup(path = ":memory:") {
-  const db = openDatabase(path);
-  const keys = createApiKeys({ db, chainId: 31337, gateway, domains: () => [HOST] });
-  const ledger = createPrepaidLedger({ db, ...keys.ledgerHooks });
-  return { db, keys, ledger };
+const scratch = mkdtempSync(join(tmpdir(), "verity-keys-test-"));
+const stores: GatewayStore[] = [];
+after(async () => {
+  for (const store of stores) await store.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+let n = 0;
+async function freshStore(): Promise<GatewayStore> {
+  const store = await openTestStore({ stateDir: join(scratch, `s${++n}`) });
+  stores.push(store);
+  return store;
+}
+
+async function setup() {
+  const store = await freshStore();
+  const keys = createApiKeys({ store, chainId: 31337, gateway, domains: () => [HOST] });
+  const ledger = createPrepaidLedger({ store, ...keys.ledgerHooks });
+  return { store, keys, ledger };
 }
 
 async function signIn(
@@ -34,7 +47,7 @@ async function signIn(
     issuedAt?: Date;
   } = {},
 ) {
-  const { nonce } = keys.issueNonce();
+  const { nonce } = await keys.issueNonce();
   const message = createSiweMessage({
     address: overrides.address ?? owner.address,
     chainId: overrides.chainId ?? 31337,
@@ -54,17 +67,17 @@ async function signIn(
 const code = (expected: string) => (e: BaseError) => e.code === expected;
 
 test("a signed sign-in mints a key for its owner; the key authenticates, unknown ones do not", async () => {
-  const { keys } = setup();
+  const { keys } = await setup();
   const { key, apiKey } = await keys.mint({ ...(await signIn(keys, { scope: { label: "laptop" } })) });
   assert.match(key, /^vk_/);
   assert.equal(apiKey.owner, owner.address.toLowerCase());
   assert.equal(apiKey.scope.label, "laptop");
-  assert.equal(keys.authenticate(key).id, apiKey.id);
-  assert.throws(() => keys.authenticate("vk_nope"), code("invalid_api_key"));
+  assert.equal((await keys.authenticate(key)).id, apiKey.id);
+  await assert.rejects(keys.authenticate("vk_nope"), code("invalid_api_key"));
 });
 
 test("a sign-in is refused for a wrong signer, chain, domain, gateway, time, scope or a reused nonce", async () => {
-  const { keys } = setup();
+  const { keys } = await setup();
   const thief = privateKeyToAccount(generatePrivateKey());
   await assert.rejects(keys.mint({ ...(await signIn(keys, { signer: thief })) }), code("key_proof_invalid"));
   await assert.rejects(keys.mint({ ...(await signIn(keys, { chainId: 1 })) }), code("wrong_chain"));
@@ -112,7 +125,7 @@ test("a sign-in is refused for a wrong signer, chain, domain, gateway, time, sco
     code("key_proof_invalid"),
   );
   // A nonce this gateway never issued (well-formed, wrong HMAC), and one that expired.
-  const issued = keys.issueNonce().nonce;
+  const issued = (await keys.issueNonce()).nonce;
   const forgedNonce = `${issued.slice(0, 28)}${"0".repeat(32)}`;
   const forged = (await signIn(keys)).message.replace(/Nonce: .*/, `Nonce: ${forgedNonce}`);
   await assert.rejects(
@@ -121,7 +134,7 @@ test("a sign-in is refused for a wrong signer, chain, domain, gateway, time, sco
   );
   let clock = Date.now();
   const clocked = createApiKeys({
-    db: openDatabase(":memory:"),
+    store: await freshStore(),
     chainId: 31337,
     gateway,
     domains: () => [HOST],
@@ -153,27 +166,32 @@ test("a sign-in is refused for a wrong signer, chain, domain, gateway, time, sco
 });
 
 test("a spend limit counts open holds and settled charges; a model list and an expiry are enforced", async () => {
-  const { keys, ledger } = setup();
-  ledger.credit({ owner: owner.address, amount: 10_000n, ref: "d1" });
+  const { keys, ledger } = await setup();
+  await ledger.credit({ owner: owner.address, amount: 10_000n, ref: "d1" });
   const { key, apiKey } = await keys.mint({
     ...(await signIn(keys, { scope: { spendLimit: 1_000n, models: ["tiny"] } })),
   });
-  const k = keys.authenticate(key);
+  const k = await keys.authenticate(key);
   assert.throws(() => keys.authorize(k, { model: "big" }), code("api_key_model_not_allowed"));
   keys.authorize(k, { model: "tiny" });
-  const first = ledger.hold(owner.address, 700n, apiKey.id);
-  assert.throws(() => ledger.hold(owner.address, 400n, apiKey.id), code("api_key_spend_limit"));
-  assert.equal(ledger.balanceOf(owner.address), 9_300n, "a refused hold changes nothing");
-  ledger.settle(first, 300n, "r1");
-  assert.equal(keys.authenticate(key).spent, 300n);
-  const second = ledger.hold(owner.address, 700n, apiKey.id);
-  assert.throws(() => ledger.hold(owner.address, 1n, apiKey.id), code("api_key_spend_limit"));
-  ledger.release(second);
-  assert.equal(ledger.balanceOf(owner.address), 9_700n);
+  const first = await ledger.hold(owner.address, 700n, apiKey.id);
+  await assert.rejects(ledger.hold(owner.address, 400n, apiKey.id), code("api_key_spend_limit"));
+  assert.equal(await ledger.balanceOf(owner.address), 9_300n, "a refused hold changes nothing");
+  await ledger.settle(first, 300n, "r1");
+  assert.equal((await keys.authenticate(key)).spent, 300n);
+  const second = await ledger.hold(owner.address, 700n, apiKey.id);
+  await assert.rejects(ledger.hold(owner.address, 1n, apiKey.id), code("api_key_spend_limit"));
+  await ledger.release(second);
+  assert.equal(await ledger.balanceOf(owner.address), 9_700n);
+  // Holds racing for the last of the limit: the key row's lock lets them through one at a time.
+  const racing = await Promise.allSettled(
+    Array.from({ length: 10 }, () => ledger.hold(owner.address, 300n, apiKey.id)),
+  );
+  assert.equal(racing.filter((o) => o.status === "fulfilled").length, 2, "300 spent + 2 × 300 ≤ 1,000");
 
   let now = Date.now();
   const clocked = createApiKeys({
-    db: openDatabase(":memory:"),
+    store: await freshStore(),
     chainId: 31337,
     gateway,
     domains: () => [HOST],
@@ -182,52 +200,43 @@ test("a spend limit counts open holds and settled charges; a model list and an e
   const expiring = await clocked.mint({
     ...(await signIn(clocked, { scope: { expiresAt: Math.floor(now / 1000) + 60 } })),
   });
-  clocked.authenticate(expiring.key);
+  await clocked.authenticate(expiring.key);
   now += 61_000;
-  assert.throws(() => clocked.authenticate(expiring.key), code("api_key_expired"));
+  await assert.rejects(clocked.authenticate(expiring.key), code("api_key_expired"));
 });
 
 test("owners list and revoke keys; a scoped key sees and revokes only itself", async () => {
-  const { keys } = setup();
+  const { keys } = await setup();
   const full = await keys.mint({ ...(await signIn(keys)) });
   const agent = await keys.mint({ ...(await signIn(keys, { scope: { spendLimit: 5n } })) });
   const other = privateKeyToAccount(generatePrivateKey());
   const stranger = await keys.mint({ ...(await signIn(keys, { signer: other, address: other.address })) });
   assert.deepEqual(
-    keys
-      .list(keys.authenticate(full.key))
-      .map((k) => k.id)
-      .sort(),
+    (await keys.list(await keys.authenticate(full.key))).map((k) => k.id).sort(),
     [full.apiKey.id, agent.apiKey.id].sort(),
   );
   assert.deepEqual(
-    keys.list(keys.authenticate(agent.key)).map((k) => k.id),
+    (await keys.list(await keys.authenticate(agent.key))).map((k) => k.id),
     [agent.apiKey.id],
   );
-  assert.throws(
-    () => keys.revoke({ actor: keys.authenticate(agent.key), id: full.apiKey.id }),
+  await assert.rejects(
+    keys.revoke({ actor: await keys.authenticate(agent.key), id: full.apiKey.id }),
     code("api_key_scope_forbidden"),
   );
-  assert.throws(() => keys.revoke({ actor: keys.authenticate(full.key), id: stranger.apiKey.id }), code("not_found"));
-  keys.revoke({ actor: keys.authenticate(full.key), id: agent.apiKey.id });
-  assert.throws(() => keys.authenticate(agent.key), code("api_key_revoked"));
-  keys.authenticate(stranger.key);
+  await assert.rejects(
+    keys.revoke({ actor: await keys.authenticate(full.key), id: stranger.apiKey.id }),
+    code("not_found"),
+  );
+  await keys.revoke({ actor: await keys.authenticate(full.key), id: agent.apiKey.id });
+  await assert.rejects(keys.authenticate(agent.key), code("api_key_revoked"));
+  await keys.authenticate(stranger.key);
 });
 
-test("keys minted without proof by an earlier version are revoked as unproven on upgrade", () => {
-  const path = join(mkdtempSync(join(tmpdir(), "verity-keys-")), "gateway.sqlite");
-  const old = openDatabase(path);
-  old.exec(
-    "CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, label TEXT, created_at INTEGER NOT NULL)",
-  );
-  old
-    .prepare("INSERT INTO api_keys VALUES (?, ?, ?, ?)")
-    .run(createHash("sha256").update("vk_old").digest("hex"), owner.address.toLowerCase(), null, 1);
-  old.close();
-  const { keys } = setup(path);
-  const db = openDatabase(path);
-  const row = db.prepare("SELECT id, revoked_reason FROM api_keys").get() as { id: string; revoked_reason: string };
-  assert.equal(row.revoked_reason, "unproven");
-  assert.match(row.id, /^key_/);
-  assert.throws(() => keys.authenticate("vk_old"), code("api_key_revoked"));
+test("one sign-in sent twice at once mints one key: the nonce is consumed by one conditional update", async () => {
+  const { keys } = await setup();
+  const signed = await signIn(keys);
+  const outcomes = await Promise.allSettled([keys.mint({ ...signed }), keys.mint({ ...signed })]);
+  assert.equal(outcomes.filter((o) => o.status === "fulfilled").length, 1);
+  const refused = outcomes.find((o) => o.status === "rejected");
+  assert.equal((refused?.reason as BaseError | undefined)?.code, "key_nonce_invalid");
 });

@@ -1,6 +1,4 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import type { DatabaseSync } from "node:sqlite";
-import { inTransaction } from "@verity/chain";
 import {
   AuthError,
   isFullKeyScope,
@@ -13,6 +11,7 @@ import {
 import { type PublicClient, verifyMessage } from "viem";
 import { createSiweMessage, parseSiweMessage } from "viem/siwe";
 import type { PrepaidLedgerHooks } from "./prepaid-ledger.ts";
+import type { GatewayStore, StoreQueryable } from "./store/index.ts";
 
 /** One API key as its owner sees it (never the secret: only its hash is stored). */
 export type ApiKey = {
@@ -33,9 +32,9 @@ type Row = {
   spend_limit: string | null;
   spent: string;
   models: string | null;
-  expires_at: number | null;
-  created_at: number;
-  revoked_at: number | null;
+  expires_at: string | null;
+  created_at: string;
+  revoked_at: string | null;
   revoked_reason: string | null;
 };
 
@@ -47,15 +46,13 @@ const nonceError = () =>
     hint: "Ask POST /v1/keys/nonce for a fresh nonce",
   });
 
-/** The gateway's nonce secret, made once and kept in its database (shared by its replicas). */
-function nonceSecret(db: DatabaseSync): Buffer {
-  db.prepare("INSERT INTO key_nonce_secret (id, secret) VALUES (1, ?) ON CONFLICT (id) DO NOTHING").run(
+/** The gateway's nonce secret, made once and kept in its store (so its replicas share it). */
+async function nonceSecret(store: GatewayStore): Promise<Buffer> {
+  await store.query("INSERT INTO key_nonce_secret (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [
     randomBytes(32).toString("hex"),
-  );
-  return Buffer.from(
-    (db.prepare("SELECT secret FROM key_nonce_secret WHERE id = 1").get() as { secret: string }).secret,
-    "hex",
-  );
+  ]);
+  const [row] = await store.query<{ secret: string }>("SELECT secret FROM key_nonce_secret WHERE id = 1");
+  return Buffer.from(row?.secret ?? "", "hex");
 }
 
 const nonceMac = (secret: Buffer, body: string) => createHmac("sha256", secret).update(body).digest("hex").slice(0, 32);
@@ -84,7 +81,7 @@ function toApiKey(row: Row): ApiKey {
   const scope: KeyScope = {
     ...(row.spend_limit === null ? {} : { spendLimit: BigInt(row.spend_limit) }),
     ...(row.models === null ? {} : { models: JSON.parse(row.models) as string[] }),
-    ...(row.expires_at === null ? {} : { expiresAt: row.expires_at }),
+    ...(row.expires_at === null ? {} : { expiresAt: Number(row.expires_at) }),
     ...(row.label === null ? {} : { label: row.label }),
   };
   return {
@@ -92,39 +89,10 @@ function toApiKey(row: Row): ApiKey {
     owner: row.owner as `0x${string}`,
     scope,
     spent: BigInt(row.spent),
-    createdAt: row.created_at,
-    ...(row.revoked_at === null ? {} : { revokedAt: row.revoked_at }),
+    createdAt: Number(row.created_at),
+    ...(row.revoked_at === null ? {} : { revokedAt: Number(row.revoked_at) }),
     ...(row.revoked_reason === null ? {} : { revokedReason: row.revoked_reason as "owner" | "unproven" }),
   };
-}
-
-/** Creates the key tables, and revokes (reason `unproven`) every key an earlier version minted without proof. */
-function migrate(db: DatabaseSync, now: number): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS api_keys (key_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, label TEXT, created_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS key_nonces_used (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS key_nonce_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
-  `);
-  const columns = new Set((db.prepare("PRAGMA table_info(api_keys)").all() as { name: string }[]).map((c) => c.name));
-  const add: [string, string][] = [
-    ["id", "TEXT"],
-    ["spend_limit", "TEXT"],
-    ["spent", "TEXT NOT NULL DEFAULT '0'"],
-    ["models", "TEXT"],
-    ["expires_at", "INTEGER"],
-    ["revoked_at", "INTEGER"],
-    ["revoked_reason", "TEXT"],
-    ["proof", "TEXT"],
-  ];
-  inTransaction(db, () => {
-    for (const [name, type] of add) if (!columns.has(name)) db.exec(`ALTER TABLE api_keys ADD COLUMN ${name} ${type}`);
-    db.prepare("UPDATE api_keys SET id = 'key_' || substr(key_hash, 1, 16) WHERE id IS NULL").run();
-    db.prepare(
-      "UPDATE api_keys SET revoked_at = ?, revoked_reason = 'unproven' WHERE proof IS NULL AND revoked_at IS NULL",
-    ).run(now);
-    db.exec("CREATE UNIQUE INDEX IF NOT EXISTS api_keys_id ON api_keys (id)");
-    db.exec("CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys (owner)");
-  });
 }
 
 /**
@@ -134,7 +102,7 @@ function migrate(db: DatabaseSync, now: number): void {
  * prepaid balance, within that scope, until it expires or the owner revokes it.
  */
 export function createApiKeys(options: {
-  db: DatabaseSync;
+  store: GatewayStore;
   chainId: number;
   gateway: `0x${string}`;
   /** Verifies contract-wallet (ERC-1271) signatures when plain ECDSA recovery does not match. */
@@ -150,13 +118,13 @@ export function createApiKeys(options: {
   clockSkewMs?: number;
   now?: () => number;
 }) {
-  const { db } = options;
+  const { store } = options;
   const now = options.now ?? Date.now;
   const nonceTtl = options.nonceTtlMs ?? 5 * 60_000;
   const skew = options.clockSkewMs ?? 5 * 60_000;
-  migrate(db, now());
-  const secret = nonceSecret(db);
-  const byId = (id: string) => db.prepare("SELECT * FROM api_keys WHERE id = ?").get(id) as Row | undefined;
+  const byId = async (id: string, tx: StoreQueryable = store, lock = "") =>
+    (await tx.query<Row>(`SELECT * FROM api_keys WHERE id = $1${lock}`, [id]))[0];
+  const secret = nonceSecret(store);
 
   const proofError = (message: string, hint?: string) =>
     new AuthError(message, {
@@ -170,12 +138,13 @@ export function createApiKeys(options: {
      * under the gateway's secret), so issuing costs nothing and cannot be flooded; it is recorded
      * only when a key is minted with it, which makes it single-use.
      */
-    issueNonce(): { nonce: string; issuedAt: string; expiresAt: string } {
+    async issueNonce(): Promise<{ nonce: string; issuedAt: string; expiresAt: string }> {
       const at = now();
+      const key = await secret;
       const expires = at + nonceTtl;
       const body = `${expires.toString(16).padStart(12, "0")}${randomBytes(8).toString("hex")}`;
       return {
-        nonce: `${body}${nonceMac(secret, body)}`,
+        nonce: `${body}${nonceMac(key, body)}`,
         issuedAt: new Date(at).toISOString(),
         expiresAt: new Date(expires).toISOString(),
       };
@@ -242,8 +211,11 @@ export function createApiKeys(options: {
       if (siwe.expirationTime && siwe.expirationTime.getTime() <= at)
         throw proofError("The sign-in message has expired");
       if (siwe.notBefore && siwe.notBefore.getTime() > at) throw proofError("The sign-in message is not valid yet");
-      const nonceExpiry = checkNonce({ secret, nonce: siwe.nonce, at });
-      if (nonceExpiry === undefined || db.prepare("SELECT 1 FROM key_nonces_used WHERE nonce = ?").get(siwe.nonce)) {
+      const nonceExpiry = checkNonce({ secret: await secret, nonce: siwe.nonce, at });
+      const reused =
+        nonceExpiry !== undefined &&
+        (await store.query("SELECT 1 FROM key_nonces_used WHERE nonce = $1", [siwe.nonce])).length > 0;
+      if (nonceExpiry === undefined || reused) {
         throw nonceError();
       }
       let parsed: ReturnType<typeof parseKeyScopeResources>;
@@ -276,34 +248,37 @@ export function createApiKeys(options: {
         throw proofError("The signature is not the owner's signature of this message", "Sign the exact message text");
       const key = `vk_${randomBytes(24).toString("base64url")}`;
       const id = `key_${randomBytes(8).toString("hex")}`;
-      const apiKey = inTransaction(db, () => {
-        db.prepare("DELETE FROM key_nonces_used WHERE expires_at <= ?").run(at);
-        const used = db
-          .prepare("INSERT INTO key_nonces_used (nonce, expires_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING")
-          .run(siwe.nonce as string, nonceExpiry);
-        if (Number(used.changes) !== 1) throw nonceError();
-        db.prepare(
-          `INSERT INTO api_keys (key_hash, id, owner, label, spend_limit, models, expires_at, created_at, proof)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          hashKey(key),
-          id,
-          owner.toLowerCase(),
-          scope.label ?? null,
-          scope.spendLimit?.toString() ?? null,
-          scope.models ? JSON.stringify(scope.models) : null,
-          scope.expiresAt ?? null,
-          at,
-          JSON.stringify({ message: args.message, signature: args.signature }),
+      const apiKey = await store.transaction(async (tx) => {
+        // The nonce is recorded as used by a primary-key insert: of two replicas minting with it, one wins.
+        await tx.query("DELETE FROM key_nonces_used WHERE expires_at <= $1", [at]);
+        const used = await tx.query(
+          "INSERT INTO key_nonces_used (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
+          [siwe.nonce as string, nonceExpiry],
         );
-        return toApiKey(byId(id) as Row);
+        if (used.length !== 1) throw nonceError();
+        await tx.query(
+          `INSERT INTO api_keys (key_hash, id, owner, label, spend_limit, models, expires_at, created_at, proof)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [
+            hashKey(key),
+            id,
+            owner.toLowerCase(),
+            scope.label ?? null,
+            scope.spendLimit?.toString() ?? null,
+            scope.models ? JSON.stringify(scope.models) : null,
+            scope.expiresAt ?? null,
+            at,
+            JSON.stringify({ message: args.message, signature: args.signature }),
+          ],
+        );
+        return toApiKey((await byId(id, tx)) as Row);
       });
       return { key, apiKey };
     },
 
     /** The key behind a bearer secret, or `invalid_api_key` / `api_key_revoked` / `api_key_expired` (401). */
-    authenticate(secret: string): ApiKey {
-      const row = db.prepare("SELECT * FROM api_keys WHERE key_hash = ?").get(hashKey(secret)) as Row | undefined;
+    async authenticate(secret: string): Promise<ApiKey> {
+      const [row] = await store.query<Row>("SELECT * FROM api_keys WHERE key_hash = $1", [hashKey(secret)]);
       if (!row) {
         throw new AuthError("Unknown API key", {
           code: "invalid_api_key",
@@ -341,17 +316,17 @@ export function createApiKeys(options: {
     },
 
     /** The keys a caller may see: all of the owner's for a full key, only itself for a scoped one. */
-    list(actor: ApiKey): ApiKey[] {
-      if (!isFullKeyScope(actor.scope)) return [toApiKey(byId(actor.id) as Row)];
-      const rows = db
-        .prepare("SELECT * FROM api_keys WHERE owner = ? ORDER BY created_at DESC")
-        .all(actor.owner) as Row[];
+    async list(actor: ApiKey): Promise<ApiKey[]> {
+      if (!isFullKeyScope(actor.scope)) return [toApiKey((await byId(actor.id)) as Row)];
+      const rows = await store.query<Row>("SELECT * FROM api_keys WHERE owner = $1 ORDER BY created_at DESC", [
+        actor.owner.toLowerCase(),
+      ]);
       return rows.map(toApiKey);
     },
 
     /** Revokes key `id` of the actor's owner (a scoped key may revoke only itself). Idempotent. */
-    revoke(args: { actor: ApiKey; id: string }): ApiKey {
-      const row = byId(args.id);
+    async revoke(args: { actor: ApiKey; id: string }): Promise<ApiKey> {
+      const row = await byId(args.id);
       if (!row || row.owner !== args.actor.owner.toLowerCase()) {
         throw new RequestError(`No key ${args.id} for this owner`, { code: "not_found" });
       }
@@ -361,25 +336,29 @@ export function createApiKeys(options: {
           hint: "Use a full key (no spend limit or model list) of the same owner",
         });
       }
-      db.prepare(
-        "UPDATE api_keys SET revoked_at = ?, revoked_reason = 'owner' WHERE id = ? AND revoked_at IS NULL",
-      ).run(now(), args.id);
-      return toApiKey(byId(args.id) as Row);
+      await store.query(
+        "UPDATE api_keys SET revoked_at = $1, revoked_reason = 'owner' WHERE id = $2 AND revoked_at IS NULL",
+        [now(), args.id],
+      );
+      return toApiKey((await byId(args.id)) as Row);
     },
 
     /**
      * Ledger hooks, run inside the ledger's transaction: a hold for a key with a spend limit fails
      * (and rolls back) when the key's charges plus its open holds would pass the limit; a settled
-     * charge adds to the key's spend.
+     * charge adds to the key's spend. The key's row is locked (`FOR UPDATE`) for the check, so holds
+     * for one key through several replicas take turns and cannot pass the limit together.
      */
     ledgerHooks: {
-      onHold(hold) {
+      async onHold(hold, tx) {
         if (!hold.keyId) return;
-        const row = byId(hold.keyId);
+        const row = await byId(hold.keyId, tx, " FOR UPDATE");
         if (!row?.spend_limit) return;
-        const open = (db.prepare("SELECT amount FROM holds WHERE key_id = ?").all(hold.keyId) as { amount: string }[])
-          .map((h) => BigInt(h.amount))
-          .reduce((a, b) => a + b, 0n);
+        const [sum] = await tx.query<{ open: string | null }>(
+          "SELECT SUM(amount) AS open FROM holds WHERE key_id = $1",
+          [hold.keyId],
+        );
+        const open = BigInt(sum?.open ?? "0");
         const limit = BigInt(row.spend_limit);
         if (BigInt(row.spent) + open > limit) {
           throw new AuthError(
@@ -392,11 +371,9 @@ export function createApiKeys(options: {
           );
         }
       },
-      onSettled({ hold, charged }) {
+      async onSettled({ hold, charged }, tx) {
         if (!hold.keyId || charged === 0n) return;
-        const row = byId(hold.keyId);
-        if (!row) return;
-        db.prepare("UPDATE api_keys SET spent = ? WHERE id = ?").run((BigInt(row.spent) + charged).toString(), row.id);
+        await tx.query("UPDATE api_keys SET spent = spent + $1 WHERE id = $2", [charged, hold.keyId]);
       },
     } satisfies PrepaidLedgerHooks,
   };

@@ -212,7 +212,7 @@ export function chatRoute(deps: ChatRouteDeps) {
             await settlePayment({ payment: paid, ledger: deps.ledger, x402: deps.x402, charge, ref: id });
             return;
           }
-          releasePayment({ payment: paid, ledger: deps.ledger });
+          await releasePayment({ payment: paid, ledger: deps.ledger });
           if (controller.signal.aborted) return;
           const known =
             error instanceof BaseError
@@ -222,7 +222,7 @@ export function chatRoute(deps: ChatRouteDeps) {
         }
       });
     } catch (error) {
-      const response = failedResponse(c, error, payment, deps.ledger);
+      const response = await failedResponse(c, error, payment, deps.ledger);
       deps.metrics.observe({
         route: "chat",
         status: response.status,

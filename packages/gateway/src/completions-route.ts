@@ -87,7 +87,7 @@ export function completionsRoute(deps: ChatRouteDeps) {
         },
       });
     } catch (error) {
-      return failedResponse(c, error, payment, deps.ledger);
+      return await failedResponse(c, error, payment, deps.ledger);
     }
   };
 }

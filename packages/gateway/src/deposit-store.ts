@@ -1,69 +1,103 @@
-import type { DatabaseSync } from "node:sqlite";
+import type { StoreQueryable } from "./store/index.ts";
 
 /** How far below the cursor range-end hashes are kept (far deeper than any reorg a chain survives). */
-const KEEP_RANGE_ENDS_BELOW = 4_096;
+const KEEP_RANGE_ENDS_BELOW = 4_096n;
 
 /** A deposit the watcher credited, with the block it was seen in (to take it back on a reorg). */
 export type StoredDeposit = { ref: string; account: string; amount: bigint; block: bigint; blockHash: string };
 
+type Cursor = { block: bigint; hash: string | null };
+
 /**
- * The deposit watcher's SQLite state: the scan cursor (last scanned block and its hash), the hashes
- * of blocks the watcher relies on (range ends and blocks with credited deposits) to find the common
- * ancestor after a reorg, and the credited deposits by block.
+ * The deposit watcher's state in the gateway store, per gateway address (replicas of one gateway
+ * share it): the scan cursor (last scanned block and its hash), the hashes of blocks the watcher
+ * relies on (range ends and blocks with credited deposits) to find the common ancestor after a
+ * reorg, and the credited deposits by block. Every call takes the `tx` (or store) to run on.
  */
-export function createDepositStore(db: DatabaseSync) {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS deposit_scan (id INTEGER PRIMARY KEY CHECK (id = 1), block TEXT NOT NULL, hash TEXT);
-    CREATE TABLE IF NOT EXISTS deposit_blocks (block INTEGER PRIMARY KEY, hash TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS deposit_credits (
-      ref TEXT PRIMARY KEY, account TEXT NOT NULL, amount TEXT NOT NULL, block INTEGER NOT NULL, block_hash TEXT NOT NULL
+export function createDepositStore(options: { gateway: `0x${string}` }) {
+  const gateway = options.gateway.toLowerCase();
+  /** A row of block -1 without a hash is the placeholder `lockCursor` creates: no cursor yet. */
+  const toCursor = (row: { block: string; hash: string | null } | undefined): Cursor | undefined =>
+    row && !(row.block === "-1" && row.hash === null) ? { block: BigInt(row.block), hash: row.hash } : undefined;
+
+  async function rememberBlock(tx: StoreQueryable, block: bigint, hash: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO deposit_blocks (gateway, block, hash) VALUES ($1, $2, $3)
+       ON CONFLICT (gateway, block) DO UPDATE SET hash = excluded.hash`,
+      [gateway, block, hash],
     );
-    CREATE INDEX IF NOT EXISTS deposit_credits_block ON deposit_credits (block);
-  `);
+  }
+
   return {
     /** The last scanned block and its hash, or undefined before the first range. */
-    cursor(): { block: bigint; hash: string | null } | undefined {
-      const row = db.prepare("SELECT block, hash FROM deposit_scan WHERE id = 1").get() as
-        | { block: string; hash: string | null }
-        | undefined;
-      return row ? { block: BigInt(row.block), hash: row.hash } : undefined;
-    },
-    /** Moves the cursor to `block` (its hash remembered, `null` for "before the first block"). */
-    setCursor(block: bigint, hash: string | null): void {
-      db.prepare(
-        "INSERT INTO deposit_scan (id, block, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET block = excluded.block, hash = excluded.hash",
-      ).run(block.toString(), hash);
-      if (hash !== null) this.rememberBlock(block, hash);
-      // Range ends far below the cursor are never needed to find a reorg's common ancestor.
-      db.prepare("DELETE FROM deposit_blocks WHERE block < ? AND block NOT IN (SELECT block FROM deposit_credits)").run(
-        Number(block) - KEEP_RANGE_ENDS_BELOW,
+    async cursor(tx: StoreQueryable): Promise<Cursor | undefined> {
+      return toCursor(
+        (
+          await tx.query<{ block: string; hash: string | null }>(
+            "SELECT block, hash FROM deposit_scan WHERE gateway = $1",
+            [gateway],
+          )
+        )[0],
       );
     },
-    rememberBlock(block: bigint, hash: string): void {
-      db.prepare(
-        "INSERT INTO deposit_blocks (block, hash) VALUES (?, ?) ON CONFLICT (block) DO UPDATE SET hash = excluded.hash",
-      ).run(Number(block), hash);
+    /**
+     * The cursor, its row locked until `tx` ends (created first when missing, so there is always a
+     * row to lock): a replica decides on it while the others wait.
+     */
+    async lockCursor(tx: StoreQueryable): Promise<Cursor | undefined> {
+      await tx.query(
+        "INSERT INTO deposit_scan (gateway, block, hash) VALUES ($1, -1, NULL) ON CONFLICT (gateway) DO NOTHING",
+        [gateway],
+      );
+      return toCursor(
+        (
+          await tx.query<{ block: string; hash: string | null }>(
+            "SELECT block, hash FROM deposit_scan WHERE gateway = $1 FOR UPDATE",
+            [gateway],
+          )
+        )[0],
+      );
     },
+    /** Moves the cursor to `block` (its hash remembered, `null` for "before the first block"). */
+    async setCursor(tx: StoreQueryable, block: bigint, hash: string | null): Promise<void> {
+      await tx.query(
+        `INSERT INTO deposit_scan (gateway, block, hash) VALUES ($1, $2, $3)
+         ON CONFLICT (gateway) DO UPDATE SET block = excluded.block, hash = excluded.hash`,
+        [gateway, block, hash],
+      );
+      if (hash !== null) await rememberBlock(tx, block, hash);
+      // Range ends far below the cursor are never needed to find a reorg's common ancestor.
+      await tx.query(
+        `DELETE FROM deposit_blocks WHERE gateway = $1 AND block < $2
+         AND block NOT IN (SELECT block FROM deposit_credits WHERE gateway = $1)`,
+        [gateway, block - KEEP_RANGE_ENDS_BELOW],
+      );
+    },
+    rememberBlock,
     /** Remembered blocks below `below`, newest first. */
-    blocksBelow(below: bigint): { block: bigint; hash: string }[] {
-      const rows = db
-        .prepare("SELECT block, hash FROM deposit_blocks WHERE block < ? ORDER BY block DESC")
-        .all(Number(below)) as { block: number; hash: string }[];
+    async blocksBelow(tx: StoreQueryable, below: bigint): Promise<{ block: bigint; hash: string }[]> {
+      const rows = await tx.query<{ block: string; hash: string }>(
+        "SELECT block, hash FROM deposit_blocks WHERE gateway = $1 AND block < $2 ORDER BY block DESC",
+        [gateway, below],
+      );
       return rows.map((r) => ({ block: BigInt(r.block), hash: r.hash }));
     },
-    recordCredit(d: StoredDeposit): void {
-      db.prepare(
-        "INSERT OR REPLACE INTO deposit_credits (ref, account, amount, block, block_hash) VALUES (?, ?, ?, ?, ?)",
-      ).run(d.ref, d.account.toLowerCase(), d.amount.toString(), Number(d.block), d.blockHash);
-      this.rememberBlock(d.block, d.blockHash);
+    async recordCredit(tx: StoreQueryable, d: StoredDeposit): Promise<void> {
+      await tx.query(
+        `INSERT INTO deposit_credits (ref, gateway, account, amount, block, block_hash) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (ref) DO UPDATE SET account = excluded.account, amount = excluded.amount,
+           block = excluded.block, block_hash = excluded.block_hash`,
+        [d.ref, gateway, d.account.toLowerCase(), d.amount, d.block, d.blockHash],
+      );
+      await rememberBlock(tx, d.block, d.blockHash);
     },
     /** Forgets every credit and remembered block above `block`; returns the forgotten credits. */
-    dropAbove(block: bigint): StoredDeposit[] {
-      const rows = db
-        .prepare("SELECT ref, account, amount, block, block_hash FROM deposit_credits WHERE block > ?")
-        .all(Number(block)) as { ref: string; account: string; amount: string; block: number; block_hash: string }[];
-      db.prepare("DELETE FROM deposit_credits WHERE block > ?").run(Number(block));
-      db.prepare("DELETE FROM deposit_blocks WHERE block > ?").run(Number(block));
+    async dropAbove(tx: StoreQueryable, block: bigint): Promise<StoredDeposit[]> {
+      const rows = await tx.query<{ ref: string; account: string; amount: string; block: string; block_hash: string }>(
+        "DELETE FROM deposit_credits WHERE gateway = $1 AND block > $2 RETURNING ref, account, amount, block, block_hash",
+        [gateway, block],
+      );
+      await tx.query("DELETE FROM deposit_blocks WHERE gateway = $1 AND block > $2", [gateway, block]);
       return rows.map((r) => ({
         ref: r.ref,
         account: r.account,

@@ -1,20 +1,21 @@
 /**
  * Test scene for the deposit watcher: a real EDR chain with the contracts deployed, a gateway
- * address, and a watcher + prepaid ledger on a real SQLite file. `watcher()` opens a fresh watcher
- * on the same file (a restart). The public client goes through a transport that records every
+ * address, and a watcher + prepaid ledger on a real gateway store (PGlite). `watcher()` opens a
+ * fresh watcher on the same store (a restart). The public client goes through a transport that records every
  * JSON-RPC call the watcher makes (the chain still answers each one) and can fail a chosen one.
  */
 
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DatabaseSync } from "node:sqlite";
-import { deploy, openDatabase } from "@verity/chain";
+import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
 import type { Deployment } from "@verity/core";
 import { createPublicClient, custom, type EIP1193Provider, type PublicClient } from "viem";
 import { createDepositWatcher, type DepositWatcherOptions } from "./deposit-watcher.ts";
 import { createPrepaidLedger, type PrepaidLedger } from "./prepaid-ledger.ts";
+import type { GatewayStore } from "./store/index.ts";
+import { openTestStore } from "./store/store-testing.ts";
 
 export type RpcCall = { method: string; params: unknown };
 
@@ -22,7 +23,7 @@ export type DepositScene = {
   t: TestChain;
   deployment: Deployment;
   gateway: `0x${string}`;
-  db: DatabaseSync;
+  store: GatewayStore;
   ledger: PrepaidLedger;
   calls: RpcCall[];
   /** Makes the next call of `method` fail (after `skip` successful ones). */
@@ -36,8 +37,9 @@ export async function createDepositScene(): Promise<DepositScene> {
   const deployment = await deploy({ provider: t.edr.provider, deployer: t.account("deployer").privateKey });
   const contract = deployment.contracts.GatewayDeposits;
   if (!contract) throw new Error("the deployment has no GatewayDeposits");
-  const db = openDatabase(join(mkdtempSync(join(tmpdir(), "verity-deposits-")), "gateway.sqlite"));
-  const ledger = createPrepaidLedger({ db });
+  const stateDir = mkdtempSync(join(tmpdir(), "verity-deposits-"));
+  const store = await openTestStore({ stateDir });
+  const ledger = createPrepaidLedger({ store });
   const calls: RpcCall[] = [];
   const failures: { method: string; skip: number }[] = [];
   const recording: EIP1193Provider = {
@@ -61,7 +63,7 @@ export async function createDepositScene(): Promise<DepositScene> {
     t,
     deployment,
     gateway,
-    db,
+    store,
     ledger,
     calls,
     failNext(method, skip = 0) {
@@ -69,7 +71,7 @@ export async function createDepositScene(): Promise<DepositScene> {
     },
     watcher: (options = {}) =>
       createDepositWatcher({
-        db,
+        store,
         ledger,
         publicClient: publicClient as PublicClient,
         depositsContract: contract.address,
@@ -79,8 +81,9 @@ export async function createDepositScene(): Promise<DepositScene> {
         ...options,
       }),
     close: async () => {
-      db.close();
+      await store.close();
       await t.close();
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

@@ -34,8 +34,8 @@ test("a deposit credits its account exactly once; a restarted watcher resumes wi
   const watcher = s.watcher();
   assert.equal(await watcher.scan(), 1);
   assert.equal(await watcher.scan(), 0);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 7_000_000n);
-  const [entry] = s.ledger.entries(address("client-1"));
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 7_000_000n);
+  const [entry] = await s.ledger.entries(address("client-1"));
   assert.equal(entry?.reason, "deposit");
   assert.match(entry?.ref ?? "", new RegExp(`^${first.txHash}:\\d+$`));
 
@@ -44,12 +44,12 @@ test("a deposit credits its account exactly once; a restarted watcher resumes wi
   const restarted = s.watcher();
   s.calls.length = 0;
   assert.equal(await restarted.scan(), 1);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 7_000_000n);
-  assert.equal(s.ledger.balanceOf(address("client-2")), 3_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 7_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 3_000_000n);
   const [[from]] = getLogsRanges() as [[bigint, bigint]];
   assert.ok(from > first.block, "the restarted watcher scans from its saved cursor, not from the start");
   assert.equal(await s.watcher().scan(), 0);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 7_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 7_000_000n);
 });
 
 test("a deposit credits only once it has the configured number of confirmations", async () => {
@@ -58,12 +58,12 @@ test("a deposit credits only once it has the configured number of confirmations"
   assert.equal(await watcher.scan(), 0);
   await s.t.testClient.mine({ blocks: 2 });
   assert.equal(await watcher.scan(), 0, "two blocks on top are not three confirmations");
-  assert.equal(s.ledger.balanceOf(address("client-1")), 0n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 0n);
   for (const [, to] of getLogsRanges()) assert.ok(to < made.block, `scanned up to ${to}, not yet confirmed`);
   await s.t.testClient.mine({ blocks: 1 });
   assert.equal(await s.t.publicClient.getBlockNumber(), made.block + 3n);
   assert.equal(await watcher.scan(), 1);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 5_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 5_000_000n);
   assert.equal(getLogsRanges().at(-1)?.[1], made.block, "scanned exactly up to head - confirmations");
 });
 
@@ -88,7 +88,7 @@ test("a scan over more than maxRange blocks uses bounded getLogs calls, saves th
   );
   assert.deepEqual(afterFailure[0], [start, start + 9n]);
   assert.ok(early.block <= start + 9n);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 1_000_000n);
 
   s.calls.length = 0;
   assert.equal(await s.watcher({ maxRange: 10 }).scan(), 1);
@@ -98,8 +98,8 @@ test("a scan over more than maxRange blocks uses bounded getLogs calls, saves th
   for (const [from, to] of ranges) assert.ok(to - from + 1n <= 10n, `range ${from}..${to} exceeds maxRange`);
   for (let i = 1; i < ranges.length; i++) assert.equal(ranges[i]?.[0], (ranges[i - 1]?.[1] ?? 0n) + 1n);
   assert.ok(late.block <= head);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n);
-  assert.equal(s.ledger.balanceOf(address("client-2")), 2_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 1_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 2_000_000n);
 });
 
 test("a reorg that drops a credited deposit takes the credit back and credits the deposit that replaced it", async () => {
@@ -109,7 +109,7 @@ test("a reorg that drops a credited deposit takes the credit back and credits th
   const vanished = await deposit("client-1", 4_000_000n);
   await s.t.testClient.mine({ blocks: 2 });
   assert.equal(await watcher.scan(), 1);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 4_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 4_000_000n);
 
   // Another history from the snapshot on: client-2 deposits instead, and the chain grows past the old head.
   await revert();
@@ -121,9 +121,9 @@ test("a reorg that drops a credited deposit takes the credit back and credits th
     "the old deposit's height exists again with other contents",
   );
   assert.equal(await watcher.scan(), 1);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 0n, "the vanished deposit is no longer credited");
-  assert.equal(s.ledger.balanceOf(address("client-2")), 6_000_000n);
-  const reasons = s.ledger.entries(address("client-1")).map((e) => [e.reason, e.delta]);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 0n, "the vanished deposit is no longer credited");
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 6_000_000n);
+  const reasons = (await s.ledger.entries(address("client-1"))).map((e) => [e.reason, e.delta]);
   assert.deepEqual(reasons, [
     ["deposit_reverted", -4_000_000n],
     ["deposit", 4_000_000n],
@@ -131,7 +131,27 @@ test("a reorg that drops a credited deposit takes the credit back and credits th
   assert.ok(replacement.block >= vanished.block);
   // The replacement is credited once, and a later scan changes nothing.
   assert.equal(await s.watcher().scan(), 0);
-  assert.equal(s.ledger.balanceOf(address("client-2")), 6_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 6_000_000n);
+});
+
+test("replicas: watchers scanning one store at once credit each deposit once and the cursor only moves forward", async () => {
+  for (let i = 0; i < 3; i++) await deposit("client-1", 1_000_000n);
+  await deposit("client-2", 2_000_000n);
+  // Small ranges, so the watchers interleave range by range.
+  const watchers = Array.from({ length: 3 }, () => s.watcher({ maxRange: 2 }));
+  const credited = await Promise.all(watchers.map((w) => w.scan()));
+  assert.equal(
+    credited.reduce((a, b) => a + b, 0),
+    4,
+    `each deposit credited by exactly one watcher (${credited})`,
+  );
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 3_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 2_000_000n);
+  const [cursor] = await s.store.query<{ block: string }>("SELECT block FROM deposit_scan");
+  assert.equal(BigInt(cursor?.block ?? "0"), await s.t.publicClient.getBlockNumber());
+  await deposit("client-2", 1n);
+  assert.deepEqual((await Promise.all(watchers.map((w) => w.scan()))).sort(), [0, 0, 1]);
+  assert.equal(await s.ledger.balanceOf(address("client-2")), 2_000_001n);
 });
 
 test("a range the RPC refuses once is split and retried, and grows back afterwards", async () => {
@@ -141,7 +161,7 @@ test("a range the RPC refuses once is split and retried, and grows back afterwar
   assert.equal(await s.watcher({ maxRange: 8 }).scan(), 1);
   const sizes = getLogsRanges().map(([from, to]) => to - from + 1n);
   assert.deepEqual(sizes.slice(0, 3), [8n, 4n, 8n]);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 1_000_000n);
 });
 
 test("an RPC outage while checking the cursor is not a reorg: no credit is taken back", async () => {
@@ -151,6 +171,6 @@ test("an RPC outage while checking the cursor is not a reorg: no credit is taken
   await s.t.testClient.mine({ blocks: 3 });
   for (let i = 0; i < 50; i++) s.failNext("eth_getBlockByNumber");
   await assert.rejects(watcher.scan(), /injected/);
-  assert.equal(s.ledger.balanceOf(address("client-1")), 1_000_000n, "the deposit still stands");
-  assert.equal(s.ledger.entries(address("client-1"), { reason: "deposit_reverted" }).length, 0);
+  assert.equal(await s.ledger.balanceOf(address("client-1")), 1_000_000n, "the deposit still stands");
+  assert.equal((await s.ledger.entries(address("client-1"), { reason: "deposit_reverted" })).length, 0);
 });

@@ -1,9 +1,8 @@
-import type { DatabaseSync } from "node:sqlite";
-import { inTransaction } from "@verity/chain";
 import { gatewayDepositsAbi } from "@verity/contracts";
 import { BlockNotFoundError, type PublicClient, parseEventLogs } from "viem";
 import { createDepositStore } from "./deposit-store.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
+import type { GatewayStore } from "./store/index.ts";
 
 const depositedEvent = gatewayDepositsAbi.find((e) => e.type === "event" && e.name === "Deposited") as Extract<
   (typeof gatewayDepositsAbi)[number],
@@ -11,7 +10,7 @@ const depositedEvent = gatewayDepositsAbi.find((e) => e.type === "event" && e.na
 >;
 
 export type DepositWatcherOptions = {
-  db: DatabaseSync;
+  store: GatewayStore;
   ledger: PrepaidLedger;
   publicClient: PublicClient;
   /** The deployment's GatewayDeposits contract: only its `Deposited` events are deposits. */
@@ -42,10 +41,17 @@ export type DepositWatcherOptions = {
  * cursor saved after each range, so a restart resumes. When the block at the cursor changed (a
  * reorg), the watcher walks back to the newest remembered block still on the chain, takes back the
  * credits above it, and scans again from there.
+ *
+ * Several replicas may run it on one database at once: each range is applied in one transaction
+ * that first locks the cursor row and goes ahead only if the cursor is still where this scan found
+ * it, so a range (or a rewind) is applied once, by whichever replica gets there first; the others
+ * see the cursor moved and start over from it at their next scan. Credits are idempotent anyway
+ * (the ledger's UNIQUE (reason, ref)).
  */
 export function createDepositWatcher(options: DepositWatcherOptions) {
-  const { db, ledger, publicClient } = options;
-  const store = createDepositStore(db);
+  const { ledger, publicClient } = options;
+  const db = options.store;
+  const store = createDepositStore({ gateway: options.gateway });
   const confirmations = BigInt(options.confirmations ?? 0);
   const maxRange = BigInt(options.maxRange ?? 2_000);
   if (maxRange < 1n) throw new RangeError("maxRange must be at least 1");
@@ -66,31 +72,48 @@ export function createDepositWatcher(options: DepositWatcherOptions) {
     }
   }
 
-  /** The scan cursor after checking it is still on the chain, rewinding past a reorg if not. */
-  async function checkedCursor(): Promise<bigint> {
-    const cursor = store.cursor();
-    if (!cursor) return options.startBlock - 1n;
-    if (cursor.hash === null || (await hashAt(cursor.block)) === cursor.hash) return cursor.block;
-    let ancestor: { block: bigint; hash: string | null } = { block: options.startBlock - 1n, hash: null };
-    for (const remembered of store.blocksBelow(cursor.block)) {
+  type Cursor = { block: bigint; hash: string | null };
+  const initial: Cursor = { block: options.startBlock - 1n, hash: null };
+  const same = (a: Cursor | undefined, b: Cursor | undefined) => a?.block === b?.block && a?.hash === b?.hash;
+
+  /**
+   * The scan cursor after checking it is still on the chain, rewinding past a reorg if not; undefined
+   * when another replica moved it meanwhile (this scan stops; the next one starts from there).
+   */
+  async function checkedCursor(): Promise<Cursor | undefined> {
+    const cursor = await store.cursor(db);
+    if (!cursor) return initial;
+    if (cursor.hash === null || (await hashAt(cursor.block)) === cursor.hash) return cursor;
+    let ancestor: Cursor = { block: options.startBlock - 1n, hash: null };
+    for (const remembered of await store.blocksBelow(db, cursor.block)) {
       if ((await hashAt(remembered.block)) === remembered.hash) {
         ancestor = remembered;
         break;
       }
     }
-    inTransaction(db, () => {
-      for (const gone of store.dropAbove(ancestor.block)) {
-        if (ledger.uncredit({ ref: gone.ref })) {
-          options.onReverted?.({ account: gone.account, amount: gone.amount, ref: gone.ref });
+    const reverted: { account: string; amount: bigint; ref: string }[] = [];
+    const rewound = await db.transaction(async (tx) => {
+      if (!same(await store.lockCursor(tx), cursor)) return false;
+      reverted.length = 0;
+      for (const gone of await store.dropAbove(tx, ancestor.block)) {
+        if (await ledger.uncredit({ ref: gone.ref, tx })) {
+          reverted.push({ account: gone.account, amount: gone.amount, ref: gone.ref });
         }
       }
-      store.setCursor(ancestor.block, ancestor.hash);
+      await store.setCursor(tx, ancestor.block, ancestor.hash);
+      return true;
     });
-    return ancestor.block;
+    if (!rewound) return undefined;
+    for (const r of reverted) options.onReverted?.(r);
+    return ancestor;
   }
 
-  /** Scans `from..to` and saves the cursor at `to`; undefined when `to` is gone (nothing saved). */
-  async function scanRange(from: bigint, to: bigint): Promise<number | undefined> {
+  /**
+   * Scans `from..to` and moves the cursor from `at` to `to`; undefined when `to` is gone or another
+   * replica moved the cursor meanwhile (nothing saved).
+   */
+  async function scanRange(at: Cursor, to: bigint): Promise<{ credited: number; cursor: Cursor } | undefined> {
+    const from = at.block + 1n;
     // The range end's hash is read before the logs: if the chain moves in between, the next scan
     // sees another hash at the cursor and rescans.
     const endHash = await hashAt(to);
@@ -102,23 +125,25 @@ export function createDepositWatcher(options: DepositWatcherOptions) {
       fromBlock: from,
       toBlock: to,
     });
-    let credited = 0;
-    inTransaction(db, () => {
+    type Credited = { account: string; from: string; amount: bigint; txHash: string };
+    const credited: Credited[] = [];
+    const applied = await db.transaction(async (tx) => {
+      if (!same((await store.lockCursor(tx)) ?? initial, at)) return false;
+      credited.length = 0;
       for (const log of parseEventLogs({ abi: gatewayDepositsAbi, logs, eventName: "Deposited" })) {
         if (log.address.toLowerCase() !== options.depositsContract.toLowerCase()) continue;
         if (log.args.gateway.toLowerCase() !== gateway || log.args.token.toLowerCase() !== token) continue;
         if (log.blockNumber === null || log.blockHash === null) continue;
         const ref = `${log.transactionHash}:${log.logIndex}`;
-        if (ledger.credit({ owner: log.args.account, amount: log.args.amount, ref })) {
-          store.recordCredit({
+        if (await ledger.credit({ owner: log.args.account, amount: log.args.amount, ref, tx })) {
+          await store.recordCredit(tx, {
             ref,
             account: log.args.account,
             amount: log.args.amount,
             block: log.blockNumber,
             blockHash: log.blockHash,
           });
-          credited++;
-          options.onDeposit?.({
+          credited.push({
             account: log.args.account,
             from: log.args.from,
             amount: log.args.amount,
@@ -126,23 +151,27 @@ export function createDepositWatcher(options: DepositWatcherOptions) {
           });
         }
       }
-      store.setCursor(to, endHash);
+      await store.setCursor(tx, to, endHash);
+      return true;
     });
-    return credited;
+    if (!applied) return undefined;
+    for (const d of credited) options.onDeposit?.(d);
+    return { credited: credited.length, cursor: { block: to, hash: endHash } };
   }
 
   /** Scans every confirmed block not scanned yet, range by range; returns the deposits credited. */
   async function scanOnce(): Promise<number> {
     let cursor = await checkedCursor();
+    if (!cursor) return 0;
     const safeHead = (await publicClient.getBlockNumber({ cacheTime: 0 })) - confirmations;
     let credited = 0;
     let span = maxRange;
-    while (cursor < safeHead) {
-      const from = cursor + 1n;
+    while (cursor.block < safeHead) {
+      const from = cursor.block + 1n;
       const to = from + span - 1n < safeHead ? from + span - 1n : safeHead;
-      let inRange: number | undefined;
+      let inRange: Awaited<ReturnType<typeof scanRange>>;
       try {
-        inRange = await scanRange(from, to);
+        inRange = await scanRange(cursor, to);
       } catch (error) {
         // A range the RPC will not answer (too many logs, a response size cap): halve it, down to
         // one block, so a flood of tiny deposits cannot stall crediting for everyone.
@@ -151,8 +180,8 @@ export function createDepositWatcher(options: DepositWatcherOptions) {
         continue;
       }
       if (inRange === undefined) break;
-      credited += inRange;
-      cursor = to;
+      credited += inRange.credited;
+      cursor = inRange.cursor;
       if (span < maxRange) span = span * 2n > maxRange ? maxRange : span * 2n;
     }
     return credited;

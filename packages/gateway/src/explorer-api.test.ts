@@ -1,7 +1,4 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
@@ -10,6 +7,7 @@ import OpenAI from "openai";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
+import { gatewayStateDir } from "./store/store-testing.ts";
 import { fundedKey } from "./testing.ts";
 
 let t: TestChain;
@@ -44,7 +42,7 @@ before(async () => {
     deployment,
     provider: t.edr.provider,
     account: privateKeyToAccount(t.account("gateway").privateKey),
-    stateDir: mkdtempSync(join(tmpdir(), "verity-explorer-api-")),
+    stateDir: await gatewayStateDir("verity-explorer-api-"),
     indexerPollMs: 50,
     probeIntervalMs: 200,
     x402: false,

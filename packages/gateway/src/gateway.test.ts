@@ -1,7 +1,4 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
@@ -15,6 +12,7 @@ import OpenAI from "openai";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
+import { gatewayStateDir } from "./store/store-testing.ts";
 import { createTestKey, depositToGateway, fundedKey, keyBalance } from "./testing.ts";
 
 let t: TestChain;
@@ -44,7 +42,7 @@ before(async () => {
     deployment,
     provider: t.edr.provider,
     account: privateKeyToAccount(t.account("gateway").privateKey),
-    stateDir: mkdtempSync(join(tmpdir(), "verity-gateway-")),
+    stateDir: await gatewayStateDir(),
     indexerPollMs: 50,
     probeIntervalMs: 200,
   });
@@ -257,7 +255,7 @@ test("a gateway refuses to start on a deployment without GatewayDeposits, and /h
     deployment: { ...deployment, contracts: older },
     provider: t.edr.provider,
     account: privateKeyToAccount(t.account("client-3").privateKey),
-    stateDir: mkdtempSync(join(tmpdir(), "verity-gateway-")),
+    stateDir: await gatewayStateDir(),
     port: 0,
   });
   await assert.rejects(outdated.start(), (e: { code?: string }) => e.code === "deployment_outdated");

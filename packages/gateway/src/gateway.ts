@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { connectChain, createIndexer, type Listening, listen, openDatabase, verifyDeployment } from "@verity/chain";
+import { connectChain, createIndexer, type Listening, listen, verifyDeployment } from "@verity/chain";
 import { ConfigError, type Deployment } from "@verity/core";
 import { createVerityClient, type VerityClient } from "@verity/sdk";
 import type { Hono } from "hono";
@@ -18,6 +18,7 @@ import { createRefundAttribution } from "./refund-attribution.ts";
 import { createRefundCredits, type RefundCredit } from "./refund-credits.ts";
 import { mountRefundRoutes } from "./refund-routes.ts";
 import { defaultRoutingPolicy, type RoutingPolicy } from "./routing-policy.ts";
+import { migrate, openGatewayStore } from "./store/index.ts";
 import { createTrafficSeries } from "./traffic-series.ts";
 import { createX402Payments } from "./x402/index.ts";
 
@@ -29,7 +30,23 @@ export type GatewayOptions = {
   provider?: EIP1193Provider;
   /** The gateway's account: pays providers from its channels, receives deposits and x402 payments. */
   account: LocalAccount;
+  /**
+   * The account that opens channels and signs vouchers to providers (default: `account`). Replicas
+   * sharing one database each need their own: one payer key in two processes would race for its
+   * transaction and permit nonces. Its channels' refunds are passed on like the gateway's.
+   */
+  payerAccount?: LocalAccount;
   stateDir: string;
+  /**
+   * Where the gateway's shared state lives (keys, balances, holds, ledger, deposits, refunds, x402):
+   * a `postgres://` URL that several replicas share, or — left out — an embedded PGlite database in
+   * `<stateDir>/gateway-pglite` (one process).
+   */
+  database?: string;
+  /** This process's id on the holds it makes (default: a random id per start). */
+  replicaId?: string;
+  /** A hold older than this is taken for abandoned by a crashed replica and released at start (default 15 min). */
+  holdTimeoutMs?: number;
   host?: string;
   port?: number;
   publicUrl?: string;
@@ -91,6 +108,11 @@ export function createGateway(options: GatewayOptions) {
 
   async function start(): Promise<{ url: string; address: `0x${string}` }> {
     const { deployment } = options;
+    // The shared store first: an unreachable `--database` or a schema newer than this build stops
+    // the start before anything (the state folder, the indexer's files) is written.
+    const store = await openGatewayStore({ database: options.database, stateDir: options.stateDir });
+    stops.push(() => store.close());
+    await migrate({ store });
     mkdirSync(options.stateDir, { recursive: true });
     const clients = await connectChain({
       ...(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl }),
@@ -133,35 +155,39 @@ export function createGateway(options: GatewayOptions) {
       () => directory.close(),
     );
 
-    const db = openDatabase(join(options.stateDir, "gateway.sqlite"));
-    stops.push(() => db.close());
-    const attribution = createRefundAttribution({ db });
+    const attribution = createRefundAttribution({ store });
     let publicUrl = options.publicUrl ?? "";
     const domains = () => (publicUrl ? [new URL(publicUrl).host] : []);
     const keys = createApiKeys({
-      db,
+      store,
       chainId: deployment.chainId,
       gateway: options.account.address,
       publicClient: clients.publicClient as PublicClient,
       domains,
     });
     const ledger = createPrepaidLedger({
-      db,
-      onHold: (hold) => {
-        keys.ledgerHooks.onHold(hold);
-        attribution.ledgerHooks.onHold?.(hold);
+      store,
+      ...(options.replicaId ? { replicaId: options.replicaId } : {}),
+      ...(options.holdTimeoutMs !== undefined ? { holdTimeoutMs: options.holdTimeoutMs } : {}),
+      onHold: async (hold, tx) => {
+        await keys.ledgerHooks.onHold(hold, tx);
+        await attribution.ledgerHooks.onHold?.(hold);
       },
-      onSettled: (settled) => {
-        keys.ledgerHooks.onSettled(settled);
-        attribution.ledgerHooks.onSettled?.(settled);
+      onSettled: async (settled, tx) => {
+        await keys.ledgerHooks.onSettled(settled, tx);
+        await attribution.ledgerHooks.onSettled?.(settled, tx);
       },
     });
+    // Holds of requests that can no longer complete: every hold on the embedded database (only this
+    // process opens it); on a shared one only this replica id's and those past the hold timeout.
+    await ledger.releaseAbandonedHolds({ all: store.kind === "pglite" });
+    const payerAccount = options.payerAccount ?? options.account;
     const refunds = createRefundCredits({
-      db,
+      store,
       index: indexer.db,
       ledger,
       attribution,
-      gateway: options.account.address,
+      payers: [options.account.address, payerAccount.address],
       onRefund:
         options.onRefund ??
         ((r) =>
@@ -171,14 +197,8 @@ export function createGateway(options: GatewayOptions) {
             } (request ${r.requestId}, refunded ${r.refunded})`,
           )),
     });
-    const scanRefunds = () => {
-      try {
-        refunds.scan();
-      } catch (error) {
-        options.onError?.(error);
-      }
-    };
-    scanRefunds();
+    const scanRefunds = () => refunds.scan().catch((error: unknown) => options.onError?.(error));
+    await scanRefunds();
     const unsubscribe = indexer.subscribe((events) => {
       if (events.some((e) => e.contract === "Disputes" && e.name === "DisputeResolved")) scanRefunds();
     });
@@ -186,7 +206,7 @@ export function createGateway(options: GatewayOptions) {
       unsubscribe();
     });
     const deposits = createDepositWatcher({
-      db,
+      store,
       ledger,
       publicClient: clients.publicClient as PublicClient,
       depositsContract: depositsContract.address,
@@ -209,7 +229,7 @@ export function createGateway(options: GatewayOptions) {
       ...(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl }),
       ...(options.provider === undefined ? {} : { provider: options.provider }),
       deployment,
-      account: options.account,
+      account: payerAccount,
       stateDir: join(options.stateDir, "payer"),
       autoOpen: { amount: options.channelDeposit ?? 10_000_000n },
       publicEndpointsOnly: !options.allowPrivateEndpoints,
@@ -237,7 +257,7 @@ export function createGateway(options: GatewayOptions) {
                 publicClient: clients.publicClient as PublicClient,
                 walletClient: clients.walletClient as never,
               },
-              db,
+              store,
             }),
           );
     const traffic = createTrafficSeries();

@@ -52,9 +52,9 @@ export function mountKeyRoutes(
   });
   app.use("/v1/keys", limit);
   app.use("/v1/keys/*", limit);
-  app.post("/v1/keys/nonce", (c) => {
+  app.post("/v1/keys/nonce", async (c) => {
     try {
-      const nonce = deps.keys.issueNonce();
+      const nonce = await deps.keys.issueNonce();
       return c.json(
         {
           ...nonce,
@@ -96,28 +96,28 @@ export function mountKeyRoutes(
       return errorResponse(c, error);
     }
   });
-  app.get("/v1/keys", (c) => {
+  app.get("/v1/keys", async (c) => {
     try {
-      const actor = deps.keys.authenticate(bearer(c));
-      return c.json({ owner: actor.owner, data: deps.keys.list(actor).map(apiKeyJson) });
+      const actor = await deps.keys.authenticate(bearer(c));
+      return c.json({ owner: actor.owner, data: (await deps.keys.list(actor)).map(apiKeyJson) });
     } catch (error) {
       return errorResponse(c, error);
     }
   });
-  app.delete("/v1/keys/:id", (c) => {
+  app.delete("/v1/keys/:id", async (c) => {
     try {
-      const actor = deps.keys.authenticate(bearer(c));
-      return c.json(apiKeyJson(deps.keys.revoke({ actor, id: c.req.param("id") })));
+      const actor = await deps.keys.authenticate(bearer(c));
+      return c.json(apiKeyJson(await deps.keys.revoke({ actor, id: c.req.param("id") })));
     } catch (error) {
       return errorResponse(c, error);
     }
   });
-  app.get("/v1/balance", (c) => {
+  app.get("/v1/balance", async (c) => {
     try {
-      const key = deps.keys.authenticate(bearer(c));
+      const key = await deps.keys.authenticate(bearer(c));
       return c.json({
         owner: key.owner,
-        balance: deps.ledger.balanceOf(key.owner).toString(),
+        balance: (await deps.ledger.balanceOf(key.owner)).toString(),
         token: deps.token,
         depositTo: deps.address,
         key: apiKeyJson(key),

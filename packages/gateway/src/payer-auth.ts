@@ -7,7 +7,7 @@ import type { X402Payments, X402Settlement, X402Verified } from "./x402/index.ts
 /** How the caller of one request pays the gateway: a prepaid hold (API key) or an x402 payment. */
 export type Payment =
   | { kind: "prepaid"; owner: string; hold: Hold }
-  | { kind: "x402"; verified: X402Verified; amount: bigint; release: () => void };
+  | { kind: "x402"; verified: X402Verified; amount: bigint; release: () => Promise<void> };
 
 export type PaymentOutcome = { charged: bigint; settlement?: X402Settlement };
 
@@ -29,9 +29,9 @@ export async function authorizePayment(args: {
 }): Promise<Payment> {
   const auth = args.c.req.header("authorization");
   if (auth?.startsWith("Bearer ") && auth.slice(7).startsWith("vk_")) {
-    const key = args.keys.authenticate(auth.slice(7));
+    const key = await args.keys.authenticate(auth.slice(7));
     args.keys.authorize(key, { model: args.model });
-    return { kind: "prepaid", owner: key.owner, hold: args.ledger.hold(key.owner, args.maxPrice, key.id) };
+    return { kind: "prepaid", owner: key.owner, hold: await args.ledger.hold(key.owner, args.maxPrice, key.id) };
   }
   if (!args.x402) {
     throw new RequestError("This gateway needs an API key", {
@@ -74,7 +74,7 @@ export async function settlePayment(args: {
 }): Promise<PaymentOutcome> {
   const { payment } = args;
   if (payment.kind === "prepaid") {
-    args.ledger.settle(payment.hold, args.charge, args.ref);
+    await args.ledger.settle(payment.hold, args.charge, args.ref);
     return { charged: args.charge < payment.hold.amount ? args.charge : payment.hold.amount };
   }
   if (!args.x402) throw new Error("x402 payment without an x402 module");
@@ -86,7 +86,7 @@ export async function settlePayment(args: {
  * Gives the caller's money back when no provider completed the request: the prepaid hold, or an
  * x402 authorization that was never sent for settlement (a no-op once it was).
  */
-export function releasePayment(args: { payment: Payment; ledger: PrepaidLedger }): void {
-  if (args.payment.kind === "prepaid") args.ledger.release(args.payment.hold);
-  else args.payment.release();
+export async function releasePayment(args: { payment: Payment; ledger: PrepaidLedger }): Promise<void> {
+  if (args.payment.kind === "prepaid") await args.ledger.release(args.payment.hold);
+  else await args.payment.release();
 }

@@ -1,74 +1,95 @@
-import type { DatabaseSync } from "node:sqlite";
-import { inTransaction } from "@verity/chain";
+import { randomUUID } from "node:crypto";
 import { PaymentError } from "@verity/core";
+import type { GatewayStore, StoreQueryable, StoreTx } from "./store/index.ts";
 
 /** A request's maximum charge held from `owner`'s balance; `keyId` is the API key that asked for it. */
-export type Hold = { id: number; owner: string; amount: bigint; keyId?: string };
+export type Hold = { id: string; owner: string; amount: bigint; keyId?: string };
 
-/** Called inside the ledger's own transaction, so what a hook writes commits or rolls back with it. */
+/** Called inside the ledger's own transaction (`tx`), so what a hook writes commits or rolls back with it. */
 export type PrepaidLedgerHooks = {
   /** A request's maximum charge was held from `hold.owner`'s balance. */
-  onHold?: (hold: Hold) => void;
+  onHold?: (hold: Hold, tx: StoreTx) => Promise<void> | void;
   /** A hold was settled: `charged` (≤ the hold) is what the owner paid for the request `ref`. */
-  onSettled?: (settled: { hold: Hold; charged: bigint; ref: string }) => void;
+  onSettled?: (settled: { hold: Hold; charged: bigint; ref: string }, tx: StoreTx) => Promise<void> | void;
 };
 
-/**
- * Prepaid balances in SQLite, one per owner address (API keys, in api-keys.ts, spend them); deposits
- * through GatewayDeposits for that address credit it (idempotent per deposit event). A request
- * first holds its maximum charge, then settles to the actual charge and releases the rest, so a
- * request never takes a balance below zero, and a crash mid-request leaves at most a hold (released
- * on start). Only a deposit taken back after a reorg (`uncredit`) can leave a balance negative; holds
- * then fail until it is covered again.
- */
-export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedgerHooks) {
-  const { db } = options;
-  // Joins a transaction the caller already opened (a refund credited with its own bookkeeping).
-  const transaction = <T>(fn: () => T): T => (db.isTransaction ? fn() : inTransaction(db, fn));
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS balances (owner TEXT PRIMARY KEY, balance TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS holds (id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, amount TEXT NOT NULL, created_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS ledger (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, delta TEXT NOT NULL, reason TEXT NOT NULL,
-      ref TEXT, created_at INTEGER NOT NULL, UNIQUE (reason, ref)
-    );
-  `);
-  const holdColumns = (db.prepare("PRAGMA table_info(holds)").all() as { name: string }[]).map((c) => c.name);
-  if (!holdColumns.includes("key_id")) db.exec("ALTER TABLE holds ADD COLUMN key_id TEXT");
-  // Holds left by a crash are released: their requests never completed.
-  inTransaction(db, () => {
-    for (const hold of db.prepare("SELECT * FROM holds").all() as { id: number; owner: string; amount: string }[]) {
-      adjust(hold.owner, BigInt(hold.amount));
-      db.prepare("DELETE FROM holds WHERE id = ?").run(hold.id);
-    }
-  });
+/** How long a hold may stay open before any replica may release it as abandoned (default 15 min). */
+export const DEFAULT_HOLD_TIMEOUT_MS = 15 * 60_000;
 
-  function balanceOf(owner: string): bigint {
-    const row = db.prepare("SELECT balance FROM balances WHERE owner = ?").get(owner.toLowerCase()) as
-      | { balance: string }
-      | undefined;
+/** Adds `delta` to `owner`'s balance (the row is created at the first credit) in one statement. */
+async function adjust(tx: StoreQueryable, owner: string, delta: bigint): Promise<void> {
+  await tx.query(
+    `INSERT INTO balances (owner, balance) VALUES ($1, $2)
+     ON CONFLICT (owner) DO UPDATE SET balance = balances.balance + excluded.balance`,
+    [owner.toLowerCase(), delta],
+  );
+}
+
+/**
+ * Prepaid balances in the gateway store, one per owner address (API keys, in api-keys.ts, spend
+ * them); deposits through GatewayDeposits for that address credit it (idempotent per deposit event).
+ * A request first holds its maximum charge — one conditional `UPDATE … WHERE balance >= amount`, so
+ * replicas sharing the database can never overdraw a balance together — then settles to the actual
+ * charge and releases the rest. Each hold names the replica (`replicaId`, one per process) that made
+ * it: a crash leaves at most holds, released by `releaseAbandonedHolds`. Only a deposit taken back
+ * after a reorg (`uncredit`) can leave a balance negative; holds then fail until it is covered.
+ */
+export function createPrepaidLedger(
+  options: {
+    store: GatewayStore;
+    /** This process's id, recorded on its holds (default: a random id per ledger). */
+    replicaId?: string;
+    holdTimeoutMs?: number;
+    now?: () => number;
+  } & PrepaidLedgerHooks,
+) {
+  const { store } = options;
+  const replicaId = options.replicaId ?? randomUUID();
+  const now = options.now ?? Date.now;
+  /** Joins the caller's transaction when it passes one (a refund credited with its own bookkeeping). */
+  const within = <T>(tx: StoreTx | undefined, fn: (tx: StoreTx) => Promise<T>): Promise<T> =>
+    tx ? fn(tx) : store.transaction(fn);
+
+  async function balanceOf(owner: string, tx: StoreQueryable = store): Promise<bigint> {
+    const [row] = await tx.query<{ balance: string }>("SELECT balance FROM balances WHERE owner = $1", [
+      owner.toLowerCase(),
+    ]);
     return BigInt(row?.balance ?? "0");
-  }
-  function adjust(owner: string, delta: bigint): void {
-    const next = balanceOf(owner) + delta;
-    db.prepare(
-      "INSERT INTO balances (owner, balance) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET balance = excluded.balance",
-    ).run(owner.toLowerCase(), next.toString());
   }
 
   return {
-    balanceOf,
+    replicaId,
+    balanceOf: (owner: string) => balanceOf(owner),
+    /**
+     * Releases holds whose requests can no longer complete: this replica id's (a restart under the
+     * same `--replica-id`), any older than the hold timeout, or — `all`, for an embedded database
+     * only one process can open — every hold. Another live replica's recent holds are left alone.
+     * Returns how many were released.
+     */
+    async releaseAbandonedHolds(args: { all?: boolean } = {}): Promise<number> {
+      return store.transaction(async (tx) => {
+        const released = await tx.query<{ owner: string; amount: string }>(
+          `DELETE FROM holds WHERE $1 OR replica = $2 OR created_at < $3 RETURNING owner, amount`,
+          [args.all === true, replicaId, now() - (options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS)],
+        );
+        for (const hold of released) await adjust(tx, hold.owner, BigInt(hold.amount));
+        return released.length;
+      });
+    },
     /**
      * Credits `amount` once per `reason` and `ref` (a deposit: `txHash:logIndex`; a dispute refund:
-     * the dispute id). Returns false when already credited. Inside a caller's transaction it joins it.
+     * the dispute id). Returns false when already credited (by this or any replica). With `tx` it
+     * runs inside the caller's transaction.
      */
-    credit(args: { owner: string; amount: bigint; ref: string; reason?: string }): boolean {
-      return transaction(() => {
-        const inserted = db
-          .prepare("INSERT OR IGNORE INTO ledger (owner, delta, reason, ref, created_at) VALUES (?, ?, ?, ?, ?)")
-          .run(args.owner.toLowerCase(), args.amount.toString(), args.reason ?? "deposit", args.ref, Date.now());
-        if (Number(inserted.changes) === 0) return false;
-        adjust(args.owner, args.amount);
+    credit(args: { owner: string; amount: bigint; ref: string; reason?: string; tx?: StoreTx }): Promise<boolean> {
+      return within(args.tx, async (tx) => {
+        const inserted = await tx.query(
+          `INSERT INTO ledger (owner, delta, reason, ref, created_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (reason, ref) DO NOTHING RETURNING id`,
+          [args.owner.toLowerCase(), args.amount, args.reason ?? "deposit", args.ref, now()],
+        );
+        if (inserted.length === 0) return false;
+        await adjust(tx, args.owner, args.amount);
         return true;
       });
     },
@@ -78,86 +99,94 @@ export function createPrepaidLedger(options: { db: DatabaseSync } & PrepaidLedge
      * and the original ref may be credited again. The balance may go below zero when the credit was
      * already spent; holds then fail until it is covered. Returns false when nothing was credited.
      */
-    uncredit(args: { ref: string; reason?: string }): boolean {
-      return transaction(() => {
+    uncredit(args: { ref: string; reason?: string; tx?: StoreTx }): Promise<boolean> {
+      return within(args.tx, async (tx) => {
         const reason = args.reason ?? "deposit";
-        const row = db
-          .prepare("SELECT id, owner, delta FROM ledger WHERE reason = ? AND ref = ?")
-          .get(reason, args.ref) as { id: number; owner: string; delta: string } | undefined;
+        const [row] = await tx.query<{ id: string; owner: string; delta: string }>(
+          "SELECT id, owner, delta FROM ledger WHERE reason = $1 AND ref = $2 FOR UPDATE",
+          [reason, args.ref],
+        );
         if (!row) return false;
         const retired = `${args.ref}@reverted:${row.id}`;
-        db.prepare("UPDATE ledger SET ref = ? WHERE id = ?").run(retired, row.id);
-        db.prepare("INSERT INTO ledger (owner, delta, reason, ref, created_at) VALUES (?, ?, ?, ?, ?)").run(
+        await tx.query("UPDATE ledger SET ref = $1 WHERE id = $2", [retired, row.id]);
+        await tx.query("INSERT INTO ledger (owner, delta, reason, ref, created_at) VALUES ($1, $2, $3, $4, $5)", [
           row.owner,
-          (-BigInt(row.delta)).toString(),
+          -BigInt(row.delta),
           `${reason}_reverted`,
           retired,
-          Date.now(),
-        );
-        adjust(row.owner, -BigInt(row.delta));
+          now(),
+        ]);
+        await adjust(tx, row.owner, -BigInt(row.delta));
         return true;
       });
     },
     /**
      * Holds `amount` of `owner`'s balance for a request asked for with API key `keyId`, or fails with
-     * `insufficient_balance` (402) — or whatever an `onHold` hook throws (a key's spend limit).
+     * `insufficient_balance` (402) — or whatever an `onHold` hook throws (a key's spend limit), which
+     * rolls the hold back.
      */
-    hold(owner: string, amount: bigint, keyId?: string): Hold {
-      return inTransaction(db, () => {
-        const balance = balanceOf(owner);
-        if (balance < amount) {
+    hold(owner: string, amount: bigint, keyId?: string): Promise<Hold> {
+      const lower = owner.toLowerCase();
+      return store.transaction(async (tx) => {
+        const debited = await tx.query(
+          "UPDATE balances SET balance = balance - $1 WHERE owner = $2 AND balance >= $1 RETURNING balance",
+          [amount, lower],
+        );
+        if (debited.length === 0) {
+          const balance = await balanceOf(lower, tx);
           throw new PaymentError(`The prepaid balance ${balance} does not cover this request's maximum of ${amount}`, {
             code: "insufficient_balance",
             hint: "Deposit with `verity gateway deposit` (or the GatewayDeposits contract), lower max_tokens, or pay per request with x402",
           });
         }
-        adjust(owner, -amount);
-        const result = db
-          .prepare("INSERT INTO holds (owner, amount, created_at, key_id) VALUES (?, ?, ?, ?)")
-          .run(owner.toLowerCase(), amount.toString(), Date.now(), keyId ?? null);
-        const hold: Hold = {
-          id: Number(result.lastInsertRowid),
-          owner: owner.toLowerCase(),
-          amount,
-          ...(keyId ? { keyId } : {}),
-        };
-        options.onHold?.(hold);
+        const [row] = await tx.query<{ id: string }>(
+          "INSERT INTO holds (owner, amount, key_id, replica, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+          [lower, amount, keyId ?? null, replicaId, now()],
+        );
+        const hold: Hold = { id: String(row?.id), owner: lower, amount, ...(keyId ? { keyId } : {}) };
+        await options.onHold?.(hold, tx);
         return hold;
       });
     },
-    /** Settles a hold to `charge` (≤ the hold), releasing the rest, recorded under `ref`. */
-    settle(hold: Hold, charge: bigint, ref: string): void {
-      inTransaction(db, () => {
+    /**
+     * Settles a hold to `charge` (≤ the hold), releasing the rest, recorded under `ref`. A hold
+     * already released (taken for abandoned) is charged from the balance directly, so the ledger
+     * and the balance agree either way.
+     */
+    async settle(hold: Hold, charge: bigint, ref: string): Promise<void> {
+      await store.transaction(async (tx) => {
         const applied = charge < 0n ? 0n : charge < hold.amount ? charge : hold.amount;
-        // A hold settles or releases once: a second settle (or one after a release) changes nothing.
-        if (Number(db.prepare("DELETE FROM holds WHERE id = ?").run(hold.id).changes) === 0) return;
-        adjust(hold.owner, hold.amount - applied);
-        db.prepare(
-          "INSERT OR IGNORE INTO ledger (owner, delta, reason, ref, created_at) VALUES (?, ?, 'request', ?, ?)",
-        ).run(hold.owner, (-applied).toString(), ref, Date.now());
-        options.onSettled?.({ hold, charged: applied, ref });
+        // A request is charged once: a second settle under the same ref changes nothing.
+        const recorded = await tx.query(
+          `INSERT INTO ledger (owner, delta, reason, ref, created_at) VALUES ($1, $2, 'request', $3, $4)
+           ON CONFLICT (reason, ref) DO NOTHING RETURNING id`,
+          [hold.owner, -applied, ref, now()],
+        );
+        if (recorded.length === 0) return;
+        const deleted = await tx.query("DELETE FROM holds WHERE id = $1 RETURNING id", [hold.id]);
+        await adjust(tx, hold.owner, deleted.length > 0 ? hold.amount - applied : -applied);
+        await options.onSettled?.({ hold, charged: applied, ref }, tx);
       });
     },
     /** The owner's ledger entries (deposits, requests, refunds), newest first. */
-    entries(owner: string, args: { reason?: string; limit?: number } = {}): LedgerEntry[] {
-      const rows = db
-        .prepare(
-          `SELECT delta, reason, ref, created_at FROM ledger WHERE owner = ? AND (? IS NULL OR reason = ?)
-           ORDER BY id DESC LIMIT ?`,
-        )
-        .all(owner.toLowerCase(), args.reason ?? null, args.reason ?? null, args.limit ?? 100) as {
-        delta: string;
-        reason: string;
-        ref: string | null;
-        created_at: number;
-      }[];
-      return rows.map((r) => ({ delta: BigInt(r.delta), reason: r.reason, ref: r.ref, createdAt: r.created_at }));
+    async entries(owner: string, args: { reason?: string; limit?: number } = {}): Promise<LedgerEntry[]> {
+      const rows = await store.query<{ delta: string; reason: string; ref: string | null; created_at: string }>(
+        `SELECT delta, reason, ref, created_at FROM ledger WHERE owner = $1 AND ($2::text IS NULL OR reason = $2)
+         ORDER BY id DESC LIMIT $3`,
+        [owner.toLowerCase(), args.reason ?? null, args.limit ?? 100],
+      );
+      return rows.map((r) => ({
+        delta: BigInt(r.delta),
+        reason: r.reason,
+        ref: r.ref,
+        createdAt: Number(r.created_at),
+      }));
     },
     /** Releases a hold entirely (the request failed: nothing is charged). */
-    release(hold: Hold): void {
-      inTransaction(db, () => {
-        const deleted = db.prepare("DELETE FROM holds WHERE id = ?").run(hold.id);
-        if (Number(deleted.changes) > 0) adjust(hold.owner, hold.amount);
+    async release(hold: Hold): Promise<void> {
+      await store.transaction(async (tx) => {
+        const deleted = await tx.query("DELETE FROM holds WHERE id = $1 RETURNING id", [hold.id]);
+        if (deleted.length > 0) await adjust(tx, hold.owner, hold.amount);
       });
     },
   };

@@ -1,9 +1,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
-import type { DatabaseSync } from "node:sqlite";
-import { inTransaction } from "@verity/chain";
 import type { ChunkStream, VerityClient, VerityPayment } from "@verity/sdk";
 import type { Hold, PrepaidLedgerHooks } from "./prepaid-ledger.ts";
+import type { GatewayStore, StoreQueryable, StoreTx } from "./store/index.ts";
 import type { X402Payments } from "./x402/index.ts";
 
 /** Who paid the gateway for a request: a prepaid balance (an API key's owner) or an x402 payer. */
@@ -34,7 +33,7 @@ type Row = {
   customer_kind: string | null;
   customer: string | null;
   billed: string | null;
-  created_at: number;
+  created_at: string;
 };
 
 function toPaidRequest(row: Row): PaidRequest {
@@ -51,7 +50,7 @@ function toPaidRequest(row: Row): PaidRequest {
           ? { kind: "x402", payer: row.customer as string }
           : null,
     billed: row.billed === null ? null : BigInt(row.billed),
-    createdAt: row.created_at,
+    createdAt: Number(row.created_at),
   };
 }
 
@@ -63,57 +62,53 @@ function toPaidRequest(row: Row): PaidRequest {
  * is authorized (the prepaid ledger's hold, or the verified x402 payment); each verified receipt is
  * written to `paid_requests` as it arrives from the provider, before any byte of the answer is
  * settled; the customer's bill is written when the payment settles — for a prepaid balance in the
- * same SQLite transaction as the charge, for x402 right after the on-chain settlement. A request
+ * same store transaction as the charge, for x402 right after the on-chain settlement. A request
  * with several receipts (failover mid-stream) splits the customer's bill pro rata to the receipts'
  * charges.
  */
-export function createRefundAttribution(options: { db: DatabaseSync }) {
-  const { db } = options;
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS paid_requests (
-      request_id TEXT PRIMARY KEY, scope_id TEXT NOT NULL, channel_id TEXT NOT NULL, agent_id TEXT NOT NULL,
-      provider_charge TEXT NOT NULL, cumulative_charged TEXT NOT NULL, customer_kind TEXT, customer TEXT,
-      billed TEXT, created_at INTEGER NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS paid_requests_scope ON paid_requests (scope_id);
-  `);
+export function createRefundAttribution(options: { store: GatewayStore }) {
+  const { store } = options;
   const storage = new AsyncLocalStorage<Scope>();
   const current = () => storage.getStore();
 
-  function recordReceipt(verity: VerityPayment | undefined, agentId: bigint): void {
+  async function recordReceipt(verity: VerityPayment | undefined, agentId: bigint): Promise<void> {
     const scope = current();
     if (!verity || !scope) return;
     const customer = scope.customer;
-    db.prepare(
-      `INSERT OR IGNORE INTO paid_requests (request_id, scope_id, channel_id, agent_id, provider_charge,
-        cumulative_charged, customer_kind, customer, billed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
-    ).run(
-      verity.requestId.toLowerCase(),
-      scope.id,
-      (verity.channelId ?? verity.receipt.channelId).toLowerCase(),
-      agentId.toString(),
-      verity.charge,
-      verity.charged,
-      customer?.kind ?? null,
-      customer ? (customer.kind === "key" ? customer.owner : customer.payer).toLowerCase() : null,
-      Date.now(),
+    await store.query(
+      `INSERT INTO paid_requests (request_id, scope_id, channel_id, agent_id, provider_charge,
+        cumulative_charged, customer_kind, customer, billed, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9) ON CONFLICT (request_id) DO NOTHING`,
+      [
+        verity.requestId.toLowerCase(),
+        scope.id,
+        (verity.channelId ?? verity.receipt.channelId).toLowerCase(),
+        agentId.toString(),
+        verity.charge,
+        verity.charged,
+        customer?.kind ?? null,
+        customer ? (customer.kind === "key" ? customer.owner : customer.payer).toLowerCase() : null,
+        Date.now(),
+      ],
     );
     // An x402 stream settles at its first token, before its receipts arrive: bill them as they come.
-    if (scope.x402Billed !== undefined) inTransaction(db, () => bill(scope.id, scope.x402Billed as bigint));
+    const billed = scope.x402Billed;
+    if (billed !== undefined) await store.transaction((tx) => bill(tx, scope.id, billed));
   }
 
   /** Splits `total` over the scope's receipts in proportion to their provider charges. */
-  function bill(scopeId: string, total: bigint): void {
-    const rows = db
-      .prepare("SELECT request_id, provider_charge FROM paid_requests WHERE scope_id = ? ORDER BY rowid")
-      .all(scopeId) as { request_id: string; provider_charge: string }[];
+  async function bill(tx: StoreQueryable, scopeId: string, total: bigint): Promise<void> {
+    const rows = await tx.query<{ request_id: string; provider_charge: string }>(
+      "SELECT request_id, provider_charge FROM paid_requests WHERE scope_id = $1 ORDER BY seq",
+      [scopeId],
+    );
     const sum = rows.reduce((s, r) => s + BigInt(r.provider_charge), 0n);
     let left = total;
-    rows.forEach((r, i) => {
+    for (const [i, r] of rows.entries()) {
       const share = i === rows.length - 1 ? left : sum === 0n ? 0n : (total * BigInt(r.provider_charge)) / sum;
       left -= share;
-      db.prepare("UPDATE paid_requests SET billed = ? WHERE request_id = ?").run(share.toString(), r.request_id);
-    });
+      await tx.query("UPDATE paid_requests SET billed = $1 WHERE request_id = $2", [share, r.request_id]);
+    }
   }
 
   function wrapStream<T extends { verity?: VerityPayment }>(stream: ChunkStream<T>, agentId: bigint): ChunkStream<T> {
@@ -121,7 +116,7 @@ export function createRefundAttribution(options: { db: DatabaseSync }) {
       controller: stream.controller,
       async *[Symbol.asyncIterator]() {
         for await (const chunk of stream) {
-          if (chunk.verity) recordReceipt(chunk.verity, agentId);
+          if (chunk.verity) await recordReceipt(chunk.verity, agentId);
           yield chunk;
         }
       },
@@ -134,7 +129,7 @@ export function createRefundAttribution(options: { db: DatabaseSync }) {
         | { verity?: VerityPayment }
         | ChunkStream<{ verity?: VerityPayment }>;
       if (Symbol.asyncIterator in result) return wrapStream(result, opts?.agentId ?? 0n);
-      recordReceipt(result.verity, BigInt(result.verity?.agentId ?? opts?.agentId ?? 0n));
+      await recordReceipt(result.verity, BigInt(result.verity?.agentId ?? opts?.agentId ?? 0n));
       return result;
     }) as F;
   }
@@ -150,9 +145,9 @@ export function createRefundAttribution(options: { db: DatabaseSync }) {
         const scope = current();
         if (scope) scope.customer = { kind: "key", owner: hold.owner };
       },
-      onSettled({ charged }: { charged: bigint }): void {
+      async onSettled({ charged }: { charged: bigint }, tx: StoreTx): Promise<void> {
         const scope = current();
-        if (scope) bill(scope.id, charged);
+        if (scope) await bill(tx, scope.id, charged);
       },
     } satisfies PrepaidLedgerHooks,
     /** The SDK client with every verified receipt recorded against the current scope's customer. */
@@ -178,17 +173,15 @@ export function createRefundAttribution(options: { db: DatabaseSync }) {
           const scope = current();
           if (scope) {
             scope.x402Billed = settlement.amount;
-            inTransaction(db, () => bill(scope.id, settlement.amount));
+            await store.transaction((tx) => bill(tx, scope.id, settlement.amount));
           }
           return settlement;
         },
       };
     },
     /** The stored attribution of a receipt's request id. */
-    get(requestId: string): PaidRequest | undefined {
-      const row = db.prepare("SELECT * FROM paid_requests WHERE request_id = ?").get(requestId.toLowerCase()) as
-        | Row
-        | undefined;
+    async get(requestId: string, tx: StoreQueryable = store): Promise<PaidRequest | undefined> {
+      const [row] = await tx.query<Row>("SELECT * FROM paid_requests WHERE request_id = $1", [requestId.toLowerCase()]);
       return row ? toPaidRequest(row) : undefined;
     },
   };

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deploy } from "@verity/chain";
@@ -18,6 +17,7 @@ import { eventually, startTestValidator, type TestValidator } from "../../valida
 import { createGateway, type Gateway } from "./gateway.ts";
 import type { RefundCredit } from "./refund-credits.ts";
 import { defaultRoutingPolicy } from "./routing-policy.ts";
+import { gatewayStateDir } from "./store/store-testing.ts";
 import { fundedKey } from "./testing.ts";
 
 const WINDOW = 300n;
@@ -82,7 +82,7 @@ before(async () => {
     validators.push(await startTestValidator({ t, deployment, account }));
   }
   await mintTestUSD(t, deployment, "gateway", 100_000_000n);
-  stateDir = mkdtempSync(join(tmpdir(), "verity-gateway-refunds-"));
+  stateDir = await gatewayStateDir("verity-gateway-refunds-");
   gateway = startGateway();
   url = (await gateway.start()).url;
   const created = await fundedKey({ t, deployment, url, account: "client-1", amount: 5_000_000n });

@@ -1,7 +1,7 @@
 import type { DatabaseSync } from "node:sqlite";
-import { inTransaction } from "@verity/chain";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
 import type { Customer, RefundAttribution } from "./refund-attribution.ts";
+import type { GatewayStore } from "./store/index.ts";
 
 /**
  * What the gateway did with the refund of one guilty dispute on a channel it pays:
@@ -36,7 +36,7 @@ type Row = {
   amount: string;
   refunded: string;
   tx_hash: string;
-  created_at: number;
+  created_at: string;
 };
 
 function toCredit(row: Row): RefundCredit {
@@ -55,7 +55,7 @@ function toCredit(row: Row): RefundCredit {
     amount: BigInt(row.amount),
     refunded: BigInt(row.refunded),
     txHash: row.tx_hash,
-    createdAt: row.created_at,
+    createdAt: Number(row.created_at),
   };
 }
 
@@ -72,30 +72,23 @@ const lower = (v: unknown) => String(v ?? "").toLowerCase();
  * the challenged receipt's request id (from `ChallengeOpened`) is looked up in the request
  * attribution and the customer who paid for it gets what it was billed (the gateway's fee
  * included): a prepaid balance is credited, an x402 payer is recorded as owed. The record in
- * `refund_credits` is keyed by dispute id and written in the same SQLite transaction as the balance
- * change, so replays and restarts credit each dispute exactly once.
+ * `refund_credits` is keyed by dispute id and written in the same store transaction as the balance
+ * change (`INSERT … ON CONFLICT DO NOTHING`), so replays, restarts and several replicas scanning
+ * at once credit each dispute exactly once.
  */
 export function createRefundCredits(options: {
-  /** The gateway's database (ledger and attribution). */
-  db: DatabaseSync;
-  /** The indexer's database (`events` and `channels`). */
+  /** The gateway's store (ledger and attribution), shared by replicas. */
+  store: GatewayStore;
+  /** The indexer's database (`events` and `channels`), this replica's own read model of the chain. */
   index: DatabaseSync;
   ledger: PrepaidLedger;
   attribution: RefundAttribution;
-  /** The gateway's account: the payer of its channels. */
-  gateway: `0x${string}`;
+  /** The accounts that pay the gateway's channels (the gateway's, and this replica's payer key). */
+  payers: readonly `0x${string}`[];
   onRefund?: (credit: RefundCredit) => void;
 }) {
-  const { db, index } = options;
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS refund_credits (
-      dispute_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, channel_id TEXT NOT NULL, agent_id TEXT NOT NULL,
-      status TEXT NOT NULL, customer_kind TEXT, customer TEXT, amount TEXT NOT NULL, refunded TEXT NOT NULL,
-      tx_hash TEXT NOT NULL, created_at INTEGER NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS refund_credits_customer ON refund_credits (customer);
-  `);
-  const gateway = options.gateway.toLowerCase();
+  const { store, index } = options;
+  const payers = new Set(options.payers.map((p) => p.toLowerCase()));
 
   function resolvedGuilty() {
     const rows = index
@@ -123,16 +116,16 @@ export function createRefundCredits(options: {
     const row = index.prepare("SELECT payer FROM channels WHERE lower(channel_id) = ?").get(channelId) as
       | { payer: string }
       | undefined;
-    return lower(row?.payer) === gateway;
+    return payers.has(lower(row?.payer));
   }
 
-  function creditOne(disputeId: string, txHash: string, refunded: bigint): RefundCredit | undefined {
+  async function creditOne(disputeId: string, txHash: string, refunded: bigint): Promise<RefundCredit | undefined> {
     const challenge = opened(disputeId);
     if (!challenge) return undefined;
     const channelId = lower(challenge.channelId);
     if (!paysChannel(channelId)) return undefined;
     const requestId = lower(challenge.requestId);
-    const paid = options.attribution.get(requestId);
+    const paid = await options.attribution.get(requestId);
     const billed = paid?.billed ?? null;
     const customer = billed === null ? null : (paid?.customer ?? null);
     const credit: RefundCredit = {
@@ -147,13 +140,12 @@ export function createRefundCredits(options: {
       txHash,
       createdAt: Date.now(),
     };
-    const inserted = inTransaction(db, () => {
-      const result = db
-        .prepare(
-          `INSERT OR IGNORE INTO refund_credits (dispute_id, request_id, channel_id, agent_id, status, customer_kind,
-            customer, amount, refunded, tx_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
+    const inserted = await store.transaction(async (tx) => {
+      const result = await tx.query(
+        `INSERT INTO refund_credits (dispute_id, request_id, channel_id, agent_id, status, customer_kind,
+          customer, amount, refunded, tx_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (dispute_id) DO NOTHING RETURNING dispute_id`,
+        [
           disputeId,
           requestId,
           channelId,
@@ -165,10 +157,17 @@ export function createRefundCredits(options: {
           refunded.toString(),
           txHash,
           credit.createdAt,
-        );
-      if (Number(result.changes) === 0) return false;
+        ],
+      );
+      if (result.length === 0) return false;
       if (customer?.kind === "key" && credit.amount > 0n) {
-        options.ledger.credit({ owner: customer.owner, amount: credit.amount, ref: disputeId, reason: "refund" });
+        await options.ledger.credit({
+          owner: customer.owner,
+          amount: credit.amount,
+          ref: disputeId,
+          reason: "refund",
+          tx,
+        });
       }
       return true;
     });
@@ -176,13 +175,13 @@ export function createRefundCredits(options: {
   }
 
   /** Credits every guilty verdict not credited yet; returns the new credits. Safe to call any time. */
-  function scan(): RefundCredit[] {
-    const done = db.prepare("SELECT 1 FROM refund_credits WHERE dispute_id = ?");
+  async function scan(): Promise<RefundCredit[]> {
     const credits: RefundCredit[] = [];
     for (const { txHash, args } of resolvedGuilty()) {
       const disputeId = String(args.disputeId);
-      if (done.get(disputeId)) continue;
-      const credit = creditOne(disputeId, txHash, BigInt(String(args.refunded ?? 0)));
+      const done = await store.query("SELECT 1 FROM refund_credits WHERE dispute_id = $1", [disputeId]);
+      if (done.length > 0) continue;
+      const credit = await creditOne(disputeId, txHash, BigInt(String(args.refunded ?? 0)));
       if (credit) credits.push(credit);
     }
     for (const credit of credits) options.onRefund?.(credit);
@@ -192,13 +191,12 @@ export function createRefundCredits(options: {
   return {
     scan,
     /** Refunds passed on to one customer (an API key owner or an x402 payer address), newest first. */
-    list(args: { customer?: string; limit?: number } = {}): RefundCredit[] {
-      const rows = db
-        .prepare(
-          `SELECT * FROM refund_credits WHERE (? IS NULL OR customer = ?) ORDER BY created_at DESC, dispute_id DESC
-           LIMIT ?`,
-        )
-        .all(args.customer?.toLowerCase() ?? null, args.customer?.toLowerCase() ?? null, args.limit ?? 100) as Row[];
+    async list(args: { customer?: string; limit?: number } = {}): Promise<RefundCredit[]> {
+      const rows = await store.query<Row>(
+        `SELECT * FROM refund_credits WHERE ($1::text IS NULL OR customer = $1) ORDER BY created_at DESC, dispute_id DESC
+         LIMIT $2`,
+        [args.customer?.toLowerCase() ?? null, args.limit ?? 100],
+      );
       return rows.map(toCredit);
     },
   };

@@ -14,16 +14,19 @@ export function mountRefundRoutes(
   app: Hono,
   deps: { ledger: PrepaidLedger; keys: ApiKeys; credits: RefundCredits },
 ): void {
-  app.get("/v1/refunds", (c) => {
+  app.get("/v1/refunds", async (c) => {
     try {
       const auth = c.req.header("authorization") ?? "";
       if (auth.startsWith("Bearer ")) {
-        const { owner } = deps.keys.authenticate(auth.slice(7));
+        const { owner } = await deps.keys.authenticate(auth.slice(7));
         return c.json({
           owner,
-          balance: deps.ledger.balanceOf(owner).toString(),
-          data: deps.credits.list({ customer: owner }).map(refundCreditJson),
-          ledger: deps.ledger.entries(owner, { reason: "refund" }).map((e) => ({ ...e, delta: e.delta.toString() })),
+          balance: (await deps.ledger.balanceOf(owner)).toString(),
+          data: (await deps.credits.list({ customer: owner })).map(refundCreditJson),
+          ledger: (await deps.ledger.entries(owner, { reason: "refund" })).map((e) => ({
+            ...e,
+            delta: e.delta.toString(),
+          })),
         });
       }
       const payer = c.req.query("payer") ?? "";
@@ -32,7 +35,7 @@ export function mountRefundRoutes(
           code: "invalid_request",
         });
       }
-      const data = deps.credits.list({ customer: payer }).filter((r) => r.customer?.kind === "x402");
+      const data = (await deps.credits.list({ customer: payer })).filter((r) => r.customer?.kind === "x402");
       const owed = data.reduce((sum, r) => sum + r.amount, 0n);
       return c.json({ payer: payer.toLowerCase(), owed: owed.toString(), data: data.map(refundCreditJson) });
     } catch (error) {

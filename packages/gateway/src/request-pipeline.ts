@@ -49,13 +49,13 @@ export function planRoute(args: {
 }
 
 /** The answer to a failed request: money released, x402 402 with its header, or the error's status. */
-export function failedResponse(
+export async function failedResponse(
   c: Context,
   error: unknown,
   payment: Payment | undefined,
   ledger: PrepaidLedger,
-): Response {
-  if (payment) releasePayment({ payment, ledger });
+): Promise<Response> {
+  if (payment) await releasePayment({ payment, ledger });
   if (error instanceof PaymentRequiredError) {
     c.header("PAYMENT-REQUIRED", error.header);
     return c.json({ ...error.toJSON(), x402: error.body }, 402);

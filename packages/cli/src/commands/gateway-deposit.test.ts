@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { gatewayDepositsAbi, testUSDAbi } from "@verity/contracts";
 import { createGateway, type Gateway } from "@verity/gateway";
 import { parseEventLogs } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { gatewayStateDir } from "../../../gateway/src/store/store-testing.ts";
 import { createTestKey, keyBalance } from "../../../gateway/src/testing.ts";
 import { runVerity, startTestNetwork, type TestNetwork } from "../cli-testing.ts";
 
@@ -30,7 +28,7 @@ before(async () => {
     deployment: net.deployment,
     provider: net.t.edr.provider,
     account: privateKeyToAccount(net.key("gateway")),
-    stateDir: mkdtempSync(join(tmpdir(), "verity-gateway-")),
+    stateDir: await gatewayStateDir(),
     port: 0,
     indexerPollMs: 50,
     depositConfirmations: 0,

@@ -7,7 +7,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { keyFileOption, keystoreOption, rawKeyOption } from "../chain-options.ts";
 import { parseAmount, parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
-import { readSigningKey } from "../read-key.ts";
+import { readKey, readSigningKey } from "../read-key.ts";
 import { runCommand } from "../run-command.ts";
 import { registerGatewayDeposit } from "./gateway-deposit.ts";
 
@@ -21,6 +21,9 @@ type GatewayFlags = {
   keyFile?: string;
   keystore?: string;
   stateDir: string;
+  database?: string;
+  replicaId?: string;
+  payerKeyFile?: string;
   feeBps: string;
   channelDeposit: string;
   x402: boolean;
@@ -47,6 +50,15 @@ export function registerGateway(program: Command): void {
     .addOption(keystoreOption("gateway key"))
     .addOption(rawKeyOption())
     .option("--state-dir <dir>", "folder for the gateway's stores", ".verity/gateway")
+    .option(
+      "--database <url>",
+      "postgres://… shared by several gateway replicas (keys, balances, ledger, deposits); default: embedded PGlite in --state-dir",
+    )
+    .option("--replica-id <id>", "this replica's id on the holds it makes (stable across restarts); default: random")
+    .option(
+      "--payer-key-file <file>",
+      "key that opens channels and signs vouchers to providers; each replica on a shared --database needs its own (default: the gateway key)",
+    )
     .option("--fee-bps <bps>", "fee on top of provider charges, basis points", "500")
     .option("--channel-deposit <amount>", "escrow per channel the gateway opens to a provider", "10")
     .option("--no-x402", "refuse keyless x402 payments (API keys only)")
@@ -66,7 +78,8 @@ export function registerGateway(program: Command): void {
       "after",
       "\nPrepaid balances are funded only through `verity gateway deposit` (the GatewayDeposits contract);\n" +
         "a plain token transfer to the gateway's address credits nothing.\n" +
-        "\nExamples:\n  $ VERITY_KEY=0x… verity gateway start --port 8546\n  $ verity gateway start --keystore gw.json --fee-bps 300 --no-x402\n  $ verity gateway start --allow-private-offers   # providers on 127.0.0.1 / 10.x",
+        "\nExamples:\n  $ VERITY_KEY=0x… verity gateway start --port 8546\n  $ verity gateway start --keystore gw.json --fee-bps 300 --no-x402\n  $ verity gateway start --allow-private-offers   # providers on 127.0.0.1 / 10.x" +
+        "\n  $ verity gateway start --database postgres://verity@db:5432/gateway --payer-key-file payer-1.key   # one of several replicas",
     )
     .action(async (flags: GatewayFlags) => {
       const json = flags.json === true;
@@ -78,6 +91,11 @@ export function registerGateway(program: Command): void {
           rpcUrl: flags.rpc,
           account: privateKeyToAccount(await readSigningKey(flags)),
           stateDir: resolve(flags.stateDir),
+          ...(flags.database ? { database: flags.database } : {}),
+          ...(flags.replicaId ? { replicaId: flags.replicaId } : {}),
+          ...(flags.payerKeyFile
+            ? { payerAccount: privateKeyToAccount(readKey({ keyFile: flags.payerKeyFile })) }
+            : {}),
           host: flags.host,
           port: parseInteger("--port", flags.port),
           ...(flags.endpoint ? { publicUrl: flags.endpoint } : {}),

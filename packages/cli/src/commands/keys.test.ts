@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createGateway } from "@verity/gateway";
 import { privateKeyToAccount } from "viem/accounts";
+import { gatewayStateDir } from "../../../gateway/src/store/store-testing.ts";
 import { startTestProvider, type TestProvider } from "../../../provider/src/testing.ts";
 import { runVerity } from "../cli-testing.ts";
 
@@ -20,7 +21,7 @@ before(async () => {
     deployment: provider.deployment,
     provider: provider.t.edr.provider,
     account: privateKeyToAccount(provider.t.account("gateway").privateKey),
-    stateDir: mkdtempSync(join(tmpdir(), "verity-keys-cli-")),
+    stateDir: await gatewayStateDir("verity-keys-cli-"),
     port: 0,
     x402: false,
   });

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createGateway } from "@verity/gateway";
 import { privateKeyToAccount } from "viem/accounts";
+import { gatewayStateDir } from "../../../gateway/src/store/store-testing.ts";
 import { startTestProvider, type TestProvider } from "../../../provider/src/testing.ts";
 import { runVerity } from "../cli-testing.ts";
 
@@ -19,7 +17,7 @@ before(async () => {
     deployment: provider.deployment,
     provider: provider.t.edr.provider,
     account: privateKeyToAccount(provider.t.account("gateway").privateKey),
-    stateDir: mkdtempSync(join(tmpdir(), "verity-quote-")),
+    stateDir: await gatewayStateDir("verity-quote-"),
     port: 0,
     x402: false,
   });

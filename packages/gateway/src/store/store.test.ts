@@ -151,7 +151,7 @@ for (const backend of backends) {
     assert.equal(BigInt(ledger?.created_at ?? ""), bigintMax);
     assert.equal(ledger?.ref, null);
     await assert.rejects(
-      store.query("INSERT INTO balances (owner, balance) VALUES ($1, $2)", ["0xcc", -1n]),
+      store.query("INSERT INTO holds (owner, amount, replica, created_at) VALUES ($1, $2, 'r', 0)", ["0xcc", -1n]),
       (e) => sqlState(e) === "23514",
     );
     const again = await reopen();
@@ -204,8 +204,11 @@ for (const backend of backends) {
       [
         "api_keys",
         "balances",
-        "deposit_cursor",
+        "deposit_blocks",
+        "deposit_credits",
+        "deposit_scan",
         "holds",
+        "key_nonces",
         "ledger",
         "paid_requests",
         "refund_credits",

@@ -1,7 +1,4 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
@@ -16,6 +13,7 @@ import { type Address, getAddress } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../../provider/src/testing.ts";
 import { createGateway, type Gateway } from "../gateway.ts";
+import { gatewayStateDir } from "../store/store-testing.ts";
 
 let t: TestChain;
 let deployment: Deployment;
@@ -43,7 +41,7 @@ before(async () => {
   provider = await startTestProvider({ t, deployment, account: "provider-1", outputPricePerMTok: 2_000_000n });
   await mintTestUSD(t, deployment, "gateway", 100_000_000n);
   await mintTestUSD(t, deployment, "client-4", 10_000_000n);
-  stateDir = mkdtempSync(join(tmpdir(), "verity-x402-attack-"));
+  stateDir = await gatewayStateDir("verity-x402-attack-");
   gateway = startGateway();
   url = (await gateway.start()).url;
   // Opens the gateway's channel to the provider, so later balances move only by x402 payments.

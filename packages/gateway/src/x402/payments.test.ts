@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from "@x402/core/http";
 import type { PaymentPayload } from "@x402/core/types";
+import { openTestStore } from "../store/store-testing.ts";
 import { createFixture, type Fixture, FUNDED, getWithPayment, PRICE, payingFetch, signedPayment } from "./testing.ts";
 
 let f: Fixture;
@@ -127,18 +130,18 @@ test("a v1 X-PAYMENT header is accepted and answered with X-PAYMENT-RESPONSE", a
 });
 
 test("with a database, each settlement is recorded in x402_settlements", async () => {
-  const db = new DatabaseSync(":memory:");
-  const server = await f.serve(f.newPayments(db));
+  const stateDir = mkdtempSync(join(tmpdir(), "verity-x402-store-"));
+  const store = await openTestStore({ stateDir });
+  const server = await f.serve(f.newPayments(store));
   const url = `${server.url}/paid`;
   const response = await payingFetch(f, "client-1")(url);
   assert.equal(response.status, 200);
-  const rows = db.prepare("SELECT payer, amount, tx_hash FROM x402_settlements").all() as {
-    payer: string;
-    amount: string;
-    tx_hash: string;
-  }[];
+  const rows = await store.query<{ payer: string; amount: string; tx_hash: string }>(
+    "SELECT payer, amount, tx_hash FROM x402_settlements",
+  );
   assert.equal(rows.length, 1);
   assert.equal(rows[0]?.payer, f.t.account("client-1").address.toLowerCase());
   assert.equal(rows[0]?.amount, PRICE.toString());
-  db.close();
+  await store.close();
+  rmSync(stateDir, { recursive: true, force: true });
 });

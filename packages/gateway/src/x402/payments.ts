@@ -28,13 +28,13 @@
  * its first token and holds the text until then); a settlement in doubt fails closed
  * (`x402_settlement_pending`: the answer is withheld and the authorization is never reused).
  */
-import type { DatabaseSync } from "node:sqlite";
 import { PaymentError } from "@verity/core";
 import { encodePaymentRequiredHeader, encodePaymentResponseHeader } from "@x402/core/http";
 import { x402ResourceServer } from "@x402/core/server";
 import type { Network, PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse } from "@x402/core/types";
 import { ExactEvmScheme } from "@x402/evm/exact/server";
 import { type Address, getAddress, type Hex } from "viem";
+import type { GatewayStore } from "../store/index.ts";
 import { diagnoseTransfer } from "./diagnose.ts";
 import { createLocalFacilitator, type FacilitatorClients, LocalFacilitatorClient } from "./facilitator.ts";
 import { type Eip3009Authorization, type HeaderSource, readPayment } from "./payment-header.ts";
@@ -57,8 +57,8 @@ export type X402PaymentsOptions = {
   minValiditySeconds?: number;
   /** Bound on each receipt wait during settlement (default 60 s). */
   confirmationTimeoutMs?: number;
-  /** Optional SQLite database recording settled payments (table `x402_settlements`). */
-  db?: DatabaseSync;
+  /** The gateway store recording authorizations and settled payments (default: in memory). */
+  store?: GatewayStore;
 };
 
 /** What one request costs: `amount` in the token's base units. */
@@ -104,7 +104,7 @@ export type X402Payments = {
    * Gives a verified authorization back when its request delivered nothing and it was never sent
    * for settlement (no provider answered); a no-op once settlement started.
    */
-  release(verified: X402Verified): void;
+  release(verified: X402Verified): Promise<void>;
 };
 
 export function createX402Payments(options: X402PaymentsOptions): X402Payments {
@@ -125,7 +125,7 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
   );
   const ready = server.initialize();
   ready.catch(() => {}); // surfaced by the first call that awaits it
-  const guard = createSettlementGuard(options.db);
+  const guard = createSettlementGuard(options.store);
   // One wallet submits every settlement: without a viem nonce manager on its account, concurrent
   // submissions would race for the same account nonce, so settlements then go one at a time.
   const serialize = !(walletClient.account as { nonceManager?: unknown }).nonceManager;
@@ -178,7 +178,7 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
     checkTerms(payload, auth, requirements);
     const details = { payer: auth.from, nonce: auth.nonce };
     const key: AuthorizationKey = { network, token: token.address, payer: auth.from, nonce: auth.nonce };
-    refuseIfRecorded(guard, key);
+    await refuseIfRecorded(guard, key);
     const [result, now] = await Promise.all([
       server.verifyPayment(payload, requirements).catch((cause: unknown) => {
         throw paymentRejected("The x402 payment could not be verified", mapVerifyReason(undefined), details, cause);
@@ -205,8 +205,8 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
     }
     // The authorization is ours from here on, durably, before any work starts: one INSERT decides
     // between concurrent requests carrying it.
-    if (!guard.reserve(key, BigInt(auth.value))) {
-      refuseIfRecorded(guard, key);
+    if (!(await guard.reserve(key, BigInt(auth.value)))) {
+      await refuseIfRecorded(guard, key);
       throw new Error("x402 reservation failed without a record");
     }
     return {
@@ -237,11 +237,12 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
 
   async function settle(verified: X402Verified): Promise<X402Settlement> {
     const { payer, nonce, amount, key } = verified;
-    if (!guard.beginSettlement(key)) {
+    if (!(await guard.beginSettlement(key))) {
+      const record = await guard.get(key);
       throw paymentRejected(
         "This x402 payment was already sent for settlement",
         mapVerifyReason("invalid_exact_evm_nonce_already_used"),
-        { payer, nonce, state: guard.get(key)?.state, transaction: guard.get(key)?.txHash },
+        { payer, nonce, state: record?.state, transaction: record?.txHash },
       );
     }
     let response: SettleResponse;
@@ -258,7 +259,7 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
         // In doubt: the transfer was broadcast and may still land. Fail closed — the answer is
         // withheld, the authorization stays used here (never submitted again, never released), and
         // the payer is told not to pay again for it.
-        guard.pending(key, response.transaction || undefined);
+        await guard.pending(key, response.transaction || undefined);
         throw new PaymentError("The x402 settlement was sent but not confirmed in time", {
           code: "x402_settlement_pending",
           hint: "Do not pay again for this answer yet: the transaction may still land; check it on chain",
@@ -268,8 +269,8 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
       const diagnosis = await diagnoseTransfer(publicClient, token.address, auth).catch(() => undefined);
       // A nonce consumed on chain by something else (the payer's cancelAuthorization) can never be
       // settled; any other failure left it unused, and no part of the answer was released.
-      if (diagnosis === "invalid_exact_evm_nonce_already_used") guard.voided(key);
-      else guard.release(key);
+      if (diagnosis === "invalid_exact_evm_nonce_already_used") await guard.voided(key);
+      else await guard.release(key);
       throw new PaymentError(`Settling the x402 payment failed (${diagnosis ?? response.errorReason ?? "no reason"})`, {
         code: "x402_settlement_failed",
         hint: "Nothing was charged unless a transaction is reported; check the payer's balance and pay again",
@@ -284,7 +285,7 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
       });
     }
     const txHash = response.transaction as Hex;
-    guard.settled(key, txHash);
+    await guard.settled(key, txHash);
     return {
       txHash,
       payer,
@@ -311,8 +312,8 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
     return { paymentRequired, header: encodePaymentRequiredHeader(paymentRequired) };
   }
 
-  function release(verified: X402Verified): void {
-    if (guard.get(verified.key)?.state === "reserved") guard.release(verified.key);
+  async function release(verified: X402Verified): Promise<void> {
+    if ((await guard.get(verified.key))?.state === "reserved") await guard.release(verified.key);
   }
 
   return { network, paymentRequired, verify, settle, release };
@@ -324,8 +325,8 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
  * wants); settled, cancelled, in doubt, or left reserved by a gateway that stopped → 402
  * `x402_payment_replayed` (x402: a spent payment is answered with fresh PAYMENT-REQUIRED).
  */
-function refuseIfRecorded(guard: SettlementGuard, key: AuthorizationKey): void {
-  const record = guard.get(key);
+async function refuseIfRecorded(guard: SettlementGuard, key: AuthorizationKey): Promise<void> {
+  const record = await guard.get(key);
   if (!record) return;
   const details = { payer: key.payer, nonce: key.nonce, state: record.state, transaction: record.txHash };
   if (guard.isLive(key)) {

@@ -13,13 +13,14 @@
  * Only a reservation whose request delivered nothing and was never submitted for settlement is
  * released (deleted): the nonce is still unused on chain and the payer may send it again.
  *
- * With a `node:sqlite` database (the gateway's, opened WAL + synchronous=FULL) every transition is
- * committed before the call returns, so a kill -9 after `reserve` cannot free the authorization: a
- * restarted gateway refuses it as replayed. `reserve` is one `INSERT` on the primary key, so two
- * concurrent requests with the same authorization cannot both reserve it. Without a database the
- * record lives in memory (tests, one-off servers); the chain still refuses a settled nonce.
+ * With the gateway store every transition is committed before the call returns, so a kill -9 after
+ * `reserve` cannot free the authorization: a restarted gateway refuses it as replayed. `reserve` is
+ * one `INSERT … ON CONFLICT DO NOTHING` on the primary key, so two concurrent requests with the same
+ * authorization — through one replica or several sharing the database — cannot both reserve it.
+ * Without a store the record lives in memory (tests, one-off servers); the chain still refuses a
+ * settled nonce. "Live" is per process: another replica's reservation counts as used here.
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { GatewayStore } from "../store/index.ts";
 
 export type AuthorizationKey = { network: string; token: string; payer: string; nonce: string };
 export type AuthorizationState = "reserved" | "settling" | "settled" | "pending" | "void";
@@ -28,19 +29,19 @@ export type SettledPayment = { payer: string; nonce: string; txHash: string; amo
 
 export type SettlementGuard = {
   /** Records a verified authorization; false when it is recorded already (in any state). */
-  reserve(key: AuthorizationKey, amount: bigint): boolean;
-  get(key: AuthorizationKey): AuthorizationRecord | undefined;
+  reserve(key: AuthorizationKey, amount: bigint): Promise<boolean>;
+  get(key: AuthorizationKey): Promise<AuthorizationRecord | undefined>;
   /** Whether a request of this process holds the authorization right now (reserved or settling). */
   isLive(key: AuthorizationKey): boolean;
   /** reserved → settling; false when the authorization is not reserved (e.g. already submitted). */
-  beginSettlement(key: AuthorizationKey): boolean;
-  settled(key: AuthorizationKey, txHash: string): void;
+  beginSettlement(key: AuthorizationKey): Promise<boolean>;
+  settled(key: AuthorizationKey, txHash: string): Promise<void>;
   /** Settlement in doubt: kept as used, with the transaction that may still land. */
-  pending(key: AuthorizationKey, txHash?: string): void;
+  pending(key: AuthorizationKey, txHash?: string): Promise<void>;
   /** The nonce was consumed on chain by another transaction (cancelled by the payer). */
-  voided(key: AuthorizationKey): void;
+  voided(key: AuthorizationKey): Promise<void>;
   /** Frees a reservation that was never submitted, or whose submission left the nonce unused. */
-  release(key: AuthorizationKey): void;
+  release(key: AuthorizationKey): Promise<void>;
 };
 
 const norm = (k: AuthorizationKey) => ({
@@ -54,128 +55,130 @@ const keyOf = (k: AuthorizationKey) => {
   return `${n.network}:${n.token}:${n.payer}:${n.nonce}`;
 };
 
-export function createSettlementGuard(db?: DatabaseSync): SettlementGuard {
+export function createSettlementGuard(db?: GatewayStore): SettlementGuard {
   const live = new Set<string>();
-  const store = db ? sqliteStore(db) : memoryStore();
-  const set = (key: AuthorizationKey, state: AuthorizationState, txHash?: string) => {
-    store.update(norm(key), state, txHash);
+  const store = db ? storeBacked(db) : memoryStore();
+  const set = async (key: AuthorizationKey, state: AuthorizationState, txHash?: string) => {
+    await store.update(norm(key), state, txHash);
     if (state === "reserved" || state === "settling") live.add(keyOf(key));
     else live.delete(keyOf(key));
   };
   return {
-    reserve(key, amount) {
-      if (!store.insert(norm(key), amount)) return false;
+    async reserve(key, amount) {
+      if (!(await store.insert(norm(key), amount))) return false;
       live.add(keyOf(key));
       return true;
     },
     get: (key) => store.get(norm(key)),
     isLive: (key) => live.has(keyOf(key)),
-    beginSettlement(key) {
-      if (store.get(norm(key))?.state !== "reserved") return false;
-      set(key, "settling");
+    async beginSettlement(key) {
+      // One conditional UPDATE: reserved → settling happens once, whoever asks.
+      if (!(await store.transition(norm(key), "reserved", "settling"))) return false;
+      live.add(keyOf(key));
       return true;
     },
-    settled(key, txHash) {
-      set(key, "settled", txHash);
-      const record = store.get(norm(key));
-      store.log({ payer: key.payer, nonce: key.nonce, txHash, amount: record?.amount ?? 0n });
+    async settled(key, txHash) {
+      await set(key, "settled", txHash);
+      const record = await store.get(norm(key));
+      await store.log({ payer: key.payer, nonce: key.nonce, txHash, amount: record?.amount ?? 0n });
     },
     pending: (key, txHash) => set(key, "pending", txHash),
     voided: (key) => set(key, "void"),
-    release(key) {
-      const state = store.get(norm(key))?.state;
-      if (state !== "reserved" && state !== "settling") return;
-      store.remove(norm(key));
-      live.delete(keyOf(key));
+    async release(key) {
+      if (await store.remove(norm(key))) live.delete(keyOf(key));
     },
   };
 }
 
 type Norm = ReturnType<typeof norm>;
 type Store = {
-  insert(k: Norm, amount: bigint): boolean;
-  get(k: Norm): AuthorizationRecord | undefined;
-  update(k: Norm, state: AuthorizationState, txHash?: string): void;
-  remove(k: Norm): void;
-  log(payment: SettledPayment): void;
+  insert(k: Norm, amount: bigint): Promise<boolean>;
+  get(k: Norm): Promise<AuthorizationRecord | undefined>;
+  update(k: Norm, state: AuthorizationState, txHash?: string): Promise<void>;
+  /** `from` → `to` when the record is in state `from`; whether it was. */
+  transition(k: Norm, from: AuthorizationState, to: AuthorizationState): Promise<boolean>;
+  /** Deletes a reserved or settling record; whether there was one. */
+  remove(k: Norm): Promise<boolean>;
+  log(payment: SettledPayment): Promise<void>;
 };
 
 function memoryStore(): Store {
   const rows = new Map<string, AuthorizationRecord>();
   const id = (k: Norm) => `${k.network}:${k.token}:${k.payer}:${k.nonce}`;
   return {
-    insert(k, amount) {
+    async insert(k, amount) {
       if (rows.has(id(k))) return false;
       rows.set(id(k), { state: "reserved", amount });
       return true;
     },
-    get: (k) => rows.get(id(k)),
-    update(k, state, txHash) {
+    get: async (k) => rows.get(id(k)),
+    async update(k, state, txHash) {
       const row = rows.get(id(k));
       if (row) rows.set(id(k), { ...row, state, ...(txHash ? { txHash } : {}) });
     },
-    remove: (k) => {
-      rows.delete(id(k));
+    async transition(k, from, to) {
+      const row = rows.get(id(k));
+      if (row?.state !== from) return false;
+      rows.set(id(k), { ...row, state: to });
+      return true;
     },
-    log() {},
+    async remove(k) {
+      const state = rows.get(id(k))?.state;
+      if (state !== "reserved" && state !== "settling") return false;
+      rows.delete(id(k));
+      return true;
+    },
+    async log() {},
   };
 }
 
-function sqliteStore(db: DatabaseSync): Store {
-  db.exec(`CREATE TABLE IF NOT EXISTS x402_authorizations (
-    network TEXT NOT NULL,
-    token TEXT NOT NULL,
-    payer TEXT NOT NULL,
-    nonce TEXT NOT NULL,
-    state TEXT NOT NULL,
-    amount TEXT NOT NULL,
-    tx_hash TEXT,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (network, token, payer, nonce)
-  );
-  CREATE TABLE IF NOT EXISTS x402_settlements (
-    payer TEXT NOT NULL,
-    nonce TEXT NOT NULL,
-    tx_hash TEXT NOT NULL,
-    amount TEXT NOT NULL,
-    settled_at INTEGER NOT NULL,
-    PRIMARY KEY (payer, nonce)
-  )`);
-  const insert = db.prepare(
-    `INSERT OR IGNORE INTO x402_authorizations (network, token, payer, nonce, state, amount, created_at, updated_at)
-     VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?)`,
-  );
-  const where = "network = ? AND token = ? AND payer = ? AND nonce = ?";
-  const select = db.prepare(`SELECT state, amount, tx_hash FROM x402_authorizations WHERE ${where}`);
-  const update = db.prepare(
-    `UPDATE x402_authorizations SET state = ?, tx_hash = COALESCE(?, tx_hash), updated_at = ? WHERE ${where}`,
-  );
-  const remove = db.prepare(`DELETE FROM x402_authorizations WHERE ${where}`);
-  const log = db.prepare(
-    "INSERT OR IGNORE INTO x402_settlements (payer, nonce, tx_hash, amount, settled_at) VALUES (?, ?, ?, ?, ?)",
-  );
-  const args = (k: Norm) => [k.network, k.token, k.payer, k.nonce] as const;
+function storeBacked(db: GatewayStore): Store {
+  const where = "network = $1 AND token = $2 AND payer = $3 AND nonce = $4";
+  const args = (k: Norm) => [k.network, k.token, k.payer, k.nonce];
   return {
-    insert: (k, amount) => {
+    async insert(k, amount) {
       const now = Date.now();
-      return insert.run(...args(k), amount.toString(), now, now).changes === 1;
+      const rows = await db.query(
+        `INSERT INTO x402_authorizations (network, token, payer, nonce, state, amount, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'reserved', $5, $6, $6) ON CONFLICT DO NOTHING RETURNING nonce`,
+        [...args(k), amount, now],
+      );
+      return rows.length === 1;
     },
-    get(k) {
-      const row = select.get(...args(k)) as
-        | { state: AuthorizationState; amount: string; tx_hash: string | null }
-        | undefined;
+    async get(k) {
+      const [row] = await db.query<{ state: AuthorizationState; amount: string; tx_hash: string | null }>(
+        `SELECT state, amount, tx_hash FROM x402_authorizations WHERE ${where}`,
+        args(k),
+      );
       if (!row) return undefined;
       return { state: row.state, amount: BigInt(row.amount), ...(row.tx_hash ? { txHash: row.tx_hash } : {}) };
     },
-    update: (k, state, txHash) => {
-      update.run(state, txHash ?? null, Date.now(), ...args(k));
+    async update(k, state, txHash) {
+      await db.query(
+        `UPDATE x402_authorizations SET state = $5, tx_hash = COALESCE($6, tx_hash), updated_at = $7 WHERE ${where}`,
+        [...args(k), state, txHash ?? null, Date.now()],
+      );
     },
-    remove: (k) => {
-      remove.run(...args(k));
+    async transition(k, from, to) {
+      const rows = await db.query(
+        `UPDATE x402_authorizations SET state = $6, updated_at = $7 WHERE ${where} AND state = $5 RETURNING nonce`,
+        [...args(k), from, to, Date.now()],
+      );
+      return rows.length === 1;
     },
-    log: (p) => {
-      log.run(p.payer.toLowerCase(), p.nonce.toLowerCase(), p.txHash, p.amount.toString(), Date.now());
+    async remove(k) {
+      const rows = await db.query(
+        `DELETE FROM x402_authorizations WHERE ${where} AND state IN ('reserved', 'settling') RETURNING nonce`,
+        args(k),
+      );
+      return rows.length === 1;
+    },
+    async log(p) {
+      await db.query(
+        `INSERT INTO x402_settlements (payer, nonce, tx_hash, amount, settled_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT DO NOTHING`,
+        [p.payer.toLowerCase(), p.nonce.toLowerCase(), p.txHash, p.amount, Date.now()],
+      );
     },
   };
 }

@@ -4,7 +4,6 @@
  * (facilitator wallet: the devnet `gateway` account; payee: `treasury`). Plus the official x402
  * client (`@x402/fetch` + the `exact` EVM client scheme) and a signer for hand-made authorizations.
  */
-import type { DatabaseSync } from "node:sqlite";
 import { type ChainClients, connectChain, deploy, type Listening, listen } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
 import { testUSDAbi } from "@verity/contracts";
@@ -18,6 +17,7 @@ import { wrapFetchWithPayment } from "@x402/fetch";
 import { Hono } from "hono";
 import { type Address, getAddress, type Hex, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import type { GatewayStore } from "../store/index.ts";
 import { createX402Payments, type X402Charge, type X402Payments } from "./payments.ts";
 import { x402ErrorResponse } from "./respond.ts";
 
@@ -40,7 +40,7 @@ export type Fixture = {
   balanceOf(name: string | Address): Promise<bigint>;
   mint(name: string, amount: bigint): Promise<void>;
   /** A new payments module (fresh in-memory guard) on the same chain, token and payee. */
-  newPayments(db?: DatabaseSync): X402Payments;
+  newPayments(store?: GatewayStore): X402Payments;
   /** A Hono server charging `PRICE` for `GET /paid` through `payments`. */
   serve(payments: X402Payments): Promise<Listening>;
   close(): Promise<void>;
@@ -55,7 +55,7 @@ export async function createFixture(): Promise<Fixture> {
   const hooks: Fixture["hooks"] = {};
   const servers: Listening[] = [];
 
-  function newPayments(db?: DatabaseSync): X402Payments {
+  function newPayments(store?: GatewayStore): X402Payments {
     return createX402Payments({
       chainId: t.chain.id,
       token: {
@@ -66,7 +66,7 @@ export async function createFixture(): Promise<Fixture> {
       },
       payTo,
       facilitator: gateway,
-      ...(db === undefined ? {} : { db }),
+      ...(store === undefined ? {} : { store }),
     });
   }
 
