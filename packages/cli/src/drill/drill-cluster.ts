@@ -7,6 +7,8 @@
  * that flag and a Postgres server can be started; otherwise each keeps its own state directory.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectChain, readDeployment } from "@verity/chain";
@@ -48,6 +50,15 @@ export type DrillCluster = {
   client: `0x${string}`;
   stop(): Promise<void>;
 };
+
+/** A port nothing listens on now: services keep it across restarts, so their URLs stay the same. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 type Account = { name: string; address: `0x${string}`; privateKey: `0x${string}` };
 
@@ -115,14 +126,14 @@ export async function startDrillCluster(options: { dir?: string; log?: (line: st
     }
 
     const chainFlags = ["--rpc", rpcUrl, "--deployment", deploymentFile];
-    const providerFlags = (name: string) => [
+    const providerFlags = async (name: string) => [
       "provider",
       "start",
       ...chainFlags,
       "--key-file",
       keyFile(name),
       "--port",
-      "0",
+      String(await freePort()),
       "--stake",
       "100",
       "--data-dir",
@@ -135,14 +146,22 @@ export async function startDrillCluster(options: { dir?: string; log?: (line: st
     ];
     const providers: DrillProcess[] = [];
     for (const name of ["provider-1", "provider-2"]) {
-      const p = await startDrillProcess({ name, args: [...providerFlags(name), "--model", "test:verity-tiny"] });
+      const p = await startDrillProcess({
+        name,
+        args: [...(await providerFlags(name)), "--model", "test:verity-tiny"],
+      });
       started.push(p);
       providers.push(p);
     }
     log("providers 1 and 2 serving test:verity-tiny");
 
     const upstream = await startEngineServerProcess();
-    started.push({ kill: (s) => upstream.kill(s) });
+    started.push({
+      kill: (s) => {
+        upstream.child.kill("SIGCONT"); // a hung (stopped) upstream only handles SIGTERM once resumed
+        return upstream.kill(s);
+      },
+    });
     const listed = (await (await fetch(`${upstream.url}/v1/models`)).json()) as {
       data: { id: string; verity: { weightsHash: string; tokenizerHash: string; contextSize: number } }[];
     };
@@ -162,7 +181,7 @@ export async function startDrillCluster(options: { dir?: string; log?: (line: st
     );
     const upstreamProvider = await startDrillProcess({
       name: "provider-3 (upstream)",
-      args: [...providerFlags("provider-3"), "--upstream", `${upstream.url}/v1`, "--model", manifestFile],
+      args: [...(await providerFlags("provider-3")), "--upstream", `${upstream.url}/v1`, "--model", manifestFile],
     });
     started.push(upstreamProvider);
     log(`provider 3 serving ${entry.id} through ${upstream.url}`);
@@ -176,7 +195,7 @@ export async function startDrillCluster(options: { dir?: string; log?: (line: st
         "--key-file",
         keyFile("validator-1"),
         "--port",
-        "0",
+        String(await freePort()),
         "--model",
         "test:verity-tiny",
         "--data-dir",
@@ -204,7 +223,7 @@ export async function startDrillCluster(options: { dir?: string; log?: (line: st
           "--key-file",
           keyFile(database ? "gateway" : name),
           "--port",
-          "0",
+          String(await freePort()),
           "--state-dir",
           stateDir,
           "--allow-private-offers",

@@ -1,0 +1,258 @@
+/**
+ * The drill's fault scenarios, run in order against one cluster. Each injects one fault into a real
+ * process (SIGKILL, SIGSTOP, a restart from its state directory) and returns what it checked: the
+ * client got a complete answer or a clear error, it was charged at most once, nothing owed (vouchers,
+ * receipts, audit samples) was lost, and balances reconcile with the chain.
+ */
+
+import { auditsAt, balanceAt, claimsReachReceipts, ledgerOf, pendingAudits, pollUntil } from "./drill-checks.ts";
+import { type ChatOutcome, chatThrough } from "./drill-client.ts";
+import type { DrillCluster, DrillGateway } from "./drill-cluster.ts";
+import type { DrillProcess } from "./drill-process.ts";
+
+export type FaultResult = { fault: string; checked: string; ok: boolean; detail: string; ms: number };
+
+export type Fault = {
+  name: string;
+  checked: string;
+  /** Part of the `--quick` subset. */
+  quick: boolean;
+  /** Returns "" when every check passed, else what failed. */
+  run(cluster: DrillCluster, state: DrillState): Promise<string>;
+};
+
+/** What one fault leaves for a later one (the provider killed mid-stream is restarted next). */
+export type DrillState = { killedProvider?: DrillProcess; killedAgentId?: string };
+
+const gatewayOf = (cluster: DrillCluster, i: number): DrillGateway => {
+  const g = cluster.gateways[i];
+  if (!g) throw new Error(`the cluster has no gateway ${i + 1}`);
+  return g;
+};
+
+/** The client's own view: a complete answer was charged what it says, anything else nothing. */
+function chargedOnce(outcome: ChatOutcome, before: bigint, after: bigint): string {
+  const spent = before - after;
+  if (!outcome.complete && !outcome.error) return "the answer neither completed nor ended with an error";
+  if (outcome.complete) {
+    return spent === outcome.charged ? "" : `complete answer charged ${outcome.charged} but the balance fell ${spent}`;
+  }
+  return spent === 0n ? "" : `failed answer (${outcome.error}) but the balance fell ${spent}`;
+}
+
+/** The ledger agrees with itself: balance = deposits − charges (+ refunds), no hold left behind. */
+async function ledgerReconciles(cluster: DrillCluster, gateway: DrillGateway): Promise<string> {
+  const balance = await balanceAt(gateway);
+  const ledger = ledgerOf(gateway, cluster.client);
+  if (!ledger) return "";
+  const problems: string[] = [];
+  if (ledger.holds !== 0) problems.push(`${ledger.holds} hold(s) left`);
+  if (ledger.deposits !== gateway.deposited)
+    problems.push(`deposits ${ledger.deposits} ≠ on-chain ${gateway.deposited}`);
+  const expected = ledger.deposits - ledger.charges + ledger.other;
+  if (balance !== expected) problems.push(`balance ${balance} ≠ deposits − charges ${expected}`);
+  return problems.join("; ");
+}
+
+/** The provider serving a request right now (its /health counts it in flight). */
+async function busyProvider(cluster: DrillCluster): Promise<DrillProcess | undefined> {
+  const all = [...cluster.providers, cluster.upstreamProvider];
+  for (let i = 0; i < 50; i++) {
+    for (const p of all) {
+      const health = (await (await fetch(`${p.ready.url}/health`)).json().catch(() => ({}))) as { inFlight?: number };
+      if ((health.inFlight ?? 0) > 0) return p;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return undefined;
+}
+
+const providerKill: Fault = {
+  name: "provider kill -9 mid-stream",
+  checked: "complete answer or clear error; charged at most once; ledger reconciles",
+  quick: true,
+  async run(cluster, state) {
+    const gateway = gatewayOf(cluster, 0);
+    const before = await balanceAt(gateway);
+    const outcome = await chatThrough({
+      gateway,
+      prompt: "tell a long story",
+      maxTokens: 300,
+      onFirstToken: async () => {
+        const busy = await busyProvider(cluster);
+        if (!busy) return;
+        state.killedProvider = busy;
+        state.killedAgentId = String(busy.ready.agentId);
+        await busy.kill("SIGKILL");
+      },
+    });
+    if (!state.killedProvider) return "no provider was serving the stream";
+    const after = await balanceAt(gateway);
+    return [chargedOnce(outcome, before, after), await ledgerReconciles(cluster, gateway)].filter(Boolean).join("; ");
+  },
+};
+
+const providerRestart: Fault = {
+  name: "provider restart from its state dir",
+  checked: "same agent; on-chain claimed of its channels reaches what its receipts owe",
+  quick: true,
+  async run(cluster, state) {
+    const killed = state.killedProvider;
+    if (!killed) return "no provider was killed before";
+    const ready = await killed.restart();
+    if (String(ready.agentId) !== state.killedAgentId) return `came back as agent ${ready.agentId}`;
+    const claims = await claimsReachReceipts({
+      rpcUrl: cluster.rpcUrl,
+      deployment: cluster.deployment,
+      gateways: cluster.gateways,
+      agentId: state.killedAgentId,
+    });
+    return claims.ok ? "" : `claimed ${claims.claimed} of ${claims.owed} owed (${claims.signed} signed)`;
+  },
+};
+
+const gatewayKill: Fault = {
+  name: "gateway replica kill -9 mid-request",
+  checked: "clear error or complete answer; charged at most once; hold released after restart",
+  quick: true,
+  async run(cluster) {
+    const gateway = gatewayOf(cluster, 1);
+    const before = await balanceAt(gateway);
+    const outcome = await chatThrough({
+      gateway,
+      prompt: "a long answer, please",
+      maxTokens: 300,
+      onFirstToken: () => gateway.process.kill("SIGKILL"),
+    });
+    await gateway.process.restart();
+    const after = await balanceAt(gateway);
+    const problems = [chargedOnce(outcome, before, after), await ledgerReconciles(cluster, gateway)];
+    // The restarted replica serves and charges again.
+    const next = await chatThrough({ gateway, prompt: "still there?", maxTokens: 8 });
+    const final = await balanceAt(gateway);
+    if (!next.complete) problems.push(`the restarted replica failed a request (${next.error})`);
+    else problems.push(chargedOnce(next, after, final));
+    return problems.filter(Boolean).join("; ");
+  },
+};
+
+const validatorKill: Fault = {
+  name: "validator kill -9 mid-audit + restart",
+  checked: "every accepted audit survives and finishes; samples sent while down are delivered",
+  quick: false,
+  async run(cluster) {
+    const url = String(cluster.validator.ready.url);
+    const gateway = gatewayOf(cluster, 0);
+    const known = new Set((await auditsAt(url)).map((a) => a.id));
+    const answers = Promise.all(
+      [1, 2, 3, 4].map((i) => chatThrough({ gateway, prompt: `audit me ${i}`, maxTokens: 24, stream: false })),
+    );
+    const seen = await pollUntil(
+      () => auditsAt(url),
+      (list) => list.some((a) => !known.has(a.id) && a.status === "queued"),
+      60_000,
+    );
+    const accepted = seen.filter((a) => !known.has(a.id)).map((a) => a.id);
+    if (accepted.length === 0) return "no audit reached the validator";
+    await cluster.validator.kill("SIGKILL");
+    const outcomes = await answers;
+    // Answered while the validator is down: their samples wait in the gateway's queue.
+    outcomes.push(await chatThrough({ gateway, prompt: "audit me while down", maxTokens: 24, stream: false }));
+    const failed = outcomes.filter((o) => !o.complete).length;
+    await cluster.validator.restart();
+    const after = await pollUntil(
+      () => auditsAt(url),
+      (list) =>
+        accepted.every((id) => list.some((a) => a.id === id && a.status !== "queued")) &&
+        cluster.gateways.every((g) => pendingAudits(g) === 0),
+      120_000,
+    );
+    const lost = accepted.filter((id) => !after.some((a) => a.id === id));
+    const stuck = accepted.filter((id) => after.some((a) => a.id === id && a.status === "queued"));
+    const pending = cluster.gateways.reduce((n, g) => n + pendingAudits(g), 0);
+    return [
+      failed > 0 ? `${failed} answer(s) failed` : "",
+      lost.length > 0 ? `${lost.length} accepted audit(s) lost` : "",
+      stuck.length > 0 ? `${stuck.length} audit(s) still queued` : "",
+      pending > 0 ? `${pending} sample(s) never delivered` : "",
+    ]
+      .filter(Boolean)
+      .join("; ");
+  },
+};
+
+const hungUpstream: Fault = {
+  name: "upstream hangs (SIGSTOP)",
+  checked: "provider reports upstream_down; gateway routes around it; no charge at the hung provider",
+  quick: false,
+  async run(cluster) {
+    const hung = cluster.upstreamProvider;
+    const agentId = String(hung.ready.agentId);
+    const gateway = gatewayOf(cluster, 0);
+    const health = async () =>
+      (await (await fetch(`${hung.ready.url}/health`)).json()) as { requests: number; charged: string };
+    const counted = await health();
+    cluster.upstream.child.kill("SIGSTOP");
+    try {
+      await hung.waitFor((e) => e.event === "upstream_down", 30_000);
+      const directory = await pollUntil(
+        async () =>
+          (
+            (await (await fetch(`${gateway.url}/v1/providers`)).json()) as {
+              data: { agentId: string; healthy: boolean }[];
+            }
+          ).data,
+        (list) => list.some((o) => o.agentId === agentId && !o.healthy),
+        30_000,
+      );
+      if (!directory.some((o) => o.agentId === agentId && !o.healthy)) return "the gateway still lists it healthy";
+      const problems: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const before = await balanceAt(gateway);
+        const outcome = await chatThrough({ gateway, prompt: `route around ${i}`, maxTokens: 12 });
+        const after = await balanceAt(gateway);
+        if (!outcome.complete) problems.push(`request ${i} failed (${outcome.error})`);
+        else if (outcome.agentId === agentId) problems.push(`request ${i} went to the hung provider`);
+        const charged = chargedOnce(outcome, before, after);
+        if (charged) problems.push(charged);
+      }
+      const now = await health();
+      if (now.requests !== counted.requests || now.charged !== counted.charged) {
+        problems.push(`the hung provider charged ${BigInt(now.charged) - BigInt(counted.charged)}`);
+      }
+      return problems.join("; ");
+    } finally {
+      cluster.upstream.child.kill("SIGCONT");
+      await hung.waitFor((e) => e.event === "upstream_up", 30_000).catch(() => {});
+    }
+  },
+};
+
+const reconciliation: Fault = {
+  name: "final reconciliation",
+  checked: "on-chain claims = receipts the gateways hold (≤ vouchers signed); balance = deposits − charges",
+  quick: true,
+  async run(cluster) {
+    const claims = await claimsReachReceipts({
+      rpcUrl: cluster.rpcUrl,
+      deployment: cluster.deployment,
+      gateways: cluster.gateways,
+    });
+    const problems = [
+      claims.ok ? "" : `claimed ${claims.claimed} vs ${claims.owed} owed (${claims.signed} signed)`,
+      claims.channels === 0 ? "no channel was paid on" : "",
+    ];
+    for (const g of cluster.gateways) problems.push(await ledgerReconciles(cluster, g));
+    return problems.filter(Boolean).join("; ");
+  },
+};
+
+/** Every fault, in the order they run (later ones use what earlier ones left). */
+export const DRILL_FAULTS: readonly Fault[] = [
+  providerKill,
+  providerRestart,
+  gatewayKill,
+  validatorKill,
+  hungUpstream,
+  reconciliation,
+];
