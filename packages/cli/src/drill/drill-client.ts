@@ -17,7 +17,20 @@ export type ChatOutcome = {
   agentId?: string;
 };
 
+/** A chat completion through `gateway`; what a complete answer was charged goes into the client's books. */
 export async function chatThrough(args: {
+  gateway: DrillGateway;
+  prompt: string;
+  maxTokens: number;
+  stream?: boolean;
+  onFirstToken?: () => void | Promise<void>;
+}): Promise<ChatOutcome> {
+  const outcome = await send(args);
+  if (outcome.complete && outcome.charged !== undefined) args.gateway.books.spent += outcome.charged;
+  return outcome;
+}
+
+async function send(args: {
   gateway: DrillGateway;
   prompt: string;
   maxTokens: number;

@@ -30,8 +30,8 @@ export type DrillGateway = {
   address: `0x${string}`;
   stateDir: string;
   apiKey: string;
-  /** Everything deposited for the key's owner at this gateway. */
-  deposited: bigint;
+  /** The client's own books for the key's owner: deposited on-chain, charged for complete answers (one object shared by replicas on one database). */
+  books: { deposited: bigint; spent: bigint };
 };
 
 export type DrillCluster = {
@@ -251,9 +251,9 @@ export async function startDrillCluster(options: { dir?: string; log?: (line: st
       if (deposited > 0n) {
         await sendGatewayDeposit({ clients: clientChain, deployment, gateway: address, amount: deposited });
       }
-      gateways.push({ process: gw, url, address, stateDir, apiKey: created.key, deposited });
+      const books = database && gateways[0] ? gateways[0].books : { deposited, spent: 0n };
+      gateways.push({ process: gw, url, address, stateDir, apiKey: created.key, books });
     }
-    if (database && gateways[0]) for (const g of gateways) g.deposited = gateways[0].deposited;
     log(`gateways at ${gateways.map((g) => g.url).join(", ")} (${gatewayMode})`);
 
     const cluster: DrillCluster = {

@@ -10,15 +10,24 @@ import { type ChatOutcome, chatThrough } from "./drill-client.ts";
 import type { DrillCluster, DrillGateway } from "./drill-cluster.ts";
 import type { DrillProcess } from "./drill-process.ts";
 
-export type FaultResult = { fault: string; checked: string; ok: boolean; detail: string; ms: number };
+export type FaultResult = {
+  fault: string;
+  checked: string;
+  ok: boolean;
+  /** "passed", or what failed. */
+  detail: string;
+  /** What the drill saw happen (how the answer ended, what was claimed, …). */
+  seen: string;
+  ms: number;
+};
 
 export type Fault = {
   name: string;
   checked: string;
   /** Part of the `--quick` subset. */
   quick: boolean;
-  /** Returns "" when every check passed, else what failed. */
-  run(cluster: DrillCluster, state: DrillState): Promise<string>;
+  /** Returns "" when every check passed, else what failed; `note` records what it saw. */
+  run(cluster: DrillCluster, state: DrillState, note: (seen: string) => void): Promise<string>;
 };
 
 /** What one fault leaves for a later one (the provider killed mid-stream is restarted next). */
@@ -30,6 +39,13 @@ const gatewayOf = (cluster: DrillCluster, i: number): DrillGateway => {
   return g;
 };
 
+/** How an answer ended, for the table. */
+function ended(outcome: ChatOutcome): string {
+  return outcome.complete
+    ? `complete from agent ${outcome.agentId}, charged ${outcome.charged}`
+    : `error ${outcome.error} after ${outcome.text.length} chars, charged 0`;
+}
+
 /** The client's own view: a complete answer was charged what it says, anything else nothing. */
 function chargedOnce(outcome: ChatOutcome, before: bigint, after: bigint): string {
   const spent = before - after;
@@ -40,15 +56,20 @@ function chargedOnce(outcome: ChatOutcome, before: bigint, after: bigint): strin
   return spent === 0n ? "" : `failed answer (${outcome.error}) but the balance fell ${spent}`;
 }
 
-/** The ledger agrees with itself: balance = deposits − charges (+ refunds), no hold left behind. */
+/**
+ * The balance reconciles: with the client's books (deposits − what complete answers were charged)
+ * and, when the ledger is in the replica's SQLite, with the ledger (deposits − charges, no hold left).
+ */
 async function ledgerReconciles(cluster: DrillCluster, gateway: DrillGateway): Promise<string> {
   const balance = await balanceAt(gateway);
-  const ledger = ledgerOf(gateway, cluster.client);
-  if (!ledger) return "";
   const problems: string[] = [];
+  const books = gateway.books.deposited - gateway.books.spent;
+  if (balance !== books) problems.push(`balance ${balance} ≠ client's deposits − charges ${books}`);
+  const ledger = ledgerOf(gateway, cluster.client);
+  if (!ledger) return problems.join("; ");
   if (ledger.holds !== 0) problems.push(`${ledger.holds} hold(s) left`);
-  if (ledger.deposits !== gateway.deposited)
-    problems.push(`deposits ${ledger.deposits} ≠ on-chain ${gateway.deposited}`);
+  if (ledger.deposits !== gateway.books.deposited)
+    problems.push(`deposits ${ledger.deposits} ≠ on-chain ${gateway.books.deposited}`);
   const expected = ledger.deposits - ledger.charges + ledger.other;
   if (balance !== expected) problems.push(`balance ${balance} ≠ deposits − charges ${expected}`);
   return problems.join("; ");
@@ -71,7 +92,7 @@ const providerKill: Fault = {
   name: "provider kill -9 mid-stream",
   checked: "complete answer or clear error; charged at most once; ledger reconciles",
   quick: true,
-  async run(cluster, state) {
+  async run(cluster, state, note) {
     const gateway = gatewayOf(cluster, 0);
     const before = await balanceAt(gateway);
     const outcome = await chatThrough({
@@ -87,6 +108,7 @@ const providerKill: Fault = {
       },
     });
     if (!state.killedProvider) return "no provider was serving the stream";
+    note(`killed agent ${state.killedAgentId}; ${ended(outcome)}`);
     const after = await balanceAt(gateway);
     return [chargedOnce(outcome, before, after), await ledgerReconciles(cluster, gateway)].filter(Boolean).join("; ");
   },
@@ -96,7 +118,7 @@ const providerRestart: Fault = {
   name: "provider restart from its state dir",
   checked: "same agent; on-chain claimed of its channels reaches what its receipts owe",
   quick: true,
-  async run(cluster, state) {
+  async run(cluster, state, note) {
     const killed = state.killedProvider;
     if (!killed) return "no provider was killed before";
     const ready = await killed.restart();
@@ -107,6 +129,9 @@ const providerRestart: Fault = {
       gateways: cluster.gateways,
       agentId: state.killedAgentId,
     });
+    note(
+      `agent ${state.killedAgentId}: ${claims.channels} channel(s), claimed ${claims.claimed} of ${claims.owed} owed`,
+    );
     return claims.ok ? "" : `claimed ${claims.claimed} of ${claims.owed} owed (${claims.signed} signed)`;
   },
 };
@@ -115,7 +140,7 @@ const gatewayKill: Fault = {
   name: "gateway replica kill -9 mid-request",
   checked: "clear error or complete answer; charged at most once; hold released after restart",
   quick: true,
-  async run(cluster) {
+  async run(cluster, _state, note) {
     const gateway = gatewayOf(cluster, 1);
     const before = await balanceAt(gateway);
     const outcome = await chatThrough({
@@ -126,6 +151,7 @@ const gatewayKill: Fault = {
     });
     await gateway.process.restart();
     const after = await balanceAt(gateway);
+    note(`${ended(outcome)}; balance ${before} → ${after} after restart`);
     const problems = [chargedOnce(outcome, before, after), await ledgerReconciles(cluster, gateway)];
     // The restarted replica serves and charges again.
     const next = await chatThrough({ gateway, prompt: "still there?", maxTokens: 8 });
@@ -140,7 +166,7 @@ const validatorKill: Fault = {
   name: "validator kill -9 mid-audit + restart",
   checked: "every accepted audit survives and finishes; samples sent while down are delivered",
   quick: false,
-  async run(cluster) {
+  async run(cluster, _state, note) {
     const url = String(cluster.validator.ready.url);
     const gateway = gatewayOf(cluster, 0);
     const known = new Set((await auditsAt(url)).map((a) => a.id));
@@ -170,6 +196,9 @@ const validatorKill: Fault = {
     const lost = accepted.filter((id) => !after.some((a) => a.id === id));
     const stuck = accepted.filter((id) => after.some((a) => a.id === id && a.status === "queued"));
     const pending = cluster.gateways.reduce((n, g) => n + pendingAudits(g), 0);
+    note(
+      `killed with ${accepted.length} new audit(s) accepted; ${after.length} audits after restart, ${pending} pending`,
+    );
     return [
       failed > 0 ? `${failed} answer(s) failed` : "",
       lost.length > 0 ? `${lost.length} accepted audit(s) lost` : "",
@@ -185,7 +214,7 @@ const hungUpstream: Fault = {
   name: "upstream hangs (SIGSTOP)",
   checked: "provider reports upstream_down; gateway routes around it; no charge at the hung provider",
   quick: false,
-  async run(cluster) {
+  async run(cluster, _state, note) {
     const hung = cluster.upstreamProvider;
     const agentId = String(hung.ready.agentId);
     const gateway = gatewayOf(cluster, 0);
@@ -207,15 +236,18 @@ const hungUpstream: Fault = {
       );
       if (!directory.some((o) => o.agentId === agentId && !o.healthy)) return "the gateway still lists it healthy";
       const problems: string[] = [];
+      const servedBy: string[] = [];
       for (let i = 0; i < 3; i++) {
         const before = await balanceAt(gateway);
         const outcome = await chatThrough({ gateway, prompt: `route around ${i}`, maxTokens: 12 });
         const after = await balanceAt(gateway);
+        if (outcome.agentId) servedBy.push(outcome.agentId);
         if (!outcome.complete) problems.push(`request ${i} failed (${outcome.error})`);
         else if (outcome.agentId === agentId) problems.push(`request ${i} went to the hung provider`);
         const charged = chargedOnce(outcome, before, after);
         if (charged) problems.push(charged);
       }
+      note(`agent ${agentId} down; 3 requests served by agent(s) ${[...new Set(servedBy)].join(", ")}`);
       const now = await health();
       if (now.requests !== counted.requests || now.charged !== counted.charged) {
         problems.push(`the hung provider charged ${BigInt(now.charged) - BigInt(counted.charged)}`);
@@ -232,12 +264,15 @@ const reconciliation: Fault = {
   name: "final reconciliation",
   checked: "on-chain claims = receipts the gateways hold (≤ vouchers signed); balance = deposits − charges",
   quick: true,
-  async run(cluster) {
+  async run(cluster, _state, note) {
     const claims = await claimsReachReceipts({
       rpcUrl: cluster.rpcUrl,
       deployment: cluster.deployment,
       gateways: cluster.gateways,
     });
+    note(
+      `${claims.channels} channel(s): claimed ${claims.claimed}, receipts ${claims.owed}, vouchers ${claims.signed}`,
+    );
     const problems = [
       claims.ok ? "" : `claimed ${claims.claimed} vs ${claims.owed} owed (${claims.signed} signed)`,
       claims.channels === 0 ? "no channel was paid on" : "",

@@ -37,8 +37,9 @@ export async function runDrill(
       log(`fault: ${fault.name}`);
       const started = performance.now();
       let detail: string;
+      const seen: string[] = [];
       try {
-        detail = await fault.run(cluster, state);
+        detail = await fault.run(cluster, state, (s) => seen.push(s));
       } catch (error) {
         detail = `threw: ${(error as Error).message ?? error}`;
       }
@@ -47,6 +48,7 @@ export async function runDrill(
         checked: fault.checked,
         ok: detail === "",
         detail: detail === "" ? "passed" : detail,
+        seen: seen.join("; "),
         ms: Math.round(performance.now() - started),
       };
       results.push(result);
@@ -69,7 +71,7 @@ export function formatDrillTable(report: DrillReport): string {
       rows: report.results.map((r) => [
         r.fault,
         r.checked,
-        r.ok ? "passed" : `FAILED: ${r.detail}`,
+        r.ok ? `passed (${r.seen})` : `FAILED: ${r.detail}${r.seen ? ` (${r.seen})` : ""}`,
         `${(r.ms / 1000).toFixed(1)} s`,
       ]),
       right: ["time"],
