@@ -224,7 +224,21 @@ export function createVerityClient(options: VerityClientOptions) {
       retry = setInterval(flush, options.audit.retryMs ?? 15_000);
       retry.unref();
     }
-    return { clients, db, store, flags, transcripts, audits, ops, directory, router, paid, timer, retry, retrying: () => flushing };
+    return {
+      clients,
+      db,
+      store,
+      flags,
+      transcripts,
+      audits,
+      ops,
+      directory,
+      router,
+      paid,
+      timer,
+      retry,
+      retrying: () => flushing,
+    };
   }
 
   /** Starts the client on first use; concurrent callers share one start. */
