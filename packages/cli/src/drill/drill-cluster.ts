@@ -138,10 +138,11 @@ export async function startDrillCluster(options: { dir?: string; log?: (line: st
       "100",
       "--data-dir",
       join(dir, name),
+      // Claims wait for the oldest charge to be 10 s old: a provider killed soon after serving is still owed.
       "--claim-min",
-      "0.000001",
+      "1000",
       "--claim-max-age",
-      "1s",
+      "10s",
       "--register-model",
     ];
     const providers: DrillProcess[] = [];
