@@ -51,6 +51,8 @@ export type LedgerView = { deposits: bigint; charges: bigint; other: bigint; req
 /** The gateway's prepaid ledger for `owner` (undefined when its state is not in SQLite, e.g. Postgres). */
 export function ledgerOf(gateway: DrillGateway, owner: string): LedgerView | undefined {
   return readOnly(join(gateway.stateDir, "gateway.sqlite"), (db) => {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+    if (!tables.some((t) => t.name === "ledger") || !tables.some((t) => t.name === "holds")) return undefined;
     const view: LedgerView = { deposits: 0n, charges: 0n, other: 0n, requests: 0, holds: 0 };
     const rows = db.prepare("SELECT delta, reason FROM ledger WHERE owner = ?").all(owner.toLowerCase()) as {
       delta: string;

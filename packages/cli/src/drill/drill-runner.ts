@@ -2,6 +2,7 @@
  * Runs the fault drill: starts the cluster, funds and warms up both gateway replicas, runs each
  * fault in order, and reports one result per fault (a table, or one JSON line each with `--json`).
  */
+import { rmSync } from "node:fs";
 import { formatTable } from "../table.ts";
 import { balanceAt, pollUntil } from "./drill-checks.ts";
 import { chatThrough } from "./drill-client.ts";
@@ -24,10 +25,19 @@ async function warmUp(cluster: DrillCluster): Promise<void> {
 }
 
 export async function runDrill(
-  options: { quick?: boolean; dir?: string; log?: (line: string) => void; onResult?: (r: FaultResult) => void } = {},
+  options: {
+    quick?: boolean;
+    dir?: string;
+    log?: (line: string) => void;
+    /** The cluster is up; `mode` is how the gateway replicas keep their state. */
+    onCluster?: (mode: string) => void;
+    onResult?: (r: FaultResult) => void;
+  } = {},
 ): Promise<DrillReport> {
   const log = options.log ?? (() => {});
   const cluster = await startDrillCluster({ ...(options.dir ? { dir: options.dir } : {}), log });
+  let ok = false;
+  options.onCluster?.(cluster.gatewayMode);
   const results: FaultResult[] = [];
   try {
     await warmUp(cluster);
@@ -54,10 +64,16 @@ export async function runDrill(
       results.push(result);
       options.onResult?.(result);
     }
+    ok = results.length > 0 && results.every((r) => r.ok);
   } finally {
     await cluster.stop();
+    // A temporary folder is kept only when something failed (the processes' state, to look into).
+    if (options.dir === undefined) {
+      if (ok) rmSync(cluster.dir, { recursive: true, force: true });
+      else log(`state kept in ${cluster.dir}`);
+    }
   }
-  return { mode: cluster.gatewayMode, results, ok: results.length > 0 && results.every((r) => r.ok) };
+  return { mode: cluster.gatewayMode, results, ok };
 }
 
 /** The human table: fault | what was checked | result | time. */

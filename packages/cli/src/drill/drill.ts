@@ -4,6 +4,7 @@
  * upstream; restarts from state directories) and prints a table of the faults survived. Exit code 0
  * only when every fault passed; `--json` prints one JSON line per fault instead.
  */
+import { reportError } from "../run-command.ts";
 import { formatDrillTable, runDrill } from "./drill-runner.ts";
 
 export const DRILL_HELP = `Usage: verity drill [--quick] [--json] [--dir <dir>]
@@ -22,18 +23,25 @@ Options:
 export async function drillMain(options: { quick?: boolean; json?: boolean; dir?: string }): Promise<number> {
   const json = options.json === true;
   let mode = "";
-  const report = await runDrill({
-    ...(options.quick ? { quick: true } : {}),
-    ...(options.dir ? { dir: options.dir } : {}),
-    log: (line) => {
-      if (!json) process.stderr.write(`· ${line}\n`);
-      const m = /\((own state dir per replica|shared Postgres)\)$/.exec(line);
-      if (m?.[1]) mode = m[1];
-    },
-    onResult: (r) => {
-      if (json) process.stdout.write(`${JSON.stringify({ ...r, mode })}\n`);
-    },
-  });
+  let report: Awaited<ReturnType<typeof runDrill>>;
+  try {
+    report = await runDrill({
+      ...(options.quick ? { quick: true } : {}),
+      ...(options.dir ? { dir: options.dir } : {}),
+      log: (line) => {
+        if (!json) process.stderr.write(`· ${line}\n`);
+      },
+      onCluster: (m) => {
+        mode = m;
+      },
+      onResult: (r) => {
+        if (json) process.stdout.write(`${JSON.stringify({ ...r, mode })}\n`);
+      },
+    });
+  } catch (error) {
+    reportError(json, error); // the cluster did not come up: one clear line, as every command does
+    return 1;
+  }
   if (!json) process.stdout.write(`${formatDrillTable(report)}\n`);
   return report.ok ? 0 : 1;
 }
