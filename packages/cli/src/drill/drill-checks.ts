@@ -10,7 +10,7 @@ import { DatabaseSync } from "node:sqlite";
 import { connectChain } from "@verity/chain";
 import { paymentChannelsAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
-import type { DrillGateway } from "./drill-cluster.ts";
+import type { DrillCluster, DrillGateway } from "./drill-cluster.ts";
 
 /** Polls `probe` every 200 ms until `done` accepts its value or `timeoutMs` passes; returns the last value. */
 export async function pollUntil<T>(
@@ -171,4 +171,37 @@ export type AuditView = { id: string; status: string };
 export async function auditsAt(validatorUrl: string): Promise<AuditView[]> {
   const response = await fetch(`${validatorUrl}/v1/audits?limit=500`);
   return ((await response.json()) as { data: AuditView[] }).data;
+}
+
+/** What the receipts the gateways hold owe agent `agentId`, and how much of it is claimed on-chain now. */
+export async function owedTo(cluster: DrillCluster, agentId: string): Promise<{ owed: bigint; claimed: bigint }> {
+  let owed = 0n;
+  let claimed = 0n;
+  for (const gateway of cluster.gateways) {
+    for (const c of gatewayChannels(gateway)) {
+      if (c.agentId !== agentId) continue;
+      owed += c.owed;
+      claimed += await claimedOnChain({
+        rpcUrl: cluster.rpcUrl,
+        deployment: cluster.deployment,
+        channelId: c.channelId,
+      });
+    }
+  }
+  return { owed, claimed };
+}
+
+/** What every provider says it charged (its store's total), once each has claimed all of it. */
+export async function providersCharged(cluster: DrillCluster): Promise<{ charged: bigint; unclaimed: bigint }> {
+  const read = async () => {
+    let charged = 0n;
+    let unclaimed = 0n;
+    for (const p of [...cluster.providers, cluster.upstreamProvider]) {
+      const health = (await (await fetch(`${p.ready.url}/health`)).json()) as { charged: string; claimed: string };
+      charged += BigInt(health.charged);
+      unclaimed += BigInt(health.charged) - BigInt(health.claimed);
+    }
+    return { charged, unclaimed };
+  };
+  return pollUntil(read, (v) => v.unclaimed === 0n, 60_000);
 }

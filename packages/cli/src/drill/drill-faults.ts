@@ -8,12 +8,12 @@
 import {
   auditsAt,
   balanceAt,
-  claimedOnChain,
   claimsReachReceipts,
-  gatewayChannels,
   ledgerOf,
+  owedTo,
   pendingAudits,
   pollUntil,
+  providersCharged,
 } from "./drill-checks.ts";
 import { type ChatOutcome, chatThrough } from "./drill-client.ts";
 import type { DrillCluster, DrillGateway } from "./drill-cluster.ts";
@@ -95,24 +95,6 @@ async function busyProvider(cluster: DrillCluster): Promise<DrillProcess | undef
     await new Promise((r) => setTimeout(r, 20));
   }
   return undefined;
-}
-
-/** What the receipts the gateways hold owe agent `agentId`, and how much of it is claimed on-chain now. */
-async function owedTo(cluster: DrillCluster, agentId: string): Promise<{ owed: bigint; claimed: bigint }> {
-  let owed = 0n;
-  let claimed = 0n;
-  for (const gateway of cluster.gateways) {
-    for (const c of gatewayChannels(gateway)) {
-      if (c.agentId !== agentId) continue;
-      owed += c.owed;
-      claimed += await claimedOnChain({
-        rpcUrl: cluster.rpcUrl,
-        deployment: cluster.deployment,
-        channelId: c.channelId,
-      });
-    }
-  }
-  return { owed, claimed };
 }
 
 const providerKill: Fault = {
@@ -298,21 +280,6 @@ const hungUpstream: Fault = {
     }
   },
 };
-
-/** What every provider says it charged (its store's total), once each has claimed all of it. */
-async function providersCharged(cluster: DrillCluster): Promise<{ charged: bigint; unclaimed: bigint }> {
-  const read = async () => {
-    let charged = 0n;
-    let unclaimed = 0n;
-    for (const p of [...cluster.providers, cluster.upstreamProvider]) {
-      const health = (await (await fetch(`${p.ready.url}/health`)).json()) as { charged: string; claimed: string };
-      charged += BigInt(health.charged);
-      unclaimed += BigInt(health.charged) - BigInt(health.claimed);
-    }
-    return { charged, unclaimed };
-  };
-  return pollUntil(read, (v) => v.unclaimed === 0n, 60_000);
-}
 
 const reconciliation: Fault = {
   name: "final reconciliation",
