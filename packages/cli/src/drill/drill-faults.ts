@@ -196,12 +196,16 @@ const validatorKill: Fault = {
     );
     const seen = await pollUntil(
       () => auditsAt(url),
-      (list) => list.some((a) => !known.has(a.id) && a.status === "queued"),
+      // Killed as soon as a new sample waits in its queue (or, should it audit faster than it is
+      // polled, once all four arrived).
+      (list) =>
+        list.some((a) => !known.has(a.id) && a.status === "queued") || list.filter((a) => !known.has(a.id)).length >= 4,
       60_000,
     );
     const accepted = seen.filter((a) => !known.has(a.id)).map((a) => a.id);
     if (accepted.length === 0) return "no audit reached the validator";
     await cluster.validator.kill("SIGKILL");
+    const queuedAtKill = seen.filter((a) => !known.has(a.id) && a.status === "queued").length;
     const outcomes = await answers;
     // Answered while the validator is down: their samples wait in the gateway's queue.
     outcomes.push(await chatThrough({ gateway, prompt: "audit me while down", maxTokens: 24, stream: false }));
@@ -218,7 +222,7 @@ const validatorKill: Fault = {
     const stuck = accepted.filter((id) => after.some((a) => a.id === id && a.status === "queued"));
     const pending = cluster.gateways.reduce((n, g) => n + pendingAudits(g), 0);
     note(
-      `killed with ${accepted.length} new audit(s) accepted; ${after.length} audits after restart, ${pending} pending`,
+      `killed with ${accepted.length} new audit(s) accepted, ${queuedAtKill} still queued; ${after.length} audits after restart, ${pending} pending`,
     );
     return [
       failed > 0 ? `${failed} answer(s) failed` : "",
