@@ -5,6 +5,7 @@ import { registerChain } from "./commands/chain.ts";
 import { registerChannel } from "./commands/channel.ts";
 import { registerDeploy } from "./commands/deploy.ts";
 import { registerDevnet } from "./commands/devnet.ts";
+import { registerDrill } from "./commands/drill.ts";
 import { registerGateway } from "./commands/gateway.ts";
 import { registerKeys } from "./commands/keys.ts";
 import { registerModel } from "./commands/model.ts";
@@ -33,7 +34,7 @@ Roles and tasks:
   model owners         verity model register · verity model list
   clients              verity wallet new|balance|faucet · verity channel open|status|close · verity quote
                        verity keys create|list|revoke (gateway API keys)
-  developers           verity bench
+  developers           verity bench · verity drill
 
 Every option can also come from a VERITY_* environment variable (--state-dir → VERITY_STATE_DIR) or
 a JSON config file (--config <file>, or ./verity.config.json), in that order after the command line:
@@ -56,6 +57,7 @@ registerWallet(program);
 registerChannel(program);
 registerQuote(program);
 registerBench(program);
+registerDrill(program);
 
 // After every command is registered: env and config-file values for all of them.
 const config = installConfig(program);

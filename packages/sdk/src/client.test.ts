@@ -346,3 +346,46 @@ test("with publicEndpointsOnly the loopback providers are unhealthy and a reques
     await guarded.stop();
   }
 });
+
+test("samples a validator refused with 503 are retried while the client runs, with no flush or restart", async () => {
+  let down = true;
+  const received: string[] = [];
+  const app = new Hono();
+  app.post("/audits", async (c) => {
+    if (down) return c.json({ error: { code: "validator_busy" } }, 503);
+    received.push(((await c.req.json()) as AuditSample).receipt.receipt.requestId);
+    return c.json({ ok: true }, 202);
+  });
+  const flaky = await listen({ fetch: app.fetch });
+  await mintTestUSD(p.t, p.deployment, "client-4", 100_000_000n);
+  const retrying = createVerityClient({
+    provider: p.t.edr.provider,
+    deployment: p.deployment,
+    account: privateKeyToAccount(p.t.account("client-4").privateKey),
+    stateDir: mkdtempSync(join(tmpdir(), "verity-sdk-retry-")),
+    indexerPollMs: 50,
+    autoOpen: { amount: 5_000_000n },
+    audit: { p: 1, validatorUrl: `${flaky.url}/audits`, retryMs: 100 },
+  });
+  try {
+    const completion = await retrying.chat.completions.create({ model: "verity-tiny", messages, max_tokens: 4 });
+    await retrying.audits.entries(); // the background post has had its turn once this resolves
+    let pending = await retrying.audits.entries("pending");
+    for (let i = 0; i < 100 && pending.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      pending = await retrying.audits.entries("pending");
+    }
+    assert.equal(pending[0]?.transcript.requestId, completion.verity.requestId, "refused with 503: still pending");
+    down = false;
+    let sent = await retrying.audits.entries("sent");
+    for (let i = 0; i < 200 && sent.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      sent = await retrying.audits.entries("sent");
+    }
+    assert.equal(sent[0]?.transcript.requestId, completion.verity.requestId, "delivered by the retry");
+    assert.deepEqual(received, [completion.verity.requestId]);
+  } finally {
+    await retrying.stop();
+    await flaky.close();
+  }
+});

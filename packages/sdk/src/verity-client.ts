@@ -51,6 +51,11 @@ export type VerityClientOptions = {
     p?: number;
     /** Where sampled transcripts are POSTed; without it they stay queued as "pending". */
     validatorUrl?: string;
+    /**
+     * Milliseconds between retries of samples still pending (the validator was down or answered
+     * 5xx/429) while the client runs (default 15,000); they are also retried on every start.
+     */
+    retryMs?: number;
     onSample?: (sample: AuditSample) => void;
     /** How long transcripts and receipts are kept (default 7 days). */
     windowMs?: number;
@@ -97,6 +102,10 @@ type Started = {
   router: Router;
   paid: PaidRequests;
   timer: NodeJS.Timeout;
+  /** Retries pending audit samples (only with a validator URL). */
+  retry: NodeJS.Timeout | undefined;
+  /** Resolves once the running retry (if any) has finished. */
+  retrying: () => Promise<unknown>;
 };
 
 const DAY_MS = 86_400_000;
@@ -205,8 +214,31 @@ export function createVerityClient(options: VerityClientOptions) {
     transcripts.cleanup(windowMs);
     const timer = setInterval(() => transcripts.cleanup(windowMs), Math.min(windowMs, 3_600_000));
     timer.unref();
-    if (options.audit?.validatorUrl) void audits.flush().catch((error) => options.onError?.(error));
-    return { clients, db, store, flags, transcripts, audits, ops, directory, router, paid, timer };
+    let retry: NodeJS.Timeout | undefined;
+    let flushing: Promise<unknown> = Promise.resolve();
+    if (options.audit?.validatorUrl) {
+      const flush = () => {
+        flushing = flushing.then(() => audits.flush()).catch((error) => options.onError?.(error));
+      };
+      flush();
+      retry = setInterval(flush, options.audit.retryMs ?? 15_000);
+      retry.unref();
+    }
+    return {
+      clients,
+      db,
+      store,
+      flags,
+      transcripts,
+      audits,
+      ops,
+      directory,
+      router,
+      paid,
+      timer,
+      retry,
+      retrying: () => flushing,
+    };
   }
 
   /** Starts the client on first use; concurrent callers share one start. */
@@ -250,6 +282,8 @@ export function createVerityClient(options: VerityClientOptions) {
       const s = started ?? (starting ? await starting.catch(() => undefined) : undefined);
       if (!s) return;
       clearInterval(s.timer);
+      clearInterval(s.retry);
+      await s.retrying();
       await s.audits.idle();
       await s.directory.stop();
       s.db.close();
