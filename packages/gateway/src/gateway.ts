@@ -13,7 +13,7 @@ import { mountExplorerApi } from "./explorer-api.ts";
 import { createGatewayMetrics } from "./gateway-metrics.ts";
 import { createHealthProber } from "./health-prober.ts";
 import { createOfferDirectory } from "./offer-directory.ts";
-import { createPrepaidLedger } from "./prepaid-ledger.ts";
+import { createPrepaidLedger, DEFAULT_HOLD_TIMEOUT_MS } from "./prepaid-ledger.ts";
 import { createRefundAttribution } from "./refund-attribution.ts";
 import { createRefundCredits, type RefundCredit } from "./refund-credits.ts";
 import { mountRefundRoutes } from "./refund-routes.ts";
@@ -181,6 +181,13 @@ export function createGateway(options: GatewayOptions) {
     // Holds of requests that can no longer complete: every hold on the embedded database (only this
     // process opens it); on a shared one only this replica id's and those past the hold timeout.
     await ledger.releaseAbandonedHolds({ all: store.kind === "pglite" });
+    // A replica that crashed and never came back: its holds go back once they pass the timeout.
+    const sweep = setInterval(
+      () => void ledger.releaseAbandonedHolds({ expiredOnly: true }).catch((e: unknown) => options.onError?.(e)),
+      Math.max(1_000, Math.floor((options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS) / 4)),
+    );
+    sweep.unref();
+    stops.push(() => clearInterval(sweep));
     const payerAccount = options.payerAccount ?? options.account;
     const refunds = createRefundCredits({
       store,
