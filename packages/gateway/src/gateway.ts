@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { connectChain, createIndexer, type Listening, listen, verifyDeployment } from "@verity/chain";
-import { ConfigError, type Deployment } from "@verity/core";
+import { ConfigError, type Deployment, StorageError } from "@verity/core";
 import { createVerityClient, type VerityClient } from "@verity/sdk";
 import type { Hono } from "hono";
 import type { EIP1193Provider, LocalAccount, PublicClient } from "viem";
@@ -13,12 +13,12 @@ import { mountExplorerApi } from "./explorer-api.ts";
 import { createGatewayMetrics } from "./gateway-metrics.ts";
 import { createHealthProber } from "./health-prober.ts";
 import { createOfferDirectory } from "./offer-directory.ts";
-import { createPrepaidLedger } from "./prepaid-ledger.ts";
+import { createPrepaidLedger, DEFAULT_HOLD_TIMEOUT_MS } from "./prepaid-ledger.ts";
 import { createRefundAttribution } from "./refund-attribution.ts";
 import { createRefundCredits, type RefundCredit } from "./refund-credits.ts";
 import { mountRefundRoutes } from "./refund-routes.ts";
 import { defaultRoutingPolicy, type RoutingPolicy } from "./routing-policy.ts";
-import { migrate, openGatewayStore } from "./store/index.ts";
+import { migrate, openGatewayStore, redactUrl } from "./store/index.ts";
 import { createTrafficSeries } from "./traffic-series.ts";
 import { createX402Payments } from "./x402/index.ts";
 
@@ -112,7 +112,9 @@ export function createGateway(options: GatewayOptions) {
     // the start before anything (the state folder, the indexer's files) is written.
     const store = await openGatewayStore({ database: options.database, stateDir: options.stateDir });
     stops.push(() => store.close());
-    await migrate({ store });
+    await migrate({ store }).catch((error: unknown) => {
+      throw namingDatabase(error, options.database);
+    });
     mkdirSync(options.stateDir, { recursive: true });
     const clients = await connectChain({
       ...(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl }),
@@ -181,6 +183,13 @@ export function createGateway(options: GatewayOptions) {
     // Holds of requests that can no longer complete: every hold on the embedded database (only this
     // process opens it); on a shared one only this replica id's and those past the hold timeout.
     await ledger.releaseAbandonedHolds({ all: store.kind === "pglite" });
+    // A replica that crashed and never came back: its holds go back once they pass the timeout.
+    const sweep = setInterval(
+      () => void ledger.releaseAbandonedHolds({ expiredOnly: true }).catch((e: unknown) => options.onError?.(e)),
+      Math.max(1_000, Math.floor((options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS) / 4)),
+    );
+    sweep.unref();
+    stops.push(() => clearInterval(sweep));
     const payerAccount = options.payerAccount ?? options.account;
     const refunds = createRefundCredits({
       store,
@@ -323,3 +332,18 @@ export function createGateway(options: GatewayOptions) {
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
+
+/** A schema-too-new refusal that names where the database came from (`--database`, or the embedded one). */
+function namingDatabase(error: unknown, database: string | undefined): unknown {
+  if (!(error instanceof StorageError) || error.code !== "database_schema_newer") return error;
+  const where = database ? `--database ${redactUrl(database)}` : "the embedded database in the state folder";
+  return new StorageError(
+    `${where} is at schema version ${error.details.database}, newer than this build's ${error.details.known}: this replica is older than the database`,
+    {
+      code: "database_schema_newer",
+      ...(error.hint ? { hint: error.hint } : {}),
+      details: { ...error.details, flag: "--database" },
+      cause: error,
+    },
+  );
+}

@@ -64,13 +64,19 @@ export function createPrepaidLedger(
      * Releases holds whose requests can no longer complete: this replica id's (a restart under the
      * same `--replica-id`), any older than the hold timeout, or — `all`, for an embedded database
      * only one process can open — every hold. Another live replica's recent holds are left alone.
+     * `expiredOnly` (the periodic sweep of a running replica) releases only holds past the timeout.
      * Returns how many were released.
      */
-    async releaseAbandonedHolds(args: { all?: boolean } = {}): Promise<number> {
+    async releaseAbandonedHolds(args: { all?: boolean; expiredOnly?: boolean } = {}): Promise<number> {
       return store.transaction(async (tx) => {
         const released = await tx.query<{ owner: string; amount: string }>(
-          `DELETE FROM holds WHERE $1 OR replica = $2 OR created_at < $3 RETURNING owner, amount`,
-          [args.all === true, replicaId, now() - (options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS)],
+          `DELETE FROM holds WHERE $1 OR ($2 AND replica = $3) OR created_at < $4 RETURNING owner, amount`,
+          [
+            args.all === true,
+            args.expiredOnly !== true,
+            replicaId,
+            now() - (options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS),
+          ],
         );
         for (const hold of released) await adjust(tx, hold.owner, BigInt(hold.amount));
         return released.length;

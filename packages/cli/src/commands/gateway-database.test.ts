@@ -56,6 +56,7 @@ test("gateway start --database: a database migrated by a newer build is refused 
   await store.query("INSERT INTO schema_migrations (version, name) VALUES (999, 'future')");
   const newer = await refusedStart("newer", ["--database", url]);
   assert.match(newer.text, /database_schema_newer/);
+  assert.match(newer.text, /--database postgres:\/\//);
   const tables = await store.query<{ table_name: string }>(
     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
   );
