@@ -236,7 +236,11 @@ export async function startDrillCluster(options: { dir?: string; log?: (line: st
           "1",
           "--validator-url",
           `${validator.ready.url}/v1/audits`,
-          ...(database ? ["--database", database.url] : []),
+          // Replicas on one database share the gateway's address and balances; each pays providers
+          // from its own payer key so their channel vouchers and transaction nonces never collide.
+          ...(database
+            ? ["--database", database.url, "--replica-id", `gateway-${i + 1}`, "--payer-key-file", keyFile(name)]
+            : []),
         ],
       });
       started.push(gw);
