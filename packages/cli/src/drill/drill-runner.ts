@@ -13,12 +13,16 @@ export type DrillReport = { mode: string; results: FaultResult[]; ok: boolean };
 
 /** Deposits credited and one paid answer through each replica (its channels opened). */
 async function warmUp(cluster: DrillCluster): Promise<void> {
+  // Every replica sees the deposit before any request spends from it (replicas on one database
+  // share the balance, so the first warm-up would otherwise hide it from the second).
   for (const gateway of cluster.gateways) {
     const balance = await pollUntil(
       () => balanceAt(gateway),
       (b) => b >= DRILL_DEPOSIT,
     );
     if (balance < DRILL_DEPOSIT) throw new Error(`${gateway.process.name}: the deposit was never credited`);
+  }
+  for (const gateway of cluster.gateways) {
     const outcome = await chatThrough({ gateway, prompt: "warm up", maxTokens: 8 });
     if (!outcome.complete) throw new Error(`${gateway.process.name}: warm-up request failed (${outcome.error})`);
   }
