@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { createNativeAccount } from "@verity/chain";
 import type { Deployment } from "@verity/core";
 import { createChannelOps, createChannelStore, loadOrCreateSecret, openClientState } from "@verity/sdk";
 import type { LocalAccount } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import type { ChainContext } from "./chain-context.ts";
 
 /** Default client state dir, shared with `createVerityClient({ stateDir })` of the SDK. */
@@ -19,7 +19,7 @@ export async function openChannelState(args: { context: ChainContext; account: L
   const db = openClientState({ stateDir, deployment });
   try {
     const store = createChannelStore(db);
-    const authorizer = privateKeyToAccount(loadOrCreateSecret(stateDir, "authorizer.key"));
+    const authorizer = createNativeAccount(loadOrCreateSecret(stateDir, "authorizer.key"));
     const ops = createChannelOps({ clients, payer: args.account, deployment, store, authorizer: authorizer.address });
     await ops.reconcileOpening();
     return { store, ops, authorizer: authorizer.address, close: () => db.close() };

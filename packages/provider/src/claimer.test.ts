@@ -104,7 +104,7 @@ async function serve(channelId: `0x${string}`, signer: string, charge: bigint, h
     primaryType: "Voucher",
     message: { channelId, cumulativeAmount: voucherAmount },
   });
-  store.recordCompletion({
+  await store.recordCompletion({
     requestId: keccak256(toHex(`request-${requests++}`)),
     channelId,
     model: "m",

@@ -52,7 +52,7 @@ export class RequestAborted extends Error {
 
 /**
  * Runs one paid request: generate, meter, charge `usage × price` (never above the reserved ceiling),
- * sign the receipt, and persist request + charge durably. Only after `recordCompletion` returns may
+ * sign the receipt, and persist request + charge durably. Only after `recordCompletion` resolves may
  * the caller complete the response. A failure charges nothing.
  *
  * A client that goes away mid-answer pays for what it consumed: the prompt plus the completion
@@ -108,7 +108,9 @@ export async function runPaidInference(args: {
     const createdAt = (args.now ?? Date.now)();
     // Charged total, receipt and persistence are one section per channel, so concurrent requests on
     // a channel each sign the cumulative total that includes every charge persisted before theirs.
-    const { signed, cumulativeCharged } = await completionLock(reservation.channel.channelId, async () => {
+    // The record commits inside the section (so the next request's total includes it) and becomes
+    // durable after it, with every other request that committed meanwhile (group commit).
+    const { signed, cumulativeCharged, durable } = await completionLock(reservation.channel.channelId, async () => {
       const cumulative = reservation.cumulativeAfter(charge);
       const receipt: Receipt = {
         requestId,
@@ -124,7 +126,7 @@ export async function runPaidInference(args: {
         timestamp: BigInt(Math.floor(createdAt / 1000)),
       };
       const signedReceipt = await args.signer.sign(receipt);
-      args.store.recordCompletion({
+      const durable = args.store.recordCompletion({
         requestId,
         channelId: reservation.channel.channelId,
         model: model.name,
@@ -138,8 +140,10 @@ export async function runPaidInference(args: {
         signature: signedReceipt.signature as `0x${string}`,
         createdAt,
       });
-      return { signed: signedReceipt, cumulativeCharged: cumulative };
+      durable.catch(() => {}); // awaited just below; never an unhandled rejection meanwhile
+      return { signed: signedReceipt, cumulativeCharged: cumulative, durable };
     });
+    await durable;
     args.metrics.tokens.inc({ model: model.name, kind: "prompt" }, result.usage.promptTokens);
     args.metrics.tokens.inc({ model: model.name, kind: "completion" }, result.usage.completionTokens);
     args.metrics.earnings.inc({ model: model.name }, Number(charge));

@@ -1,5 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
-import { inTransaction, openDatabase } from "@verity/chain";
+import { createGroupCommit, inTransaction, openDatabase } from "@verity/chain";
 
 /** A completed, charged request as persisted before its response completes. */
 export type CompletedRequest = {
@@ -44,12 +44,15 @@ export type ClaimSkip = {
 
 /**
  * The provider's durable state: what each channel owes (charged total and the best voucher held),
- * every completed request with its receipt, and claim transactions. SQLite in WAL mode with
- * `synchronous=FULL`: `recordCompletion` returns only once the request is on disk, and the HTTP
- * layer completes a response only after that.
+ * every completed request with its receipt, and claim transactions. SQLite in WAL mode with group
+ * commit: `recordCompletion` commits at once (safe against `kill -9`) and resolves only once the
+ * WAL is flushed to disk, one flush for every request that completed meanwhile; the HTTP layer
+ * completes a response only after that. A store given an open `db` keeps that connection's own
+ * synchronous setting and resolves at commit.
  */
 export function createProviderStore(options: { path: string } | { db: DatabaseSync }) {
-  const db = "db" in options ? options.db : openDatabase(options.path);
+  const db = "db" in options ? options.db : openDatabase(options.path, { synchronous: "NORMAL" });
+  const group = createGroupCommit({ db, path: "db" in options ? ":memory:" : options.path });
   db.exec(`
     CREATE TABLE IF NOT EXISTS channel_charges (
       channel_id TEXT PRIMARY KEY, charged TEXT NOT NULL, voucher_amount TEXT NOT NULL,
@@ -73,6 +76,18 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
   `);
   const selectChannel = db.prepare("SELECT * FROM channel_charges WHERE channel_id = ?");
   const selectVoucherUse = db.prepare("SELECT 1 FROM requests WHERE channel_id = ? AND voucher_amount = ? LIMIT 1");
+  const insertRequest = db.prepare(
+    `INSERT INTO requests (request_id, channel_id, model, voucher_amount, voucher_signature, prompt_tokens,
+      completion_tokens, charge, cumulative_charged, receipt, signature, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const upsertCharges = db.prepare(
+    `INSERT INTO channel_charges (channel_id, charged, voucher_amount, voucher_signature, claimed, first_unclaimed_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (channel_id) DO UPDATE SET charged = excluded.charged, voucher_amount = excluded.voucher_amount,
+       voucher_signature = excluded.voucher_signature, first_unclaimed_at = excluded.first_unclaimed_at,
+       updated_at = excluded.updated_at`,
+  );
 
   function toCharges(row: Record<string, unknown> | undefined, channelId: `0x${string}`): ChannelCharges {
     if (!row) {
@@ -97,14 +112,13 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
     voucherUsed(channelId: `0x${string}`, amount: bigint): boolean {
       return selectVoucherUse.get(channelId, amount.toString()) !== undefined;
     },
-    /** Persists a completed request and the channel's new charged total in one durable transaction. */
-    recordCompletion(request: CompletedRequest): void {
+    /**
+     * Persists a completed request and the channel's new charged total in one transaction; resolves
+     * once it is on disk (group commit).
+     */
+    recordCompletion(request: CompletedRequest): Promise<void> {
       inTransaction(db, () => {
-        db.prepare(
-          `INSERT INTO requests (request_id, channel_id, model, voucher_amount, voucher_signature, prompt_tokens,
-            completion_tokens, charge, cumulative_charged, receipt, signature, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
+        insertRequest.run(
           request.requestId,
           request.channelId,
           request.model,
@@ -123,13 +137,7 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
           request.channelId,
         );
         const better = request.voucherAmount > current.voucherAmount;
-        db.prepare(
-          `INSERT INTO channel_charges (channel_id, charged, voucher_amount, voucher_signature, claimed, first_unclaimed_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (channel_id) DO UPDATE SET charged = excluded.charged, voucher_amount = excluded.voucher_amount,
-             voucher_signature = excluded.voucher_signature, first_unclaimed_at = excluded.first_unclaimed_at,
-             updated_at = excluded.updated_at`,
-        ).run(
+        upsertCharges.run(
           request.channelId,
           request.cumulativeCharged.toString(),
           (better ? request.voucherAmount : current.voucherAmount).toString(),
@@ -139,6 +147,7 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
           request.createdAt,
         );
       });
+      return group.durable();
     },
     /** Channels with charges not yet claimed on-chain. */
     unclaimed(): ChannelCharges[] {
@@ -243,7 +252,12 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
       }
       return { requests, charged, claimed, channels: rows.length };
     },
+    /** Disk flushes so far (one per group of commits that arrived together). */
+    get flushes(): number {
+      return group.flushes;
+    },
     close(): void {
+      group.close();
       db.close();
     },
   };

@@ -5,7 +5,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { deploy } from "@verity/chain";
+import { createNativeAccount, deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
 import { modelRegistryAbi, paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
 import { type ChannelConfig, channelIdOf, type Deployment, voucherDomain, voucherTypes } from "@verity/core";
@@ -175,7 +175,7 @@ export async function startTestProvider(
   const provider = createProvider({
     deployment,
     provider: t.edr.provider,
-    account: privateKeyToAccount(t.account(account).privateKey),
+    account: createNativeAccount(t.account(account).privateKey),
     models: engines.map((engine) => ({
       engine,
       inputPricePerMTok: options.inputPricePerMTok ?? 1_000_000n,

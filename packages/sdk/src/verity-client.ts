@@ -5,10 +5,9 @@
  */
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import { type ChainClients, connectChain } from "@verity/chain";
+import { type ChainClients, connectChain, createNativeAccount } from "@verity/chain";
 import { ConfigError, type Deployment } from "@verity/core";
 import type { EIP1193Provider, LocalAccount } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { type AuditQueue, type AuditSample, createAuditQueue } from "./audit-queue.ts";
 import { auditThreshold, createAuditSampler } from "./audit-sampler.ts";
 import { type ChannelOps, createChannelOps, type OpenChannelArgs } from "./channel-ops.ts";
@@ -117,7 +116,7 @@ export function createVerityClient(options: VerityClientOptions) {
   const auditP = options.audit?.p ?? 0.02;
   auditThreshold(auditP); // validates p up front
   const windowMs = options.audit?.windowMs ?? 7 * DAY_MS;
-  const authorizer = options.authorizer ?? privateKeyToAccount(loadOrCreateSecret(options.stateDir, "authorizer.key"));
+  const authorizer = options.authorizer ?? createNativeAccount(loadOrCreateSecret(options.stateDir, "authorizer.key"));
   const baseFetch = options.fetch ?? fetch;
   const guard = options.publicEndpointsOnly ? createEndpointGuard() : undefined;
   /** Fetch for offer endpoints learned from the chain (probes, paid requests). */

@@ -1,9 +1,8 @@
 import { resolve } from "node:path";
-import { readDeployment } from "@verity/chain";
+import { createNativeAccount, readDeployment } from "@verity/chain";
 import { ConfigError } from "@verity/core";
 import { createGateway } from "@verity/gateway";
 import type { Command } from "commander";
-import { privateKeyToAccount } from "viem/accounts";
 import { keyFileOption, keystoreOption, rawKeyOption } from "../chain-options.ts";
 import { parseAmount, parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
@@ -89,12 +88,12 @@ export function registerGateway(program: Command): void {
         const node = createGateway({
           deployment,
           rpcUrl: flags.rpc,
-          account: privateKeyToAccount(await readSigningKey(flags)),
+          account: createNativeAccount(await readSigningKey(flags)),
           stateDir: resolve(flags.stateDir),
           ...(flags.database ? { database: flags.database } : {}),
           ...(flags.replicaId ? { replicaId: flags.replicaId } : {}),
           ...(flags.payerKeyFile
-            ? { payerAccount: privateKeyToAccount(readKey({ keyFile: flags.payerKeyFile })) }
+            ? { payerAccount: createNativeAccount(readKey({ keyFile: flags.payerKeyFile })) }
             : {}),
           host: flags.host,
           port: parseInteger("--port", flags.port),

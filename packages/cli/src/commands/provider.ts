@@ -1,11 +1,10 @@
 import { resolve } from "node:path";
-import { readDeployment } from "@verity/chain";
+import { createNativeAccount, readDeployment } from "@verity/chain";
 import { ConfigError } from "@verity/core";
 import { loadModelSpec } from "@verity/engine";
 import { createProvider, createProviderStore, validateSubstituteRate } from "@verity/provider";
 import { type Command, Option } from "commander";
 import { formatUnits } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { keyFileOption, keystoreOption, rawKeyOption } from "../chain-options.ts";
 import { parseAmount, parseDuration, parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
@@ -188,7 +187,7 @@ export function registerProvider(program: Command): void {
         const node = createProvider({
           deployment,
           rpcUrl: flags.rpc,
-          account: privateKeyToAccount(await readSigningKey(flags)),
+          account: createNativeAccount(await readSigningKey(flags)),
           models: engines.map((engine) => ({
             engine,
             inputPricePerMTok: parseAmount("--price-in", flags.priceIn, decimals),

@@ -1,10 +1,9 @@
 import { join } from "node:path";
-import type { ChainClients, DevnetAccount } from "@verity/chain";
+import { type ChainClients, createNativeAccount, type DevnetAccount } from "@verity/chain";
 import type { Deployment } from "@verity/core";
 import { createGateway, type Gateway, type RefundCredit, sendGatewayDeposit } from "@verity/gateway";
 import { createGatewayKey } from "@verity/sdk";
 import type { EIP1193Provider } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 
 /** Prepaid balance the devnet's API key starts with (1,000 TUSD). */
 export const DEVNET_PREPAID = 1_000_000_000n;
@@ -48,7 +47,7 @@ export async function startDevnetGateway(args: {
     allowPrivateEndpoints: true,
     deployment: args.deployment,
     provider: args.chain,
-    account: privateKeyToAccount(account.privateKey),
+    account: createNativeAccount(account.privateKey),
     stateDir: join(args.stateDir, "gateway"),
     host: args.host,
     port: args.port,

@@ -1,11 +1,10 @@
 import { join } from "node:path";
-import type { ChainClients, DevnetAccount } from "@verity/chain";
+import { type ChainClients, createNativeAccount, type DevnetAccount } from "@verity/chain";
 import { modelRegistryAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import { type Engine, ensureTestModel, isTestModelName, loadModelSpec } from "@verity/engine";
 import { createProvider, type Provider, type ProviderInfo } from "@verity/provider";
 import type { EIP1193Provider } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 
 /** Models every devnet serves (generated locally, registered by the devnet's model owner). */
 export const DEVNET_MODELS = ["verity-tiny"] as const;
@@ -107,7 +106,7 @@ export async function startDevnetProviders(args: {
     const provider = createProvider({
       deployment: args.deployment,
       provider: args.chain,
-      account: privateKeyToAccount(account.privateKey),
+      account: createNativeAccount(account.privateKey),
       models: engines.map((engine) => ({
         engine,
         inputPricePerMTok: price.input,

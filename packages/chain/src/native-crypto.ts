@@ -1,0 +1,75 @@
+import { createRequire } from "node:module";
+import { keccak_256 } from "@noble/hashes/sha3";
+
+type Secp256k1 = {
+  ecdsaRecover(signature: Uint8Array, recid: number, message: Uint8Array, compressed: boolean): Uint8Array;
+  ecdsaSign(message: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
+  publicKeyCreate(privateKey: Uint8Array, compressed: boolean): Uint8Array;
+};
+
+const require = createRequire(import.meta.url);
+/**
+ * libsecp256k1 through its N-API binding (prebuilt in the npm package); the package itself falls
+ * back to a pure-JS implementation where no prebuilt binary loads. Signing is RFC 6979
+ * deterministic, like viem's, so both produce the same signature for the same digest and key.
+ */
+export const secp256k1 = require("secp256k1") as Secp256k1;
+
+// Keccak through the `keccak` package's native binding (about twice @noble/hashes on short
+// inputs), falling back to @noble/hashes where it does not load.
+const nativeKeccak = (() => {
+  try {
+    const create = require("keccak/bindings") as (algorithm: string) => {
+      update(data: Uint8Array): { digest(): Buffer };
+    };
+    return (data: Uint8Array): Uint8Array =>
+      create("keccak256")
+        .update(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+        .digest();
+  } catch {
+    return undefined;
+  }
+})();
+
+/** keccak256 of `data` as bytes. */
+export const keccakBytes: (data: Uint8Array) => Uint8Array = nativeKeccak ?? keccak_256;
+
+/** Half the secp256k1 group order: signatures with a larger `s` are malleable and contracts reject them. */
+const HALF_N = Buffer.from("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0", "hex");
+const ZERO32 = Buffer.alloc(32);
+
+/** `0x…` hex to bytes through Buffer (several times viem's `hexToBytes`); undefined when malformed. */
+export function hexBuffer(hex: string, bytes: number): Buffer | undefined {
+  if (hex.length !== 2 + bytes * 2 || hex[0] !== "0" || hex[1] !== "x") return undefined;
+  const out = Buffer.from(hex.slice(2), "hex");
+  return out.length === bytes ? out : undefined;
+}
+
+/**
+ * The lower-case address that signed `digest`, or `undefined` for a signature the contracts would
+ * reject (OpenZeppelin ECDSA: 65 bytes, v ∈ {27, 28}, low non-zero `s`, on the curve).
+ */
+export function recoverDigestSigner(digest: Uint8Array, signatureHex: string): `0x${string}` | undefined {
+  const signature = hexBuffer(signatureHex, 65);
+  if (!signature) return undefined;
+  const v = signature[64] ?? 0;
+  if (v !== 27 && v !== 28) return undefined;
+  const s = signature.subarray(32, 64);
+  if (s.equals(ZERO32) || s.compare(HALF_N) > 0) return undefined;
+  try {
+    const publicKey = secp256k1.ecdsaRecover(signature.subarray(0, 64), v - 27, digest, false);
+    const hash = keccakBytes(publicKey.subarray(1));
+    return `0x${Buffer.from(hash.buffer, hash.byteOffset + 12, 20).toString("hex")}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Signs a 32-byte digest: `r ‖ s ‖ v` (v = 27 + recovery id, low `s`), as hex. */
+export function signDigest(digest: Uint8Array, privateKey: Uint8Array): `0x${string}` {
+  const { signature, recid } = secp256k1.ecdsaSign(digest, privateKey);
+  const out = Buffer.alloc(65);
+  out.set(signature, 0);
+  out[64] = 27 + recid;
+  return `0x${out.toString("hex")}`;
+}
