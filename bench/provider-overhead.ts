@@ -3,7 +3,7 @@
  * signed receipt, fsync'd SQLite write) against the same engine call made directly in the same
  * process, for short prompts. Prints added p50/p99 latency and the throughput ratio.
  */
-import { privateKeyToAccount } from "viem/accounts";
+import { createNativeAccount } from "@verity/chain";
 import { openTestChannel, startTestProvider } from "../packages/provider/src/testing.ts";
 import { createVoucherFetch } from "../packages/sdk/src/voucher-fetch.ts";
 
@@ -46,7 +46,7 @@ try {
   });
   const payer = createVoucherFetch({
     channelId,
-    authorizer: privateKeyToAccount(p.t.account("client-1").privateKey),
+    authorizer: createNativeAccount(p.t.account("client-1").privateKey),
     chainId: p.deployment.chainId,
     paymentChannels: p.deployment.contracts.PaymentChannels.address,
     headroom: 5_000n,

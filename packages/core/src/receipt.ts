@@ -1,4 +1,4 @@
-import { encodePacked, keccak256, stringToHex } from "viem";
+import { keccak256, stringToHex } from "viem";
 import { z } from "zod";
 
 /**
@@ -47,12 +47,17 @@ export type Receipt = {
 
 /** keccak256 of token ids packed as uint32 (what `promptHash` / `outputHash` commit to). */
 export function hashTokens(tokens: readonly number[]): `0x${string}` {
-  return keccak256(
-    encodePacked(
-      tokens.map(() => "uint32" as const),
-      tokens as number[],
-    ),
-  );
+  // Same bytes as `encodePacked(uint32[])` (4 big-endian bytes per id), written directly.
+  const bytes = new Uint8Array(tokens.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as number;
+    if (!Number.isInteger(token) || token < 0 || token > 0xffffffff) {
+      throw new RangeError(`Token id ${token} at ${i} is not a uint32`);
+    }
+    view.setUint32(i * 4, token);
+  }
+  return keccak256(bytes);
 }
 
 /** Sampling parameters a receipt commits to (seed included, so sampling can be replayed). */
