@@ -18,7 +18,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
-import { inTransaction } from "@verity/chain";
+import { createGroupCommit, inTransaction } from "@verity/chain";
 import { type ChannelConfig, channelIdOf } from "@verity/core";
 
 export type ChannelState = "opening" | "open" | "closed";
@@ -125,6 +125,8 @@ function toReservation(row: ReservationRow): Reservation {
 
 export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: number; now?: () => number } = {}) {
   const now = options.now ?? Date.now;
+  // Commits land at once (safe against kill -9); `durable()` flushes them to disk in groups.
+  const group = createGroupCommit({ db, path: db.location() ?? ":memory:" });
   const orphanGraceMs = options.orphanGraceMs ?? 60_000;
 
   function reservationsOf(channelId: string): Reservation[] {
@@ -303,6 +305,11 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
       return Number(db.prepare("UPDATE reservations SET status = 'orphaned' WHERE status = 'live'").run().changes);
     },
     reservationsOf,
+    /**
+     * Resolves once every change committed so far is on disk (one flush for all callers waiting at
+     * the same time): a voucher is sent only after its reservation is durable.
+     */
+    durable: (): Promise<void> => group.durable(),
   };
 }
 

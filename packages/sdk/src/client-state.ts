@@ -76,7 +76,9 @@ function addColumn(db: DatabaseSync, statement: string): void {
 export function openClientState(args: { stateDir: string; deployment: Deployment }): DatabaseSync {
   mkdirSync(args.stateDir, { recursive: true, mode: 0o700 });
   const path = join(args.stateDir, "client.sqlite");
-  const db = openDatabase(path);
+  // Group commit: writes commit without waiting for the disk; money-path callers (the channel store)
+  // wait for `durable()` before a voucher leaves the process.
+  const db = openDatabase(path, { synchronous: "NORMAL" });
   chmodSync(path, 0o600);
   createSchema(db);
   const identity = `${args.deployment.chainId}:${args.deployment.contracts.PaymentChannels.address.toLowerCase()}`;

@@ -102,6 +102,8 @@ export function createPaidRequests(ctx: PaidContext) {
   const domain = voucherDomain({ chainId: ctx.chainId, verifyingContract: ctx.paymentChannels });
 
   async function post(route: Route, r: Reservation, req: PaidRequest, signal?: AbortSignal): Promise<Response> {
+    // The reservation (the highest amount ever signed) is on disk before its voucher leaves.
+    const durable = ctx.store.durable();
     const signature = await ctx.authorizer.signTypedData({
       domain,
       types: voucherTypes,
@@ -116,6 +118,7 @@ export function createPaidRequests(ctx: PaidContext) {
       contract: ctx.paymentChannels,
     });
     const path = req.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";
+    await durable;
     try {
       return await ctx.fetch(`${route.offer.url}${path}`, {
         method: "POST",

@@ -11,6 +11,8 @@
  * - `overcharged`: a charge above `chargeFor(usage, price)` or the ceiling, usage beyond what the
  *   request allows, or a cumulative total above the highest voucher or what other requests explain.
  */
+
+import { createStaticTypedDataHasher, recoverDigestSigner } from "@verity/chain";
 import {
   chargeFor,
   type Price,
@@ -21,7 +23,7 @@ import {
   type SignedReceiptJson,
   signedReceiptSchema,
 } from "@verity/core";
-import { recoverTypedDataAddress } from "viem";
+import { getAddress } from "viem";
 import type { FlagCode } from "./provider-flags.ts";
 
 export type ReceiptExpectation = {
@@ -65,6 +67,8 @@ const fail = (code: FlagCode, reason: string, details: Record<string, unknown> =
   details,
 });
 
+const receiptHasher = createStaticTypedDataHasher();
+
 export async function checkReceipt(
   signedInput: unknown,
   expect: ReceiptExpectation,
@@ -74,18 +78,16 @@ export async function checkReceipt(
   if (!parsed.success) return fail("receipt_invalid", "The response carries no well-formed signed receipt");
   const signed = parsed.data;
   const receipt = receiptFromJson(signed.receipt);
-  let recovered: string;
-  try {
-    recovered = await recoverTypedDataAddress({
-      domain: receiptDomain({ chainId: expect.chainId, verifyingContract: expect.paymentChannels }),
-      types: receiptTypes,
-      primaryType: "Receipt",
-      message: receipt,
-      signature: signed.signature as `0x${string}`,
-    });
-  } catch {
-    return fail("receipt_invalid", "The receipt signature does not recover");
-  }
+  // Native keccak + libsecp256k1, with the contracts' rules (65 bytes, v 27/28, low s).
+  const digest = receiptHasher.digest({
+    domain: receiptDomain({ chainId: expect.chainId, verifyingContract: expect.paymentChannels }),
+    types: receiptTypes,
+    primaryType: "Receipt",
+    message: receipt,
+  });
+  const lower = digest ? recoverDigestSigner(digest, signed.signature) : undefined;
+  if (!lower) return fail("receipt_invalid", "The receipt signature does not recover");
+  const recovered = getAddress(lower);
   if (recovered.toLowerCase() !== signed.signer.toLowerCase() || !(await isSigner(expect.channelId, recovered))) {
     return fail(
       "receipt_invalid",
