@@ -26,6 +26,7 @@ export type ApiKey = {
 };
 
 type Row = {
+  key_hash: string;
   id: string;
   owner: string;
   label: string | null;
@@ -101,6 +102,9 @@ function toApiKey(row: Row): ApiKey {
  * address) whose `resources` carry the key's scope, and gets a key that spends only that owner's
  * prepaid balance, within that scope, until it expires or the owner revokes it.
  */
+/** Most keys the paid path keeps looked up at once (oldest dropped first). */
+const AUTH_CACHE_MAX = 10_000;
+
 export function createApiKeys(options: {
   store: GatewayStore;
   chainId: number;
@@ -117,9 +121,17 @@ export function createApiKeys(options: {
   /** How far `issuedAt` may be from the gateway's clock. */
   clockSkewMs?: number;
   now?: () => number;
+  /**
+   * How long the paid path may reuse a key it looked up (default 5 s). Safe because the hold
+   * transaction re-reads the key's row under a lock and refuses a revoked or expired key there.
+   */
+  authCacheMs?: number;
 }) {
   const { store } = options;
   const now = options.now ?? Date.now;
+  const authCacheMs = options.authCacheMs ?? 5_000;
+  /** key hash → the row and when it was read; only keys that authenticated, at most AUTH_CACHE_MAX. */
+  const authCache = new Map<string, { row: Row; at: number }>();
   const nonceTtl = options.nonceTtlMs ?? 5 * 60_000;
   const skew = options.clockSkewMs ?? 5 * 60_000;
   const byId = async (id: string, tx: StoreQueryable = store, lock = "") =>
@@ -277,8 +289,13 @@ export function createApiKeys(options: {
     },
 
     /** The key behind a bearer secret, or `invalid_api_key` / `api_key_revoked` / `api_key_expired` (401). */
-    async authenticate(secret: string): Promise<ApiKey> {
-      const [row] = await store.query<Row>("SELECT * FROM api_keys WHERE key_hash = $1", [hashKey(secret)]);
+    async authenticate(secret: string, args: { cached?: boolean } = {}): Promise<ApiKey> {
+      const hash = hashKey(secret);
+      const hit = args.cached ? authCache.get(hash) : undefined;
+      const row =
+        hit && now() - hit.at < authCacheMs
+          ? hit.row
+          : (await store.query<Row>("SELECT * FROM api_keys WHERE key_hash = $1", [hash]))[0];
       if (!row) {
         throw new AuthError("Unknown API key", {
           code: "invalid_api_key",
@@ -300,6 +317,10 @@ export function createApiKeys(options: {
           hint: "Create a new key with `verity keys create`",
           details: { id: apiKey.id },
         });
+      }
+      if (args.cached && row && hit?.row !== row) {
+        if (authCache.size >= AUTH_CACHE_MAX) authCache.delete(authCache.keys().next().value as string);
+        authCache.set(hash, { row, at: now() });
       }
       return apiKey;
     },
@@ -340,6 +361,7 @@ export function createApiKeys(options: {
         "UPDATE api_keys SET revoked_at = $1, revoked_reason = 'owner' WHERE id = $2 AND revoked_at IS NULL",
         [now(), args.id],
       );
+      authCache.delete(row.key_hash);
       return toApiKey((await byId(args.id)) as Row);
     },
 
@@ -353,7 +375,24 @@ export function createApiKeys(options: {
       async onHold(hold, tx) {
         if (!hold.keyId) return;
         const row = await byId(hold.keyId, tx, " FOR UPDATE");
-        if (!row?.spend_limit) return;
+        // The authoritative check: the paid path may have authenticated from its cache, so a key
+        // revoked or expired since (on any replica) is refused here, in the transaction that spends.
+        if (!row || row.revoked_at !== null) {
+          throw new AuthError("This API key was revoked", {
+            code: "api_key_revoked",
+            hint: "Create a new key with `verity keys create`",
+            details: { id: hold.keyId },
+          });
+        }
+        const expiresAt = toApiKey(row).scope.expiresAt;
+        if (expiresAt !== undefined && expiresAt * 1000 <= now()) {
+          throw new AuthError("This API key has expired", {
+            code: "api_key_expired",
+            hint: "Create a new key with `verity keys create`",
+            details: { id: hold.keyId },
+          });
+        }
+        if (!row.spend_limit) return;
         const [sum] = await tx.query<{ open: string | null }>(
           "SELECT SUM(amount) AS open FROM holds WHERE key_id = $1",
           [hold.keyId],

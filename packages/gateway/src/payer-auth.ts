@@ -29,7 +29,8 @@ export async function authorizePayment(args: {
 }): Promise<Payment> {
   const auth = args.c.req.header("authorization");
   if (auth?.startsWith("Bearer ") && auth.slice(7).startsWith("vk_")) {
-    const key = await args.keys.authenticate(auth.slice(7));
+    // Cached lookup: the hold below re-checks revocation and expiry under the key row's lock.
+    const key = await args.keys.authenticate(auth.slice(7), { cached: true });
     args.keys.authorize(key, { model: args.model });
     return { kind: "prepaid", owner: key.owner, hold: await args.ledger.hold(key.owner, args.maxPrice, key.id) };
   }

@@ -134,21 +134,22 @@ export function createPrepaidLedger(
     hold(owner: string, amount: bigint, keyId?: string): Promise<Hold> {
       const lower = owner.toLowerCase();
       return store.transaction(async (tx) => {
-        const debited = await tx.query(
-          "UPDATE balances SET balance = balance - $1 WHERE owner = $2 AND balance >= $1 RETURNING balance",
-          [amount, lower],
+        // Debit and hold in one statement (one round trip): no balance row or too little, no hold.
+        const [row] = await tx.query<{ id: string }>(
+          `WITH debited AS (
+             UPDATE balances SET balance = balance - $1::numeric WHERE owner = $2 AND balance >= $1::numeric RETURNING owner
+           )
+           INSERT INTO holds (owner, amount, key_id, replica, created_at)
+           SELECT owner, $1::numeric, $3, $4, $5 FROM debited RETURNING id`,
+          [amount, lower, keyId ?? null, replicaId, now()],
         );
-        if (debited.length === 0) {
+        if (!row) {
           const balance = await balanceOf(lower, tx);
           throw new PaymentError(`The prepaid balance ${balance} does not cover this request's maximum of ${amount}`, {
             code: "insufficient_balance",
             hint: "Deposit with `verity gateway deposit` (or the GatewayDeposits contract), lower max_tokens, or pay per request with x402",
           });
         }
-        const [row] = await tx.query<{ id: string }>(
-          "INSERT INTO holds (owner, amount, key_id, replica, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-          [lower, amount, keyId ?? null, replicaId, now()],
-        );
         const hold: Hold = { id: String(row?.id), owner: lower, amount, ...(keyId ? { keyId } : {}) };
         await options.onHold?.(hold, tx);
         return hold;
@@ -162,15 +163,25 @@ export function createPrepaidLedger(
     async settle(hold: Hold, charge: bigint, ref: string): Promise<void> {
       await store.transaction(async (tx) => {
         const applied = charge < 0n ? 0n : charge < hold.amount ? charge : hold.amount;
-        // A request is charged once: a second settle under the same ref changes nothing.
-        const recorded = await tx.query(
-          `INSERT INTO ledger (owner, delta, reason, ref, created_at) VALUES ($1, $2, 'request', $3, $4)
-           ON CONFLICT (reason, ref) DO NOTHING RETURNING id`,
-          [hold.owner, -applied, ref, now()],
+        // A request is charged once: a second settle under the same ref changes nothing. Record,
+        // release the hold and adjust the balance in one statement (one round trip): the balance
+        // gets back the unused part of the hold, or — a hold already released as abandoned — pays
+        // the charge directly.
+        const [result] = await tx.query<{ recorded: string }>(
+          `WITH recorded AS (
+             INSERT INTO ledger (owner, delta, reason, ref, created_at) VALUES ($1, $2::numeric, 'request', $3, $4)
+             ON CONFLICT (reason, ref) DO NOTHING RETURNING id
+           ), released AS (
+             DELETE FROM holds WHERE id = $5 AND EXISTS (SELECT 1 FROM recorded) RETURNING id
+           ), adjusted AS (
+             INSERT INTO balances (owner, balance)
+             SELECT $1, CASE WHEN EXISTS (SELECT 1 FROM released) THEN $6::numeric ELSE $2::numeric END FROM recorded
+             ON CONFLICT (owner) DO UPDATE SET balance = balances.balance + excluded.balance RETURNING 1
+           )
+           SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM adjusted) AS adjusted`,
+          [hold.owner, -applied, ref, now(), hold.id, hold.amount - applied],
         );
-        if (recorded.length === 0) return;
-        const deleted = await tx.query("DELETE FROM holds WHERE id = $1 RETURNING id", [hold.id]);
-        await adjust(tx, hold.owner, deleted.length > 0 ? hold.amount - applied : -applied);
+        if (Number(result?.recorded ?? 0) === 0) return;
         await options.onSettled?.({ hold, charged: applied, ref }, tx);
       });
     },
