@@ -39,10 +39,12 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
+/** Target gas per request on one channel whose claim covers 1,000 requests. */
+const BUSY_CHANNEL_ANCHOR = 71;
 const CLIENTS = 100;
 const REQUESTS_PER_CLIENT = 100;
 const REQUESTS = CLIENTS * REQUESTS_PER_CLIENT;
-const BATCH_SIZES = [100, 10] as const;
+const BATCH_SIZES = [100, 10, 1] as const;
 const X402_SAMPLE = 200;
 /** Per-client escrow: 1 TUSD (6 decimals); every client also keeps 1 TUSD for its x402 payments. */
 const DEPOSIT = 1_000_000n;
@@ -453,5 +455,16 @@ async function run(t: TestChain): Promise<void> {
     });
   }
   line("gas_per_channel_open", openGas / CLIENTS, null, { channels: CLIENTS, openMethod: "openWithPermit" });
+  // One busy channel: a single-channel claim settles every request its latest voucher covers, so
+  // at 1,000 requests per voucher the claim costs its gas / 1,000 per request (anchor: 71 gas).
+  const single = claimGas.get(1);
+  if (single) {
+    const perClaim = single.gas / single.txs;
+    line("gas_per_request_busy_channel_1000", perClaim / 1000, BUSY_CHANNEL_ANCHOR, {
+      requestsPerVoucher: 1000,
+      claimGas: Math.round(perClaim),
+      anchor: "target for a claim covering 1,000 requests on one channel",
+    });
+  }
   log("done");
 }

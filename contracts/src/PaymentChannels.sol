@@ -59,20 +59,21 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         address receiverSigner; // who signs the channel's receipts: the agent wallet at open, else the owner
     }
 
-    /// @dev Four storage slots; `claim` reads and writes slots 0-1. Agent and model ids are
-    /// sequential from 1 in their registries, so 32 bits hold them; deposits fit 96 bits; times fit
-    /// 40 bits (withdraw delays are capped at 2^32 - 1 seconds by the constructor).
+    /// @dev Four storage slots. `claim` reads slots 0-1 and writes only slot 0 (the claimed total
+    /// and its block time share it, so a claim stores one slot per channel). Agent and model ids
+    /// are sequential from 1 in their registries, so 32 bits hold them; deposits fit 96 bits; times
+    /// fit 40 bits; withdraw delays are capped at 2^32 - 1 seconds by the constructor.
     struct Channel {
-        uint96 deposit; // slot 0
+        uint96 deposit; // slot 0: what claims read and write
         uint96 claimed;
-        uint32 receiverAgentId;
-        uint32 modelId;
-        address payerAuthorizer; // slot 1 (non-zero for every opened channel)
-        uint40 withdrawableAt;
         uint40 lastClaimedAt;
         bool closed;
+        address payerAuthorizer; // slot 1, fixed at open (non-zero for every opened channel)
+        uint32 receiverAgentId;
+        uint32 modelId;
         address payer; // slot 2
-        uint64 withdrawDelay;
+        uint32 withdrawDelay;
+        uint40 withdrawableAt;
         address receiverSigner; // slot 3, fixed at open
     }
 
@@ -97,7 +98,6 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     uint64 public immutable maxWithdrawDelay;
 
     mapping(bytes32 channelId => Channel) private _channels;
-    mapping(address payer => mapping(uint256 agentId => bytes32[])) private _channelsOf;
     /// @notice Block time of the latest claim by `agentId` on any of its channels (0: never claimed).
     /// `Staking` keeps the agent's last stake in place until the audit window after it has passed.
     mapping(uint256 agentId => uint256) public agentLastClaimedAt;
@@ -441,18 +441,10 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         return keccak256(abi.encode(config));
     }
 
-    /// @notice Ids of every channel `payer` opened to `agentId`, in opening order.
-    function channelsOf(address payer, uint256 agentId) external view returns (bytes32[] memory) {
-        return _channelsOf[payer][agentId];
-    }
-
     /// @inheritdoc IPaymentChannels
-    /// @dev Sums `claimed` over the payer's channels to the agent, so claims need no extra storage.
-    function settledVolume(address payer, uint256 agentId) external view returns (uint256 total) {
-        bytes32[] storage ids = _channelsOf[payer][agentId];
-        for (uint256 i; i < ids.length; ++i) {
-            total += _channels[ids[i]].claimed;
-        }
+    function paymentOf(bytes32 channelId) external view returns (address payer, uint256 agentId, uint256 claimed) {
+        Channel storage ch = _channels[channelId];
+        return (ch.payer, ch.receiverAgentId, ch.claimed);
     }
 
     /// @notice EIP-712 digest the payer's authorizer signs for a voucher.
@@ -500,9 +492,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         ch.receiverAgentId = uint32(agentId);
         ch.modelId = uint32(modelId);
         ch.payer = config.payer;
-        ch.withdrawDelay = delay;
+        ch.withdrawDelay = uint32(delay);
         ch.receiverSigner = receiverSigner;
-        _channelsOf[config.payer][agentId].push(channelId);
         emit ChannelOpened(
             channelId,
             config.payer,

@@ -8,8 +8,8 @@ import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
 /// @notice ERC-8004 Reputation Registry. Clients leave signed-decimal feedback (`value`, `valueDecimals`)
 /// with two tags about an agent; anyone may append responses. Unlike the permissionless reference,
 /// feedback is accepted only from addresses that have paid the agent through `PaymentChannels`
-/// (`settledVolume(client, agentId) > 0`), so every voice costs real settled payments, and never from the
-/// agent's owner, operators or payment wallet.
+/// (the client shows, once per agent, a channel it pays whose claimed total is above zero: `provePayment`),
+/// so every voice costs real settled payments, and never from the agent's owner, operators or payment wallet.
 contract ReputationRegistry {
     /// @notice One feedback entry as stored on chain (endpoint, URI and hash are only emitted).
     struct Feedback {
@@ -30,7 +30,7 @@ contract ReputationRegistry {
     /// @notice The ERC-8004 identity registry (Verity `AgentRegistry`).
     IAgentRegistry public immutable agentRegistry;
 
-    /// @notice The payment channels whose settled volume gates feedback.
+    /// @notice The payment channels whose settled payments gate feedback.
     IPaymentChannels public immutable paymentChannels;
 
     /// @notice Deployer of this registry: the only address that may bind `disputes`, once.
@@ -47,6 +47,12 @@ contract ReputationRegistry {
 
     /// @notice The Disputes contract allowed to record dispute verdicts (zero until bound).
     address public disputes;
+
+    /// @notice Whether `client` has shown (`provePayment`) a channel it pays that has paid `agentId`.
+    mapping(uint256 agentId => mapping(address client => bool)) public hasPaid;
+
+    /// @notice `client` showed that its channel `channelId` has paid `agentId`: it may now leave feedback.
+    event PaymentProven(uint256 indexed agentId, address indexed client, bytes32 channelId);
 
     /// @notice A client left feedback about an agent.
     /// @param agentId The agent.
@@ -109,8 +115,10 @@ contract ReputationRegistry {
     error OnlyDisputes(address caller);
     /// @notice The agent does not exist in the agent registry.
     error UnknownAgent(uint256 agentId);
-    /// @notice The caller has not settled any payment to the agent yet.
+    /// @notice The caller has not settled any payment to the agent yet (or not shown it with `provePayment`).
     error NoSettledPayments(address client, uint256 agentId);
+    /// @notice The caller is not the payer of the channel it shows.
+    error NotChannelPayer(bytes32 channelId, address caller);
     /// @notice The caller is the agent's owner, operator or payment wallet.
     error SelfFeedbackNotAllowed(uint256 agentId, address caller);
     /// @notice `valueDecimals` is above 18.
@@ -126,7 +134,7 @@ contract ReputationRegistry {
 
     /// @notice Deploys the registry.
     /// @param agentRegistry_ The ERC-8004 identity registry.
-    /// @param paymentChannels_ The payment channels whose settled volume gates feedback.
+    /// @param paymentChannels_ The payment channels whose settled payments gate feedback.
     constructor(address agentRegistry_, address paymentChannels_) {
         if (agentRegistry_ == address(0) || paymentChannels_ == address(0)) revert ZeroAddress();
         agentRegistry = IAgentRegistry(agentRegistry_);
@@ -183,6 +191,20 @@ contract ReputationRegistry {
     /// @return The agent registry address.
     function getIdentityRegistry() external view returns (address) {
         return address(agentRegistry);
+    }
+
+    /// @notice Shows that the caller pays channel `channelId` and that it has paid its agent (a claim
+    /// raised its claimed total above zero), which makes the caller eligible to leave feedback about
+    /// that agent (`hasPaid`). Once per client and agent; channels are not enumerated on-chain, so the
+    /// client names the channel (e.g. from its `ChannelOpened` event).
+    /// @param channelId A channel the caller opened as payer.
+    function provePayment(bytes32 channelId) external {
+        (address payer, uint256 agentId, uint256 claimed) = paymentChannels.paymentOf(channelId);
+        if (payer != msg.sender) revert NotChannelPayer(channelId, msg.sender);
+        if (claimed == 0) revert NoSettledPayments(msg.sender, agentId);
+        if (hasPaid[agentId][msg.sender]) return;
+        hasPaid[agentId][msg.sender] = true;
+        emit PaymentProven(agentId, msg.sender, channelId);
     }
 
     /// @notice Leaves feedback about `agentId`; the caller must have settled payments to it and must not control it.
@@ -433,7 +455,7 @@ contract ReputationRegistry {
         if (agentRegistry.isAuthorized(agentId, msg.sender) || agentRegistry.getAgentWallet(agentId) == msg.sender) {
             revert SelfFeedbackNotAllowed(agentId, msg.sender);
         }
-        if (paymentChannels.settledVolume(msg.sender, agentId) == 0) revert NoSettledPayments(msg.sender, agentId);
+        if (!hasPaid[agentId][msg.sender]) revert NoSettledPayments(msg.sender, agentId);
     }
 
     function _clientList(uint256 agentId, address[] calldata clientAddresses) private view returns (address[] memory) {

@@ -86,7 +86,7 @@ describe("PaymentChannels.claim", () => {
     const ch = await f.as("client-1").channels.read.getChannel([channelId]);
     assert.equal(ch.claimed, 123_457n);
     assert.equal(await f.balanceOf(f.addresses.paymentChannels), DEPOSIT - 123_457n);
-    assert.equal(await f.as("client-1").channels.read.settledVolume([who("client-1"), agentId]), 123_457n);
+    assert.deepEqual(await f.as("client-1").channels.read.paymentOf([channelId]), [who("client-1"), agentId, 123_457n]);
     // The same voucher settles more later, up to its cap, paying only the increase; tiny
     // increases round fee and royalty down to zero.
     const next = await f.mined(claim([await f.voucherClaim({ ...voucher, amount: 123_458n })]));

@@ -111,8 +111,7 @@ describe("PaymentChannels", () => {
         lastClaimedAt: 0n,
         receiverSigner: t.account("provider-1").address,
       });
-      assert.deepEqual(await c.read.channelsOf([config.payer, agentId]), [channelId]);
-      assert.equal(await c.read.settledVolume([config.payer, agentId]), 0n);
+      assert.deepEqual(await c.read.paymentOf([channelId]), [config.payer, agentId, 0n]);
     });
 
     test("channelIdOf is keccak256(abi.encode(config))", async () => {
@@ -140,8 +139,9 @@ describe("PaymentChannels", () => {
       await expectRevert(open("client-1", { ...config, modelId: 2n ** 32n }), "UnknownModel");
       await f.mined(open("client-1", config));
       await expectRevert(open("client-1", config), "ChannelExists");
-      await f.mined(open("client-1", { ...config, salt: `0x${"11".repeat(32)}` }));
-      assert.equal((await f.as("client-1").channels.read.channelsOf([config.payer, agentId])).length, 2);
+      const other = { ...config, salt: `0x${"11".repeat(32)}` as const };
+      await f.mined(open("client-1", other));
+      assert.equal((await f.as("client-1").channels.read.getChannel([await f.channelIdOf(other)])).deposit, DEPOSIT);
     });
 
     test("openWithPermit needs no prior approval, and tolerates a front-run permit", async () => {
@@ -303,10 +303,10 @@ describe("PaymentChannels", () => {
       const expected = hashTypedData(voucherTypedData(domain, { channelId, cumulativeAmount: 42n }));
       assert.equal(await c.read.hashVoucher([channelId, 42n]), expected);
       assert.equal((await c.read.getChannel([channelId])).payer, zeroAddress);
-      assert.equal(await c.read.settledVolume([config.payer, agentId]), 0n);
+      assert.deepEqual(await c.read.paymentOf([channelId]), [zeroAddress, 0n, 0n]);
     });
 
-    test("settledVolume sums what the agent claimed over all of the payer's channels", async () => {
+    test("paymentOf gives each channel's payer, agent and claimed total", async () => {
       const second = { ...config, salt: `0x${"01".repeat(32)}` as const };
       await f.mined(open("client-1", config));
       await f.mined(open("client-1", second));
@@ -321,8 +321,8 @@ describe("PaymentChannels", () => {
       );
       await f.mined(f.as("provider-1").channels.write.claim([claims]));
       const c = f.as("client-1").channels;
-      assert.equal(await c.read.settledVolume([config.payer, agentId]), 3000n);
-      assert.equal(await c.read.settledVolume([t.account("client-2").address, agentId]), 0n);
+      assert.deepEqual(await c.read.paymentOf([await f.channelIdOf(config)]), [config.payer, agentId, 1000n]);
+      assert.deepEqual(await c.read.paymentOf([await f.channelIdOf(second)]), [config.payer, agentId, 2000n]);
     });
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { type Address, keccak256, stringToHex, zeroAddress, zeroHash } from "viem";
+import { type Address, type Hex, keccak256, stringToHex, zeroAddress, zeroHash } from "viem";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import {
   agentRegistryAbi,
@@ -33,8 +33,11 @@ describe("ReputationRegistry", () => {
   const rep = (name: string) => contractAs(chain, reputationRegistryAbi, reputation, name);
   const agentsAs = (name: string) => contractAs(chain, agentRegistryAbi, agents, name);
 
-  /** `client` opens a channel to agent 1 and the provider claims `amount` from it (real settlement). */
-  async function pay(client: string, amount: bigint, claim = true): Promise<void> {
+  /**
+   * `client` opens a channel to agent 1 and the provider claims `amount` from it (real settlement);
+   * the client then shows the paid channel to the registry (`provePayment`).
+   */
+  async function pay(client: string, amount: bigint, claim = true): Promise<Hex> {
     const usd = contractAs(chain, testUSDAbi, token, client);
     await mined(chain, usd.write.faucet([addr(client), amount]));
     await mined(chain, usd.write.approve([channels, amount]));
@@ -49,8 +52,8 @@ describe("ReputationRegistry", () => {
       salt: keccak256(stringToHex(`salt-${salt++}`)),
     };
     await mined(chain, pc.write.open([config, amount]));
-    if (!claim) return;
     const channelId = await pc.read.channelIdOf([config]);
+    if (!claim) return channelId;
     // The voucher caps the channel at its deposit; the provider claims what it charged (all of it here).
     const signature = await signVoucher(
       chain.account(client).privateKey,
@@ -59,6 +62,8 @@ describe("ReputationRegistry", () => {
     );
     const claimer = contractAs(chain, paymentChannelsAbi, channels, "provider-1");
     await mined(chain, claimer.write.claim([[{ channelId, cumulativeAmount: amount, amount, signature }]]));
+    await mined(chain, rep(client).write.provePayment([channelId]));
+    return channelId;
   }
 
   function feedback(client: string, value: bigint, decimals = 0, tag1 = "starred", tag2 = "") {
@@ -143,8 +148,20 @@ describe("ReputationRegistry", () => {
 
     it("reverts NoSettledPayments without a claimed payment (even with an open channel)", async () => {
       await expectRevert(feedback("client-4", 50n), "NoSettledPayments");
-      await pay("client-4", 2n * USD, false);
+      const unclaimed = await pay("client-4", 2n * USD, false);
+      await expectRevert(rep("client-4").write.provePayment([unclaimed]), "NoSettledPayments");
       await expectRevert(feedback("client-4", 50n), "NoSettledPayments");
+      assert.equal(await rep("deployer").read.hasPaid([AGENT, addr("client-4")]), false);
+    });
+
+    it("provePayment accepts only the payer of a paid channel, once", async () => {
+      const channelId = await pay("client-4", 2n * USD);
+      assert.equal(await rep("deployer").read.hasPaid([AGENT, addr("client-4")]), true);
+      await expectRevert(rep("client-5").write.provePayment([channelId]), "NotChannelPayer");
+      await expectRevert(rep("client-5").write.provePayment([zeroHash]), "NotChannelPayer");
+      const again = await mined(chain, rep("client-4").write.provePayment([channelId]));
+      assert.equal(eventsOf(reputationRegistryAbi, again, "PaymentProven").length, 0);
+      await mined(chain, feedback("client-4", 50n));
     });
 
     it("reverts SelfFeedbackNotAllowed for the owner, operators and the agent wallet", async () => {
