@@ -240,3 +240,28 @@ test("one sign-in sent twice at once mints one key: the nonce is consumed by one
   const refused = outcomes.find((o) => o.status === "rejected");
   assert.equal((refused?.reason as BaseError | undefined)?.code, "key_nonce_invalid");
 });
+
+test("a key revoked through another replica cannot spend, even while this replica's paid path has it cached", async () => {
+  const { store, keys, ledger } = await setup();
+  // A second replica on the same store: its own key cache, its own ledger.
+  const otherKeys = createApiKeys({ store, chainId: 31337, gateway, domains: () => [HOST] });
+  await ledger.credit({ owner: owner.address, amount: 10_000n, ref: "d-cache" });
+  const full = await keys.mint({ ...(await signIn(keys)) });
+  const spender = await keys.mint({ ...(await signIn(keys, { scope: { label: "agent" } })) });
+  const cached = await keys.authenticate(spender.key, { cached: true });
+  const hold = await ledger.hold(cached.owner, 100n, cached.id);
+  await ledger.settle(hold, 40n, "r-cache-1");
+
+  await otherKeys.revoke({ actor: await otherKeys.authenticate(full.key), id: spender.apiKey.id });
+  // This replica still authenticates from its cache, but the hold re-reads the key and refuses it.
+  const stale = await keys.authenticate(spender.key, { cached: true });
+  await assert.rejects(ledger.hold(stale.owner, 100n, stale.id), code("api_key_revoked"));
+  await assert.rejects(keys.authenticate(spender.key), code("api_key_revoked"), "uncached lookups see it at once");
+  assert.equal(await ledger.balanceOf(owner.address), 9_960n, "the refused hold changed nothing");
+
+  // Revoked through this replica: its cache forgets the key at once.
+  const second = await keys.mint({ ...(await signIn(keys, { scope: { label: "agent-2" } })) });
+  await keys.authenticate(second.key, { cached: true });
+  await keys.revoke({ actor: await keys.authenticate(full.key), id: second.apiKey.id });
+  await assert.rejects(keys.authenticate(second.key, { cached: true }), code("api_key_revoked"));
+});
