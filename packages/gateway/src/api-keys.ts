@@ -102,6 +102,25 @@ function toApiKey(row: Row): ApiKey {
  * address) whose `resources` carry the key's scope, and gets a key that spends only that owner's
  * prepaid balance, within that scope, until it expires or the owner revokes it.
  */
+/** Throws `api_key_revoked` / `api_key_expired` (401) for a key that may no longer be used. */
+function refuseUnusable(apiKey: ApiKey, at: number): void {
+  if (apiKey.revokedAt !== undefined) {
+    throw new AuthError(
+      apiKey.revokedReason === "unproven"
+        ? "This API key was minted without proof of its owner and no longer works"
+        : "This API key was revoked by its owner",
+      { code: "api_key_revoked", hint: "Create a new key with `verity keys create`", details: { id: apiKey.id } },
+    );
+  }
+  if (apiKey.scope.expiresAt !== undefined && apiKey.scope.expiresAt * 1000 <= at) {
+    throw new AuthError("This API key has expired", {
+      code: "api_key_expired",
+      hint: "Create a new key with `verity keys create`",
+      details: { id: apiKey.id },
+    });
+  }
+}
+
 /** Most keys the paid path keeps looked up at once (oldest dropped first). */
 const AUTH_CACHE_MAX = 10_000;
 
@@ -303,21 +322,7 @@ export function createApiKeys(options: {
         });
       }
       const apiKey = toApiKey(row);
-      if (apiKey.revokedAt !== undefined) {
-        throw new AuthError(
-          apiKey.revokedReason === "unproven"
-            ? "This API key was minted without proof of its owner and no longer works"
-            : "This API key was revoked by its owner",
-          { code: "api_key_revoked", hint: "Create a new key with `verity keys create`", details: { id: apiKey.id } },
-        );
-      }
-      if (apiKey.scope.expiresAt !== undefined && apiKey.scope.expiresAt * 1000 <= now()) {
-        throw new AuthError("This API key has expired", {
-          code: "api_key_expired",
-          hint: "Create a new key with `verity keys create`",
-          details: { id: apiKey.id },
-        });
-      }
+      refuseUnusable(apiKey, now());
       if (args.cached && row && hit?.row !== row) {
         if (authCache.size >= AUTH_CACHE_MAX) authCache.delete(authCache.keys().next().value as string);
         authCache.set(hash, { row, at: now() });
@@ -377,21 +382,14 @@ export function createApiKeys(options: {
         const row = await byId(hold.keyId, tx, " FOR UPDATE");
         // The authoritative check: the paid path may have authenticated from its cache, so a key
         // revoked or expired since (on any replica) is refused here, in the transaction that spends.
-        if (!row || row.revoked_at !== null) {
-          throw new AuthError("This API key was revoked", {
+        if (!row) {
+          throw new AuthError("This API key no longer exists", {
             code: "api_key_revoked",
             hint: "Create a new key with `verity keys create`",
             details: { id: hold.keyId },
           });
         }
-        const expiresAt = toApiKey(row).scope.expiresAt;
-        if (expiresAt !== undefined && expiresAt * 1000 <= now()) {
-          throw new AuthError("This API key has expired", {
-            code: "api_key_expired",
-            hint: "Create a new key with `verity keys create`",
-            details: { id: hold.keyId },
-          });
-        }
+        refuseUnusable(toApiKey(row), now());
         if (!row.spend_limit) return;
         const [sum] = await tx.query<{ open: string | null }>(
           "SELECT SUM(amount) AS open FROM holds WHERE key_id = $1",
