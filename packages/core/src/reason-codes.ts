@@ -94,6 +94,23 @@ export const NODE_REASONS = {
     status: 504,
     message: "The x402 settlement was sent but not confirmed in time; the answer is withheld and the payment kept",
   },
+  x402_channel_state_mismatch: {
+    status: 402,
+    message:
+      "The batch-settlement voucher's cumulative base differs from the gateway's record of the channel; resync from the channel state in PAYMENT-REQUIRED",
+  },
+  x402_channel_busy: {
+    status: 409,
+    message: "Another request on this batch-settlement channel is being answered; send the next voucher after it",
+  },
+  x402_channel_underfunded: {
+    status: 402,
+    message: "The batch-settlement channel's deposit does not cover this voucher; deposit more",
+  },
+  x402_channel_withdrawing: {
+    status: 402,
+    message: "The payer started withdrawing this batch-settlement channel; open or top up another",
+  },
   // client SDK (routing and spending limits)
   offer_over_max_price: { status: 404, message: "No offer for this model is within the price limit" },
   no_healthy_offer: { status: 503, message: "Every offer for this model is unhealthy or its provider is flagged" },

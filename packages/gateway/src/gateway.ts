@@ -20,7 +20,7 @@ import { mountRefundRoutes } from "./refund-routes.ts";
 import { defaultRoutingPolicy, type RoutingPolicy } from "./routing-policy.ts";
 import { migrate, openGatewayStore, redactUrl } from "./store/index.ts";
 import { createTrafficSeries } from "./traffic-series.ts";
-import { createX402Payments } from "./x402/index.ts";
+import { createX402Payments, type X402Payments } from "./x402/index.ts";
 
 export type { RefundCredit } from "./refund-credits.ts";
 
@@ -54,6 +54,11 @@ export type GatewayOptions = {
   feeBps?: number;
   /** Accept keyless x402 payments (default true). */
   x402?: boolean;
+  /**
+   * Also accept x402 `batch-settlement` (default: when its contract is at the canonical address on
+   * this chain), with the claim and sweep intervals.
+   */
+  batchSettlement?: boolean | { claimIntervalSeconds?: number; settleIntervalSeconds?: number };
   defaultMaxTokens?: number;
   /** Escrow of each channel the gateway opens to a provider (default 10 TUSD). */
   channelDeposit?: bigint;
@@ -102,6 +107,7 @@ export function createGateway(options: GatewayOptions) {
   const stops: (() => Promise<void> | void)[] = [];
   let listening: Listening | undefined;
   let client: VerityClient | undefined;
+  let x402Payments: X402Payments | undefined;
   /** The explorer API's live streams end before the listener closes, so stop() never waits on them. */
   let explorerApi: { close(): void } | undefined;
   const metrics = createGatewayMetrics();
@@ -267,8 +273,11 @@ export function createGateway(options: GatewayOptions) {
                 walletClient: clients.walletClient as never,
               },
               store,
+              ...(options.batchSettlement === undefined ? {} : { batchSettlement: options.batchSettlement }),
             }),
           );
+    if (x402) stops.push(() => x402.stop());
+    x402Payments = x402;
     const traffic = createTrafficSeries();
     const explorer = options.explorer || undefined;
     const app = createGatewayApp({
@@ -322,6 +331,10 @@ export function createGateway(options: GatewayOptions) {
     metrics,
     get client(): VerityClient | undefined {
       return client;
+    },
+    /** The x402 door once started (undefined when x402 is off): its batch claims run from here. */
+    get x402(): X402Payments | undefined {
+      return x402Payments;
     },
     async stop(): Promise<void> {
       explorerApi?.close();

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { ApiKeys } from "./api-keys.ts";
 import type { Hold, PrepaidLedger } from "./prepaid-ledger.ts";
 import type { X402Payments, X402Settlement, X402Verified } from "./x402/index.ts";
+import { PaymentRequiredError } from "./x402/payment-required-error.ts";
 
 /** How the caller of one request pays the gateway: a prepaid hold (API key) or an x402 payment. */
 export type Payment =
@@ -51,19 +52,7 @@ export async function authorizePayment(args: {
   return { kind: "x402", verified, amount: args.maxPrice, release: () => x402.release(verified) };
 }
 
-/** A keyless request without payment: answer 402 with the x402 `PAYMENT-REQUIRED` header. */
-export class PaymentRequiredError extends PaymentError {
-  readonly header: string;
-  readonly body: unknown;
-  constructor(header: string, body: unknown) {
-    super("This request needs payment", {
-      code: "x402_payment_required",
-      hint: "Pay with x402 (PAYMENT-SIGNATURE) or use an API key",
-    });
-    this.header = header;
-    this.body = body;
-  }
-}
+export { PaymentRequiredError };
 
 /** Settles a completed request: the prepaid hold down to `charge`, or the x402 payment in full. */
 export async function settlePayment(args: {
@@ -79,6 +68,12 @@ export async function settlePayment(args: {
     return { charged: args.charge < payment.hold.amount ? args.charge : payment.hold.amount };
   }
   if (!args.x402) throw new Error("x402 payment without an x402 module");
+  // A batch-settlement voucher is charged what the answer cost (a stream settles before it is
+  // known, with charge 0: its ceiling); an exact authorization is always its full amount.
+  if (payment.verified.scheme === "batch-settlement") {
+    const settlement = await args.x402.settle(payment.verified, args.charge > 0n ? args.charge : undefined);
+    return { charged: settlement.amount, settlement };
+  }
   const settlement = await args.x402.settle(payment.verified);
   return { charged: payment.amount, settlement };
 }

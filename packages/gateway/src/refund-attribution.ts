@@ -168,8 +168,11 @@ export function createRefundAttribution(options: { store: GatewayStore }) {
           if (scope) scope.customer = { kind: "x402", payer: verified.payer.toLowerCase() };
           return verified;
         },
-        async settle(verified) {
-          const settlement = await x402.settle(verified);
+        get batchClaims() {
+          return x402.batchClaims;
+        },
+        async settle(verified, charge) {
+          const settlement = await x402.settle(verified, charge);
           const scope = current();
           if (scope) {
             scope.x402Billed = settlement.amount;

@@ -192,10 +192,15 @@ for (const backend of backends) {
     const { store, second } = await backend.fresh();
     const other = await second();
     const results = await Promise.all([migrate({ store }), migrate({ store: other })]);
-    assert.deepEqual(results.map((r) => r.applied).sort(), [[], [1]]);
-    assert.deepEqual(await migrate({ store }), { applied: [], version: 1 });
-    const applied = await store.query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations");
-    assert.deepEqual(applied, [{ version: 1, name: "initial" }]);
+    assert.deepEqual(results.map((r) => r.applied).sort(), [[], [1, 2]]);
+    assert.deepEqual(await migrate({ store }), { applied: [], version: 2 });
+    const applied = await store.query<{ version: number; name: string }>(
+      "SELECT version, name FROM schema_migrations ORDER BY version",
+    );
+    assert.deepEqual(applied, [
+      { version: 1, name: "initial" },
+      { version: 2, name: "x402_batch_channels" },
+    ]);
     const tables = await store.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
@@ -215,6 +220,7 @@ for (const backend of backends) {
         "refund_credits",
         "schema_migrations",
         "x402_authorizations",
+        "x402_batch_channels",
         "x402_settlements",
       ],
     );

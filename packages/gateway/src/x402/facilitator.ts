@@ -8,6 +8,7 @@ import { type PendingSettlementStore, x402Facilitator } from "@x402/core/facilit
 import type { FacilitatorClient } from "@x402/core/server";
 import type { Network, PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse } from "@x402/core/types";
 import { type FacilitatorEvmSigner, toFacilitatorEvmSigner } from "@x402/evm";
+import { BatchSettlementEvmScheme } from "@x402/evm/batch-settlement/facilitator";
 import { ExactEvmScheme } from "@x402/evm/exact/facilitator";
 import type { Account, Chain, PublicClient, Transport, WalletClient } from "viem";
 
@@ -36,7 +37,12 @@ export function facilitatorSigner(clients: FacilitatorClients, confirmationTimeo
   );
 }
 
-/** An x402 facilitator that verifies and settles `exact` EVM payments on `network` itself. */
+/**
+ * An x402 facilitator that verifies and settles EVM payments on `network` itself: `exact`, and
+ * `batch-settlement` (deposits, claims, sweeps and refunds through the scheme's contract at its
+ * canonical address), with the wallet's account as the channels' receiver authorizer (it signs each
+ * claim batch; the batch scheme pays its own gas like `exact`).
+ */
 export function createLocalFacilitator(options: {
   network: Network;
   clients: FacilitatorClients;
@@ -47,7 +53,20 @@ export function createLocalFacilitator(options: {
     facilitatorSigner(options.clients, options.confirmationTimeoutMs),
     options.pendingSettlementStore ? { pendingSettlementStore: options.pendingSettlementStore } : {},
   );
-  return new x402Facilitator().register(options.network, scheme);
+  const account = options.clients.walletClient.account;
+  const authorizer = {
+    address: account.address,
+    signTypedData: (params: Parameters<NonNullable<typeof account.signTypedData>>[0]) => {
+      if (!account.signTypedData) throw new Error("the facilitator account cannot sign typed data");
+      return account.signTypedData(params);
+    },
+  };
+  const batch = new BatchSettlementEvmScheme(
+    facilitatorSigner(options.clients, options.confirmationTimeoutMs),
+    authorizer as never,
+    options.pendingSettlementStore ? { pendingSettlementStore: options.pendingSettlementStore } : {},
+  );
+  return new x402Facilitator().register(options.network, scheme).register(options.network, batch);
 }
 
 /** `FacilitatorClient` over an in-process `x402Facilitator` (what `HTTPFacilitatorClient` is over HTTP). */

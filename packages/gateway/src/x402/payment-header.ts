@@ -69,13 +69,28 @@ function malformed(message: string, cause?: unknown): PaymentError {
   });
 }
 
+/** The scheme a v2 payment header says it accepted (undefined when absent or undecodable). */
+export function acceptedScheme(headers: HeaderSource): string | undefined {
+  const raw = header(headers, "payment-signature") ?? header(headers, "x-payment");
+  if (raw === undefined || raw.trim() === "") return undefined;
+  try {
+    const decoded = decodePaymentSignatureHeader(raw.trim()) as { accepted?: { scheme?: unknown } } | null;
+    const scheme = decoded?.accepted?.scheme;
+    return typeof scheme === "string" ? scheme : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Decodes the request's payment header against the requirements it pays for, or throws
- * `x402_payment_required` (no header) / `x402_payment_invalid` (not a decodable `exact` EIP-3009 payment).
- * A v1 payload (no `accepted` field) is restated as a v2 payload accepting `requirements` when its
- * scheme and network match; the facilitator then checks the signed authorization against them.
+ * Decodes the request's payment header, or throws `x402_payment_required` (no header) /
+ * `x402_payment_invalid` (not decodable). A v1 payload (no `accepted` field) is restated as a v2
+ * payload accepting `requirements` when its scheme and network match (v1 is `exact` only).
  */
-export function readPayment(headers: HeaderSource, requirements: PaymentRequirements): ReceivedPayment {
+export function decodePayment(
+  headers: HeaderSource,
+  requirements: PaymentRequirements | undefined,
+): { version: 1 | 2; payload: PaymentPayload } {
   const raw = header(headers, "payment-signature") ?? header(headers, "x-payment");
   if (raw === undefined || raw.trim() === "") {
     throw new PaymentError("This request needs an x402 payment", {
@@ -90,21 +105,29 @@ export function readPayment(headers: HeaderSource, requirements: PaymentRequirem
     throw malformed("The x402 payment header is not base64 JSON", cause);
   }
   const version = (decoded as { x402Version?: unknown } | null)?.x402Version;
-  let payload: PaymentPayload;
   if (version === 2) {
     const parsed = v2Schema.safeParse(decoded);
     if (!parsed.success) throw malformed("The x402 v2 payment payload does not have the expected shape");
-    payload = decoded as PaymentPayload;
-  } else if (version === 1) {
+    return { version, payload: decoded as PaymentPayload };
+  }
+  if (version === 1) {
     const parsed = v1Schema.safeParse(decoded);
     if (!parsed.success) throw malformed("The x402 v1 payment payload does not have the expected shape");
-    if (parsed.data.scheme !== requirements.scheme || parsed.data.network !== requirements.network) {
+    if (!requirements || parsed.data.scheme !== requirements.scheme || parsed.data.network !== requirements.network) {
       throw malformed(`The x402 v1 payment is for ${parsed.data.scheme} on ${parsed.data.network}`);
     }
-    payload = { x402Version: 2, accepted: requirements, payload: parsed.data.payload };
-  } else {
-    throw malformed(`Unsupported x402 version ${JSON.stringify(version)}`);
+    return { version, payload: { x402Version: 2, accepted: requirements, payload: parsed.data.payload } };
   }
+  throw malformed(`Unsupported x402 version ${JSON.stringify(version)}`);
+}
+
+/**
+ * Decodes the request's payment header against the `exact` requirements it pays for (see
+ * `decodePayment`) and checks it carries an EIP-3009 authorization with a signature
+ * (`x402_payment_invalid` otherwise); the facilitator then checks the signed authorization.
+ */
+export function readPayment(headers: HeaderSource, requirements: PaymentRequirements): ReceivedPayment {
+  const { version, payload } = decodePayment(headers, requirements);
   const exact = eip3009PayloadSchema.safeParse(payload.payload);
   if (!exact.success) throw malformed("The x402 payment is not an EIP-3009 authorization with a signature");
   return { version, payload, authorization: exact.data.authorization };

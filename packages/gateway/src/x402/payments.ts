@@ -32,12 +32,23 @@ import { PaymentError } from "@verity/core";
 import { encodePaymentRequiredHeader, encodePaymentResponseHeader } from "@x402/core/http";
 import { x402ResourceServer } from "@x402/core/server";
 import type { Network, PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse } from "@x402/core/types";
+import { BATCH_SETTLEMENT_ADDRESS } from "@x402/evm";
+import { BatchSettlementEvmScheme as BatchServerScheme } from "@x402/evm/batch-settlement/server";
 import { ExactEvmScheme } from "@x402/evm/exact/server";
 import { type Address, getAddress, type Hex } from "viem";
 import type { GatewayStore } from "../store/index.ts";
+import { createBatchChannelStorage } from "./batch-channel-storage.ts";
+import { type BatchClaims, createBatchClaims } from "./batch-claims.ts";
+import { BATCH_SCHEME, type BatchVerified, createBatchPayments } from "./batch-payments.ts";
 import { diagnoseTransfer } from "./diagnose.ts";
 import { createLocalFacilitator, type FacilitatorClients, LocalFacilitatorClient } from "./facilitator.ts";
-import { type Eip3009Authorization, type HeaderSource, readPayment } from "./payment-header.ts";
+import {
+  acceptedScheme,
+  decodePayment,
+  type Eip3009Authorization,
+  type HeaderSource,
+  readPayment,
+} from "./payment-header.ts";
 import { type AuthorizationKey, createSettlementGuard, type SettlementGuard } from "./settlement-guard.ts";
 import { mapVerifyReason, paymentRejected } from "./x402-reasons.ts";
 
@@ -59,6 +70,12 @@ export type X402PaymentsOptions = {
   confirmationTimeoutMs?: number;
   /** The gateway store recording authorizations and settled payments (default: in memory). */
   store?: GatewayStore;
+  /**
+   * Accept x402 `batch-settlement` (default: when the scheme's contract is deployed at its canonical
+   * address on this chain). Claims run every `claimIntervalSeconds` (default 60) and sweep to
+   * `payTo` every `settleIntervalSeconds` (default 300).
+   */
+  batchSettlement?: boolean | { claimIntervalSeconds?: number; settleIntervalSeconds?: number };
 };
 
 /** What one request costs: `amount` in the token's base units. */
@@ -70,7 +87,11 @@ export type X402PaymentRequired = {
   header: string;
 };
 
-export type X402Verified = {
+/** A verified payment: an `exact` EIP-3009 authorization or a `batch-settlement` voucher. */
+export type X402Verified = ExactVerified | BatchVerified;
+
+export type ExactVerified = {
+  scheme: "exact";
   /** 2 for `PAYMENT-SIGNATURE`, 1 for `X-PAYMENT`. */
   version: 1 | 2;
   payer: Address;
@@ -84,7 +105,8 @@ export type X402Verified = {
 };
 
 export type X402Settlement = {
-  txHash: Hex;
+  /** The settlement transaction (absent for a voucher: it is claimed on chain later, in a batch). */
+  txHash?: Hex;
   payer: Address;
   amount: bigint;
   network: Network;
@@ -99,12 +121,20 @@ export type X402Payments = {
   network: Network;
   paymentRequired(charge: X402Charge & { error?: string }): Promise<X402PaymentRequired>;
   verify(headers: HeaderSource, charge: X402Charge): Promise<X402Verified>;
-  settle(verified: X402Verified): Promise<X402Settlement>;
+  /**
+   * Charges a verified payment: an `exact` authorization in full; a batch-settlement voucher
+   * `charge` (what the answer cost, at most its ceiling; default the ceiling).
+   */
+  settle(verified: X402Verified, charge?: bigint): Promise<X402Settlement>;
   /**
    * Gives a verified authorization back when its request delivered nothing and it was never sent
    * for settlement (no provider answered); a no-op once settlement started.
    */
   release(verified: X402Verified): Promise<void>;
+  /** The batch-settlement claimer, when that scheme is accepted. */
+  readonly batchClaims: BatchClaims | undefined;
+  /** Stops background work (batch claims, after a last claim and sweep). */
+  stop(): Promise<void>;
 };
 
 export function createX402Payments(options: X402PaymentsOptions): X402Payments {
@@ -119,11 +149,32 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
     clients: options.facilitator,
     confirmationTimeoutMs: options.confirmationTimeoutMs ?? 60_000,
   });
-  const server = new x402ResourceServer(new LocalFacilitatorClient(facilitator)).register(
-    network,
-    new ExactEvmScheme(),
-  );
-  const ready = server.initialize();
+  const facilitatorClient = new LocalFacilitatorClient(facilitator);
+  const batchScheme = new BatchServerScheme(payTo, {
+    ...(options.store ? { storage: createBatchChannelStorage({ store: options.store }) } : {}),
+  });
+  const server = new x402ResourceServer(facilitatorClient)
+    .register(network, new ExactEvmScheme())
+    .register(network, batchScheme);
+  const batch = createBatchPayments({ network, server, token, payTo, maxTimeoutSeconds });
+  const batchWanted = options.batchSettlement ?? true;
+  let batchClaims: BatchClaims | undefined;
+  const ready = server.initialize().then(async () => {
+    if (batchWanted === false) return false;
+    const code = await publicClient.getCode({ address: BATCH_SETTLEMENT_ADDRESS });
+    if (!code || code === "0x") return false;
+    const intervals = typeof batchWanted === "object" ? batchWanted : {};
+    batchClaims = createBatchClaims({
+      scheme: batchScheme,
+      facilitator: facilitatorClient,
+      network,
+      token: token.address,
+      ...intervals,
+    });
+    batchClaims.start();
+    return true;
+  });
+  const batchReady = ready;
   ready.catch(() => {}); // surfaced by the first call that awaits it
   const guard = createSettlementGuard(options.store);
   // One wallet submits every settlement: without a viem nonce manager on its account, concurrent
@@ -172,7 +223,7 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
     }
   }
 
-  async function verify(headers: HeaderSource, charge: X402Charge): Promise<X402Verified> {
+  async function verifyExact(headers: HeaderSource, charge: X402Charge): Promise<ExactVerified> {
     const requirements = await requirementsFor(charge);
     const { version, payload, authorization: auth } = readPayment(headers, requirements);
     checkTerms(payload, auth, requirements);
@@ -210,6 +261,7 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
       throw new Error("x402 reservation failed without a record");
     }
     return {
+      scheme: "exact",
       key,
       version,
       payer: getAddress(auth.from),
@@ -221,7 +273,7 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
     };
   }
 
-  async function submit(verified: X402Verified): Promise<SettleResponse> {
+  async function submit(verified: ExactVerified): Promise<SettleResponse> {
     try {
       return await server.settlePayment(verified.payload, verified.requirements);
     } catch (cause) {
@@ -235,7 +287,7 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
     }
   }
 
-  async function settle(verified: X402Verified): Promise<X402Settlement> {
+  async function settleExact(verified: ExactVerified): Promise<X402Settlement> {
     const { payer, nonce, amount, key } = verified;
     if (!(await guard.beginSettlement(key))) {
       const record = await guard.get(key);
@@ -297,10 +349,46 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
     };
   }
 
+  /** Every scheme this request may be paid with: `exact`, and `batch-settlement` when accepted. */
+  async function allRequirements(charge: X402Charge): Promise<PaymentRequirements[]> {
+    const exact = await requirementsFor(charge);
+    return (await batchReady) ? [exact, await batch.requirementsFor(charge)] : [exact];
+  }
+
+  async function verify(headers: HeaderSource, charge: X402Charge): Promise<X402Verified> {
+    if (acceptedScheme(headers) === BATCH_SCHEME) {
+      if (!(await batchReady)) {
+        throw paymentRejected(
+          "This gateway does not accept x402 batch-settlement on this chain",
+          mapVerifyReason(undefined),
+          {
+            scheme: BATCH_SCHEME,
+          },
+        );
+      }
+      const { payload } = decodePayment(headers, undefined);
+      return batch.verify(payload, charge, async () => [await requirementsFor(charge)]);
+    }
+    return verifyExact(headers, charge);
+  }
+
+  async function settle(verified: X402Verified, charge?: bigint): Promise<X402Settlement> {
+    if (verified.scheme === "exact") return settleExact(verified);
+    const settled = await batch.settle(verified, charge);
+    return {
+      ...(settled.txHash ? { txHash: settled.txHash as Hex } : {}),
+      payer: verified.payer,
+      amount: settled.amount,
+      network,
+      response: settled.response,
+      headerName: "PAYMENT-RESPONSE",
+      header: settled.header,
+    };
+  }
+
   async function paymentRequired(charge: X402Charge & { error?: string }): Promise<X402PaymentRequired> {
-    const requirements = await requirementsFor(charge);
     const paymentRequired = await server.createPaymentRequiredResponse(
-      [requirements],
+      await allRequirements(charge),
       {
         url: charge.resourceUrl,
         description: charge.description,
@@ -313,10 +401,26 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
   }
 
   async function release(verified: X402Verified): Promise<void> {
+    if (verified.scheme === BATCH_SCHEME) return batch.release(verified);
     if ((await guard.get(verified.key))?.state === "reserved") await guard.release(verified.key);
   }
 
-  return { network, paymentRequired, verify, settle, release };
+  async function stop(): Promise<void> {
+    await ready.catch(() => false);
+    await batchClaims?.stop();
+  }
+
+  return {
+    network,
+    paymentRequired,
+    verify,
+    settle,
+    release,
+    stop,
+    get batchClaims() {
+      return batchClaims;
+    },
+  };
 }
 
 /**
