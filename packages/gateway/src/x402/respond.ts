@@ -5,6 +5,7 @@
  */
 import { BaseError, reasonStatus } from "@verity/core";
 import { PAYMENT_REQUIRED_CACHE_CONTROL } from "@x402/core/server";
+import { PaymentRequiredError } from "./payment-required-error.ts";
 import type { X402Charge, X402Payments } from "./payments.ts";
 
 /** The Response for an error thrown by `verify` or `settle` (any other error is rethrown). */
@@ -12,7 +13,10 @@ export async function x402ErrorResponse(payments: X402Payments, charge: X402Char
   if (!(error instanceof BaseError)) throw error;
   const status = reasonStatus(error.code);
   const headers = new Headers({ "content-type": "application/json", "cache-control": PAYMENT_REQUIRED_CACHE_CONTROL });
-  if (status === 402) {
+  if (error instanceof PaymentRequiredError) {
+    // Its own PAYMENT-REQUIRED: e.g. a batch-settlement channel's state for the client to resync from.
+    headers.set("PAYMENT-REQUIRED", error.header);
+  } else if (status === 402) {
     const required = await payments.paymentRequired({ ...charge, error: error.code });
     headers.set("PAYMENT-REQUIRED", required.header);
   }
