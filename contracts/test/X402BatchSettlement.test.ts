@@ -11,7 +11,16 @@ import { decodeErrorResult, hashTypedData, keccak256, toBytes } from "viem";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { installX402BatchSettlement } from "../../packages/chain/src/x402-batch-settlement.ts";
 import { x402BatchSettlementAbi } from "../generated/index.ts";
-import { configArg, DEPOSIT, NETWORK, PRICE, SETTLEMENT, WITHDRAW_DELAY, type X402Scene, x402Scene } from "./x402-helpers.ts";
+import {
+  configArg,
+  DEPOSIT,
+  NETWORK,
+  PRICE,
+  SETTLEMENT,
+  WITHDRAW_DELAY,
+  type X402Scene,
+  x402Scene,
+} from "./x402-helpers.ts";
 
 let t: TestChain;
 let s: X402Scene;

@@ -6,11 +6,7 @@
  * the canonical address with `hardhat_setCode`. Nothing is sent from any account, so deployer
  * nonces (and every other contract address) stay as they were.
  */
-import {
-  erc3009DepositCollectorBytecode,
-  multicall3Bytecode,
-  x402BatchSettlementBytecode,
-} from "@verity/contracts";
+import { erc3009DepositCollectorBytecode, multicall3Bytecode, x402BatchSettlementBytecode } from "@verity/contracts";
 import type { EIP1193RequestFn, Hex } from "viem";
 
 /** The batch-settlement contract `@x402/evm` calls (EIP-712 domain "x402 Batch Settlement", "1"). */
