@@ -9,6 +9,7 @@ import {
 import { type Abi, type Account, getContractAddress, type Hex } from "viem";
 import { type ChainClients, connectChain } from "./connect.ts";
 import { readTokenInfo } from "./token-info.ts";
+import { installX402BatchSettlement, X402_INSTALL_CHAIN_ID } from "./x402-batch-settlement.ts";
 
 export type DeployProgress = { step: string; address?: `0x${string}`; ms: number };
 
@@ -32,6 +33,7 @@ const DEPLOY_GAS_BUDGET = 30_000_000n;
  * Deploys the whole Verity contract set and wires Staking ↔ Disputes ↔ PaymentChannels: Disputes'
  * address is predicted from the deployer's nonce so Staking holds it as an immutable. Returns the
  * deployment record (write it with `writeDeployment`). Works on the embedded chain and any JSON-RPC chain.
+ * On chain 31337 it also installs the x402 batch-settlement contracts at their canonical addresses.
  */
 export async function deploy(options: DeployOptions): Promise<Deployment> {
   const params: DeployParams = parseParams(options.params ?? {});
@@ -130,6 +132,12 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
         args: [disputes],
       } as never),
     );
+  }
+  // The devnet has no canonical x402 batch-settlement deployment: put Verity's there.
+  if (clients.chainId === X402_INSTALL_CHAIN_ID) {
+    const started = performance.now();
+    await installX402BatchSettlement({ client: clients.publicClient });
+    report({ step: "installed the x402 batch-settlement contracts", ms: Math.round(performance.now() - started) });
   }
   const tokenInfo = await readTokenInfo({ publicClient: clients.publicClient, address: token });
   const contracts = deployed as Deployment["contracts"];

@@ -15,3 +15,4 @@ export * from "./rpc-server.ts";
 export * from "./sqlite.ts";
 export * from "./token-info.ts";
 export * from "./voucher-verifier.ts";
+export * from "./x402-batch-settlement.ts";

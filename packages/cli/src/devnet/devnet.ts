@@ -7,9 +7,11 @@ import {
   type DevnetAccount,
   deploy,
   devnetAccounts,
+  installX402BatchSettlement,
   readDeployment,
   verifyDeployment,
   writeDeployment,
+  X402_INSTALL_CHAIN_ID,
 } from "@verity/chain";
 import type { Deployment } from "@verity/core";
 import { defaultModelCacheDir, type Engine } from "@verity/engine";
@@ -176,6 +178,8 @@ export function createDevnet(options: DevnetOptions) {
       ? await progress.step(`verify the deployment in ${state.deploymentFile}`, async () => {
           const saved = readDeployment(state.deploymentFile);
           await verifyDeployment({ publicClient: deployer.publicClient, deployment: saved });
+          // States saved before the x402 contracts were part of the deployment get them now.
+          if (chainId === X402_INSTALL_CHAIN_ID) await installX402BatchSettlement({ client: deployer.publicClient });
           return saved;
         })
       : await progress.step("deploy the contracts", async () => {
