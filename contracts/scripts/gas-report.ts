@@ -1,7 +1,9 @@
 /**
  * Gas report: deploys the contracts on a fresh in-process chain and measures `gasUsed` (from
  * receipts, so the 21,000 base and calldata are included) of the main operations, including one
- * `claim` settling 1, 10, 100 and 1,000 channels. Gas is deterministic on EDR.
+ * `claim` settling 1, 10, 100 and 1,000 channels, and the x402 batch-settlement contract
+ * (scripts/gas-x402-batch.ts). Gas is deterministic on EDR (but for the random ERC-3009 nonce of
+ * an x402 deposit, a few gas).
  *
  *   node contracts/scripts/gas-report.ts           measure and write contracts/gas-snapshot.json
  *   node contracts/scripts/gas-report.ts --check   measure and fail if a figure moved more than 1%
@@ -21,6 +23,7 @@ import {
 import { disputeScene } from "../test/disputes-helpers.ts";
 import { deployFixture, type Fixture } from "../test/fixture.ts";
 import { signTransferWithAuthorization } from "../test/signing.ts";
+import { measureX402Batch } from "./gas-x402-batch.ts";
 
 const snapshotPath = join(dirname(dirname(fileURLToPath(import.meta.url))), "gas-snapshot.json");
 const TOLERANCE = 0.01;
@@ -144,6 +147,7 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
 
   await measureStaking(t, f, agentId, modelId, report);
   report["x402.exact.transferWithAuthorization"] = await measureX402(t, f);
+  await measureX402Batch(t, f, report);
   await measureGatewayDeposits(t, f, report);
   await measureDisputes(t, f, report);
   return report;
@@ -308,6 +312,18 @@ function printComparison(report: Report): void {
     `\nclaim of 1,000 channels: ${perChannel.toLocaleString("en-US")} gas per channel vs x402 exact ` +
       `${x402.toLocaleString("en-US")} gas per payment (${(x402 / perChannel).toFixed(1)}x cheaper; and one ` +
       "voucher settles any number of requests).",
+  );
+  const batchOpen = report["x402Batch.deposit.open"];
+  const batchExtra = report["x402Batch.claim.perExtraChannel"];
+  const batchBusy = report["x402Batch.busyChannel.perRequest"];
+  const batchBusyClaim = report["x402Batch.busyChannel.claimPerRequest"];
+  if (batchOpen === undefined || batchExtra === undefined || batchBusy === undefined) return;
+  if (batchBusyClaim === undefined) return;
+  console.log(
+    `x402 batch-settlement (Verity's contract): open ${batchOpen.toLocaleString("en-US")} gas ` +
+      `(x402 publishes 111,738), ${batchExtra.toLocaleString("en-US")} gas per extra channel in a claim ` +
+      `(≈19,200), ${batchBusyClaim} gas per request on a busy channel at 1,000 requests (≈71; ` +
+      `${batchBusy} with its settle).`,
   );
 }
 

@@ -6,8 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
-import { computeChannelId, signVoucher } from "@x402/evm/batch-settlement/client";
+import {
+  computeChannelId,
+  createBatchSettlementEIP3009DepositPayload,
+  signVoucher,
+} from "@x402/evm/batch-settlement/client";
 import { encodeAbiParameters, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { erc3009DepositCollectorAbi, testUSDAbi, x402BatchSettlementAbi } from "../generated/index.ts";
 import { rewinder } from "./chain-helpers.ts";
@@ -39,28 +44,25 @@ before(async () => {
   alice = await s.payer("client-1");
   bob = await s.payer("client-2");
   const first = await s.request(alice); // deposit
-  const auth = (
-    first.payload.payload as {
-      deposit: {
-        authorization: { erc3009Authorization: { validAfter: string; validBefore: string; salt: Hex; signature: Hex } };
-      };
-    }
-  ).deposit.authorization.erc3009Authorization;
-  depositArgs = [
-    configArg(alice.config),
-    DEPOSIT,
-    COLLECTOR,
-    encodeAbiParameters(
-      [{ type: "uint256" }, { type: "uint256" }, { type: "uint256" }, { type: "bytes" }],
-      [BigInt(auth.validAfter), BigInt(auth.validBefore), BigInt(auth.salt), auth.signature],
-    ),
-  ];
+  const auth = (first.payload.payload as { deposit: { authorization: { erc3009Authorization: Erc3009 } } }).deposit
+    .authorization.erc3009Authorization;
+  depositArgs = [configArg(alice.config), DEPOSIT, COLLECTOR, collectorData(auth)];
   for (let i = 0; i < 2; i++) await s.request(alice); // vouchers up to 3 * PRICE
   await s.request(bob);
   rewind = rewinder(t);
 });
 beforeEach(() => rewind());
 after(() => t.close());
+
+type Erc3009 = { validAfter: string; validBefore: string; salt: Hex; signature: Hex };
+
+/** What the facilitator passes the ERC-3009 collector: `abi.encode(validAfter, validBefore, salt, signature)`. */
+function collectorData(auth: Erc3009): Hex {
+  return encodeAbiParameters(
+    [{ type: "uint256" }, { type: "uint256" }, { type: "uint256" }, { type: "bytes" }],
+    [BigInt(auth.validAfter), BigInt(auth.validBefore), BigInt(auth.salt), auth.signature],
+  );
+}
 
 function write(from: string, functionName: string, args: readonly unknown[]) {
   return s.f
@@ -212,4 +214,47 @@ test("settle and refund with nothing to move revert", async () => {
   await s.f.mined(write("validator-1", "refund", [configArg(alice.config), DEPOSIT]));
   await expectRevert(write("validator-1", "refund", [configArg(alice.config), 1n]), "NothingToRefund");
   await expectRevert(write("client-1", "initiateWithdraw", [configArg(alice.config), 1n]), "ChannelNotFound");
+});
+
+test("a batch mixing receivers credits each receiver with its own channels' claims only", async () => {
+  // A channel of client-3 to provider-2 (same receiver authorizer), funded through the package.
+  const other = t.account("provider-2").address;
+  const payer = privateKeyToAccount(t.account("client-3").privateKey);
+  await s.f.mint(payer.address, DEPOSIT);
+  const config: ChannelConfig = {
+    ...alice.config,
+    payer: payer.address,
+    payerAuthorizer: payer.address,
+    receiver: other,
+  };
+  const requirements = { ...s.requirements, payTo: other };
+  const { payload } = await createBatchSettlementEIP3009DepositPayload(
+    payer,
+    2,
+    requirements,
+    config,
+    DEPOSIT.toString(),
+    "1",
+  );
+  const auth = (payload as { deposit: { authorization: { erc3009Authorization: Erc3009 } } }).deposit.authorization
+    .erc3009Authorization;
+  await s.f.mined(write("gateway", "deposit", [config, DEPOSIT, COLLECTOR, collectorData(auth)]));
+  const otherId = computeChannelId(config, NETWORK);
+  const otherVoucher = await signVoucher(payer, otherId, "700", NETWORK);
+  const bobClaim = s.claimOf(bob.config, bob.voucher);
+  // Interleaved: provider-1, provider-2, provider-1.
+  const claims = [s.claimOf(alice.config, alice.voucher), s.claimOf(config, otherVoucher), bobClaim];
+  await s.f.mined(write("validator-1", "claim", [claims.map(claimArg)]));
+  const receiverState = (address: `0x${string}`) =>
+    s.publicClient.readContract({
+      address: SETTLEMENT,
+      abi: x402BatchSettlementAbi,
+      functionName: "receivers",
+      args: [address, s.f.addresses.token],
+    });
+  assert.deepEqual(await receiverState(s.receiver), [4n * PRICE, 0n]);
+  assert.deepEqual(await receiverState(other), [700n, 0n]);
+  const before = await s.tokenBalance(other);
+  await s.f.mined(write("client-3", "settle", [other, s.f.addresses.token]));
+  assert.equal((await s.tokenBalance(other)) - before, 700n);
 });

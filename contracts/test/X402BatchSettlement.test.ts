@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { computeChannelId } from "@x402/evm/batch-settlement/client";
-import { decodeErrorResult, hashTypedData, keccak256, toBytes } from "viem";
+import { decodeErrorResult, hashTypedData, keccak256, toBytes, zeroAddress } from "viem";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import { installX402BatchSettlement } from "../../packages/chain/src/x402-batch-settlement.ts";
 import { x402BatchSettlementAbi } from "../generated/index.ts";
@@ -67,6 +67,18 @@ test("the deployment installs the contracts at the canonical addresses once; ids
     message: { channelId: p.channelId, maxClaimableAmount: 5n },
   });
   assert.equal(digest, expected);
+});
+
+test("with a zero payerAuthorizer the payer signs its vouchers itself, and they claim", async () => {
+  // (Runs before the timed withdraw below moves chain time past the ERC-3009 authorizations.)
+  const dave = await s.payer("client-4", { payerAuthorizer: zeroAddress });
+  for (let i = 0; i < 3; i++) await s.request(dave);
+  assert.equal(dave.config.payerAuthorizer, zeroAddress);
+  const claimed = await s.facilitator.settle(s.claimPayload([s.claimOf(dave.config, dave.voucher)]), s.requirements);
+  assert.equal(claimed.success, true, claimed.errorMessage);
+  assert.deepEqual(await s.channelState(dave.channelId), [DEPOSIT, 3n * PRICE]);
+  const settled = await s.facilitator.settle(s.settlePayload(), s.requirements);
+  assert.equal(settled.amount, (3n * PRICE).toString());
 });
 
 test("deposit, top-up, cumulative vouchers, a claim batch with a bad voucher, settle, refund and a timed withdraw", async () => {

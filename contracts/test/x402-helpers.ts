@@ -85,7 +85,8 @@ export async function x402Scene(t: TestChain) {
   };
 
   /** A payer (devnet account `name`, minted `mint` TestUSD) with the real x402 client scheme. */
-  async function payer(accountName: string, mint = 100n * DEPOSIT) {
+  async function payer(accountName: string, options: { payerAuthorizer?: `0x${string}` } = {}) {
+    const mint = 100n * DEPOSIT;
     const account = privateKeyToAccount(t.account(accountName).privateKey);
     await f.mint(account.address, mint);
     const storage = new InMemoryClientChannelStorage();
@@ -93,6 +94,7 @@ export async function x402Scene(t: TestChain) {
       storage,
       salt: keccak256(toHex(accountName)),
       depositStrategy: () => DEPOSIT.toString(),
+      ...(options.payerAuthorizer === undefined ? {} : { payerAuthorizer: options.payerAuthorizer }),
     });
     let config: ChannelConfig | undefined;
     let last: Voucher | undefined;

@@ -38,7 +38,8 @@ test("deploys the whole set, wires Staking to Disputes, and round-trips the depl
     expectedChainId: 31337,
     onProgress: (p) => steps.push(p.step),
   });
-  assert.equal(steps.length, 9);
+  assert.equal(steps.length, 10);
+  assert.equal(steps.at(-1), "installed the x402 batch-settlement contracts");
   assert.ok(deployment.contracts.GatewayDeposits, "the deployment names its GatewayDeposits contract");
   assert.equal(deployment.chainId, 31337);
   assert.equal(deployment.token.decimals, 6);

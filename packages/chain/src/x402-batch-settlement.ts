@@ -49,7 +49,8 @@ const CONTRACTS: readonly { name: X402ContractName; address: `0x${string}`; byte
 export async function installX402BatchSettlement(
   options: InstallX402BatchSettlementOptions,
 ): Promise<X402BatchSettlementInstall> {
-  const request = options.client.request as (args: { method: string; params?: unknown }) => Promise<unknown>;
+  const client = options.client;
+  const request = (args: { method: string; params?: unknown }): Promise<unknown> => client.request(args as never);
   const chainId = Number(BigInt((await request({ method: "eth_chainId" })) as string));
   if (chainId !== X402_INSTALL_CHAIN_ID) {
     throw new Error(`installX402BatchSettlement runs on chain ${X402_INSTALL_CHAIN_ID} only, not chain ${chainId}`);
