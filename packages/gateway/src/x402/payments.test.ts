@@ -35,7 +35,11 @@ test("no payment: 402 with a decodable v2 PAYMENT-REQUIRED advertising exact Tes
   assert.equal(required.x402Version, 2);
   assert.equal(required.resource.url, f.url);
   assert.equal(required.error, "x402_payment_required");
-  assert.equal(required.accepts.length, 1);
+  // exact first (what an exact-only client picks), then batch-settlement (its contract is on this chain).
+  assert.deepEqual(
+    required.accepts.map((a) => a.scheme),
+    ["exact", "batch-settlement"],
+  );
   const [accept] = required.accepts;
   assert.deepEqual(accept, {
     scheme: "exact",
