@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { dirname } from "node:path";
 import { keccak_256 } from "@noble/hashes/sha3";
 
 type Secp256k1 = {
@@ -15,17 +16,30 @@ const require = createRequire(import.meta.url);
  */
 export const secp256k1 = require("secp256k1") as Secp256k1;
 
-// Keccak through the `keccak` package's native binding (about twice @noble/hashes on short
-// inputs), falling back to @noble/hashes where it does not load.
+// Keccak through the `keccak` package's native state (libkeccak) used directly: one reused state,
+// no stream object per hash (the package's `create("keccak256")` builds a Transform stream each
+// call, which cost four times the hash itself). Falls back to @noble/hashes where it does not load.
 const nativeKeccak = (() => {
   try {
-    const create = require("keccak/bindings") as (algorithm: string) => {
-      update(data: Uint8Array): { digest(): Buffer };
+    const keccakPackage = require.resolve("keccak/package.json");
+    // node-gyp-build is the loader `keccak` itself uses: resolve it from there.
+    const load = createRequire(keccakPackage)("node-gyp-build") as (dir: string) => unknown;
+    const addon = load(dirname(keccakPackage));
+    if (typeof addon !== "function") return undefined;
+    const KeccakState = addon as new () => {
+      initialize(rate: number, capacity: number): void;
+      absorb(data: Buffer): void;
+      absorbLastFewBits(bits: number): void;
+      squeeze(length: number): Buffer;
     };
-    return (data: Uint8Array): Uint8Array =>
-      create("keccak256")
-        .update(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
-        .digest();
+    const state = new KeccakState();
+    return (data: Uint8Array): Uint8Array => {
+      // keccak256: rate 1088 bits, capacity 512, domain padding 0x01 (not SHA3's 0x06).
+      state.initialize(1088, 512);
+      state.absorb(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      state.absorbLastFewBits(0x01);
+      return state.squeeze(32);
+    };
   } catch {
     return undefined;
   }
