@@ -138,10 +138,17 @@ export async function createLlamaCppEngine(options: LlamaCppEngineOptions): Prom
       ensureOpen();
       const prompt = parseOrThrow(promptSchema, request.prompt, "prompt");
       const sampling = parseOrThrow(samplingSchema, request.sampling, "sampling");
-      const promptTokens =
-        "messages" in prompt
-          ? renderChat(prompt.messages, prompt.continueFinal === true)
-          : [...(prependBos ? [bos] : []), ...model.tokenize(prompt.text)];
+      let promptTokens: number[];
+      if ("messages" in prompt && request.renderedPrompt !== undefined) {
+        ensureOpen();
+        checkTokens(request.renderedPrompt, "renderedPrompt");
+        promptTokens = [...request.renderedPrompt];
+      } else {
+        promptTokens =
+          "messages" in prompt
+            ? renderChat(prompt.messages, prompt.continueFinal === true)
+            : [...(prependBos ? [bos] : []), ...model.tokenize(prompt.text)];
+      }
       if (promptTokens.length === 0) {
         throw new RequestError("The prompt is empty", { code: "invalid_request", hint: "Send some text" });
       }

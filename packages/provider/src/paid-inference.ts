@@ -1,8 +1,21 @@
 import { randomBytes, randomInt } from "node:crypto";
 
-/** A fresh random 32-byte request id. */
+const ID_POOL = 128;
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
+/**
+ * A fresh random 32-byte request id. Drawn from a pool of CSPRNG bytes refilled every 128 ids (as
+ * `crypto.randomUUID` does): one call into the CSPRNG instead of one per request; no id is reused.
+ */
 export function newRequestId(): `0x${string}` {
-  return `0x${randomBytes(32).toString("hex")}`;
+  if (idOffset >= idPool.length) {
+    idPool = randomBytes(32 * ID_POOL);
+    idOffset = 0;
+  }
+  const id = idPool.toString("hex", idOffset, idOffset + 32);
+  idOffset += 32;
+  return `0x${id}`;
 }
 
 import { chargeFor, hashParams, hashTokens, type Receipt, type SignedReceiptJson } from "@verity/core";
@@ -65,6 +78,8 @@ export class RequestAborted extends Error {
 export async function runPaidInference(args: {
   model: ServedModel;
   prompt: Prompt;
+  /** `prompt` as `model.engine.renderChat` rendered it (used only when that engine answers). */
+  renderedPrompt?: readonly number[];
   sampling: SamplingRequest;
   reservation: Reservation;
   /** 32-byte request id the receipt commits to (also the response id). */
@@ -89,6 +104,9 @@ export async function runPaidInference(args: {
     const generated = await args.model.queue.run(() =>
       engine.generate({
         prompt: args.prompt,
+        ...(args.renderedPrompt !== undefined && engine === model.engine
+          ? { renderedPrompt: args.renderedPrompt }
+          : {}),
         sampling,
         ...(args.signal ? { signal: args.signal } : {}),
         ...(args.onChunk ? { onChunk: args.onChunk } : {}),
