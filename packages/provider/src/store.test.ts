@@ -51,5 +51,10 @@ test("channel() always equals what a fresh store reads from disk (writes, claims
   assert.throws(() => store.recordCompletion(completed(2, { cumulativeCharged: 999n })));
   assert.deepEqual(store.channel(CHANNEL), fromDisk());
   assert.equal(store.channel(CHANNEL).charged, 20n);
+  // every recorded voucher counts as used, the fast answer above the best one held included
+  assert.equal(store.voucherUsed(CHANNEL, 1001n), true);
+  assert.equal(store.voucherUsed(CHANNEL, 5n), true);
+  assert.equal(store.voucherUsed(CHANNEL, 6n), false);
+  assert.equal(store.voucherUsed(CHANNEL, 1002n), false);
   store.close();
 });

@@ -113,13 +113,17 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
     return row;
   }
 
+  function channel(channelId: `0x${string}`): ChannelCharges {
+    return charges.get(channelId) ?? readCharges(channelId);
+  }
+
   return {
     db,
-    channel(channelId: `0x${string}`): ChannelCharges {
-      return charges.get(channelId) ?? readCharges(channelId);
-    },
+    channel,
     /** True when a request on this channel was already paid with a voucher of exactly this amount. */
     voucherUsed(channelId: `0x${string}`, amount: bigint): boolean {
+      // The channel's row keeps the largest voucher of any recorded request: above it, none used it.
+      if (amount > channel(channelId).voucherAmount) return false;
       return selectVoucherUse.get(channelId, amount.toString()) !== undefined;
     },
     /**
