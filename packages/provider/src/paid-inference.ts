@@ -18,11 +18,12 @@ export function newRequestId(): `0x${string}` {
   return `0x${id}`;
 }
 
-import { chargeFor, hashParams, hashTokens, type Receipt, type SignedReceiptJson } from "@verity/core";
+import { chargeFor, type Receipt, type SignedReceiptJson } from "@verity/core";
 import type { GenerateChunk, GenerateResult, Prompt } from "@verity/engine";
 import { createKeyedLock } from "./keyed-lock.ts";
 import type { ProviderMetrics } from "./metrics.ts";
 import type { Reservation } from "./payment-gate.ts";
+import { receiptHashes } from "./receipt-hashes.ts";
 import type { ReceiptSigner } from "./receipt-signer.ts";
 import type { ServedModel } from "./served-model.ts";
 import type { ProviderStore } from "./store.ts";
@@ -134,9 +135,9 @@ export async function runPaidInference(args: {
         requestId,
         channelId: reservation.channel.channelId,
         modelId: model.modelId,
-        promptHash: hashTokens(result.promptTokens),
-        outputHash: hashTokens(result.outputTokens),
-        paramsHash: hashParams(sampling),
+        promptHash: receiptHashes.tokens(result.promptTokens),
+        outputHash: receiptHashes.tokens(result.outputTokens),
+        paramsHash: receiptHashes.params(sampling),
         promptTokens: result.usage.promptTokens,
         completionTokens: result.usage.completionTokens,
         charge,
