@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { dirname } from "node:path";
 import { keccak_256 } from "@noble/hashes/sha3";
 
 type Secp256k1 = {
@@ -15,17 +16,57 @@ const require = createRequire(import.meta.url);
  */
 export const secp256k1 = require("secp256k1") as Secp256k1;
 
-// Keccak through the `keccak` package's native binding (about twice @noble/hashes on short
-// inputs), falling back to @noble/hashes where it does not load.
+/**
+ * Public-key recovery into a caller's buffer (65 bytes, uncompressed): `true` when it recovered.
+ * The binding's own method when its prebuilt binary loads (the package's wrapper re-validates its
+ * arguments and allocates an output on every call), else the package's export.
+ */
+const recoverInto: (out: Uint8Array, signature: Uint8Array, recid: number, digest: Uint8Array) => boolean = (() => {
+  try {
+    const pkg = require.resolve("secp256k1/package.json");
+    const load = createRequire(pkg)("node-gyp-build") as (dir: string) => { Secp256k1?: new () => unknown };
+    const Addon = load(dirname(pkg)).Secp256k1;
+    if (typeof Addon !== "function") throw new Error("no binding");
+    const binding = new Addon() as {
+      ecdsaRecover(out: Uint8Array, signature: Uint8Array, recid: number, digest: Uint8Array): number;
+    };
+    return (out, signature, recid, digest) => binding.ecdsaRecover(out, signature, recid, digest) === 0;
+  } catch {
+    return (out, signature, recid, digest) => {
+      try {
+        out.set(secp256k1.ecdsaRecover(signature, recid, digest, false));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+  }
+})();
+
+// Keccak through the `keccak` package's native state (libkeccak) used directly: one reused state,
+// no stream object per hash (the package's `create("keccak256")` builds a Transform stream each
+// call, which cost four times the hash itself). Falls back to @noble/hashes where it does not load.
 const nativeKeccak = (() => {
   try {
-    const create = require("keccak/bindings") as (algorithm: string) => {
-      update(data: Uint8Array): { digest(): Buffer };
+    const keccakPackage = require.resolve("keccak/package.json");
+    // node-gyp-build is the loader `keccak` itself uses: resolve it from there.
+    const load = createRequire(keccakPackage)("node-gyp-build") as (dir: string) => unknown;
+    const addon = load(dirname(keccakPackage));
+    if (typeof addon !== "function") return undefined;
+    const KeccakState = addon as new () => {
+      initialize(rate: number, capacity: number): void;
+      absorb(data: Buffer): void;
+      absorbLastFewBits(bits: number): void;
+      squeeze(length: number): Buffer;
     };
-    return (data: Uint8Array): Uint8Array =>
-      create("keccak256")
-        .update(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
-        .digest();
+    const state = new KeccakState();
+    return (data: Uint8Array): Uint8Array => {
+      // keccak256: rate 1088 bits, capacity 512, domain padding 0x01 (not SHA3's 0x06).
+      state.initialize(1088, 512);
+      state.absorb(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      state.absorbLastFewBits(0x01);
+      return state.squeeze(32);
+    };
   } catch {
     return undefined;
   }
@@ -45,6 +86,12 @@ export function hexBuffer(hex: string, bytes: number): Buffer | undefined {
   return out.length === bytes ? out : undefined;
 }
 
+// Address of each recently seen public key (a pure function of the key, kept to skip a keccak per
+// check for the few authorizer keys a provider sees); emptied when it reaches its bound.
+const addressOfKey = new Map<string, `0x${string}`>();
+const ADDRESS_CACHE_SIZE = 4096;
+const recovered = Buffer.alloc(65);
+
 /**
  * The lower-case address that signed `digest`, or `undefined` for a signature the contracts would
  * reject (OpenZeppelin ECDSA: 65 bytes, v ∈ {27, 28}, low non-zero `s`, on the curve).
@@ -56,13 +103,16 @@ export function recoverDigestSigner(digest: Uint8Array, signatureHex: string): `
   if (v !== 27 && v !== 28) return undefined;
   const s = signature.subarray(32, 64);
   if (s.equals(ZERO32) || s.compare(HALF_N) > 0) return undefined;
-  try {
-    const publicKey = secp256k1.ecdsaRecover(signature.subarray(0, 64), v - 27, digest, false);
-    const hash = keccakBytes(publicKey.subarray(1));
-    return `0x${Buffer.from(hash.buffer, hash.byteOffset + 12, 20).toString("hex")}`;
-  } catch {
-    return undefined;
+  if (!recoverInto(recovered, signature.subarray(0, 64), v - 27, digest)) return undefined;
+  const key = recovered.toString("latin1", 1, 65);
+  let address = addressOfKey.get(key);
+  if (address === undefined) {
+    const hash = keccakBytes(recovered.subarray(1));
+    address = `0x${Buffer.from(hash.buffer, hash.byteOffset + 12, 20).toString("hex")}`;
+    if (addressOfKey.size >= ADDRESS_CACHE_SIZE) addressOfKey.clear();
+    addressOfKey.set(key, address);
   }
+  return address;
 }
 
 /** Signs a 32-byte digest: `r ‖ s ‖ v` (v = 27 + recovery id, low `s`), as hex. */

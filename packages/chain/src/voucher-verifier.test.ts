@@ -92,3 +92,59 @@ test("rejects what the contract rejects: high s, bad v, wrong length, garbage", 
   assert.equal(verifier.recoverSigner({ ...message, signature: signature.slice(0, 130) as `0x${string}` }), undefined);
   assert.equal(verifier.recoverSigner({ ...message, signature: `0x${"00".repeat(65)}` }), undefined);
 });
+
+test("repeated checks (cached key → address) answer exactly as viem, for tampered vouchers too", async () => {
+  const verifier = createVoucherVerifier({ chainId: 31337, verifyingContract: CONTRACT });
+  const domain = voucherDomain({ chainId: 31337, verifyingContract: CONTRACT });
+  // a few keys, so most checks hit the cache, as a provider's do
+  const keys = [1, 2, 3].map((i) => privateKeyToAccount(toHex(new Uint8Array(32).fill(i))));
+  const viemRecover = async (
+    message: { channelId: `0x${string}`; cumulativeAmount: bigint },
+    signature: `0x${string}`,
+  ) => {
+    try {
+      return (
+        await recoverTypedDataAddress({ domain, types: voucherTypes, primaryType: "Voucher", message, signature })
+      ).toLowerCase();
+    } catch {
+      return undefined;
+    }
+  };
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: 2 }),
+      channelArb,
+      channelArb,
+      amountArb,
+      fc.constantFrom("none", "flip_v", "high_s", "other_channel", "other_amount"),
+      async (k, channelId, otherChannel, cumulativeAmount, tamper) => {
+        const account = keys[k] as (typeof keys)[number];
+        const message = { channelId, cumulativeAmount };
+        const signature = await account.signTypedData({ domain, types: voucherTypes, primaryType: "Voucher", message });
+        const signer = account.address.toLowerCase();
+        assert.equal(verifier.recoverSigner({ ...message, signature }), signer);
+        const r = signature.slice(2, 66);
+        const s = BigInt(`0x${signature.slice(66, 130)}`);
+        const v = Number.parseInt(signature.slice(130), 16);
+        const flipped = (v === 27 ? 28 : 27).toString(16);
+        if (tamper === "flip_v") {
+          const bad = `${signature.slice(0, 130)}${flipped}` as `0x${string}`;
+          const got = verifier.recoverSigner({ ...message, signature: bad });
+          assert.notEqual(got, signer);
+          assert.equal(got, await viemRecover(message, bad));
+        } else if (tamper === "high_s") {
+          // the same signature, malleated: valid for ecrecover, refused by the contract (OpenZeppelin ECDSA)
+          const bad = `0x${r}${(N - s).toString(16).padStart(64, "0")}${flipped}` as `0x${string}`;
+          assert.equal(await viemRecover(message, bad), signer);
+          assert.equal(verifier.recoverSigner({ ...message, signature: bad }), undefined);
+        } else if (tamper === "other_channel" && otherChannel !== channelId) {
+          assert.notEqual(verifier.recoverSigner({ channelId: otherChannel, cumulativeAmount, signature }), signer);
+        } else if (tamper === "other_amount") {
+          const other = { channelId, cumulativeAmount: cumulativeAmount ^ 1n };
+          assert.notEqual(verifier.recoverSigner({ ...other, signature }), signer);
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+});

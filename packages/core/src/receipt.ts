@@ -45,8 +45,8 @@ export type Receipt = {
   timestamp: bigint;
 };
 
-/** keccak256 of token ids packed as uint32 (what `promptHash` / `outputHash` commit to). */
-export function hashTokens(tokens: readonly number[]): `0x${string}` {
+/** Token ids packed as uint32, big-endian (the bytes `promptHash` / `outputHash` hash). */
+export function tokenBytes(tokens: readonly number[]): Uint8Array {
   // Same bytes as `encodePacked(uint32[])` (4 big-endian bytes per id), written directly.
   const bytes = new Uint8Array(tokens.length * 4);
   const view = new DataView(bytes.buffer);
@@ -57,7 +57,12 @@ export function hashTokens(tokens: readonly number[]): `0x${string}` {
     }
     view.setUint32(i * 4, token);
   }
-  return keccak256(bytes);
+  return bytes;
+}
+
+/** keccak256 of token ids packed as uint32 (what `promptHash` / `outputHash` commit to). */
+export function hashTokens(tokens: readonly number[]): `0x${string}` {
+  return keccak256(tokenBytes(tokens));
 }
 
 /** Sampling parameters a receipt commits to (seed included, so sampling can be replayed). */
@@ -69,16 +74,20 @@ export type ReceiptParams = {
   stop: readonly string[];
 };
 
-/** keccak256 of the canonical JSON of the sampling parameters (fixed key order). */
-export function hashParams(p: ReceiptParams): `0x${string}` {
-  const canonical = JSON.stringify({
+/** The canonical JSON of the sampling parameters (fixed key order) that `paramsHash` hashes. */
+export function paramsJson(p: ReceiptParams): string {
+  return JSON.stringify({
     maxTokens: p.maxTokens,
     seed: p.seed,
     stop: [...p.stop],
     temperature: p.temperature,
     topP: p.topP,
   });
-  return keccak256(stringToHex(canonical));
+}
+
+/** keccak256 of the canonical JSON of the sampling parameters (fixed key order). */
+export function hashParams(p: ReceiptParams): `0x${string}` {
+  return keccak256(stringToHex(paramsJson(p)));
 }
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);

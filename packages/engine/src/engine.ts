@@ -60,6 +60,12 @@ export type GenerateChunk = { text: string; tokens: number[] };
 
 export type GenerateRequest = {
   prompt: Prompt;
+  /**
+   * `prompt` already rendered by this same engine (`renderChat` for a chat): the engine evaluates
+   * these tokens instead of rendering the chat a second time. Only for a caller that rendered it
+   * itself (a provider counting prompt tokens for the price ceiling); engines may ignore it.
+   */
+  renderedPrompt?: readonly number[];
   sampling: SamplingInput;
   /** Aborting stops generation before the next token; the result then has `finishReason: "abort"`. */
   signal?: AbortSignal;

@@ -99,6 +99,19 @@ test("bad requests are refused with reason codes", async () => {
   });
 });
 
+test("a chat rendered once by the caller generates exactly what the engine renders itself", async () => {
+  const messages = [{ role: "user" as const, content: "Say something short." }];
+  const sampling = { maxTokens: 6, temperature: 0, seed: 3 };
+  const own = await tiny().generate({ prompt: { messages }, sampling });
+  const renderedPrompt = tiny().renderChat(messages);
+  const given = await tiny().generate({ prompt: { messages }, renderedPrompt, sampling });
+  assert.deepEqual(given, own);
+  assert.deepEqual(given.promptTokens, renderedPrompt);
+  await assert.rejects(tiny().generate({ prompt: { messages }, renderedPrompt: [1, 512], sampling }), {
+    code: "invalid_request",
+  });
+});
+
 test("a closed engine refuses work", async () => {
   const engine = await createTestEngine({ name: "verity-tiny-sub", contextSize: 256 });
   assert.equal(engine.contextSize, 256);

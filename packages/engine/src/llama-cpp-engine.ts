@@ -30,6 +30,7 @@ import { llamaRuntime } from "./llama-runtime.ts";
 import { computeModelIdentity } from "./model-identity.ts";
 import { createSerial } from "./serial.ts";
 
+const chatMessagesSchema = z.array(chatMessageSchema);
 export type LlamaCppEngineOptions = {
   modelPath: string;
   /** Defaults to the GGUF's `general.name`, else the file name without `.gguf`. */
@@ -133,15 +134,22 @@ export async function createLlamaCppEngine(options: LlamaCppEngineOptions): Prom
       return model.detokenize(tokens as readonly Token[], false);
     },
     renderChat: (messages, options) =>
-      renderChat(parseOrThrow(z.array(chatMessageSchema), messages, "messages"), options?.continueFinal === true),
+      renderChat(parseOrThrow(chatMessagesSchema, messages, "messages"), options?.continueFinal === true),
     async generate(request) {
       ensureOpen();
       const prompt = parseOrThrow(promptSchema, request.prompt, "prompt");
       const sampling = parseOrThrow(samplingSchema, request.sampling, "sampling");
-      const promptTokens =
-        "messages" in prompt
-          ? renderChat(prompt.messages, prompt.continueFinal === true)
-          : [...(prependBos ? [bos] : []), ...model.tokenize(prompt.text)];
+      let promptTokens: number[];
+      if ("messages" in prompt && request.renderedPrompt !== undefined) {
+        ensureOpen();
+        checkTokens(request.renderedPrompt, "renderedPrompt");
+        promptTokens = [...request.renderedPrompt];
+      } else {
+        promptTokens =
+          "messages" in prompt
+            ? renderChat(prompt.messages, prompt.continueFinal === true)
+            : [...(prependBos ? [bos] : []), ...model.tokenize(prompt.text)];
+      }
       if (promptTokens.length === 0) {
         throw new RequestError("The prompt is empty", { code: "invalid_request", hint: "Send some text" });
       }

@@ -1,6 +1,6 @@
 import { RequestError } from "@verity/core";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { bodyLimitByLength } from "./body-limit.ts";
 import { type CompletionsDeps, completionsHandler } from "./completions-route.ts";
 import { errorResponse } from "./http-errors.ts";
 
@@ -21,7 +21,7 @@ export type ProviderAppDeps = CompletionsDeps & {
  */
 export function createProviderApp(deps: ProviderAppDeps) {
   const app = new Hono();
-  const limit = bodyLimit({
+  const limit = bodyLimitByLength({
     maxSize: deps.maxBodyBytes ?? 1024 * 1024,
     onError: (c) =>
       errorResponse(

@@ -124,9 +124,14 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
                 : {}),
             }
           : { text: typeof rawPrompt === "string" ? rawPrompt : model.engine.detokenize(rawPrompt ?? []) };
+      // A chat is rendered once: the count prices the ceiling and the tokens go to the engine.
+      const rendered =
+        "messages" in prompt
+          ? model.engine.renderChat(prompt.messages, { continueFinal: prompt.continueFinal === true })
+          : undefined;
       const promptTokens =
         "messages" in prompt
-          ? model.engine.renderChat(prompt.messages, { continueFinal: prompt.continueFinal === true }).length
+          ? (rendered?.length ?? 0)
           : Array.isArray(rawPrompt)
             ? rawPrompt.length
             : model.engine.tokenize(prompt.text).length + 1;
@@ -170,6 +175,7 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
       const common = {
         model,
         prompt,
+        ...(rendered === undefined ? {} : { renderedPrompt: rendered }),
         sampling,
         reservation,
         requestId,

@@ -1,15 +1,29 @@
 import { randomBytes, randomInt } from "node:crypto";
 
-/** A fresh random 32-byte request id. */
+const ID_POOL = 128;
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
+/**
+ * A fresh random 32-byte request id. Drawn from a pool of CSPRNG bytes refilled every 128 ids (as
+ * `crypto.randomUUID` does): one call into the CSPRNG instead of one per request; no id is reused.
+ */
 export function newRequestId(): `0x${string}` {
-  return `0x${randomBytes(32).toString("hex")}`;
+  if (idOffset >= idPool.length) {
+    idPool = randomBytes(32 * ID_POOL);
+    idOffset = 0;
+  }
+  const id = idPool.toString("hex", idOffset, idOffset + 32);
+  idOffset += 32;
+  return `0x${id}`;
 }
 
-import { chargeFor, hashParams, hashTokens, type Receipt, type SignedReceiptJson } from "@verity/core";
+import { chargeFor, type Receipt, type SignedReceiptJson } from "@verity/core";
 import type { GenerateChunk, GenerateResult, Prompt } from "@verity/engine";
 import { createKeyedLock } from "./keyed-lock.ts";
 import type { ProviderMetrics } from "./metrics.ts";
 import type { Reservation } from "./payment-gate.ts";
+import { receiptHashes } from "./receipt-hashes.ts";
 import type { ReceiptSigner } from "./receipt-signer.ts";
 import type { ServedModel } from "./served-model.ts";
 import type { ProviderStore } from "./store.ts";
@@ -65,6 +79,8 @@ export class RequestAborted extends Error {
 export async function runPaidInference(args: {
   model: ServedModel;
   prompt: Prompt;
+  /** `prompt` as `model.engine.renderChat` rendered it (used only when that engine answers). */
+  renderedPrompt?: readonly number[];
   sampling: SamplingRequest;
   reservation: Reservation;
   /** 32-byte request id the receipt commits to (also the response id). */
@@ -89,6 +105,9 @@ export async function runPaidInference(args: {
     const generated = await args.model.queue.run(() =>
       engine.generate({
         prompt: args.prompt,
+        ...(args.renderedPrompt !== undefined && engine === model.engine
+          ? { renderedPrompt: args.renderedPrompt }
+          : {}),
         sampling,
         ...(args.signal ? { signal: args.signal } : {}),
         ...(args.onChunk ? { onChunk: args.onChunk } : {}),
@@ -116,9 +135,9 @@ export async function runPaidInference(args: {
         requestId,
         channelId: reservation.channel.channelId,
         modelId: model.modelId,
-        promptHash: hashTokens(result.promptTokens),
-        outputHash: hashTokens(result.outputTokens),
-        paramsHash: hashParams(sampling),
+        promptHash: receiptHashes.tokens(result.promptTokens),
+        outputHash: receiptHashes.tokens(result.outputTokens),
+        paramsHash: receiptHashes.params(sampling),
         promptTokens: result.usage.promptTokens,
         completionTokens: result.usage.completionTokens,
         charge,

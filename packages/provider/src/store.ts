@@ -103,13 +103,27 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
     };
   }
 
+  // Write-through cache of channel_charges rows: every write to that table goes through this store
+  // (recordCompletion, markClaimed), which updates the entry after its statement succeeded; the
+  // hot path (payment gate, charged total under the completion lock) reads it without SQL.
+  const charges = new Map<string, ChannelCharges>();
+  function readCharges(channelId: `0x${string}`): ChannelCharges {
+    const row = toCharges(selectChannel.get(channelId) as Record<string, unknown> | undefined, channelId);
+    charges.set(channelId, row);
+    return row;
+  }
+
+  function channel(channelId: `0x${string}`): ChannelCharges {
+    return charges.get(channelId) ?? readCharges(channelId);
+  }
+
   return {
     db,
-    channel(channelId: `0x${string}`): ChannelCharges {
-      return toCharges(selectChannel.get(channelId) as Record<string, unknown> | undefined, channelId);
-    },
+    channel,
     /** True when a request on this channel was already paid with a voucher of exactly this amount. */
     voucherUsed(channelId: `0x${string}`, amount: bigint): boolean {
+      // The channel's row keeps the largest voucher of any recorded request: above it, none used it.
+      if (amount > channel(channelId).voucherAmount) return false;
       return selectVoucherUse.get(channelId, amount.toString()) !== undefined;
     },
     /**
@@ -117,7 +131,8 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
      * once it is on disk (group commit).
      */
     recordCompletion(request: CompletedRequest): Promise<void> {
-      inTransaction(db, () => {
+      charges.delete(request.channelId); // read again from SQL should the transaction fail
+      const written = inTransaction(db, (): ChannelCharges => {
         insertRequest.run(
           request.requestId,
           request.channelId,
@@ -137,16 +152,28 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
           request.channelId,
         );
         const better = request.voucherAmount > current.voucherAmount;
+        const row: ChannelCharges = {
+          channelId: request.channelId,
+          charged: request.cumulativeCharged,
+          voucherAmount: better ? request.voucherAmount : current.voucherAmount,
+          voucherSignature: better ? request.voucherSignature : current.voucherSignature,
+          claimed: current.claimed,
+          firstUnclaimedAt:
+            request.charge > 0n ? (current.firstUnclaimedAt ?? request.createdAt) : current.firstUnclaimedAt,
+        };
         upsertCharges.run(
           request.channelId,
-          request.cumulativeCharged.toString(),
-          (better ? request.voucherAmount : current.voucherAmount).toString(),
-          better ? request.voucherSignature : current.voucherSignature,
-          current.claimed.toString(),
-          request.charge > 0n ? (current.firstUnclaimedAt ?? request.createdAt) : current.firstUnclaimedAt,
+          row.charged.toString(),
+          row.voucherAmount.toString(),
+          row.voucherSignature,
+          row.claimed.toString(),
+          row.firstUnclaimedAt,
           request.createdAt,
         );
+        return row;
       });
+      // Committed: the row now holds exactly `written`.
+      charges.set(request.channelId, written);
       return group.durable();
     },
     /** Channels with charges not yet claimed on-chain. */
@@ -162,6 +189,7 @@ export function createProviderStore(options: { path: string } | { db: DatabaseSy
     markClaimed(channelId: `0x${string}`, claimed: bigint, now: number): void {
       const current = toCharges(selectChannel.get(channelId) as Record<string, unknown> | undefined, channelId);
       if (claimed <= current.claimed) return;
+      charges.delete(channelId);
       db.prepare(
         "UPDATE channel_charges SET claimed = ?, first_unclaimed_at = ?, updated_at = ? WHERE channel_id = ?",
       ).run(claimed.toString(), claimed >= current.charged ? null : now, now, channelId);
