@@ -1,9 +1,9 @@
+import { PaymentRequiredError } from "@verity/chain/x402";
 import { PaymentError, RequestError } from "@verity/core";
 import type { Context } from "hono";
 import type { ApiKeys } from "./api-keys.ts";
 import type { Hold, PrepaidLedger } from "./prepaid-ledger.ts";
 import type { X402Payments, X402Settlement, X402Verified } from "./x402/index.ts";
-import { PaymentRequiredError } from "./x402/payment-required-error.ts";
 
 /** How the caller of one request pays the gateway: a prepaid hold (API key) or an x402 payment. */
 export type Payment =

@@ -28,6 +28,19 @@
  * its first token and holds the text until then); a settlement in doubt fails closed
  * (`x402_settlement_pending`: the answer is withheld and the authorization is never reused).
  */
+
+import {
+  BATCH_SCHEME,
+  type BatchClaims,
+  type BatchVerified,
+  createBatchClaims,
+  createBatchPayments,
+  createLocalFacilitator,
+  type FacilitatorClients,
+  LocalFacilitatorClient,
+  mapVerifyReason,
+  paymentRejected,
+} from "@verity/chain/x402";
 import { PaymentError } from "@verity/core";
 import { encodePaymentRequiredHeader, encodePaymentResponseHeader } from "@x402/core/http";
 import { x402ResourceServer } from "@x402/core/server";
@@ -38,10 +51,7 @@ import { ExactEvmScheme } from "@x402/evm/exact/server";
 import { type Address, getAddress, type Hex } from "viem";
 import type { GatewayStore } from "../store/index.ts";
 import { createBatchChannelStorage } from "./batch-channel-storage.ts";
-import { type BatchClaims, createBatchClaims } from "./batch-claims.ts";
-import { BATCH_SCHEME, type BatchVerified, createBatchPayments } from "./batch-payments.ts";
 import { diagnoseTransfer } from "./diagnose.ts";
-import { createLocalFacilitator, type FacilitatorClients, LocalFacilitatorClient } from "./facilitator.ts";
 import {
   acceptedScheme,
   decodePayment,
@@ -50,7 +60,6 @@ import {
   readPayment,
 } from "./payment-header.ts";
 import { type AuthorizationKey, createSettlementGuard, type SettlementGuard } from "./settlement-guard.ts";
-import { mapVerifyReason, paymentRejected } from "./x402-reasons.ts";
 
 export type X402Token = { address: Address; name: string; version: string; decimals: number };
 

@@ -3,9 +3,10 @@
  * Verity error body and a fresh `PAYMENT-REQUIRED` header (its `error` field carries the reason
  * code, so an x402 client can pay again); a failed settlement is a 502 without the resource.
  */
+
+import { PaymentRequiredError } from "@verity/chain/x402";
 import { BaseError, reasonStatus } from "@verity/core";
 import { PAYMENT_REQUIRED_CACHE_CONTROL } from "@x402/core/server";
-import { PaymentRequiredError } from "./payment-required-error.ts";
 import type { X402Charge, X402Payments } from "./payments.ts";
 
 /** The Response for an error thrown by `verify` or `settle` (any other error is rethrown). */
