@@ -95,7 +95,7 @@ export function createProviderApp(deps: ProviderAppDeps) {
         { name: "openai-compatible", endpoint: `${base}/v1`, version: "v1" },
         { name: "verity-provider", endpoint: base, version: "1" },
       ],
-      x402Support: false,
+      x402Support: deps.x402?.offered === true,
       active: true,
       registrations: [{ agentId: Number(deps.agentId), agentRegistry: `eip155:${deps.chainId}:${deps.agentRegistry}` }],
       supportedTrust: ["reputation", "crypto-economic"],

@@ -1,9 +1,11 @@
+import { PaymentRequiredError } from "@verity/chain/x402";
 import {
   ceilingFor,
   encodeVoucherHeader,
   HEADERS,
   PaymentError,
   RequestError,
+  reasonStatus,
   voucherDomain,
   voucherTypes,
 } from "@verity/core";
@@ -20,6 +22,8 @@ import type { ReceiptSigner } from "./receipt-signer.ts";
 import type { ServedModel } from "./served-model.ts";
 import type { ProviderStore } from "./store.ts";
 import { serveUnpaid } from "./unpaid-route.ts";
+import type { X402Door } from "./x402-door.ts";
+import { serveX402 } from "./x402-route.ts";
 
 export type CompletionsDeps = {
   models: Map<string, ServedModel>;
@@ -33,6 +37,8 @@ export type CompletionsDeps = {
   agentId: bigint;
   /** Bearer key that is served without payment (the operator's own traffic, health checks, upstream use). */
   operatorKey?: string;
+  /** The x402 batch-settlement door, for payers without a Verity channel. */
+  x402?: X402Door;
   /** Clock for receipt timestamps in ms (default `Date.now`); tests use it to sign receipts from another time. */
   receiptClock?: () => number;
 };
@@ -146,11 +152,44 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
       if (operator)
         return await serveUnpaid(c, deps, { kind, model, prompt, rawPrompt, body, maxTokens, route, started });
       const header = c.req.header(HEADERS.voucher);
+      const door = deps.x402 && (await deps.x402.ready) ? deps.x402 : undefined;
+      const charge = { resourceUrl: c.req.url, description: `${model.name} completion`, amount: ceiling };
+      if (!header && door && c.req.header("payment-signature")) {
+        let verified: Awaited<ReturnType<X402Door["verify"]>>;
+        try {
+          verified = await door.verify(c.req.raw.headers, charge);
+        } catch (error) {
+          if (error instanceof PaymentRequiredError) c.header("PAYMENT-REQUIRED", error.header);
+          else if (error instanceof PaymentError && reasonStatus(error.code) === 402)
+            c.header("PAYMENT-REQUIRED", await door.paymentRequired({ ...charge, error: error.code }));
+          return errorResponse(c, error, { payment: paymentInfo(deps, model, ceiling) });
+        }
+        const sampling = {
+          temperature: body.temperature ?? 1,
+          topP: body.top_p ?? 1,
+          seed: body.seed ?? 0,
+          maxTokens,
+          stop: body.stop ?? [],
+        };
+        return await serveX402(c, deps, {
+          kind,
+          model,
+          prompt,
+          sampling,
+          stream: body.stream === true,
+          route,
+          door,
+          verified,
+        });
+      }
       if (!header) {
         const error = new PaymentError("This request needs a voucher", {
           code: "payment_required",
-          hint: "Open a channel to this provider and send a signed voucher in the Verity-Voucher header",
+          hint: door
+            ? "Send a signed voucher in the Verity-Voucher header, or pay with x402 batch-settlement (PAYMENT-REQUIRED)"
+            : "Open a channel to this provider and send a signed voucher in the Verity-Voucher header",
         });
+        if (door) c.header("PAYMENT-REQUIRED", await door.paymentRequired(charge));
         return errorResponse(c, error, { payment: paymentInfo(deps, model, ceiling) });
       }
       let reservation: Awaited<ReturnType<PaymentGate["authorize"]>>;

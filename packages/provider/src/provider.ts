@@ -24,6 +24,7 @@ import { createProviderStore } from "./store.ts";
 import { createSubstitution, type SubstitutedAnswer, type SubstituteOptions, type Substitution } from "./substitute.ts";
 import { createUpstreamHealth, type UpstreamHealthState } from "./upstream-health.ts";
 import { createWorkQueue } from "./work-queue.ts";
+import { createX402Door, type X402Door } from "./x402-door.ts";
 
 export type ProviderModelOptions = {
   engine: Engine;
@@ -61,6 +62,11 @@ export type ProviderOptions = {
   /** Folder for the provider's stores and state (created if missing). */
   dataDir: string;
   claim?: Partial<ClaimPolicy>;
+  /**
+   * Accept x402 batch-settlement from payers without a Verity channel (default: where the scheme's
+   * contract is at its canonical address), with its claim and sweep intervals in seconds.
+   */
+  x402?: boolean | { claimIntervalSeconds?: number; settleIntervalSeconds?: number };
   /** Requests allowed to wait per model before 429 (default 16). */
   maxQueued?: number;
   operatorKey?: string;
@@ -119,6 +125,7 @@ export function createProvider(options: ProviderOptions) {
   const startedAt = Date.now();
   let claimer: ReturnType<typeof createClaimer> | undefined;
   let store: ReturnType<typeof createProviderStore> | undefined;
+  let x402Door: X402Door | undefined;
   let info: ProviderInfo | undefined;
   // Checked up front, so a bad rate or a mismatched substitute fails before anything goes on-chain.
   const substitutions: (Substitution | undefined)[] = options.models.map((m) =>
@@ -228,7 +235,21 @@ export function createProvider(options: ProviderOptions) {
       });
     }
     const activeStore = store;
+    const x402 =
+      options.x402 === false
+        ? undefined
+        : createX402Door({
+            chainId: deployment.chainId,
+            token: deployment.token,
+            clients: { publicClient: clients.publicClient as never, walletClient: clients.walletClient as never },
+            path: join(options.dataDir, "x402.sqlite"),
+            ...(typeof options.x402 === "object" ? options.x402 : {}),
+            ...(options.onError ? { onError: options.onError } : {}),
+          });
+    if (x402) cleanups.push(() => x402.stop());
+    x402Door = x402;
     const app = createProviderApp({
+      ...(x402 ? { x402 } : {}),
       models: served,
       gate,
       store: activeStore,
@@ -357,6 +378,10 @@ export function createProvider(options: ProviderOptions) {
     metrics,
     get info(): ProviderInfo | undefined {
       return info;
+    },
+    /** The x402 batch-settlement door (undefined when off or not started). */
+    get x402(): X402Door | undefined {
+      return x402Door;
     },
     get claimer() {
       return claimer;
