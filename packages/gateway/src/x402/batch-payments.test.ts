@@ -90,9 +90,10 @@ test("402 advertises batch-settlement beside exact, naming the scheme's contract
     ["exact", "batch-settlement"],
   );
   const batch = required.accepts[1];
-  assert.equal(batch?.amount, PRICE.toString());
+  assert.ok(batch);
+  assert.equal(batch.amount, PRICE.toString());
   assert.equal(
-    String((batch?.extra as { receiverAuthorizer?: string }).receiverAuthorizer).toLowerCase(),
+    String((batch.extra as { receiverAuthorizer?: string }).receiverAuthorizer).toLowerCase(),
     f.gateway.account.address.toLowerCase(),
   );
   assert.notEqual(await f.t.publicClient.getCode({ address: BATCH_SETTLEMENT_ADDRESS }), undefined);
