@@ -9,7 +9,10 @@ export type Hold = { id: string; owner: string; amount: bigint; keyId?: string }
 export type PrepaidLedgerHooks = {
   /** A request's maximum charge was held from `hold.owner`'s balance. */
   onHold?: (hold: Hold, tx: StoreTx) => Promise<void> | void;
-  /** A hold was settled: `charged` (≤ the hold) is what the owner paid for the request `ref`. */
+  /**
+   * A hold was settled: `charged` (≤ the hold) is what the owner paid for the request `ref`. The
+   * settlement itself already added `charged` to the API key's `spent` (`hold.keyId`).
+   */
   onSettled?: (settled: { hold: Hold; charged: bigint; ref: string }, tx: StoreTx) => Promise<void> | void;
 };
 
@@ -164,9 +167,9 @@ export function createPrepaidLedger(
       await store.transaction(async (tx) => {
         const applied = charge < 0n ? 0n : charge < hold.amount ? charge : hold.amount;
         // A request is charged once: a second settle under the same ref changes nothing. Record,
-        // release the hold and adjust the balance in one statement (one round trip): the balance
-        // gets back the unused part of the hold, or — a hold already released as abandoned — pays
-        // the charge directly.
+        // release the hold, adjust the balance and add the charge to the API key's spend in one
+        // statement (one round trip): the balance gets back the unused part of the hold, or — a
+        // hold already released as abandoned — pays the charge directly.
         const [result] = await tx.query<{ recorded: string }>(
           `WITH recorded AS (
              INSERT INTO ledger (owner, delta, reason, ref, created_at) VALUES ($1, $2::numeric, 'request', $3, $4)
@@ -177,9 +180,12 @@ export function createPrepaidLedger(
              INSERT INTO balances (owner, balance)
              SELECT $1, CASE WHEN EXISTS (SELECT 1 FROM released) THEN $6::numeric ELSE $2::numeric END FROM recorded
              ON CONFLICT (owner) DO UPDATE SET balance = balances.balance + excluded.balance RETURNING 1
+           ), spent AS (
+             UPDATE api_keys SET spent = spent + $8::numeric
+             WHERE id = $7 AND $8::numeric > 0 AND EXISTS (SELECT 1 FROM recorded) RETURNING 1
            )
            SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM adjusted) AS adjusted`,
-          [hold.owner, -applied, ref, now(), hold.id, hold.amount - applied],
+          [hold.owner, -applied, ref, now(), hold.id, hold.amount - applied, hold.keyId ?? null, applied],
         );
         if (Number(result?.recorded ?? 0) === 0) return;
         await options.onSettled?.({ hold, charged: applied, ref }, tx);
