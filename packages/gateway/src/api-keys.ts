@@ -377,9 +377,11 @@ export function createApiKeys(options: {
      * for one key through several replicas take turns and cannot pass the limit together.
      */
     ledgerHooks: {
-      async onHold(hold, tx) {
+      async onHold(hold, tx, locked) {
         if (!hold.keyId) return;
-        const row = await byId(hold.keyId, tx, " FOR UPDATE");
+        // The ledger's hold statement locked and read the row already (after the balance row).
+        const row =
+          locked?.keyRow !== undefined ? (locked.keyRow as Row | null) : await byId(hold.keyId, tx, " FOR UPDATE");
         // The authoritative check: the paid path may have authenticated from its cache, so a key
         // revoked or expired since (on any replica) is refused here, in the transaction that spends.
         if (!row) {
