@@ -372,14 +372,16 @@ export function createApiKeys(options: {
 
     /**
      * Ledger hooks, run inside the ledger's transaction: a hold for a key with a spend limit fails
-     * (and rolls back) when the key's charges plus its open holds would pass the limit; a settled
-     * charge adds to the key's spend. The key's row is locked (`FOR UPDATE`) for the check, so holds
+     * (and rolls back) when the key's charges plus its open holds would pass the limit (a settled
+     * charge is added to the key's spend by the ledger's settlement statement). The key's row is locked (`FOR UPDATE`) for the check, so holds
      * for one key through several replicas take turns and cannot pass the limit together.
      */
     ledgerHooks: {
-      async onHold(hold, tx) {
+      async onHold(hold, tx, locked) {
         if (!hold.keyId) return;
-        const row = await byId(hold.keyId, tx, " FOR UPDATE");
+        // The ledger's hold statement locked and read the row already (after the balance row).
+        const row =
+          locked?.keyRow !== undefined ? (locked.keyRow as Row | null) : await byId(hold.keyId, tx, " FOR UPDATE");
         // The authoritative check: the paid path may have authenticated from its cache, so a key
         // revoked or expired since (on any replica) is refused here, in the transaction that spends.
         if (!row) {
@@ -407,10 +409,6 @@ export function createApiKeys(options: {
             },
           );
         }
-      },
-      async onSettled({ hold, charged }, tx) {
-        if (!hold.keyId || charged === 0n) return;
-        await tx.query("UPDATE api_keys SET spent = spent + $1 WHERE id = $2", [charged, hold.keyId]);
       },
     } satisfies PrepaidLedgerHooks,
   };

@@ -177,12 +177,11 @@ export function createGateway(options: GatewayOptions) {
       store,
       ...(options.replicaId ? { replicaId: options.replicaId } : {}),
       ...(options.holdTimeoutMs !== undefined ? { holdTimeoutMs: options.holdTimeoutMs } : {}),
-      onHold: async (hold, tx) => {
-        await keys.ledgerHooks.onHold(hold, tx);
+      onHold: async (hold, tx, locked) => {
+        await keys.ledgerHooks.onHold(hold, tx, locked);
         await attribution.ledgerHooks.onHold?.(hold);
       },
       onSettled: async (settled, tx) => {
-        await keys.ledgerHooks.onSettled(settled, tx);
         await attribution.ledgerHooks.onSettled?.(settled, tx);
       },
     });

@@ -7,9 +7,16 @@ export type Hold = { id: string; owner: string; amount: bigint; keyId?: string }
 
 /** Called inside the ledger's own transaction (`tx`), so what a hook writes commits or rolls back with it. */
 export type PrepaidLedgerHooks = {
-  /** A request's maximum charge was held from `hold.owner`'s balance. */
-  onHold?: (hold: Hold, tx: StoreTx) => Promise<void> | void;
-  /** A hold was settled: `charged` (≤ the hold) is what the owner paid for the request `ref`. */
+  /**
+   * A request's maximum charge was held from `hold.owner`'s balance. For a hold with a `keyId` the
+   * hold's own statement already locked that key's `api_keys` row (`FOR UPDATE`, after the balance
+   * row) and hands it over as `locked.keyRow` (every column; null when no such key exists).
+   */
+  onHold?: (hold: Hold, tx: StoreTx, locked: { keyRow?: Record<string, unknown> | null }) => Promise<void> | void;
+  /**
+   * A hold was settled: `charged` (≤ the hold) is what the owner paid for the request `ref`. The
+   * settlement itself already added `charged` to the API key's `spent` (`hold.keyId`).
+   */
   onSettled?: (settled: { hold: Hold; charged: bigint; ref: string }, tx: StoreTx) => Promise<void> | void;
 };
 
@@ -135,23 +142,41 @@ export function createPrepaidLedger(
       const lower = owner.toLowerCase();
       return store.transaction(async (tx) => {
         // Debit and hold in one statement (one round trip): no balance row or too little, no hold.
-        const [row] = await tx.query<{ id: string }>(
-          `WITH debited AS (
-             UPDATE balances SET balance = balance - $1::numeric WHERE owner = $2 AND balance >= $1::numeric RETURNING owner
-           )
-           INSERT INTO holds (owner, amount, key_id, replica, created_at)
-           SELECT owner, $1::numeric, $3, $4, $5 FROM debited RETURNING id`,
-          [amount, lower, keyId ?? null, replicaId, now()],
-        );
-        if (!row) {
+        // With a key, the same statement then locks the key's row (only once the balance row is
+        // locked, the order every settlement takes them in) and returns it for the hooks to check.
+        const [row] = keyId
+          ? await tx.query<{ hold_id: string | null } & Record<string, unknown>>(
+              `WITH debited AS (
+                 UPDATE balances SET balance = balance - $1::numeric WHERE owner = $2 AND balance >= $1::numeric RETURNING owner
+               ), held AS (
+                 INSERT INTO holds (owner, amount, key_id, replica, created_at)
+                 SELECT owner, $1::numeric, $3, $4, $5 FROM debited RETURNING id
+               ), locked AS (
+                 SELECT * FROM api_keys WHERE id = $3 AND EXISTS (SELECT 1 FROM debited) FOR UPDATE
+               )
+               SELECT (SELECT id FROM held) AS hold_id, locked.* FROM (SELECT 1) AS one LEFT JOIN locked ON true`,
+              [amount, lower, keyId, replicaId, now()],
+            )
+          : (
+              await tx.query<{ id: string }>(
+                `WITH debited AS (
+                   UPDATE balances SET balance = balance - $1::numeric WHERE owner = $2 AND balance >= $1::numeric RETURNING owner
+                 )
+                 INSERT INTO holds (owner, amount, key_id, replica, created_at)
+                 SELECT owner, $1::numeric, NULL, $3, $4 FROM debited RETURNING id`,
+                [amount, lower, replicaId, now()],
+              )
+            ).map((r) => ({ hold_id: r.id }) as { hold_id: string | null } & Record<string, unknown>);
+        if (!row?.hold_id) {
           const balance = await balanceOf(lower, tx);
           throw new PaymentError(`The prepaid balance ${balance} does not cover this request's maximum of ${amount}`, {
             code: "insufficient_balance",
             hint: "Deposit with `verity gateway deposit` (or the GatewayDeposits contract), lower max_tokens, or pay per request with x402",
           });
         }
-        const hold: Hold = { id: String(row?.id), owner: lower, amount, ...(keyId ? { keyId } : {}) };
-        await options.onHold?.(hold, tx);
+        const { hold_id: holdId, ...keyRow } = row;
+        const hold: Hold = { id: String(holdId), owner: lower, amount, ...(keyId ? { keyId } : {}) };
+        await options.onHold?.(hold, tx, keyId ? { keyRow: keyRow.id == null ? null : keyRow } : {});
         return hold;
       });
     },
@@ -164,9 +189,9 @@ export function createPrepaidLedger(
       await store.transaction(async (tx) => {
         const applied = charge < 0n ? 0n : charge < hold.amount ? charge : hold.amount;
         // A request is charged once: a second settle under the same ref changes nothing. Record,
-        // release the hold and adjust the balance in one statement (one round trip): the balance
-        // gets back the unused part of the hold, or — a hold already released as abandoned — pays
-        // the charge directly.
+        // release the hold, adjust the balance and add the charge to the API key's spend in one
+        // statement (one round trip): the balance gets back the unused part of the hold, or — a
+        // hold already released as abandoned — pays the charge directly.
         const [result] = await tx.query<{ recorded: string }>(
           `WITH recorded AS (
              INSERT INTO ledger (owner, delta, reason, ref, created_at) VALUES ($1, $2::numeric, 'request', $3, $4)
@@ -177,9 +202,12 @@ export function createPrepaidLedger(
              INSERT INTO balances (owner, balance)
              SELECT $1, CASE WHEN EXISTS (SELECT 1 FROM released) THEN $6::numeric ELSE $2::numeric END FROM recorded
              ON CONFLICT (owner) DO UPDATE SET balance = balances.balance + excluded.balance RETURNING 1
+           ), spent AS (
+             UPDATE api_keys SET spent = spent + $8::numeric
+             WHERE id = $7 AND $8::numeric > 0 AND EXISTS (SELECT 1 FROM recorded) RETURNING 1
            )
            SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM adjusted) AS adjusted`,
-          [hold.owner, -applied, ref, now(), hold.id, hold.amount - applied],
+          [hold.owner, -applied, ref, now(), hold.id, hold.amount - applied, hold.keyId ?? null, applied],
         );
         if (Number(result?.recorded ?? 0) === 0) return;
         await options.onSettled?.({ hold, charged: applied, ref }, tx);

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { ChunkStream, VerityClient, VerityPayment } from "@verity/sdk";
 import type { Hold, PrepaidLedgerHooks } from "./prepaid-ledger.ts";
-import type { GatewayStore, StoreQueryable, StoreTx } from "./store/index.ts";
+import type { GatewayStore, StoreParam, StoreQueryable, StoreTx } from "./store/index.ts";
 import type { X402Payments } from "./x402/index.ts";
 
 /** Who paid the gateway for a request: a prepaid balance (an API key's owner) or an x402 payer. */
@@ -22,7 +22,17 @@ export type PaidRequest = {
   createdAt: number;
 };
 
-type Scope = { id: string; customer?: Customer; x402Billed?: bigint };
+/** A verified receipt's row, kept in its scope until the prepaid settlement writes it. */
+type PendingReceipt = {
+  requestId: string;
+  channelId: string;
+  agentId: string;
+  providerCharge: bigint;
+  cumulativeCharged: bigint;
+  createdAt: number;
+};
+
+type Scope = { id: string; customer?: Customer; x402Billed?: bigint; pending?: PendingReceipt[] };
 
 type Row = {
   request_id: string;
@@ -59,12 +69,13 @@ function toPaidRequest(row: Row): PaidRequest {
  * bought for and what that customer was billed, so a refund for that receipt can be passed on.
  *
  * Each HTTP request runs in its own async scope (`run`). The customer enters the scope when payment
- * is authorized (the prepaid ledger's hold, or the verified x402 payment); each verified receipt is
- * written to `paid_requests` as it arrives from the provider, before any byte of the answer is
- * settled; the customer's bill is written when the payment settles — for a prepaid balance in the
- * same store transaction as the charge, for x402 right after the on-chain settlement. A request
- * with several receipts (failover mid-stream) splits the customer's bill pro rata to the receipts'
- * charges.
+ * is authorized (the prepaid ledger's hold, or the verified x402 payment). For a prepaid balance
+ * the request's verified receipts are written to `paid_requests`, already billed, by one statement
+ * inside the settlement's transaction (the charge and its attribution commit together, and no
+ * statement runs beside the provider call); a request that ends without settling leaves no row,
+ * which a refund treats as it did an unbilled one (retained by the gateway). For x402 each receipt
+ * is written as it arrives and billed right after the on-chain settlement. A request with several
+ * receipts (failover mid-stream) splits the customer's bill pro rata to the receipts' charges.
  */
 export function createRefundAttribution(options: { store: GatewayStore }) {
   const { store } = options;
@@ -75,6 +86,19 @@ export function createRefundAttribution(options: { store: GatewayStore }) {
     const scope = current();
     if (!verity || !scope) return;
     const customer = scope.customer;
+    if (customer?.kind === "key") {
+      // A prepaid hold is open: the settlement writes this row in its own transaction.
+      scope.pending ??= [];
+      scope.pending.push({
+        requestId: verity.requestId.toLowerCase(),
+        channelId: (verity.channelId ?? verity.receipt.channelId).toLowerCase(),
+        agentId: agentId.toString(),
+        providerCharge: BigInt(verity.charge),
+        cumulativeCharged: BigInt(verity.charged),
+        createdAt: Date.now(),
+      });
+      return;
+    }
     await store.query(
       `INSERT INTO paid_requests (request_id, scope_id, channel_id, agent_id, provider_charge,
         cumulative_charged, customer_kind, customer, billed, created_at)
@@ -87,7 +111,7 @@ export function createRefundAttribution(options: { store: GatewayStore }) {
         verity.charge,
         verity.charged,
         customer?.kind ?? null,
-        customer ? (customer.kind === "key" ? customer.owner : customer.payer).toLowerCase() : null,
+        customer ? customer.payer.toLowerCase() : null,
         Date.now(),
       ],
     );
@@ -109,6 +133,51 @@ export function createRefundAttribution(options: { store: GatewayStore }) {
       left -= share;
       await tx.query("UPDATE paid_requests SET billed = $1 WHERE request_id = $2", [share, r.request_id]);
     }
+  }
+
+  /** Pro-rata shares of `total` over `charges` (the last takes the rounding remainder). */
+  function shares(charges: readonly bigint[], total: bigint): bigint[] {
+    const sum = charges.reduce((s, c) => s + c, 0n);
+    let left = total;
+    return charges.map((c, i) => {
+      const share = i === charges.length - 1 ? left : sum === 0n ? 0n : (total * c) / sum;
+      left -= share;
+      return share;
+    });
+  }
+
+  /** Writes a prepaid scope's receipts, billed `total` between them, in one statement of `tx`. */
+  async function writeBilled(tx: StoreQueryable, scope: Scope, owner: string, total: bigint): Promise<void> {
+    const pending = scope.pending ?? [];
+    scope.pending = [];
+    if (pending.length === 0) return;
+    const billed = shares(
+      pending.map((p) => p.providerCharge),
+      total,
+    );
+    const params: StoreParam[] = [];
+    const rows = pending.map((p, i) => {
+      const at = params.length;
+      params.push(
+        p.requestId,
+        scope.id,
+        p.channelId,
+        p.agentId,
+        p.providerCharge,
+        p.cumulativeCharged,
+        "key",
+        owner.toLowerCase(),
+        billed[i] as bigint,
+        p.createdAt,
+      );
+      return `(${Array.from({ length: 10 }, (_, k) => `$${at + k + 1}`).join(", ")})`;
+    });
+    await tx.query(
+      `INSERT INTO paid_requests (request_id, scope_id, channel_id, agent_id, provider_charge,
+        cumulative_charged, customer_kind, customer, billed, created_at)
+       VALUES ${rows.join(", ")} ON CONFLICT (request_id) DO NOTHING`,
+      params,
+    );
   }
 
   function wrapStream<T extends { verity?: VerityPayment }>(stream: ChunkStream<T>, agentId: bigint): ChunkStream<T> {
@@ -145,9 +214,11 @@ export function createRefundAttribution(options: { store: GatewayStore }) {
         const scope = current();
         if (scope) scope.customer = { kind: "key", owner: hold.owner };
       },
-      async onSettled({ charged }: { charged: bigint }, tx: StoreTx): Promise<void> {
+      async onSettled({ hold, charged }: { hold: Hold; charged: bigint }, tx: StoreTx): Promise<void> {
         const scope = current();
-        if (scope) await bill(tx, scope.id, charged);
+        if (!scope) return;
+        if (scope.customer?.kind === "key") await writeBilled(tx, scope, hold.owner, charged);
+        else await bill(tx, scope.id, charged);
       },
     } satisfies PrepaidLedgerHooks,
     /** The SDK client with every verified receipt recorded against the current scope's customer. */
