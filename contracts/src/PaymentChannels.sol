@@ -313,15 +313,19 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
             uint256 channelModel;
             {
                 bytes memory failure;
+                // Every field is read here, before any call, so each of the two slots is loaded once.
                 address authorizer = ch.payerAuthorizer;
+                uint256 channelAgent = ch.receiverAgentId;
+                channelModel = ch.modelId;
                 uint256 claimed = ch.claimed;
+                uint256 deposit = ch.deposit;
+                bool closed = ch.closed;
                 uint256 amount = c.amount;
                 if (authorizer == address(0)) {
                     failure = abi.encodeWithSelector(ChannelNotFound.selector, channelId);
-                } else if (ch.closed) {
+                } else if (closed) {
                     failure = abi.encodeWithSelector(ChannelClosed.selector, channelId);
                 } else {
-                    uint256 channelAgent = ch.receiverAgentId;
                     if (channelAgent != agentId) {
                         agentId = channelAgent;
                         wallet = _providerWallet(channelAgent);
@@ -337,7 +341,6 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                     } else if (!_signedBy(domain, channelId, cap, c.signature, authorizer)) {
                         failure = abi.encodeWithSelector(VoucherSignatureInvalid.selector, channelId);
                     } else {
-                        uint256 deposit = ch.deposit;
                         settled = amount < deposit ? amount : deposit;
                         if (settled <= claimed) failure = abi.encodeWithSelector(NothingToClaim.selector, channelId);
                     }
@@ -347,7 +350,6 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                     emit ClaimSkipped(channelId, bytes4(failure));
                     continue;
                 }
-                channelModel = ch.modelId;
                 increase = settled - claimed;
                 ch.claimed = uint96(settled);
                 ch.lastClaimedAt = uint40(block.timestamp);
