@@ -41,25 +41,18 @@ import {
   mapVerifyReason,
   paymentRejected,
 } from "@verity/chain/x402";
-import { PaymentError } from "@verity/core";
-import { encodePaymentRequiredHeader, encodePaymentResponseHeader } from "@x402/core/http";
+import { encodePaymentRequiredHeader } from "@x402/core/http";
 import { x402ResourceServer } from "@x402/core/server";
-import type { Network, PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse } from "@x402/core/types";
+import type { Network, PaymentRequired, PaymentRequirements, SettleResponse } from "@x402/core/types";
 import { BATCH_SETTLEMENT_ADDRESS } from "@x402/evm";
 import { BatchSettlementEvmScheme as BatchServerScheme } from "@x402/evm/batch-settlement/server";
 import { ExactEvmScheme } from "@x402/evm/exact/server";
 import { type Address, getAddress, type Hex } from "viem";
 import type { GatewayStore } from "../store/index.ts";
 import { createBatchChannelStorage } from "./batch-channel-storage.ts";
-import { diagnoseTransfer } from "./diagnose.ts";
-import {
-  acceptedScheme,
-  decodePayment,
-  type Eip3009Authorization,
-  type HeaderSource,
-  readPayment,
-} from "./payment-header.ts";
-import { type AuthorizationKey, createSettlementGuard, type SettlementGuard } from "./settlement-guard.ts";
+import { createExactPayments, type ExactVerified } from "./exact-payments.ts";
+import { acceptedScheme, decodePayment, type HeaderSource } from "./payment-header.ts";
+import { createSettlementGuard } from "./settlement-guard.ts";
 
 export type X402Token = { address: Address; name: string; version: string; decimals: number };
 
@@ -98,20 +91,7 @@ export type X402PaymentRequired = {
 
 /** A verified payment: an `exact` EIP-3009 authorization or a `batch-settlement` voucher. */
 export type X402Verified = ExactVerified | BatchVerified;
-
-export type ExactVerified = {
-  scheme: "exact";
-  /** 2 for `PAYMENT-SIGNATURE`, 1 for `X-PAYMENT`. */
-  version: 1 | 2;
-  payer: Address;
-  amount: bigint;
-  nonce: Hex;
-  validBefore: bigint;
-  payload: PaymentPayload;
-  requirements: PaymentRequirements;
-  /** The authorization's record in the settlement guard (network, token, payer, nonce). */
-  key: AuthorizationKey;
-};
+export type { ExactVerified };
 
 export type X402Settlement = {
   /** The settlement transaction (absent for a voucher: it is claimed on chain later, in a batch). */
@@ -185,183 +165,23 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
   });
   const batchReady = ready;
   ready.catch(() => {}); // surfaced by the first call that awaits it
-  const guard = createSettlementGuard(options.store);
-  // One wallet submits every settlement: without a viem nonce manager on its account, concurrent
-  // submissions would race for the same account nonce, so settlements then go one at a time.
-  const serialize = !(walletClient.account as { nonceManager?: unknown }).nonceManager;
-  let queue: Promise<unknown> = Promise.resolve();
-
-  async function requirementsFor(charge: X402Charge): Promise<PaymentRequirements> {
-    if (charge.amount <= 0n) throw new RangeError("an x402 charge must be positive");
-    await ready;
-    const [requirements] = await server.buildPaymentRequirements({
-      scheme: "exact",
-      network,
-      payTo,
-      price: {
-        asset: token.address,
-        amount: charge.amount.toString(),
-        extra: { name: token.name, version: token.version },
-      },
-      maxTimeoutSeconds,
-    });
-    if (!requirements) throw new Error(`no x402 requirements for exact on ${network}`);
-    return requirements;
-  }
-
-  async function chainTime(): Promise<bigint> {
-    return (await publicClient.getBlock({ blockTag: "latest" })).timestamp;
-  }
-
-  function checkTerms(payment: PaymentPayload, auth: Eip3009Authorization, requirements: PaymentRequirements): void {
-    const amount = BigInt(requirements.amount);
-    const details = { required: requirements.amount, authorized: auth.value, payer: auth.from };
-    if (BigInt(auth.value) < amount || BigInt(payment.accepted.amount) < amount) {
-      throw paymentRejected(
-        `The x402 payment authorizes ${auth.value} but this request costs ${requirements.amount}`,
-        { code: "x402_insufficient_amount", hint: "Pay the amount advertised in PAYMENT-REQUIRED" },
-        details,
-      );
-    }
-    if (!server.findMatchingRequirements([requirements], payment)) {
-      throw paymentRejected(
-        "The x402 payment accepted other terms than this request's (scheme, network, asset, payTo or amount)",
-        mapVerifyReason(undefined),
-        { ...details, accepted: payment.accepted },
-      );
-    }
-  }
-
-  async function verifyExact(headers: HeaderSource, charge: X402Charge): Promise<ExactVerified> {
-    const requirements = await requirementsFor(charge);
-    const { version, payload, authorization: auth } = readPayment(headers, requirements);
-    checkTerms(payload, auth, requirements);
-    const details = { payer: auth.from, nonce: auth.nonce };
-    const key: AuthorizationKey = { network, token: token.address, payer: auth.from, nonce: auth.nonce };
-    await refuseIfRecorded(guard, key);
-    const [result, now] = await Promise.all([
-      server.verifyPayment(payload, requirements).catch((cause: unknown) => {
-        throw paymentRejected("The x402 payment could not be verified", mapVerifyReason(undefined), details, cause);
-      }),
-      chainTime(),
-    ]);
-    // Deadlines are judged by chain time (devnets jump ahead), with room left to settle after the work.
-    if (BigInt(auth.validBefore) <= now + minValiditySeconds) {
-      throw paymentRejected(
-        `The x402 authorization expires at ${auth.validBefore}, too close to chain time ${now}`,
-        mapVerifyReason("invalid_exact_evm_payload_authorization_valid_before"),
-        { ...details, validBefore: auth.validBefore, chainTime: now.toString() },
-      );
-    }
-    if (!result.isValid) {
-      const reason = result.invalidReason?.endsWith("_simulation_failed")
-        ? ((await diagnoseTransfer(publicClient, token.address, auth).catch(() => undefined)) ?? result.invalidReason)
-        : result.invalidReason;
-      throw paymentRejected(`The x402 payment did not verify (${reason ?? "no reason"})`, mapVerifyReason(reason), {
-        ...details,
-        reason,
-        ...(result.invalidMessage ? { message: result.invalidMessage.slice(0, 500) } : {}),
-      });
-    }
-    // The authorization is ours from here on, durably, before any work starts: one INSERT decides
-    // between concurrent requests carrying it.
-    if (!(await guard.reserve(key, BigInt(auth.value)))) {
-      await refuseIfRecorded(guard, key);
-      throw new Error("x402 reservation failed without a record");
-    }
-    return {
-      scheme: "exact",
-      key,
-      version,
-      payer: getAddress(auth.from),
-      amount: BigInt(auth.value),
-      nonce: auth.nonce as Hex,
-      validBefore: BigInt(auth.validBefore),
-      payload,
-      requirements,
-    };
-  }
-
-  async function submit(verified: ExactVerified): Promise<SettleResponse> {
-    try {
-      return await server.settlePayment(verified.payload, verified.requirements);
-    } catch (cause) {
-      return {
-        success: false,
-        errorReason: "settle_threw",
-        errorMessage: cause instanceof Error ? cause.message : String(cause),
-        transaction: "",
-        network,
-      };
-    }
-  }
-
-  async function settleExact(verified: ExactVerified): Promise<X402Settlement> {
-    const { payer, nonce, amount, key } = verified;
-    if (!(await guard.beginSettlement(key))) {
-      const record = await guard.get(key);
-      throw paymentRejected(
-        "This x402 payment was already sent for settlement",
-        mapVerifyReason("invalid_exact_evm_nonce_already_used"),
-        { payer, nonce, state: record?.state, transaction: record?.txHash },
-      );
-    }
-    let response: SettleResponse;
-    if (serialize) {
-      const run = queue.then(() => submit(verified));
-      queue = run.catch(() => {});
-      response = await run;
-    } else {
-      response = await submit(verified);
-    }
-    if (!response.success) {
-      const auth = verified.payload.payload.authorization as Eip3009Authorization;
-      if (response.errorReason === "settlement_pending") {
-        // In doubt: the transfer was broadcast and may still land. Fail closed — the answer is
-        // withheld, the authorization stays used here (never submitted again, never released), and
-        // the payer is told not to pay again for it.
-        await guard.pending(key, response.transaction || undefined);
-        throw new PaymentError("The x402 settlement was sent but not confirmed in time", {
-          code: "x402_settlement_pending",
-          hint: "Do not pay again for this answer yet: the transaction may still land; check it on chain",
-          details: { payer, nonce, ...(response.transaction ? { transaction: response.transaction } : {}) },
-        });
-      }
-      const diagnosis = await diagnoseTransfer(publicClient, token.address, auth).catch(() => undefined);
-      // A nonce consumed on chain by something else (the payer's cancelAuthorization) can never be
-      // settled; any other failure left it unused, and no part of the answer was released.
-      if (diagnosis === "invalid_exact_evm_nonce_already_used") await guard.voided(key);
-      else await guard.release(key);
-      throw new PaymentError(`Settling the x402 payment failed (${diagnosis ?? response.errorReason ?? "no reason"})`, {
-        code: "x402_settlement_failed",
-        hint: "Nothing was charged unless a transaction is reported; check the payer's balance and pay again",
-        details: {
-          payer,
-          nonce,
-          reason: response.errorReason,
-          ...(diagnosis ? { diagnosis } : {}),
-          ...(response.errorMessage ? { message: response.errorMessage.slice(0, 500) } : {}),
-          ...(response.transaction ? { transaction: response.transaction } : {}),
-        },
-      });
-    }
-    const txHash = response.transaction as Hex;
-    await guard.settled(key, txHash);
-    return {
-      txHash,
-      payer,
-      amount,
-      network,
-      response,
-      headerName: verified.version === 1 ? "X-PAYMENT-RESPONSE" : "PAYMENT-RESPONSE",
-      header: encodePaymentResponseHeader(response),
-    };
-  }
+  const exact = createExactPayments({
+    network,
+    token,
+    payTo,
+    maxTimeoutSeconds,
+    minValiditySeconds,
+    server,
+    publicClient,
+    walletClient,
+    guard: createSettlementGuard(options.store),
+    ready,
+  });
 
   /** Every scheme this request may be paid with: `exact`, and `batch-settlement` when accepted. */
   async function allRequirements(charge: X402Charge): Promise<PaymentRequirements[]> {
-    const exact = await requirementsFor(charge);
-    return (await batchReady) ? [exact, await batch.requirementsFor(charge)] : [exact];
+    const requirements = await exact.requirementsFor(charge);
+    return (await batchReady) ? [requirements, await batch.requirementsFor(charge)] : [requirements];
   }
 
   async function verify(headers: HeaderSource, charge: X402Charge): Promise<X402Verified> {
@@ -376,13 +196,13 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
         );
       }
       const { payload } = decodePayment(headers, undefined);
-      return batch.verify(payload, charge, async () => [await requirementsFor(charge)]);
+      return batch.verify(payload, charge, async () => [await exact.requirementsFor(charge)]);
     }
-    return verifyExact(headers, charge);
+    return exact.verify(headers, charge);
   }
 
   async function settle(verified: X402Verified, charge?: bigint): Promise<X402Settlement> {
-    if (verified.scheme === "exact") return settleExact(verified);
+    if (verified.scheme === "exact") return exact.settle(verified);
     const settled = await batch.settle(verified, charge);
     return {
       ...(settled.txHash ? { txHash: settled.txHash as Hex } : {}),
@@ -411,7 +231,7 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
 
   async function release(verified: X402Verified): Promise<void> {
     if (verified.scheme === BATCH_SCHEME) return batch.release(verified);
-    if ((await guard.get(verified.key))?.state === "reserved") await guard.release(verified.key);
+    return exact.release(verified);
   }
 
   async function stop(): Promise<void> {
@@ -430,28 +250,4 @@ export function createX402Payments(options: X402PaymentsOptions): X402Payments {
       return batchClaims;
     },
   };
-}
-
-/**
- * Refuses an authorization the guard already knows: held by a live request of this gateway →
- * 409 `x402_payment_in_flight` (its answer is under way; paying again is not what the caller
- * wants); settled, cancelled, in doubt, or left reserved by a gateway that stopped → 402
- * `x402_payment_replayed` (x402: a spent payment is answered with fresh PAYMENT-REQUIRED).
- */
-async function refuseIfRecorded(guard: SettlementGuard, key: AuthorizationKey): Promise<void> {
-  const record = await guard.get(key);
-  if (!record) return;
-  const details = { payer: key.payer, nonce: key.nonce, state: record.state, transaction: record.txHash };
-  if (guard.isLive(key)) {
-    throw new PaymentError("This x402 payment is being used by another request", {
-      code: "x402_payment_in_flight",
-      hint: "Each x402 authorization pays for one request; sign a new one for another request",
-      details,
-    });
-  }
-  throw paymentRejected(
-    "This x402 payment was already used",
-    mapVerifyReason("invalid_exact_evm_nonce_already_used"),
-    details,
-  );
 }
