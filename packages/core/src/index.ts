@@ -2,6 +2,7 @@ export * from "./channel-id.ts";
 export * from "./deployment.ts";
 export * from "./errors.ts";
 export * from "./key-scope.ts";
+export * from "./mandate.ts";
 export * from "./permit.ts";
 export * from "./pricing.ts";
 export * from "./reason-codes.ts";

@@ -117,6 +117,20 @@ export const NODE_REASONS = {
   ceiling_over_cap: { status: 402, message: "The request's maximum charge exceeds the client's per-request cap" },
   no_channel_headroom: { status: 402, message: "No open channel to this provider has headroom for the request" },
   request_aborted: { status: 499, message: "The caller aborted the request" },
+  // spend mandates
+  mandate_invalid: {
+    status: 400,
+    message: "The spend mandate is malformed, for another chain or spender, or not signed by its owner",
+  },
+  mandate_expired: { status: 403, message: "The spend mandate is not valid at this time (expired or not yet valid)" },
+  mandate_not_allowed: {
+    status: 403,
+    message: "The spend mandate does not allow this model, quantization or counterparty",
+  },
+  mandate_exceeded: {
+    status: 402,
+    message: "The payment would exceed a limit of the spend mandate (per call, hour, day, total or unit price)",
+  },
   // validator (audit intake)
   audit_sample_invalid: { status: 400, message: "The audit sample does not match the expected transcript shape" },
   model_not_served: { status: 422, message: "The model is registered but this validator does not run it" },

@@ -21,6 +21,7 @@ import {
 import type { LocalAccount } from "viem";
 import type { AuditQueue } from "./audit-queue.ts";
 import type { ChannelStore, Reservation } from "./channel-store.ts";
+import type { MandateLedger } from "./mandate-ledger.ts";
 import type { Offer } from "./offer-directory.ts";
 import type { CompletionUsage, VerityPayment } from "./openai-types.ts";
 import type { ProviderFlags } from "./provider-flags.ts";
@@ -44,6 +45,8 @@ export type PaidContext = {
   receiptSkewSeconds: number;
   /** The client's clock in ms (default `Date.now`). */
   now?: () => number;
+  /** The spend mandate: a verified receipt lowers the request's spend to its charge. */
+  mandate?: MandateLedger;
 };
 
 /** A routed request: the offer, the reservation on one of its channels, and the client's bounds. */
@@ -163,6 +166,14 @@ export function createPaidRequests(ctx: PaidContext) {
         },
       );
     }
+    if (ctx.mandate) {
+      try {
+        ctx.mandate.resize(route.reservation.id, stated);
+      } catch (error) {
+        ctx.store.release(route.reservation.id);
+        throw error;
+      }
+    }
     const resized = ctx.store.resize(route.reservation.id, stated);
     if (!resized) {
       ctx.store.release(route.reservation.id);
@@ -250,6 +261,7 @@ export function createPaidRequests(ctx: PaidContext) {
       });
     }
     ctx.store.settle(r.id, verdict.receipt.cumulativeCharged);
+    ctx.mandate?.settle(r.id, verdict.receipt.charge);
     const transcript = checkTranscript({ transcript: v?.transcript, receipt: verdict.receipt });
     if (!transcript.ok) {
       // The charge is proven by the receipt, so the answer is delivered; but an answer without a

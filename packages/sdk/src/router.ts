@@ -8,6 +8,7 @@ import { PaymentError, RequestError } from "@verity/core";
 import { effectiveMaxTokens, requestCeiling } from "./ceiling.ts";
 import type { ChannelOps } from "./channel-ops.ts";
 import type { ChannelStore, Reservation } from "./channel-store.ts";
+import type { MandateLedger } from "./mandate-ledger.ts";
 import { filterOffers, type Offer, type OfferDirectory } from "./offer-directory.ts";
 import type { PriceLimit, RequestOptions } from "./openai-types.ts";
 import type { Route } from "./paid-request.ts";
@@ -33,6 +34,8 @@ export function createRouter(deps: {
   maxCeiling: bigint;
   maxPrice?: PriceLimit;
   autoOpen?: AutoOpen;
+  /** The spend mandate the client pays under: offers outside it are never chosen, spends are bounded. */
+  mandate?: MandateLedger;
 }) {
   const opening = new Map<string, Promise<unknown>>();
 
@@ -132,7 +135,10 @@ export function createRouter(deps: {
         hint: `Ask for at most ${largest} tokens`,
       });
     }
-    const candidates = fitting
+    const mandate = deps.mandate;
+    const allowed = mandate ? fitting.filter((o) => mandate.allows(o)) : fitting;
+    if (mandate && allowed.length === 0 && fitting[0]) mandate.admit(fitting[0]);
+    const candidates = allowed
       .map((offer) => {
         const maxTokens = effectiveMaxTokens({
           kind: req.kind,
@@ -155,6 +161,8 @@ export function createRouter(deps: {
         },
       );
     }
+    // Refused by the mandate before any channel is opened or reserved.
+    mandate?.check(best.ceiling);
     let reservation = reserveOn(best.offer, best.ceiling);
     if (!reservation && deps.autoOpen) reservation = await openFor(best.offer, best.ceiling, deps.autoOpen);
     if (!reservation) {
@@ -167,6 +175,15 @@ export function createRouter(deps: {
           ceiling: best.ceiling.toString(),
         },
       });
+    }
+    if (mandate) {
+      // Checked and recorded in one synchronous transaction: concurrent requests cannot overshoot.
+      try {
+        mandate.reserve(reservation.id, best.ceiling);
+      } catch (error) {
+        deps.store.release(reservation.id);
+        throw error;
+      }
     }
     return { offer: best.offer, reservation, promptTokenBound: req.promptTokenBound, maxTokens: best.maxTokens };
   }

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { type ChainClients, connectChain, createNativeAccount } from "@verity/chain";
-import { ConfigError, type Deployment } from "@verity/core";
+import { ConfigError, type Deployment, parseSignedMandate } from "@verity/core";
 import type { EIP1193Provider, LocalAccount } from "viem";
 import { type AuditQueue, type AuditSample, createAuditQueue } from "./audit-queue.ts";
 import { auditThreshold, createAuditSampler } from "./audit-sampler.ts";
@@ -15,6 +15,7 @@ import { type ChannelStore, createChannelStore, type StoredChannel } from "./cha
 import { createCompletionsApi } from "./chat.ts";
 import { loadOrCreateSecret, openClientState } from "./client-state.ts";
 import { createEndpointGuard } from "./endpoint-guard.ts";
+import { createMandateLedger, type MandateLedger, type MandateSpend } from "./mandate-ledger.ts";
 import {
   createGatewayDirectory,
   createIndexerDirectory,
@@ -70,6 +71,13 @@ export type VerityClientOptions = {
   receiptSkewSeconds?: number;
   /** Default price limit for routing. */
   maxPrice?: PriceLimit;
+  /**
+   * A spend mandate signed by the owner for this client's voucher key (`authorizer`): the JSON of
+   * `{ chainId, mandate, signature }`. Every request is checked against it before a voucher is
+   * signed; a refusal is a MandateError (`mandate_exceeded`, `mandate_not_allowed`,
+   * `mandate_expired`) naming the limit, and nothing is paid.
+   */
+  mandate?: unknown;
   fetch?: typeof fetch;
   /**
    * Refuse offer endpoints that are not public http(s) addresses (loopback, private, link-local,
@@ -93,6 +101,7 @@ type Started = {
   clients: ChainClients;
   db: DatabaseSync;
   store: ChannelStore;
+  mandate: MandateLedger | undefined;
   flags: ProviderFlags;
   transcripts: TranscriptStore;
   audits: AuditQueue;
@@ -155,6 +164,27 @@ export function createVerityClient(options: VerityClientOptions) {
       options.orphanGraceMs === undefined ? {} : { orphanGraceMs: options.orphanGraceMs },
     );
     store.orphanLive(); // a previous process's in-flight requests: outcome unknown, keep counting them
+    const mandate =
+      options.mandate === undefined
+        ? undefined
+        : createMandateLedger({
+            db,
+            signed: await parseSignedMandate({
+              value: options.mandate,
+              chainId: deployment.chainId,
+              spender: authorizer.address,
+            }),
+          });
+    // With a mandate, a reservation given back (nothing reached a provider) gives its spend back too.
+    const payStore: ChannelStore = mandate
+      ? {
+          ...store,
+          release(id: string) {
+            store.release(id);
+            mandate.release(id);
+          },
+        }
+      : store;
     const flags = createProviderFlags(db, options.onProviderFlagged);
     const transcripts = createTranscriptStore(db);
     const paymentChannels = deployment.contracts.PaymentChannels.address;
@@ -191,7 +221,8 @@ export function createVerityClient(options: VerityClientOptions) {
     const router = createRouter({
       directory,
       flags,
-      store,
+      store: payStore,
+      ...(mandate ? { mandate } : {}),
       ops,
       authorizer: authorizer.address,
       maxCeiling,
@@ -202,7 +233,8 @@ export function createVerityClient(options: VerityClientOptions) {
       chainId: deployment.chainId,
       paymentChannels,
       authorizer,
-      store,
+      store: payStore,
+      ...(mandate ? { mandate } : {}),
       flags,
       signers: createReceiptSigners({ publicClient: clients.publicClient, paymentChannels }),
       audits,
@@ -227,6 +259,7 @@ export function createVerityClient(options: VerityClientOptions) {
       clients,
       db,
       store,
+      mandate,
       flags,
       transcripts,
       audits,
@@ -323,6 +356,11 @@ export function createVerityClient(options: VerityClientOptions) {
       return s.store.list().map(withHeadroom);
     },
 
+    /** The spend mandate in force and what was spent under it (rolling hour, day, total), if any. */
+    async mandate(): Promise<{ hash: `0x${string}`; spent: MandateSpend } | undefined> {
+      const m = (await ready()).mandate;
+      return m && { hash: m.hash, spent: m.spent() };
+    },
     /** Providers refused after a bad receipt. */
     async flagged(): Promise<ProviderFlag[]> {
       return (await ready()).flags.list();
