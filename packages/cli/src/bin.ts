@@ -8,6 +8,8 @@ import { registerDevnet } from "./commands/devnet.ts";
 import { registerDrill } from "./commands/drill.ts";
 import { registerGateway } from "./commands/gateway.ts";
 import { registerKeys } from "./commands/keys.ts";
+import { registerMandate } from "./commands/mandate.ts";
+import { registerMcp } from "./commands/mcp.ts";
 import { registerModel } from "./commands/model.ts";
 import { registerProvider } from "./commands/provider.ts";
 import { registerQuote } from "./commands/quote.ts";
@@ -34,6 +36,7 @@ Roles and tasks:
   model owners         verity model register · verity model list
   clients              verity wallet new|balance|faucet · verity channel open|status|close · verity quote
                        verity keys create|list|revoke (gateway API keys)
+  agents               verity mandate sign|show (spend limits) · verity mcp (MCP tools over stdio/HTTP)
   developers           verity bench · verity drill
 
 Every option can also come from a VERITY_* environment variable (--state-dir → VERITY_STATE_DIR) or
@@ -55,6 +58,8 @@ registerValidator(program);
 registerModel(program);
 registerWallet(program);
 registerChannel(program);
+registerMandate(program);
+registerMcp(program);
 registerQuote(program);
 registerBench(program);
 registerDrill(program);

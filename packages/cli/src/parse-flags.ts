@@ -23,15 +23,17 @@ export function parseInteger(flag: string, value: string, min = 0): number {
   return n;
 }
 
-/** `30s`, `10m`, `2h`, or plain milliseconds. */
+/** `30s`, `10m`, `2h`, `7d`, or plain milliseconds. */
 export function parseDuration(flag: string, value: string): number {
-  const match = /^(\d+)(ms|s|m|h)?$/.exec(value.trim());
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
   if (!match) {
-    throw new ConfigError(`${flag} must be a duration like 30s, 10m or 2h, got ${JSON.stringify(value)}`, {
+    throw new ConfigError(`${flag} must be a duration like 30s, 10m, 2h or 7d, got ${JSON.stringify(value)}`, {
       code: "invalid_parameter",
     });
   }
   const n = Number(match[1]);
   const unit = match[2] ?? "ms";
-  return n * ({ ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const)[unit as "ms" | "s" | "m" | "h"];
+  return (
+    n * ({ ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const)[unit as "ms" | "s" | "m" | "h" | "d"]
+  );
 }

@@ -7,6 +7,7 @@ export * from "./chat.ts";
 export * from "./client-state.ts";
 export * from "./endpoint-guard.ts";
 export * from "./gateway-keys.ts";
+export * from "./mandate-ledger.ts";
 export * from "./offer-directory.ts";
 export * from "./openai-types.ts";
 export * from "./paid-request.ts";
