@@ -103,6 +103,11 @@ export function registerMandate(program: Command): void {
     .option("--valid-for <duration>", "how long the mandate is valid", "30d")
     .option("--out <file>", "where to write the signed mandate", "mandate.json")
     .option("--json", "print one JSON line")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ verity mandate sign --key-file payer.key --total 5 --per-call 0.05 --per-day 1 --valid-for 7d\n" +
+        "  $ verity mandate sign --keystore me.json --spender 0x… --total 20 --models qwen2.5-0.5b --quantizations bf16 --counterparties 1,3 --out agent.json",
+    )
     .action(async (flags: SignFlags) => {
       const json = flags.json === true;
       await runCommand(json, async () => {
@@ -161,6 +166,7 @@ export function registerMandate(program: Command): void {
   addChainOptions(mandate.command("show").description("Check a signed mandate file and print its limits"), {})
     .argument("<file>", "the signed mandate (JSON)")
     .option("--json", "print one JSON line")
+    .addHelpText("after", "\nExamples:\n  $ verity mandate show mandate.json\n  $ verity mandate show agent.json --json")
     .action(async (file: string, flags: ChainFlags & { json?: boolean }) => {
       const json = flags.json === true;
       await runCommand(json, async () => {
