@@ -166,7 +166,10 @@ export function registerMandate(program: Command): void {
   addChainOptions(mandate.command("show").description("Check a signed mandate file and print its limits"), {})
     .argument("<file>", "the signed mandate (JSON)")
     .option("--json", "print one JSON line")
-    .addHelpText("after", "\nExamples:\n  $ verity mandate show mandate.json\n  $ verity mandate show agent.json --json")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ verity mandate show mandate.json\n  $ verity mandate show agent.json --json",
+    )
     .action(async (file: string, flags: ChainFlags & { json?: boolean }) => {
       const json = flags.json === true;
       await runCommand(json, async () => {
