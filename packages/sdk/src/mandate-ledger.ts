@@ -11,6 +11,7 @@
  * before its voucher leaves covers the mandate spend too.
  */
 import type { DatabaseSync } from "node:sqlite";
+import { inTransaction } from "@verity/chain";
 import {
   checkMandateTime,
   MandateError,
@@ -64,6 +65,7 @@ export function createMandateLedger(options: {
   )`);
   db.exec("CREATE INDEX IF NOT EXISTS mandate_spends_by_time ON mandate_spends (mandate, created_at)");
   const rows = db.prepare("SELECT amount, created_at FROM mandate_spends WHERE mandate = ?");
+  const others = db.prepare("SELECT amount, created_at FROM mandate_spends WHERE mandate = ? AND id <> ?");
   const one = db.prepare("SELECT amount, created_at FROM mandate_spends WHERE id = ? AND mandate = ?");
   const insert = db.prepare(
     "INSERT INTO mandate_spends (id, mandate, amount, created_at, status) VALUES (?, ?, ?, ?, 'reserved')",
@@ -122,18 +124,6 @@ export function createMandateLedger(options: {
     }
   }
 
-  function immediate<T>(fn: () => T): T {
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = fn();
-      db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      db.exec("ROLLBACK");
-      throw error;
-    }
-  }
-
   function refusalOf(offer: MandateOffer): MandateError | undefined {
     const refusal = mandateRefusal(mandate, offer);
     if (!refusal) return undefined;
@@ -162,14 +152,14 @@ export function createMandateLedger(options: {
       judge(amount, now());
     },
     reserve(id, amount) {
-      immediate(() => {
+      inTransaction(db, () => {
         const at = now();
         judge(amount, at);
         insert.run(id, hash, amount.toString(), at);
       });
     },
     resize(id, amount) {
-      immediate(() => {
+      inTransaction(db, () => {
         const row = one.get(id, hash) as { amount: string; created_at: number } | undefined;
         if (!row) return;
         if (amount <= BigInt(row.amount)) return;
