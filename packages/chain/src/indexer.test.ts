@@ -10,6 +10,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { deploy } from "./deploy.ts";
 import { devnetChain } from "./devnet-chain.ts";
 import { createIndexer } from "./indexer.ts";
+import { currentReceiverSigner } from "./receiver-signer.ts";
 import { createRpcServer } from "./rpc-server.ts";
 import { createTestChain, type TestChain } from "./testing.ts";
 
@@ -71,6 +72,11 @@ async function protocolTraffic(salt: number) {
     token,
     withdrawDelay: 900n,
     salt: keccak256(toHex(`salt-${salt}`)),
+    receiverSigner: await currentReceiverSigner({
+      publicClient: t.publicClient,
+      agentRegistry: c.AgentRegistry.address,
+      agentId,
+    }),
   };
   await send("client-1", token, testUSDAbi, "approve", [c.PaymentChannels.address, maxUint256]);
   await send("client-1", c.PaymentChannels.address, paymentChannelsAbi, "open", [config, 50_000_000n]);

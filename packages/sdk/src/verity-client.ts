@@ -204,7 +204,11 @@ export function createVerityClient(options: VerityClientOptions) {
       authorizer,
       store,
       flags,
-      signers: createReceiptSigners({ publicClient: clients.publicClient, paymentChannels }),
+      signers: createReceiptSigners({
+        publicClient: clients.publicClient,
+        paymentChannels,
+        fromBlock: BigInt(deployment.startBlock),
+      }),
       audits,
       fetch: offerFetch,
       maxCeiling,
