@@ -89,7 +89,7 @@ async function protocolTraffic(salt: number) {
   });
   // The voucher is the cap (charged so far + the request's ceiling); the provider claims what it charged.
   await send("provider-1", c.PaymentChannels.address, paymentChannelsAbi, "claim", [
-    [{ channelId, cumulativeAmount: 12_000_000n, amount: 10_000_000n, signature }],
+    [{ config, cumulativeAmount: 12_000_000n, amount: 10_000_000n, signature }],
   ]);
   return { agentId, modelId, channelId };
 }
