@@ -102,14 +102,14 @@ async function run(t: TestChain): Promise<void> {
     );
     return { provider: provider ?? 0n, royalty: royalty ?? 0n, fee: fee ?? 0n, escrow: escrow ?? 0n };
   };
-  const channelViews = (ids: readonly Hex[]) =>
+  const channelViews = (list: readonly ChannelConfig[]) =>
     Promise.all(
-      ids.map((id) =>
+      list.map((config) =>
         publicClient.readContract({
           address: channels,
           abi: paymentChannelsAbi,
           functionName: "getChannel",
-          args: [id],
+          args: [config],
         }),
       ),
     );
@@ -236,6 +236,7 @@ async function run(t: TestChain): Promise<void> {
     token,
     withdrawDelay: BigInt(deployment.params.minWithdrawDelay),
     salt: keccak256(toHex(`settlement-gas-channel-${i}`)),
+    receiverSigner: providerOwner, // the agent has no wallet: its owner signs receipts
   }));
   const tokenDomain = {
     name: deployment.token.name,
@@ -270,7 +271,7 @@ async function run(t: TestChain): Promise<void> {
     logs: openReceipts.flatMap((r) => r.logs),
   });
   check(opened.length === CLIENTS, "one ChannelOpened per client");
-  const views = await channelViews(channelIds);
+  const views = await channelViews(configs);
   for (const [i, view] of views.entries()) {
     check(view.payer === payers[i]?.address && view.deposit === DEPOSIT, `channel ${i} opened with its deposit`);
     check(view.receiverAgentId === agentId && view.claimed === 0n, `channel ${i} is the provider's and unclaimed`);
@@ -293,7 +294,7 @@ async function run(t: TestChain): Promise<void> {
         primaryType: "Voucher",
         message: { channelId, cumulativeAmount: cap },
       });
-      return { channelId, cumulativeAmount: cap, amount, signature };
+      return { config: configs[i] as ChannelConfig, cumulativeAmount: cap, amount, signature };
     }),
   );
   // The split the contract must pay, per channel (rounding down fee and royalty, as it does).
@@ -339,7 +340,7 @@ async function run(t: TestChain): Promise<void> {
     check(after.royalty - before.royalty === split.royalty, `model owner paid the royalty (batch ${size})`);
     check(after.fee - before.fee === split.fee, `treasury paid the fee (batch ${size})`);
     check(before.escrow - after.escrow === split.total, `escrow released the charged total (batch ${size})`);
-    const claimed = await channelViews(channelIds);
+    const claimed = await channelViews(configs);
     for (const [i, view] of claimed.entries()) check(view.claimed === charged[i], `channel ${i} claimed in full`);
     claimGas.set(size, { gas: gasOf(receipts), txs: receipts.length });
     log(`claimed ${CLIENTS} channels in ${receipts.length} tx (${gasOf(receipts).toLocaleString("en-US")} gas)`);

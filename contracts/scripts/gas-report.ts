@@ -91,7 +91,7 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
       address: channels,
       abi: paymentChannelsAbi,
       functionName: "topUp",
-      args: [firstId, deposit],
+      args: [first.config, deposit],
     }),
   );
 
@@ -132,7 +132,7 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
       address: channels,
       abi: paymentChannelsAbi,
       functionName: "initiateWithdraw",
-      args: [firstId],
+      args: [first.config],
     }),
   );
   await t.increaseTime(f.params.minWithdrawDelay);
@@ -141,7 +141,7 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
       address: channels,
       abi: paymentChannelsAbi,
       functionName: "finalizeWithdraw",
-      args: [firstId],
+      args: [first.config],
     }),
   );
 

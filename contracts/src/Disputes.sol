@@ -9,6 +9,7 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {DisputesBase} from "./DisputesBase.sol";
 import {IDisputeReputationRecorder, IDisputes, IDisputeValidationRecorder} from "./interfaces/IDisputes.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
 import {PaymentChannels} from "./PaymentChannels.sol";
 import {Staking} from "./Staking.sol";
 
@@ -109,23 +110,26 @@ contract Disputes is DisputesBase {
     /// `NotEnoughValidators` (fewer registered validators than seats), in that order. One dispute per signed receipt (its EIP-712 digest, which
     /// covers the request id and the channel).
     /// @param receipt The receipt as the provider signed it.
+    /// @param channel Terms of the receipt's channel (its `ChannelOpened` event); must hash to `receipt.channelId`.
     /// @param providerSignature Signature of the channel's receipt signer (ECDSA or ERC-1271).
     /// @param evidenceHash Hash of the challenger's evidence (e.g. a re-execution transcript).
     /// @param evidenceURI Where the evidence can be fetched (emitted only).
     /// @return disputeId Id of the new dispute.
     function challenge(
         Receipt calldata receipt,
+        IPaymentChannels.ChannelConfig calldata channel,
         bytes calldata providerSignature,
         bytes32 evidenceHash,
         string calldata evidenceURI
     ) external nonReentrant returns (uint256 disputeId) {
-        return _challenge(receipt, providerSignature, evidenceHash, evidenceURI);
+        return _challenge(receipt, channel, providerSignature, evidenceHash, evidenceURI);
     }
 
     /// @notice `challenge` with an EIP-2612 permit of the caller for this contract and `challengeBond`.
     /// @dev A failing permit (e.g. front-run) is ignored; the bond then needs an allowance.
     function challengeWithPermit(
         Receipt calldata receipt,
+        IPaymentChannels.ChannelConfig calldata channel,
         bytes calldata providerSignature,
         bytes32 evidenceHash,
         string calldata evidenceURI,
@@ -135,7 +139,7 @@ contract Disputes is DisputesBase {
         bytes32 s
     ) external nonReentrant returns (uint256 disputeId) {
         try IERC20Permit(address(token)).permit(msg.sender, address(this), challengeBond, deadline, v, r, s) {} catch {}
-        return _challenge(receipt, providerSignature, evidenceHash, evidenceURI);
+        return _challenge(receipt, channel, providerSignature, evidenceHash, evidenceURI);
     }
 
     /// @notice Draws the committee of `disputeId` from the hash of its seed block (anyone may call,
@@ -241,7 +245,8 @@ contract Disputes is DisputesBase {
         bytes32 channelId = d.channelId;
         uint256 left = _unrefunded(channelId);
         toPayer = held < left ? held : left;
-        uint256 toTreasury = paymentChannels.getChannel(channelId).closed ? held - toPayer : 0;
+        (,,, bool closed,) = paymentChannels.channelState(channelId);
+        uint256 toTreasury = closed ? held - toPayer : 0;
         if (toPayer == 0 && toTreasury == 0) revert RefundNotReleasable(disputeId);
         heldRefundOf[disputeId] = held - toPayer - toTreasury;
         refundedOf[channelId] += toPayer;
@@ -271,7 +276,7 @@ contract Disputes is DisputesBase {
     /// and including the challenged answer, and at least that answer's charge.
     function refundOwed(uint256 disputeId) public view returns (uint256) {
         Dispute storage d = _disputes[disputeId];
-        uint256 paid = paymentChannels.getChannel(d.channelId).claimed;
+        (, uint256 paid,,,) = paymentChannels.channelState(d.channelId);
         uint256 owed = d.cumulativeCharged < paid ? d.cumulativeCharged : paid;
         return owed > d.charge ? owed : d.charge;
     }
@@ -325,11 +330,13 @@ contract Disputes is DisputesBase {
 
     function _challenge(
         Receipt calldata receipt,
+        IPaymentChannels.ChannelConfig calldata channel,
         bytes calldata providerSignature,
         bytes32 evidenceHash,
         string calldata evidenceURI
     ) private returns (uint256 disputeId) {
-        PaymentChannels.ChannelView memory ch = paymentChannels.getChannel(receipt.channelId);
+        if (paymentChannels.channelIdOf(channel) != receipt.channelId) revert UnknownChannel(receipt.channelId);
+        PaymentChannels.ChannelView memory ch = paymentChannels.getChannel(channel);
         if (ch.payer == address(0)) revert UnknownChannel(receipt.channelId);
         try modelRegistry.royaltyInfo(receipt.modelId) returns (address, uint16) {}
         catch {
@@ -372,6 +379,7 @@ contract Disputes is DisputesBase {
             cumulativeCharged: receipt.cumulativeCharged
         });
         disputeOfReceipt[digest] = disputeId;
+        _receiverSigners[disputeId] = ch.receiverSigner;
         ++_openChallenges[agentId];
         emit ChallengeOpened(
             disputeId,
@@ -411,7 +419,7 @@ contract Disputes is DisputesBase {
         }
         address owner = agentRegistry.ownerOf(agentId);
         address wallet = agentRegistry.getAgentWallet(agentId);
-        address signer = paymentChannels.getChannel(d.channelId).receiverSigner;
+        address signer = _receiverSigners[disputeId];
         chosen = new address[](committeeSize);
         uint256 count;
         for (uint256 k; count < chosen.length && total != 0; ++k) {
@@ -536,7 +544,7 @@ contract Disputes is DisputesBase {
 
     /// @dev What `channelId` paid the provider and no verdict refunded yet.
     function _unrefunded(bytes32 channelId) private view returns (uint256) {
-        uint256 paid = paymentChannels.getChannel(channelId).claimed;
+        (, uint256 paid,,,) = paymentChannels.channelState(channelId);
         uint256 refunded = refundedOf[channelId];
         return paid > refunded ? paid - refunded : 0;
     }

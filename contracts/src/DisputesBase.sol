@@ -113,6 +113,8 @@ abstract contract DisputesBase is IDisputes, ReentrancyGuardTransient {
     /// @notice Refund of guilty verdict `disputeId` held here until its channel pays it
     /// (`releaseRefund`).
     mapping(uint256 disputeId => uint256) public heldRefundOf;
+    /// @dev The challenged channel's receipt signer (fixed at its open), read by the committee draw.
+    mapping(uint256 disputeId => address) internal _receiverSigners;
 
     /// @notice The payment token bonds are posted in (Staking's token).
     IERC20 public immutable token;

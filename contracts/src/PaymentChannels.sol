@@ -23,22 +23,11 @@ import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
 contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @notice Immutable terms of a channel; `channelId = keccak256(abi.encode(config))`.
-    struct ChannelConfig {
-        address payer;
-        address payerAuthorizer;
-        uint256 receiverAgentId;
-        uint256 modelId;
-        address token;
-        uint64 withdrawDelay;
-        bytes32 salt;
-    }
-
     /// @notice A voucher presented for settlement: `cumulativeAmount` is the signed cap (what the
     /// `signature` covers), `amount` the channel's new claimed total the receiver settles to
     /// (what it actually charged; at most the cap).
     struct Claim {
-        bytes32 channelId;
+        ChannelConfig config;
         uint256 cumulativeAmount;
         uint256 amount;
         bytes signature;
@@ -59,22 +48,15 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         address receiverSigner; // who signs the channel's receipts: the agent wallet at open, else the owner
     }
 
-    /// @dev Four storage slots. `claim` reads slots 0-1 and writes only slot 0 (the claimed total
-    /// and its block time share it, so a claim stores one slot per channel). Agent and model ids
-    /// are sequential from 1 in their registries, so 32 bits hold them; deposits fit 96 bits; times
-    /// fit 40 bits; withdraw delays are capped at 2^32 - 1 seconds by the constructor.
+    /// @dev The mutable state of a channel, one storage slot: open writes it, a claim reads and
+    /// writes it. The channel's terms are not stored: every call names its `ChannelConfig`, whose
+    /// hash is the channel id, so a config that was not opened finds no state (`ChannelNotFound`).
+    /// Deposits are non-zero from open on (a channel exists iff `deposit != 0`) and fit 96 bits.
     struct Channel {
-        uint96 deposit; // slot 0: what claims read and write
+        uint96 deposit;
         uint96 claimed;
         uint40 lastClaimedAt;
         bool closed;
-        address payerAuthorizer; // slot 1, fixed at open (non-zero for every opened channel)
-        uint32 receiverAgentId;
-        uint32 modelId;
-        address payer; // slot 2
-        uint32 withdrawDelay;
-        uint40 withdrawableAt;
-        address receiverSigner; // slot 3, fixed at open
     }
 
     /// @notice EIP-712 type hash of a voucher.
@@ -98,6 +80,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     uint64 public immutable maxWithdrawDelay;
 
     mapping(bytes32 channelId => Channel) private _channels;
+    /// @notice When the pending withdrawal of `channelId` can be finalized (0: none pending).
+    mapping(bytes32 channelId => uint256) public withdrawableAt;
     /// @notice Block time of the latest claim by `agentId` on any of its channels (0: never claimed).
     /// `Staking` keeps the agent's last stake in place until the audit window after it has passed.
     mapping(uint256 agentId => uint256) public agentLastClaimedAt;
@@ -146,6 +130,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     error InvalidFeeBps(uint16 bps);
     /// @notice The minimum withdraw delay exceeds the maximum, or the maximum exceeds 2^32 - 1 seconds.
     error InvalidWithdrawDelayRange(uint64 minDelay, uint64 maxDelay);
+    /// @notice The config names a receipt signer other than the receiver agent's wallet (else owner) now.
+    error ReceiverSignerMismatch(address expected, address given);
     /// @notice The channel names a token other than the payment token of this deployment.
     error UnsupportedToken(address token);
     /// @notice Only the channel payer may do this.
@@ -245,28 +231,33 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
-    /// @notice Adds `amount` to the deposit of `channelId`; anyone may top up.
+    /// @notice Adds `amount` to the deposit of the channel with terms `config`; anyone may top up.
     /// @dev A top-up by the payer cancels a pending withdrawal. A top-up by anyone else does not
     /// (otherwise dust top-ups could block the payer's withdrawal forever); it is refunded to the
     /// payer with the rest of the deposit.
-    function topUp(bytes32 channelId, uint256 amount) external nonReentrant {
-        _topUp(channelId, amount);
+    function topUp(ChannelConfig calldata config, uint256 amount) external nonReentrant {
+        _topUp(config, amount);
         token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     /// @notice `topUp` with an EIP-2612 permit signed by the caller for this contract and `amount`.
-    function topUpWithPermit(bytes32 channelId, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
-        external
-        nonReentrant
-    {
-        _topUp(channelId, amount);
+    function topUpWithPermit(
+        ChannelConfig calldata config,
+        uint256 amount,
+        uint256 deadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external nonReentrant {
+        _topUp(config, amount);
         _permit(amount, deadline, v, r, s);
         token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     // ---------------------------------------------------------------- settlement
 
-    /// @notice Settles many channels in one transaction. Each `Claim` carries a voucher (the cap
+    /// @notice Settles many channels in one transaction. Each `Claim` names the channel by its
+    /// terms (`config`; an unopened config is `ChannelNotFound`) and carries a voucher (the cap
     /// `cumulativeAmount` the payer's authorizer signed before the request ran: charged so far plus
     /// the request's ceiling) and `amount`, the channel's new claimed total (what the receiver
     /// actually charged, `amount <= cumulativeAmount`). The channel pays `min(amount, deposit)`
@@ -305,7 +296,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
         for (uint256 i; i < count; ++i) {
             Claim calldata c = claims[i];
-            bytes32 channelId = c.channelId;
+            ChannelConfig calldata config = c.config;
+            bytes32 channelId = channelIdOf(config);
             Channel storage ch = _channels[channelId];
             uint256 cap = c.cumulativeAmount;
             uint256 settled;
@@ -313,15 +305,15 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
             uint256 channelModel;
             {
                 bytes memory failure;
-                // Every field is read here, before any call, so each of the two slots is loaded once.
-                address authorizer = ch.payerAuthorizer;
-                uint256 channelAgent = ch.receiverAgentId;
-                channelModel = ch.modelId;
+                // The state slot is read once, before any call; the terms come from calldata.
+                address authorizer = config.payerAuthorizer;
+                uint256 channelAgent = config.receiverAgentId;
+                channelModel = config.modelId;
                 uint256 claimed = ch.claimed;
                 uint256 deposit = ch.deposit;
                 bool closed = ch.closed;
                 uint256 amount = c.amount;
-                if (authorizer == address(0)) {
+                if (deposit == 0) {
                     failure = abi.encodeWithSelector(ChannelNotFound.selector, channelId);
                 } else if (closed) {
                     failure = abi.encodeWithSelector(ChannelClosed.selector, channelId);
@@ -395,47 +387,61 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
     /// @notice Starts the channel's `withdrawDelay`; the provider can still claim until it ends.
     /// @dev Payer only. A later top-up by the payer cancels it.
-    function initiateWithdraw(bytes32 channelId) external {
-        Channel storage ch = _existing(channelId);
-        if (msg.sender != ch.payer) revert NotPayer(msg.sender);
-        if (ch.withdrawableAt != 0) revert WithdrawAlreadyInitiated(channelId);
-        uint64 readyAt = uint64(block.timestamp) + ch.withdrawDelay;
-        ch.withdrawableAt = uint40(readyAt);
+    function initiateWithdraw(ChannelConfig calldata config) external {
+        (bytes32 channelId,) = _existing(config);
+        if (msg.sender != config.payer) revert NotPayer(msg.sender);
+        if (withdrawableAt[channelId] != 0) revert WithdrawAlreadyInitiated(channelId);
+        uint64 readyAt = uint64(block.timestamp) + config.withdrawDelay;
+        withdrawableAt[channelId] = readyAt;
         emit WithdrawInitiated(channelId, readyAt);
     }
 
     /// @notice After the delay, refunds `deposit - claimed` to the payer and closes the channel for
     /// good (later claims and top-ups revert `ChannelClosed`). Anyone may call it: the refund always
     /// goes to the payer.
-    function finalizeWithdraw(bytes32 channelId) external nonReentrant {
-        Channel storage ch = _existing(channelId);
-        uint64 readyAt = ch.withdrawableAt;
+    function finalizeWithdraw(ChannelConfig calldata config) external nonReentrant {
+        (bytes32 channelId, Channel storage ch) = _existing(config);
+        uint64 readyAt = uint64(withdrawableAt[channelId]);
         if (readyAt == 0) revert WithdrawNotInitiated(channelId);
         if (block.timestamp < readyAt) revert WithdrawNotReady(channelId, readyAt);
         uint256 refund = uint256(ch.deposit) - ch.claimed;
         ch.closed = true;
         emit WithdrawFinalized(channelId, refund);
-        _pay(ch.payer, refund);
+        _pay(config.payer, refund);
     }
 
     // ---------------------------------------------------------------- views
 
-    /// @notice State of `channelId`; `payer == address(0)` when it was never opened.
-    function getChannel(bytes32 channelId) external view returns (ChannelView memory) {
+    /// @notice Terms and state of the channel with terms `config`; every field is zero when it was
+    /// never opened (a config nobody opened has no state).
+    function getChannel(ChannelConfig calldata config) external view returns (ChannelView memory view_) {
+        bytes32 channelId = channelIdOf(config);
         Channel storage ch = _channels[channelId];
+        if (ch.deposit == 0) return view_;
         return ChannelView({
-            payer: ch.payer,
-            payerAuthorizer: ch.payerAuthorizer,
-            receiverAgentId: ch.receiverAgentId,
-            modelId: ch.modelId,
-            withdrawDelay: ch.withdrawDelay,
-            withdrawableAt: ch.withdrawableAt,
+            payer: config.payer,
+            payerAuthorizer: config.payerAuthorizer,
+            receiverAgentId: config.receiverAgentId,
+            modelId: config.modelId,
+            withdrawDelay: config.withdrawDelay,
+            withdrawableAt: uint64(withdrawableAt[channelId]),
             deposit: ch.deposit,
             claimed: ch.claimed,
             closed: ch.closed,
             lastClaimedAt: ch.lastClaimedAt,
-            receiverSigner: ch.receiverSigner
+            receiverSigner: config.receiverSigner
         });
+    }
+
+    /// @notice Mutable state of `channelId` (all zero when it was never opened; `deposit != 0` for
+    /// every opened channel). Its terms are in its `ChannelOpened` event.
+    function channelState(bytes32 channelId)
+        external
+        view
+        returns (uint256 deposit, uint256 claimed, uint64 lastClaimedAt, bool closed, uint64 withdrawableAt_)
+    {
+        Channel storage ch = _channels[channelId];
+        return (ch.deposit, ch.claimed, ch.lastClaimedAt, ch.closed, uint64(withdrawableAt[channelId]));
     }
 
     /// @notice The id of the channel with terms `config`.
@@ -444,9 +450,15 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IPaymentChannels
-    function paymentOf(bytes32 channelId) external view returns (address payer, uint256 agentId, uint256 claimed) {
+    function paymentOf(ChannelConfig calldata config)
+        external
+        view
+        returns (bytes32 channelId, address payer, uint256 agentId, uint256 claimed)
+    {
+        channelId = channelIdOf(config);
         Channel storage ch = _channels[channelId];
-        return (ch.payer, ch.receiverAgentId, ch.claimed);
+        if (ch.deposit == 0) return (channelId, address(0), 0, 0);
+        return (channelId, config.payer, config.receiverAgentId, ch.claimed);
     }
 
     /// @notice EIP-712 digest the payer's authorizer signs for a voucher.
@@ -481,6 +493,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         }
         address agentWallet = agentRegistry.getAgentWallet(agentId);
         if (agentWallet != address(0)) receiverSigner = agentWallet;
+        if (config.receiverSigner != receiverSigner) revert ReceiverSignerMismatch(receiverSigner, config.receiverSigner);
         if (modelId > type(uint32).max) revert UnknownModel(modelId);
         try modelRegistry.royaltyInfo(modelId) returns (address, uint16) {}
         catch {
@@ -488,14 +501,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         }
         channelId = channelIdOf(config);
         Channel storage ch = _channels[channelId];
-        if (ch.payerAuthorizer != address(0)) revert ChannelExists(channelId);
+        if (ch.deposit != 0) revert ChannelExists(channelId);
         ch.deposit = uint96(amount);
-        ch.payerAuthorizer = config.payerAuthorizer;
-        ch.receiverAgentId = uint32(agentId);
-        ch.modelId = uint32(modelId);
-        ch.payer = config.payer;
-        ch.withdrawDelay = uint32(delay);
-        ch.receiverSigner = receiverSigner;
         emit ChannelOpened(
             channelId,
             config.payer,
@@ -510,23 +517,24 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         );
     }
 
-    function _topUp(bytes32 channelId, uint256 amount) private {
+    function _topUp(ChannelConfig calldata config, uint256 amount) private {
         if (amount == 0) revert ZeroAmount();
-        Channel storage ch = _existing(channelId);
+        (bytes32 channelId, Channel storage ch) = _existing(config);
         uint256 deposit = ch.deposit + amount;
         if (deposit > type(uint96).max) revert DepositTooLarge(deposit);
         ch.deposit = uint96(deposit);
         emit ChannelToppedUp(channelId, msg.sender, amount, deposit);
-        if (ch.withdrawableAt != 0 && msg.sender == ch.payer) {
-            ch.withdrawableAt = 0;
+        if (msg.sender == config.payer && withdrawableAt[channelId] != 0) {
+            withdrawableAt[channelId] = 0;
             emit WithdrawCancelled(channelId);
         }
     }
 
-    /// @dev The channel, which must exist and not be closed.
-    function _existing(bytes32 channelId) private view returns (Channel storage ch) {
+    /// @dev The channel with terms `config`, which must have been opened and not be closed.
+    function _existing(ChannelConfig calldata config) private view returns (bytes32 channelId, Channel storage ch) {
+        channelId = channelIdOf(config);
         ch = _channels[channelId];
-        if (ch.payerAuthorizer == address(0)) revert ChannelNotFound(channelId);
+        if (ch.deposit == 0) revert ChannelNotFound(channelId);
         if (ch.closed) revert ChannelClosed(channelId);
     }
 

@@ -193,13 +193,13 @@ contract ReputationRegistry {
         return address(agentRegistry);
     }
 
-    /// @notice Shows that the caller pays channel `channelId` and that it has paid its agent (a claim
-    /// raised its claimed total above zero), which makes the caller eligible to leave feedback about
-    /// that agent (`hasPaid`). Once per client and agent; channels are not enumerated on-chain, so the
-    /// client names the channel (e.g. from its `ChannelOpened` event).
-    /// @param channelId A channel the caller opened as payer.
-    function provePayment(bytes32 channelId) external {
-        (address payer, uint256 agentId, uint256 claimed) = paymentChannels.paymentOf(channelId);
+    /// @notice Shows that the caller pays the channel with terms `channel` and that it has paid its
+    /// agent (a claim raised its claimed total above zero), which makes the caller eligible to leave
+    /// feedback about that agent (`hasPaid`). Once per client and agent; channels are not stored or
+    /// enumerated on-chain, so the client names the channel by its terms (its `ChannelOpened` event).
+    /// @param channel Terms of a channel the caller opened as payer.
+    function provePayment(IPaymentChannels.ChannelConfig calldata channel) external {
+        (bytes32 channelId, address payer, uint256 agentId, uint256 claimed) = paymentChannels.paymentOf(channel);
         if (payer != msg.sender) revert NotChannelPayer(channelId, msg.sender);
         if (claimed == 0) revert NoSettledPayments(msg.sender, agentId);
         if (hasPaid[agentId][msg.sender]) return;

@@ -185,7 +185,7 @@ async function runSequence(ops: Op[]): Promise<void> {
       const signer = agents.find((x) => x.channelId === r.channelId)!.signer;
       const sig = await signReceipt(t, f, r, signer);
       expectOk = !duplicate && op.age !== "expired";
-      receipt = await send(from, call("challenge", [r, sig, r.requestId, ""]));
+      receipt = await send(from, call("challenge", [r, f.cfg(r.channelId), sig, r.requestId, ""]));
       if (expectOk && receipt.status === "success") {
         const [opened] = parseEventLogs({ abi: disputesAbi, logs: receipt.logs, eventName: "ChallengeOpened" });
         const id = opened!.args.disputeId;

@@ -222,14 +222,17 @@ describe("Disputes", () => {
       await f.setAgentWallet("provider-1", s.agentId, "validator-3");
       const r = await s.receipt();
       const sig = await signReceipt(t, f, r, "provider-1");
-      await f.mined(f.as("client-2").disputes.write.challenge([r, sig, evidence, ""]));
+      await f.mined(f.as("client-2").disputes.write.challenge([r, f.cfg(r.channelId), sig, evidence, ""]));
       await t.testClient.mine({ blocks: 1 });
       await expectRevert(f.as("client-2").disputes.write.drawCommittee([1n]), "NotEnoughValidators");
       // Fewer registered validators than seats is refused at the challenge already.
       await f.mined(f.as("validator-3").disputes.write.deregisterValidator());
       const r2 = await s.receipt();
       const sig2 = await signReceipt(t, f, r2, "provider-1");
-      await expectRevert(f.as("client-2").disputes.write.challenge([r2, sig2, evidence, ""]), "NotEnoughValidators");
+      await expectRevert(
+        f.as("client-2").disputes.write.challenge([r2, f.cfg(r2.channelId), sig2, evidence, ""]),
+        "NotEnoughValidators",
+      );
     });
 
     test("accepts the agent wallet's signature (set when the channel opened) and a permit for the bond", async () => {
@@ -243,7 +246,17 @@ describe("Disputes", () => {
       await f.mined(
         f
           .as("client-4")
-          .disputes.write.challengeWithPermit([r, sig, evidence, "", maxUint256, permit.v, permit.r, permit.s]),
+          .disputes.write.challengeWithPermit([
+            r,
+            f.cfg(r.channelId),
+            sig,
+            evidence,
+            "",
+            maxUint256,
+            permit.v,
+            permit.r,
+            permit.s,
+          ]),
       );
       assert.equal(await f.balanceOf(s.address("client-4")), 0n);
       assert.equal(await f.as("client-4").disputes.read.disputeCount(), 1n);
@@ -259,37 +272,75 @@ describe("Disputes", () => {
       const mismatched = { ...good, modelId: otherModel };
       const mismatchedSig = await signReceipt(t, f, mismatched, "provider-1");
       const cases: [string, () => Promise<unknown>][] = [
-        ["UnknownChannel", () => d.write.challenge([{ ...good, channelId: keccak256("0x01") }, sig, evidence, ""])],
-        ["UnknownModel", () => d.write.challenge([{ ...good, modelId: 77n }, sig, evidence, ""])],
-        ["ReceiptChannelMismatch", () => d.write.challenge([mismatched, mismatchedSig, evidence, ""])],
+        [
+          "UnknownChannel",
+          () =>
+            d.write.challenge([
+              { ...good, channelId: keccak256("0x01") },
+              f.cfg({ ...good, channelId: keccak256("0x01") }.channelId),
+              sig,
+              evidence,
+              "",
+            ]),
+        ],
+        [
+          "UnknownModel",
+          () =>
+            d.write.challenge([
+              { ...good, modelId: 77n },
+              f.cfg({ ...good, modelId: 77n }.channelId),
+              sig,
+              evidence,
+              "",
+            ]),
+        ],
+        [
+          "ReceiptChannelMismatch",
+          () => d.write.challenge([mismatched, f.cfg(mismatched.channelId), mismatchedSig, evidence, ""]),
+        ],
         [
           "ReceiptSignatureInvalid",
-          () => d.write.challenge([{ ...good, charge: good.charge + 1n }, sig, evidence, ""]),
+          () =>
+            d.write.challenge([
+              { ...good, charge: good.charge + 1n },
+              f.cfg({ ...good, charge: good.charge + 1n }.channelId),
+              sig,
+              evidence,
+              "",
+            ]),
         ],
-        ["ReceiptSignatureInvalid", () => d.write.challenge([good, wrongSigner, evidence, ""])],
-        ["ReceiptSignatureInvalid", () => d.write.challenge([good, "0x1234", evidence, ""])],
+        ["ReceiptSignatureInvalid", () => d.write.challenge([good, f.cfg(good.channelId), wrongSigner, evidence, ""])],
+        ["ReceiptSignatureInvalid", () => d.write.challenge([good, f.cfg(good.channelId), "0x1234", evidence, ""])],
       ];
       for (const [name, call] of cases) await expectRevert(call(), name);
       // Bond: no allowance, then no balance.
       await f.approve("client-2", f.addresses.disputes, s.p.challengeBond - 1n);
-      await expectRevert(d.write.challenge([good, sig, evidence, ""]), "InsufficientBond");
+      await expectRevert(d.write.challenge([good, f.cfg(good.channelId), sig, evidence, ""]), "InsufficientBond");
       await f.approve("client-5", f.addresses.disputes, maxUint256);
-      await expectRevert(f.as("client-5").disputes.write.challenge([good, sig, evidence, ""]), "InsufficientBond");
+      await expectRevert(
+        f.as("client-5").disputes.write.challenge([good, f.cfg(good.channelId), sig, evidence, ""]),
+        "InsufficientBond",
+      );
       await s.approveMax("client-2");
       assert.equal(await f.balanceOf(f.addresses.disputes), held);
       assert.equal(await d.read.disputeCount(), 0n);
       // Duplicate: the same signed receipt, from anyone.
       await s.challenge("client-2", good);
-      await expectRevert(f.as("client-3").disputes.write.challenge([good, sig, evidence, ""]), "AlreadyChallenged");
+      await expectRevert(
+        f.as("client-3").disputes.write.challenge([good, f.cfg(good.channelId), sig, evidence, ""]),
+        "AlreadyChallenged",
+      );
       // Window: a receipt older than the audit window.
       const now = (await f.publicClient.getBlock()).timestamp;
       const old = await s.receipt({ timestamp: now - f.params.auditWindow - 5n });
       await expectRevert(
-        d.write.challenge([old, await signReceipt(t, f, old, "provider-1"), evidence, ""]),
+        d.write.challenge([old, f.cfg(old.channelId), await signReceipt(t, f, old, "provider-1"), evidence, ""]),
         "ChallengeWindowClosed",
       );
       const edge = await s.receipt({ timestamp: now + 5n - f.params.auditWindow });
-      await f.mined(d.write.challenge([edge, await signReceipt(t, f, edge, "provider-1"), evidence, ""]));
+      await f.mined(
+        d.write.challenge([edge, f.cfg(edge.channelId), await signReceipt(t, f, edge, "provider-1"), evidence, ""]),
+      );
     });
   });
 });

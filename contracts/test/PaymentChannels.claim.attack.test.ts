@@ -50,7 +50,7 @@ describe("PaymentChannels.claim attacks", () => {
     f.addresses.paymentChannels,
   ];
   const balances = (accounts: Address[]) => Promise.all(accounts.map((a) => f.balanceOf(a)));
-  const claimedOf = async (id: Hex) => (await f.as("client-1").channels.read.getChannel([id])).claimed;
+  const claimedOf = async (id: Hex) => (await f.as("client-1").channels.read.getChannel([f.cfg(id)])).claimed;
 
   test("attack: a payer signs one voucher wrongly to hold back payment of every channel in the batch", async () => {
     const honest = [await openOne(), await openOne()];
@@ -76,9 +76,9 @@ describe("PaymentChannels.claim attacks", () => {
 
   test("attack: a stranger slips claims into a batch to move a receiver's money", async () => {
     const closed = await openOne();
-    await f.mined(f.as("client-1").channels.write.initiateWithdraw([closed]));
+    await f.mined(f.as("client-1").channels.write.initiateWithdraw([f.cfg(closed)]));
     await t.increaseTime(f.params.maxWithdrawDelay);
-    await f.mined(f.as("client-1").channels.write.finalizeWithdraw([closed]));
+    await f.mined(f.as("client-1").channels.write.finalizeWithdraw([f.cfg(closed)]));
     const open = await openOne();
     const unknown = `0x${"55".repeat(32)}` as Hex;
     // Skippable claims first, then a valid voucher of the provider's channel: the stranger is
@@ -134,9 +134,9 @@ describe("PaymentChannels.claim attacks", () => {
 
   test("every kind of bad claim is skipped with its error's selector; only the valid claim pays", async () => {
     const [ok, closed, full, other] = [await openOne(), await openOne(), await openOne(), await openOne()];
-    await f.mined(f.as("client-1").channels.write.initiateWithdraw([closed]));
+    await f.mined(f.as("client-1").channels.write.initiateWithdraw([f.cfg(closed)]));
     await t.increaseTime(f.params.maxWithdrawDelay);
-    await f.mined(f.as("client-1").channels.write.finalizeWithdraw([closed]));
+    await f.mined(f.as("client-1").channels.write.finalizeWithdraw([f.cfg(closed)]));
     const fullVoucher = await f.voucherClaim({ channelId: full, cumulativeAmount: DEPOSIT, signer: "client-1" });
     await f.mined(f.as("provider-1").channels.write.claim([[fullVoucher]]));
     const v = (channelId: Hex, cumulativeAmount: bigint, amount?: bigint) =>

@@ -83,10 +83,15 @@ describe("PaymentChannels.claim", () => {
       6_172n,
       1_234n,
     ]);
-    const ch = await f.as("client-1").channels.read.getChannel([channelId]);
+    const ch = await f.as("client-1").channels.read.getChannel([f.cfg(channelId)]);
     assert.equal(ch.claimed, 123_457n);
     assert.equal(await f.balanceOf(f.addresses.paymentChannels), DEPOSIT - 123_457n);
-    assert.deepEqual(await f.as("client-1").channels.read.paymentOf([channelId]), [who("client-1"), agentId, 123_457n]);
+    assert.deepEqual(await f.as("client-1").channels.read.paymentOf([f.cfg(channelId)]), [
+      channelId,
+      who("client-1"),
+      agentId,
+      123_457n,
+    ]);
     // The same voucher settles more later, up to its cap, paying only the increase; tiny
     // increases round fee and royalty down to zero.
     const next = await f.mined(claim([await f.voucherClaim({ ...voucher, amount: 123_458n })]));
@@ -114,11 +119,11 @@ describe("PaymentChannels.claim", () => {
       [event?.args.cumulativeAmount, event?.args.voucherAmount, event?.args.increase],
       [DEPOSIT, 3n * DEPOSIT, DEPOSIT],
     );
-    assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, DEPOSIT);
+    assert.equal((await f.as("client-1").channels.read.getChannel([f.cfg(channelId)])).claimed, DEPOSIT);
     await expectRevert(claim([voucher]), "NothingToClaim");
-    await f.mined(f.as("client-1").channels.write.topUp([channelId, DEPOSIT]));
+    await f.mined(f.as("client-1").channels.write.topUp([f.cfg(channelId), DEPOSIT]));
     await f.mined(claim([voucher]));
-    assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, 2n * DEPOSIT);
+    assert.equal((await f.as("client-1").channels.read.getChannel([f.cfg(channelId)])).claimed, 2n * DEPOSIT);
     assert.equal(await f.balanceOf(f.addresses.paymentChannels), 0n);
   });
 
@@ -133,7 +138,7 @@ describe("PaymentChannels.claim", () => {
     await expectRevert(claim([{ ...lowered, cumulativeAmount: 5_400n }]), "ClaimAboveVoucher");
     await expectRevert(claim([{ ...lowered, cumulativeAmount: 5_500n }]), "VoucherSignatureInvalid");
     assert.deepEqual(await balances(watched), before);
-    assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, 0n);
+    assert.equal((await f.as("client-1").channels.read.getChannel([f.cfg(channelId)])).claimed, 0n);
     await f.mined(claim([{ ...over, amount: 5_000n }]));
   });
 
@@ -219,7 +224,12 @@ describe("PaymentChannels.claim", () => {
       await f.voucherClaim({ ...base, signer: "provider-1" }),
       await f.voucherClaim({ ...base, signer: "gateway", chainId: t.chain.id + 1 }),
       await f.voucherClaim({ ...base, signer: "gateway", verifyingContract: f.addresses.staking }),
-      { ...base, signature: (await f.signVoucher({ ...base, signer: "gateway" })).slice(0, 130) as Hex },
+      {
+        config: f.cfg(channelId),
+        cumulativeAmount: base.cumulativeAmount,
+        amount: base.amount,
+        signature: (await f.signVoucher({ ...base, signer: "gateway" })).slice(0, 130) as Hex,
+      },
       { ...(await f.voucherClaim({ ...base, signer: "gateway" })), cumulativeAmount: 5_001n },
     ];
     const watched = [who("provider-1"), who("modelOwner"), f.addresses.treasury, f.addresses.paymentChannels];
@@ -229,7 +239,7 @@ describe("PaymentChannels.claim", () => {
       assert.equal(await minedRevert([c]), "VoucherSignatureInvalid");
     }
     assert.deepEqual(await balances(watched), before);
-    assert.equal((await f.as("client-1").channels.read.getChannel([channelId])).claimed, 0n);
+    assert.equal((await f.as("client-1").channels.read.getChannel([f.cfg(channelId)])).claimed, 0n);
     await f.mined(claim([await f.voucherClaim({ ...base, signer: "gateway" })]));
   });
 
@@ -263,14 +273,14 @@ describe("PaymentChannels.claim", () => {
       [40_000n - 400n - 2_000n, 2_000n, 400n, -40_000n],
     );
     const read = f.as("client-1").channels.read;
-    assert.deepEqual(await Promise.all([a, b, c].map(async (id) => (await read.getChannel([id])).claimed)), [
+    assert.deepEqual(await Promise.all([a, b, c].map(async (id) => (await read.getChannel([f.cfg(id)])).claimed)), [
       10_000n,
       0n,
       30_000n,
     ]);
     // Once the payer signs b correctly, it settles on its own.
     await f.mined(claim([await f.voucherClaim({ channelId: b, cumulativeAmount: 20_000n, signer: "client-2" })]));
-    assert.equal((await read.getChannel([b])).claimed, 20_000n);
+    assert.equal((await read.getChannel([f.cfg(b)])).claimed, 20_000n);
   });
 
   test("a batch over several agents and models pays each recipient its exact total, aggregating transfers", async () => {

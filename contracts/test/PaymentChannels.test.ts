@@ -98,7 +98,7 @@ describe("PaymentChannels", () => {
       });
       assert.equal(await f.balanceOf(f.addresses.paymentChannels), DEPOSIT);
       const c = f.as("client-1").channels;
-      assert.deepEqual(await c.read.getChannel([channelId]), {
+      assert.deepEqual(await c.read.getChannel([f.cfg(channelId)]), {
         payer: config.payer,
         payerAuthorizer: config.payerAuthorizer,
         receiverAgentId: agentId,
@@ -111,7 +111,8 @@ describe("PaymentChannels", () => {
         lastClaimedAt: 0n,
         receiverSigner: t.account("provider-1").address,
       });
-      assert.deepEqual(await c.read.paymentOf([channelId]), [config.payer, agentId, 0n]);
+      assert.deepEqual(await c.read.paymentOf([config]), [channelId, config.payer, agentId, 0n]);
+      assert.deepEqual(await c.read.channelState([channelId]), [DEPOSIT, 0n, 0n, false, 0n]);
     });
 
     test("channelIdOf is keccak256(abi.encode(config))", async () => {
@@ -135,13 +136,20 @@ describe("PaymentChannels", () => {
       await expectRevert(open("client-1", config, 2n ** 96n), "DepositTooLarge");
       await expectRevert(open("client-1", { ...config, receiverAgentId: 999n }), "UnknownAgent");
       await expectRevert(open("client-1", { ...config, receiverAgentId: 2n ** 32n }), "UnknownAgent");
+      await expectRevert(
+        open("client-1", { ...config, receiverSigner: t.account("client-1").address }),
+        "ReceiverSignerMismatch",
+      );
       await expectRevert(open("client-1", { ...config, modelId: 999n }), "UnknownModel");
       await expectRevert(open("client-1", { ...config, modelId: 2n ** 32n }), "UnknownModel");
       await f.mined(open("client-1", config));
       await expectRevert(open("client-1", config), "ChannelExists");
       const other = { ...config, salt: `0x${"11".repeat(32)}` as const };
       await f.mined(open("client-1", other));
-      assert.equal((await f.as("client-1").channels.read.getChannel([await f.channelIdOf(other)])).deposit, DEPOSIT);
+      assert.equal(
+        (await f.as("client-1").channels.read.getChannel([f.cfg(await f.channelIdOf(other))])).deposit,
+        DEPOSIT,
+      );
     });
 
     test("openWithPermit needs no prior approval, and tolerates a front-run permit", async () => {
@@ -166,8 +174,8 @@ describe("PaymentChannels", () => {
       const id = await f.channelIdOf(config);
       await f.mint(t.account("client-2").address, DEPOSIT);
       await f.approve("client-2", f.addresses.paymentChannels, DEPOSIT);
-      await f.mined(f.as("client-1").channels.write.initiateWithdraw([id]));
-      const third = await f.mined(f.as("client-2").channels.write.topUp([id, 1n]));
+      await f.mined(f.as("client-1").channels.write.initiateWithdraw([f.cfg(id)]));
+      const third = await f.mined(f.as("client-2").channels.write.topUp([f.cfg(id), 1n]));
       const [ev] = parseEventLogs({ abi: paymentChannelsAbi, logs: third.logs, eventName: "ChannelToppedUp" });
       assert.deepEqual(ev?.args, {
         channelId: id,
@@ -175,13 +183,13 @@ describe("PaymentChannels", () => {
         amount: 1n,
         deposit: DEPOSIT + 1n,
       });
-      assert.notEqual((await f.as("client-1").channels.read.getChannel([id])).withdrawableAt, 0n);
-      const own = await f.mined(f.as("client-1").channels.write.topUp([id, 5n]));
+      assert.notEqual((await f.as("client-1").channels.read.getChannel([f.cfg(id)])).withdrawableAt, 0n);
+      const own = await f.mined(f.as("client-1").channels.write.topUp([f.cfg(id), 5n]));
       assert.equal(
         parseEventLogs({ abi: paymentChannelsAbi, logs: own.logs, eventName: "WithdrawCancelled" }).length,
         1,
       );
-      const ch = await f.as("client-1").channels.read.getChannel([id]);
+      const ch = await f.as("client-1").channels.read.getChannel([f.cfg(id)]);
       assert.equal(ch.withdrawableAt, 0n);
       assert.equal(ch.deposit, DEPOSIT + 6n);
       assert.equal(await f.balanceOf(f.addresses.paymentChannels), DEPOSIT + 6n);
@@ -191,13 +199,13 @@ describe("PaymentChannels", () => {
       const c = f.as("client-1").channels;
       await f.mined(open("client-1", config));
       const id = await f.channelIdOf(config);
-      await expectRevert(c.write.topUp([id, 0n]), "ZeroAmount");
-      await expectRevert(c.write.topUp([`0x${"99".repeat(32)}`, 1n]), "ChannelNotFound");
-      await expectRevert(c.write.topUp([id, 2n ** 96n - DEPOSIT]), "DepositTooLarge");
-      await f.mined(c.write.initiateWithdraw([id]));
+      await expectRevert(c.write.topUp([f.cfg(id), 0n]), "ZeroAmount");
+      await expectRevert(c.write.topUp([f.cfg(`0x${"99".repeat(32)}`), 1n]), "ChannelNotFound");
+      await expectRevert(c.write.topUp([f.cfg(id), 2n ** 96n - DEPOSIT]), "DepositTooLarge");
+      await f.mined(c.write.initiateWithdraw([f.cfg(id)]));
       await t.increaseTime(config.withdrawDelay);
-      await f.mined(c.write.finalizeWithdraw([id]));
-      await expectRevert(c.write.topUp([id, 1n]), "ChannelClosed");
+      await f.mined(c.write.finalizeWithdraw([f.cfg(id)]));
+      await expectRevert(c.write.topUp([f.cfg(id), 1n]), "ChannelClosed");
     });
 
     test("topUpWithPermit pulls with the caller's permit", async () => {
@@ -205,10 +213,10 @@ describe("PaymentChannels", () => {
       const id = await f.channelIdOf(config);
       await f.mint(t.account("client-3").address, DEPOSIT);
       const p = await f.signPermit("client-3", f.addresses.paymentChannels, DEPOSIT, maxUint256);
-      await f.mined(f.as("client-3").channels.write.topUpWithPermit([id, DEPOSIT, maxUint256, p.v, p.r, p.s]));
-      assert.equal((await f.as("client-1").channels.read.getChannel([id])).deposit, 2n * DEPOSIT);
+      await f.mined(f.as("client-3").channels.write.topUpWithPermit([f.cfg(id), DEPOSIT, maxUint256, p.v, p.r, p.s]));
+      assert.equal((await f.as("client-1").channels.read.getChannel([f.cfg(id)])).deposit, 2n * DEPOSIT);
       await expectRevert(
-        f.as("client-3").channels.write.topUpWithPermit([id, 0n, maxUint256, p.v, p.r, p.s]),
+        f.as("client-3").channels.write.topUpWithPermit([f.cfg(id), 0n, maxUint256, p.v, p.r, p.s]),
         "ZeroAmount",
       );
     });
@@ -221,28 +229,28 @@ describe("PaymentChannels", () => {
       const id = await f.channelIdOf(config);
       const claim = await f.voucherClaim({ channelId: id, cumulativeAmount: 300_000n, signer: "client-1" });
       await f.mined(f.as("provider-1").channels.write.claim([[claim]]));
-      const started = await f.mined(c.write.initiateWithdraw([id]));
+      const started = await f.mined(c.write.initiateWithdraw([f.cfg(id)]));
       const block = await t.publicClient.getBlock({ blockNumber: started.blockNumber });
       const readyAt = block.timestamp + config.withdrawDelay;
       const [init] = parseEventLogs({ abi: paymentChannelsAbi, logs: started.logs, eventName: "WithdrawInitiated" });
       assert.deepEqual(init?.args, { channelId: id, withdrawableAt: readyAt });
-      await expectRevert(c.write.initiateWithdraw([id]), "WithdrawAlreadyInitiated");
-      await expectRevert(c.write.finalizeWithdraw([id]), "WithdrawNotReady");
+      await expectRevert(c.write.initiateWithdraw([f.cfg(id)]), "WithdrawAlreadyInitiated");
+      await expectRevert(c.write.finalizeWithdraw([f.cfg(id)]), "WithdrawNotReady");
       // The provider can still claim during the delay.
       const later = await f.voucherClaim({ channelId: id, cumulativeAmount: 400_000n, signer: "client-1" });
       await f.mined(f.as("provider-1").channels.write.claim([[later]]));
       await t.increaseTime(config.withdrawDelay);
       const before = await f.balanceOf(config.payer);
-      const done = await f.mined(f.as("client-2").channels.write.finalizeWithdraw([id])); // anyone may finalize
+      const done = await f.mined(f.as("client-2").channels.write.finalizeWithdraw([f.cfg(id)])); // anyone may finalize
       const [fin] = parseEventLogs({ abi: paymentChannelsAbi, logs: done.logs, eventName: "WithdrawFinalized" });
       assert.deepEqual(fin?.args, { channelId: id, refund: 600_000n });
       assert.equal((await f.balanceOf(config.payer)) - before, 600_000n);
       assert.equal(await f.balanceOf(f.addresses.paymentChannels), 0n);
-      assert.equal((await c.read.getChannel([id])).closed, true);
+      assert.equal((await c.read.getChannel([f.cfg(id)])).closed, true);
       const again = await f.voucherClaim({ channelId: id, cumulativeAmount: 500_000n, signer: "client-1" });
       await expectRevert(f.as("provider-1").channels.write.claim([[again]]), "ChannelClosed");
-      await expectRevert(c.write.initiateWithdraw([id]), "ChannelClosed");
-      await expectRevert(c.write.finalizeWithdraw([id]), "ChannelClosed");
+      await expectRevert(c.write.initiateWithdraw([f.cfg(id)]), "ChannelClosed");
+      await expectRevert(c.write.finalizeWithdraw([f.cfg(id)]), "ChannelClosed");
     });
 
     test("claiming less than the cap leaves the rest of the escrow to the payer at finalizeWithdraw", async () => {
@@ -270,12 +278,12 @@ describe("PaymentChannels", () => {
         signer: "client-1",
       });
       await f.mined(provider.write.claim([[second]]));
-      assert.equal((await provider.read.getChannel([channelId])).claimed, 200_000n);
+      assert.equal((await provider.read.getChannel([f.cfg(channelId)])).claimed, 200_000n);
       const c = f.as("client-1").channels;
-      await f.mined(c.write.initiateWithdraw([channelId]));
+      await f.mined(c.write.initiateWithdraw([f.cfg(channelId)]));
       await t.increaseTime(config.withdrawDelay);
       const before = await f.balanceOf(config.payer);
-      const done = await f.mined(c.write.finalizeWithdraw([channelId]));
+      const done = await f.mined(c.write.finalizeWithdraw([f.cfg(channelId)]));
       const [fin] = parseEventLogs({ abi: paymentChannelsAbi, logs: done.logs, eventName: "WithdrawFinalized" });
       // The unused 420,000 of the last cap goes back to the payer with the rest of the deposit.
       assert.deepEqual(fin?.args, { channelId, refund: DEPOSIT - 200_000n });
@@ -288,10 +296,10 @@ describe("PaymentChannels", () => {
       await f.mined(open("client-1", config));
       const id = await f.channelIdOf(config);
       const unknown = `0x${"98".repeat(32)}` as const;
-      await expectRevert(f.as("client-2").channels.write.initiateWithdraw([id]), "NotPayer");
-      await expectRevert(f.as("client-1").channels.write.initiateWithdraw([unknown]), "ChannelNotFound");
-      await expectRevert(f.as("client-1").channels.write.finalizeWithdraw([unknown]), "ChannelNotFound");
-      await expectRevert(f.as("client-1").channels.write.finalizeWithdraw([id]), "WithdrawNotInitiated");
+      await expectRevert(f.as("client-2").channels.write.initiateWithdraw([f.cfg(id)]), "NotPayer");
+      await expectRevert(f.as("client-1").channels.write.initiateWithdraw([f.cfg(unknown)]), "ChannelNotFound");
+      await expectRevert(f.as("client-1").channels.write.finalizeWithdraw([f.cfg(unknown)]), "ChannelNotFound");
+      await expectRevert(f.as("client-1").channels.write.finalizeWithdraw([f.cfg(id)]), "WithdrawNotInitiated");
     });
   });
 
@@ -302,8 +310,13 @@ describe("PaymentChannels", () => {
       const domain = { chainId: t.chain.id, verifyingContract: c.address };
       const expected = hashTypedData(voucherTypedData(domain, { channelId, cumulativeAmount: 42n }));
       assert.equal(await c.read.hashVoucher([channelId, 42n]), expected);
-      assert.equal((await c.read.getChannel([channelId])).payer, zeroAddress);
-      assert.deepEqual(await c.read.paymentOf([channelId]), [zeroAddress, 0n, 0n]);
+      assert.equal((await c.read.getChannel([f.cfg(channelId)])).payer, zeroAddress);
+      assert.deepEqual(await c.read.paymentOf([f.cfg(channelId)]), [
+        await f.channelIdOf(f.cfg(channelId)),
+        zeroAddress,
+        0n,
+        0n,
+      ]);
     });
 
     test("paymentOf gives each channel's payer, agent and claimed total", async () => {
@@ -321,8 +334,8 @@ describe("PaymentChannels", () => {
       );
       await f.mined(f.as("provider-1").channels.write.claim([claims]));
       const c = f.as("client-1").channels;
-      assert.deepEqual(await c.read.paymentOf([await f.channelIdOf(config)]), [config.payer, agentId, 1000n]);
-      assert.deepEqual(await c.read.paymentOf([await f.channelIdOf(second)]), [config.payer, agentId, 2000n]);
+      assert.deepEqual(await c.read.paymentOf([config]), [await f.channelIdOf(config), config.payer, agentId, 1000n]);
+      assert.deepEqual(await c.read.paymentOf([second]), [await f.channelIdOf(second), config.payer, agentId, 2000n]);
     });
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { type Address, type Hex, keccak256, stringToHex, zeroAddress, zeroHash } from "viem";
+import { type Address, keccak256, stringToHex, zeroAddress, zeroHash } from "viem";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
 import {
   agentRegistryAbi,
@@ -37,7 +37,7 @@ describe("ReputationRegistry", () => {
    * `client` opens a channel to agent 1 and the provider claims `amount` from it (real settlement);
    * the client then shows the paid channel to the registry (`provePayment`).
    */
-  async function pay(client: string, amount: bigint, claim = true): Promise<Hex> {
+  async function pay(client: string, amount: bigint, claim = true) {
     const usd = contractAs(chain, testUSDAbi, token, client);
     await mined(chain, usd.write.faucet([addr(client), amount]));
     await mined(chain, usd.write.approve([channels, amount]));
@@ -50,10 +50,11 @@ describe("ReputationRegistry", () => {
       token,
       withdrawDelay: 3600n,
       salt: keccak256(stringToHex(`salt-${salt++}`)),
+      receiverSigner: addr("provider-1"),
     };
     await mined(chain, pc.write.open([config, amount]));
     const channelId = await pc.read.channelIdOf([config]);
-    if (!claim) return channelId;
+    if (!claim) return config;
     // The voucher caps the channel at its deposit; the provider claims what it charged (all of it here).
     const signature = await signVoucher(
       chain.account(client).privateKey,
@@ -61,9 +62,9 @@ describe("ReputationRegistry", () => {
       { channelId, cumulativeAmount: amount },
     );
     const claimer = contractAs(chain, paymentChannelsAbi, channels, "provider-1");
-    await mined(chain, claimer.write.claim([[{ channelId, cumulativeAmount: amount, amount, signature }]]));
-    await mined(chain, rep(client).write.provePayment([channelId]));
-    return channelId;
+    await mined(chain, claimer.write.claim([[{ config, cumulativeAmount: amount, amount, signature }]]));
+    await mined(chain, rep(client).write.provePayment([config]));
+    return config;
   }
 
   function feedback(client: string, value: bigint, decimals = 0, tag1 = "starred", tag2 = "") {
@@ -155,11 +156,16 @@ describe("ReputationRegistry", () => {
     });
 
     it("provePayment accepts only the payer of a paid channel, once", async () => {
-      const channelId = await pay("client-4", 2n * USD);
+      const channel = await pay("client-4", 2n * USD);
       assert.equal(await rep("deployer").read.hasPaid([AGENT, addr("client-4")]), true);
-      await expectRevert(rep("client-5").write.provePayment([channelId]), "NotChannelPayer");
-      await expectRevert(rep("client-5").write.provePayment([zeroHash]), "NotChannelPayer");
-      const again = await mined(chain, rep("client-4").write.provePayment([channelId]));
+      await expectRevert(rep("client-5").write.provePayment([channel]), "NotChannelPayer");
+      // Terms that were never opened (here: the paid channel's, naming another payer) prove nothing.
+      await expectRevert(
+        rep("client-5").write.provePayment([{ ...channel, payer: addr("client-5") }]),
+        "NotChannelPayer",
+      );
+      await expectRevert(rep("client-5").write.provePayment([{ ...channel, salt: zeroHash }]), "NotChannelPayer");
+      const again = await mined(chain, rep("client-4").write.provePayment([channel]));
       assert.equal(eventsOf(reputationRegistryAbi, again, "PaymentProven").length, 0);
       await mined(chain, feedback("client-4", 50n));
     });

@@ -38,7 +38,7 @@ describe("backdated receipts", () => {
     const r = await s.receipt({ timestamp: (await now()) - 2n * f.params.auditWindow, cumulativeCharged: 3_000n });
     const claim = await s.claim(3_000n);
     const claimedAt = (await f.publicClient.getBlock({ blockNumber: claim.blockNumber })).timestamp;
-    const ch = await f.as("client-1").channels.read.getChannel([s.channelId]);
+    const ch = await f.as("client-1").channels.read.getChannel([f.cfg(s.channelId)]);
     assert.equal(ch.lastClaimedAt, claimedAt);
     const payer = await f.balanceOf(s.address("client-1"));
     const { disputeId, committee } = await s.challenge("client-2", r);
@@ -53,11 +53,14 @@ describe("backdated receipts", () => {
     await t.increaseTime(f.params.auditWindow + 1n);
     const sig = await signReceipt(t, f, r, "provider-1");
     const held = await f.balanceOf(f.addresses.disputes);
-    await expectRevert(f.as("client-2").disputes.write.challenge([r, sig, evidence, ""]), "ChallengeWindowClosed");
+    await expectRevert(
+      f.as("client-2").disputes.write.challenge([r, f.cfg(r.channelId), sig, evidence, ""]),
+      "ChallengeWindowClosed",
+    );
     assert.equal(await f.balanceOf(f.addresses.disputes), held);
     // The next claim on the channel (the provider's next payment) opens it again.
     await s.claim(2_000n);
-    await f.mined(f.as("client-2").disputes.write.challenge([r, sig, evidence, ""]));
+    await f.mined(f.as("client-2").disputes.write.challenge([r, f.cfg(r.channelId), sig, evidence, ""]));
   });
 
   test("attack: provider future-dates a receipt so no challenge is accepted until its stake is gone", async () => {

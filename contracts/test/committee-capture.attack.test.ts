@@ -63,7 +63,7 @@ describe("committee capture", () => {
   async function openChallenge(from = "client-2") {
     const r = await s.receipt();
     const sig = await signReceipt(t, f, r, "provider-1");
-    const tx = await f.mined(f.as(from).disputes.write.challenge([r, sig, evidence, ""]));
+    const tx = await f.mined(f.as(from).disputes.write.challenge([r, f.cfg(r.channelId), sig, evidence, ""]));
     const [opened] = eventsOf(disputesAbi, tx, "ChallengeOpened");
     return { disputeId: opened?.args.disputeId as bigint, tx };
   }

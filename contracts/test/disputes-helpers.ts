@@ -107,7 +107,15 @@ export async function disputeScene(t: TestChain, f: Fixture, stake: bigint) {
     const rcpt = r ?? (await receipt());
     const signature = await signReceipt(t, f, rcpt, signer);
     const tx = await f.mined(
-      f.as(from).disputes.write.challenge([rcpt, signature, keccak256(toHex("evidence")), "ipfs://evidence"]),
+      f
+        .as(from)
+        .disputes.write.challenge([
+          rcpt,
+          f.cfg(rcpt.channelId),
+          signature,
+          keccak256(toHex("evidence")),
+          "ipfs://evidence",
+        ]),
     );
     const [opened] = parseEventLogs({ abi: disputesAbi, logs: tx.logs, eventName: "ChallengeOpened" });
     if (!opened) throw new Error("no ChallengeOpened event");

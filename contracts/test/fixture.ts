@@ -51,10 +51,31 @@ export type ChannelConfig = {
   token: Address;
   withdrawDelay: bigint;
   salt: Hex;
+  receiverSigner: Address;
 };
 
-/** `PaymentChannels.Claim`: the signed cap `cumulativeAmount` and the new claimed total `amount`. */
-export type Claim = { channelId: Hex; cumulativeAmount: bigint; amount: bigint; signature: Hex };
+/** ABI layout of `ChannelConfig` (`channelId = keccak256(abi.encode(config))`). */
+export const channelConfigParameter = {
+  type: "tuple",
+  components: [
+    { name: "payer", type: "address" },
+    { name: "payerAuthorizer", type: "address" },
+    { name: "receiverAgentId", type: "uint256" },
+    { name: "modelId", type: "uint256" },
+    { name: "token", type: "address" },
+    { name: "withdrawDelay", type: "uint64" },
+    { name: "salt", type: "bytes32" },
+    { name: "receiverSigner", type: "address" },
+  ],
+} as const;
+
+/** The channel id of `config`, computed locally. */
+export function configId(config: ChannelConfig): Hex {
+  return keccak256(encodeAbiParameters([channelConfigParameter], [config]));
+}
+
+/** `PaymentChannels.Claim`: the channel's terms, the signed cap `cumulativeAmount` and the new claimed total `amount`. */
+export type Claim = { config: ChannelConfig; cumulativeAmount: bigint; amount: bigint; signature: Hex };
 
 export type VoucherOptions = {
   channelId: Hex;
@@ -86,6 +107,55 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
 
   const addresses = await deployContracts(t, params);
   const { token, agentRegistry, modelRegistry, paymentChannels, staking, disputes } = addresses;
+
+  // Every config the fixture builds or opens, by channel id, so tests can name a channel by its id.
+  const configs = new Map<string, ChannelConfig>();
+  // The receipt signer a channel opened now gets: agent wallet, else owner (kept by the helpers below).
+  const receiverSigners = new Map<bigint, Address>();
+  // A chain snapshot also keeps the signers known at that moment, so rewinding restores both.
+  const chainSnapshot = t.snapshot;
+  t.snapshot = async () => {
+    const restore = await chainSnapshot();
+    const saved = new Map(receiverSigners);
+    return async () => {
+      await restore();
+      receiverSigners.clear();
+      for (const [agent, signer] of saved) receiverSigners.set(agent, signer);
+    };
+  };
+  function remember(config: ChannelConfig): Hex {
+    const id = configId(config);
+    configs.set(id.toLowerCase(), config);
+    return id;
+  }
+  /**
+   * The terms of channel `channelId` (any config the fixture built); for an id it never saw, terms
+   * that hash to that nobody opened (so calls with them fail `ChannelNotFound`).
+   */
+  function cfg(channelId: Hex): ChannelConfig {
+    const known = configs.get(channelId.toLowerCase());
+    if (known) return known;
+    const zero = "0x0000000000000000000000000000000000000000" as Address;
+    return {
+      payer: zero,
+      payerAuthorizer: zero,
+      receiverAgentId: 0n,
+      modelId: 0n,
+      token: zero,
+      withdrawDelay: 0n,
+      salt: channelId,
+      receiverSigner: zero,
+    };
+  }
+  /** `getChannel` of channel `channelId` (by its remembered terms). */
+  async function channelView(channelId: Hex) {
+    return publicClient.readContract({
+      address: paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "getChannel",
+      args: [cfg(channelId)],
+    });
+  }
 
   async function mined(hash: Promise<Hex>): Promise<TransactionReceipt> {
     const receipt = await publicClient.waitForTransactionReceipt({ hash: await hash });
@@ -123,6 +193,7 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
       args: [uri],
     });
     await mined(wallet(from).writeContract(request));
+    receiverSigners.set(result, t.account(from).address);
     return result;
   }
   /** Sets `wallet` (a devnet account that signs the proof) as the payout wallet of `agentId`. */
@@ -142,6 +213,23 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
         args: [agentId, newWallet, deadline, signature],
       }),
     );
+    receiverSigners.set(agentId, newWallet);
+  }
+  /** The receipt signer a channel to `agentId` opened now gets: its wallet, else its owner. */
+  async function receiverSignerOf(agentId: bigint): Promise<Address> {
+    const walletOf = await publicClient.readContract({
+      address: agentRegistry,
+      abi: agentRegistryAbi,
+      functionName: "getAgentWallet",
+      args: [agentId],
+    });
+    if (!/^0x0{40}$/i.test(walletOf)) return walletOf;
+    return publicClient.readContract({
+      address: agentRegistry,
+      abi: agentRegistryAbi,
+      functionName: "ownerOf",
+      args: [agentId],
+    });
   }
   let modelNonce = 0;
   /** Registers a fresh model owned by `from` with `royaltyBps` and returns its id. */
@@ -164,10 +252,10 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     payer: string,
     agentId: bigint,
     modelId: bigint,
-    options: { authorizer?: string; withdrawDelay?: bigint; salt?: Hex | number } = {},
+    options: { authorizer?: string; withdrawDelay?: bigint; salt?: Hex | number; receiverSigner?: Address } = {},
   ): ChannelConfig {
     const salt = options.salt ?? 0;
-    return {
+    const config: ChannelConfig = {
       payer: t.account(payer).address,
       payerAuthorizer: t.account(options.authorizer ?? payer).address,
       receiverAgentId: agentId,
@@ -175,9 +263,16 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
       token,
       withdrawDelay: options.withdrawDelay ?? params.minWithdrawDelay,
       salt: typeof salt === "number" ? toHex(salt, { size: 32 }) : salt,
+      receiverSigner:
+        options.receiverSigner ??
+        receiverSigners.get(agentId) ??
+        ("0x0000000000000000000000000000000000000000" as Address),
     };
+    remember(config);
+    return config;
   }
   async function channelIdOf(config: ChannelConfig): Promise<Hex> {
+    remember(config);
     return publicClient.readContract({
       address: paymentChannels,
       abi: paymentChannelsAbi,
@@ -187,6 +282,7 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
   }
   /** Mints, approves and opens `config` with `amount`; returns the channel id and receipt. */
   async function openChannel(payer: string, config: ChannelConfig, amount: bigint) {
+    remember(config);
     await mint(config.payer, amount);
     await approve(payer, paymentChannels, amount);
     const receipt = await mined(
@@ -212,7 +308,7 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
   async function voucherClaim(v: VoucherOptions & { amount?: bigint }): Promise<Claim> {
     const signature = await signVoucher(v);
     return {
-      channelId: v.channelId,
+      config: cfg(v.channelId),
       cumulativeAmount: v.cumulativeAmount,
       amount: v.amount ?? v.cumulativeAmount,
       signature,
@@ -316,6 +412,10 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     registerModel,
     channelConfig,
     channelIdOf,
+    cfg,
+    channelView,
+    remember,
+    receiverSignerOf,
     openChannel,
     signVoucher,
     voucherClaim,

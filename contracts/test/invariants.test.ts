@@ -18,11 +18,11 @@
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import fc from "fast-check";
-import { type Address, type Hex, parseEventLogs, toFunctionSelector } from "viem";
+import { type Address, type Hex, keccak256, parseEventLogs, toFunctionSelector, toHex } from "viem";
 import { formatAbiItem } from "viem/utils";
 import { createTestChain, type TestChain } from "../../packages/chain/src/testing.ts";
 import { paymentChannelsAbi } from "../generated/index.ts";
-import { type ChannelConfig, type Claim, deployFixture, type Fixture, rewinder } from "./fixture.ts";
+import { type ChannelConfig, type Claim, configId, deployFixture, type Fixture, rewinder } from "./fixture.ts";
 import { callsTo, type Harness, harness, modelTest, outcomes } from "./invariant-harness.ts";
 
 const BAD_VOUCHERS = ["stale", "replay", "forged", "wrongChain", "wrongContract", "unknown", "aboveCap"] as const;
@@ -239,7 +239,7 @@ async function runSequence(ops: Op[]): Promise<void> {
       if (!ch) continue;
       const from = op.byPayer ? ch.payer : "validator-1";
       const error = ch.closed ? "ChannelClosed" : undefined;
-      await h.sendPredicted(from, call("topUp", [ch.id, op.amount]), error);
+      await h.sendPredicted(from, call("topUp", [f.cfg(ch.id), op.amount]), error);
       seen.count(`topUp:${error ?? "ok"}`);
       if (error) continue;
       ch.deposit += op.amount;
@@ -260,7 +260,7 @@ async function runSequence(ops: Op[]): Promise<void> {
           : ch.withdrawableAt !== 0n
             ? "WithdrawAlreadyInitiated"
             : undefined;
-      const receipt = await h.sendPredicted(from, call("initiateWithdraw", [ch.id]), error);
+      const receipt = await h.sendPredicted(from, call("initiateWithdraw", [f.cfg(ch.id)]), error);
       seen.count(`initiate:${error ?? "ok"}`);
       if (!error) ch.withdrawableAt = (await h.blockTime(receipt)) + ch.delay;
     } else if (op.kind === "finalize") {
@@ -277,7 +277,7 @@ async function runSequence(ops: Op[]): Promise<void> {
           : at < ch.withdrawableAt
             ? "WithdrawNotReady"
             : undefined;
-      await h.sendPredicted("validator-2", call("finalizeWithdraw", [ch.id]), error);
+      await h.sendPredicted("validator-2", call("finalizeWithdraw", [f.cfg(ch.id)]), error);
       seen.count(`finalize:${error ?? "ok"}`);
       if (error) continue;
       const refund = ch.deposit - ch.claimed;
@@ -316,8 +316,15 @@ async function claimStep(
   for (const item of items) {
     const ch = channels.length === 0 || item.voucher === "unknown" ? undefined : channels[item.ch % channels.length];
     if (!ch) {
-      const channelId = `0x${item.delta.toString(16).padStart(64, "0")}` as Hex;
-      claims.push(await f.voucherClaim({ channelId, cumulativeAmount: item.delta, signer: "client-1" }));
+      // Terms nobody opened: a live channel's with another salt (voucher signed by its authorizer
+      // for the id they hash to), or made up. Their id has no state.
+      const real = channels.length === 0 ? undefined : channels[item.ch % channels.length];
+      const salt = keccak256(toHex(`unknown-${item.delta}`));
+      const config = real ? { ...f.cfg(real.id), salt } : f.cfg(salt);
+      const channelId = configId(config);
+      f.remember(config);
+      const signer = real?.authorizer ?? "client-1";
+      claims.push(await f.voucherClaim({ channelId, cumulativeAmount: item.delta, signer }));
       verdicts.push({ channelId, skip: "ChannelNotFound" });
       continue;
     }
@@ -415,7 +422,7 @@ async function checkInvariants(channels: ModelChannel[], expected: Map<Address, 
   const pc = f.as("client-1").channels;
   const [actual, states] = await Promise.all([
     h.balancesOf(watched),
-    Promise.all(channels.map((ch) => pc.read.getChannel([ch.id]))),
+    Promise.all(channels.map((ch) => pc.read.getChannel([f.cfg(ch.id)]))),
   ]);
   let escrow = 0n;
   let ledger = 0n; // Σ deposits − Σ paid out − Σ refunded, from the model's own bookkeeping

@@ -50,11 +50,11 @@ describe("receipt signer fixed at channel open", () => {
 
   test("getChannel names the signer fixed at open: the agent wallet if set, else the owner", async () => {
     const c = f.as("client-1").channels;
-    assert.equal((await c.read.getChannel([s.channelId])).receiverSigner, s.address("provider-1"));
+    assert.equal((await c.read.getChannel([f.cfg(s.channelId)])).receiverSigner, s.address("provider-1"));
     await f.setAgentWallet("provider-1", s.agentId, "provider-2");
     const config = f.channelConfig("client-1", s.agentId, s.modelId, { salt: 9 });
     const { channelId } = await f.openChannel("client-1", config, 1_000_000n);
-    assert.equal((await c.read.getChannel([channelId])).receiverSigner, s.address("provider-2"));
+    assert.equal((await c.read.getChannel([f.cfg(channelId)])).receiverSigner, s.address("provider-2"));
   });
 
   test("attack: provider transfers its agent NFT after serving so its receipts no longer verify", async () => {
@@ -89,7 +89,7 @@ describe("receipt signer fixed at channel open", () => {
     const sig = await signReceipt(t, f, r, "provider-2");
     const held = await f.balanceOf(f.addresses.disputes);
     await expectRevert(
-      f.as("client-2").disputes.write.challenge([r, sig, keccak256(toHex("e")), ""]),
+      f.as("client-2").disputes.write.challenge([r, f.cfg(r.channelId), sig, keccak256(toHex("e")), ""]),
       "ReceiptSignatureInvalid",
     );
     assert.equal(await f.balanceOf(f.addresses.disputes), held);

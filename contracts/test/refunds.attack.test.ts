@@ -62,9 +62,9 @@ describe("refunds per channel", () => {
     assert.equal(await f.as("client-1").disputes.read.refundedOf([s.channelId]), PAID + 1_500n);
     // Once the channel closes nothing more can be claimed: what is still held goes to the treasury.
     const treasury = await f.balanceOf(s.address("treasury"));
-    await f.mined(f.as("client-1").channels.write.initiateWithdraw([s.channelId]));
+    await f.mined(f.as("client-1").channels.write.initiateWithdraw([f.cfg(s.channelId)]));
     await t.increaseTime(f.params.minWithdrawDelay + 1n);
-    await f.mined(f.as("client-1").channels.write.finalizeWithdraw([s.channelId]));
+    await f.mined(f.as("client-1").channels.write.finalizeWithdraw([f.cfg(s.channelId)]));
     const released = await f.mined(f.as("client-5").disputes.write.releaseRefund([2n]));
     const [event] = eventsOf(disputesAbi, released, "RefundReleased");
     assert.deepEqual([event?.args.toPayer, event?.args.toTreasury], [0n, PAID]);
@@ -96,7 +96,7 @@ describe("refunds per channel", () => {
     await s.claim(9_000n); // the payer pays the answer now
     const tx = await f.mined(f.as("client-5").disputes.write.releaseRefund([disputeId]));
     assert.equal(eventsOf(disputesAbi, tx, "RefundReleased")[0]?.args.toPayer, 9_000n);
-    assert.equal((await f.as("client-1").channels.read.getChannel([s.channelId])).claimed, 9_000n);
+    assert.equal((await f.as("client-1").channels.read.getChannel([f.cfg(s.channelId)])).claimed, 9_000n);
     assert.equal(await f.balanceOf(payer), before + 9_000n, "refunded what the claim took from its escrow");
     assert.equal(await f.as("client-1").disputes.read.heldRefundOf([disputeId]), 0n);
   });

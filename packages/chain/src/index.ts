@@ -1,3 +1,4 @@
+export * from "./channel-reader.ts";
 export * from "./connect.ts";
 export * from "./deploy.ts";
 export * from "./deployment-file.ts";
@@ -11,6 +12,7 @@ export * from "./keystore.ts";
 export * from "./listen.ts";
 export * from "./native-account.ts";
 export * from "./native-crypto.ts";
+export * from "./receiver-signer.ts";
 export * from "./rpc-server.ts";
 export * from "./sqlite.ts";
 export * from "./token-info.ts";

@@ -10,6 +10,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { deploy } from "./deploy.ts";
 import { devnetChain } from "./devnet-chain.ts";
 import { createIndexer } from "./indexer.ts";
+import { currentReceiverSigner } from "./receiver-signer.ts";
 import { createRpcServer } from "./rpc-server.ts";
 import { createTestChain, type TestChain } from "./testing.ts";
 
@@ -71,6 +72,11 @@ async function protocolTraffic(salt: number) {
     token,
     withdrawDelay: 900n,
     salt: keccak256(toHex(`salt-${salt}`)),
+    receiverSigner: await currentReceiverSigner({
+      publicClient: t.publicClient,
+      agentRegistry: c.AgentRegistry.address,
+      agentId,
+    }),
   };
   await send("client-1", token, testUSDAbi, "approve", [c.PaymentChannels.address, maxUint256]);
   await send("client-1", c.PaymentChannels.address, paymentChannelsAbi, "open", [config, 50_000_000n]);
@@ -83,7 +89,7 @@ async function protocolTraffic(salt: number) {
   });
   // The voucher is the cap (charged so far + the request's ceiling); the provider claims what it charged.
   await send("provider-1", c.PaymentChannels.address, paymentChannelsAbi, "claim", [
-    [{ channelId, cumulativeAmount: 12_000_000n, amount: 10_000_000n, signature }],
+    [{ config, cumulativeAmount: 12_000_000n, amount: 10_000_000n, signature }],
   ]);
   return { agentId, modelId, channelId };
 }

@@ -13,6 +13,7 @@ import {
   type Hex,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { createChannelReader } from "./channel-reader.ts";
 import { type DevnetAccount, devnetAccounts } from "./devnet-accounts.ts";
 import { devnetChain } from "./devnet-chain.ts";
 import { createEdrChain } from "./edr-chain.ts";
@@ -100,4 +101,24 @@ export async function expectRevert(promise: Promise<unknown>, errorName: string)
     throw new Error(`expected revert ${errorName}, got ${name ?? String(error)}`, { cause: error });
   }
   throw new Error(`expected revert ${errorName}, but the call succeeded`);
+}
+
+/** Terms and state of channel `channelId` (its terms found from `ChannelOpened`); throws when it is not opened. */
+export async function channelViewOf(args: {
+  publicClient: Parameters<typeof createChannelReader>[0]["publicClient"];
+  paymentChannels: `0x${string}`;
+  channelId: `0x${string}`;
+}) {
+  const view = await createChannelReader(args).read(args.channelId);
+  if (!view) throw new Error(`channel ${args.channelId} is not opened`);
+  return view;
+}
+
+/** The terms of channel `channelId`, which every PaymentChannels call about it passes. */
+export async function channelConfigOf(args: {
+  publicClient: Parameters<typeof createChannelReader>[0]["publicClient"];
+  paymentChannels: `0x${string}`;
+  channelId: `0x${string}`;
+}) {
+  return (await channelViewOf(args)).config;
 }

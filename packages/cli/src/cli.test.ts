@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { devnetAccounts, devnetChain } from "@verity/chain";
+import { currentReceiverSigner, devnetAccounts, devnetChain } from "@verity/chain";
 import { paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
 import { type ChannelConfig, channelIdOf, type Deployment } from "@verity/core";
 import OpenAI from "openai";
@@ -220,6 +220,11 @@ async function payOneRequest(args: {
     token: args.deployment.token.address,
     withdrawDelay: 3_600n,
     salt: keccak256(toHex("cli-test")),
+    receiverSigner: await currentReceiverSigner({
+      publicClient,
+      agentRegistry: args.deployment.contracts.AgentRegistry.address,
+      agentId: BigInt(args.provider.agentId),
+    }),
   };
   await publicClient.waitForTransactionReceipt({
     hash: await wallet.writeContract({

@@ -1,5 +1,5 @@
 import { paymentChannelsAbi } from "@verity/contracts";
-import type { Deployment } from "@verity/core";
+import { type ChannelConfig, channelIdOf, type Deployment } from "@verity/core";
 import type { PublicClient } from "viem";
 
 export type EscrowChannel = {
@@ -27,7 +27,8 @@ export async function openEscrow(args: {
 }): Promise<{ channels: EscrowChannel[]; total: bigint }> {
   const address = args.deployment.contracts.PaymentChannels.address;
   const head = await args.publicClient.getBlockNumber();
-  const ids = new Set<`0x${string}`>();
+  // A channel's terms are in its `ChannelOpened` (PaymentChannels stores only its state).
+  const configs = new Map<`0x${string}`, ChannelConfig>();
   for (let from = BigInt(args.deployment.startBlock); from <= head; from += LOG_RANGE) {
     const to = from + LOG_RANGE - 1n < head ? from + LOG_RANGE - 1n : head;
     const logs = await args.publicClient.getContractEvents({
@@ -38,15 +39,32 @@ export async function openEscrow(args: {
       fromBlock: from,
       toBlock: to,
     });
-    for (const log of logs) if (log.args.channelId) ids.add(log.args.channelId);
+    for (const { args: a } of logs) {
+      if (a.channelId === undefined || a.payer === undefined || a.payerAuthorizer === undefined) continue;
+      if (a.receiverAgentId === undefined || a.modelId === undefined || a.token === undefined) continue;
+      if (a.withdrawDelay === undefined || a.salt === undefined || a.receiverSigner === undefined) continue;
+      const config: ChannelConfig = {
+        payer: a.payer,
+        payerAuthorizer: a.payerAuthorizer,
+        receiverAgentId: a.receiverAgentId,
+        modelId: a.modelId,
+        token: a.token,
+        withdrawDelay: a.withdrawDelay,
+        salt: a.salt,
+        receiverSigner: a.receiverSigner,
+      };
+      if (channelIdOf(config).toLowerCase() === a.channelId.toLowerCase()) {
+        configs.set(a.channelId, config);
+      }
+    }
   }
   const channels: EscrowChannel[] = [];
-  for (const channelId of ids) {
+  for (const [channelId, config] of configs) {
     const view = await args.publicClient.readContract({
       address,
       abi: paymentChannelsAbi,
       functionName: "getChannel",
-      args: [channelId],
+      args: [config],
     });
     if (view.closed) continue;
     channels.push({

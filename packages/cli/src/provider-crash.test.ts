@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { createRpcServer, deploy, writeDeployment } from "@verity/chain";
-import { createTestChain, type TestChain } from "@verity/chain/testing";
+import { channelViewOf, createTestChain, type TestChain } from "@verity/chain/testing";
 import { paymentChannelsAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import { createTestEngine } from "@verity/engine";
@@ -149,14 +149,7 @@ test("a provider killed with SIGKILL mid-stream loses nothing owed and claims ev
   let claimed = 0n;
   for (let i = 0; i < 100 && claimed < owed; i++) {
     await new Promise((r) => setTimeout(r, 200));
-    claimed = (
-      await t.publicClient.readContract({
-        address,
-        abi: paymentChannelsAbi,
-        functionName: "getChannel",
-        args: [channelId],
-      })
-    ).claimed;
+    claimed = (await channelViewOf({ publicClient: t.publicClient, paymentChannels: address, channelId })).claimed;
   }
   assert.equal(claimed, owed, "every completed request is claimed, the killed one is not charged");
   await new Promise((r) => setTimeout(r, 2_500));
@@ -230,14 +223,7 @@ test("a provider killed with SIGKILL after a client aborted a stream still claim
   let claimed = 0n;
   for (let i = 0; i < 100 && claimed < owed; i++) {
     await new Promise((r) => setTimeout(r, 200));
-    claimed = (
-      await t.publicClient.readContract({
-        address,
-        abi: paymentChannelsAbi,
-        functionName: "getChannel",
-        args: [channelId],
-      })
-    ).claimed;
+    claimed = (await channelViewOf({ publicClient: t.publicClient, paymentChannels: address, channelId })).claimed;
   }
   assert.equal(claimed, owed, "the aborted stream's charge survives the kill and is claimed");
   const stopped = new Promise<number | null>((resolve) => second.child.once("exit", resolve));

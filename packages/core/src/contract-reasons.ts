@@ -105,6 +105,7 @@ export const CONTRACT_REASONS = {
   ownable_unauthorized_account: { status: 422, message: "Contract error OwnableUnauthorizedAccount" },
   receipt_channel_mismatch: { status: 422, message: "The receipt names a model other than its channel's." },
   receipt_signature_invalid: { status: 422, message: "The signature is not the channel's receipt signer's (fixed when it opened) over this receipt." },
+  receiver_signer_mismatch: { status: 422, message: "The config names a receipt signer other than the receiver agent's wallet (else owner) now." },
   reentrancy_guard_reentrant_call: { status: 422, message: "Contract error ReentrancyGuardReentrantCall" },
   refund_not_releasable: { status: 422, message: "The channel has paid nothing more to refund and is still open." },
   reserved_metadata_key: { status: 422, message: "The metadata key `agentWallet` can only be changed through `setAgentWallet`." },

@@ -41,7 +41,10 @@ export const signedVoucherSchema = z
 
 export type SignedVoucher = z.output<typeof signedVoucherSchema>;
 
-/** A channel's configuration (`channelId = keccak256(abi.encode(config))`). */
+/**
+ * A channel's terms (`channelId = keccak256(abi.encode(config))`). PaymentChannels does not store
+ * them: every call about a channel passes them, and `ChannelOpened` carries them all.
+ */
 export const channelConfigSchema = z.object({
   payer: addressSchema,
   payerAuthorizer: addressSchema,
@@ -50,6 +53,8 @@ export const channelConfigSchema = z.object({
   token: addressSchema,
   withdrawDelay: z.bigint(),
   salt: hex32,
+  /** Who signs the channel's receipts: the receiver agent's wallet at open, else its owner. */
+  receiverSigner: addressSchema,
 });
 
 export type ChannelConfig = z.output<typeof channelConfigSchema>;
@@ -65,5 +70,6 @@ export const channelConfigAbiParameter = {
     { name: "token", type: "address" },
     { name: "withdrawDelay", type: "uint64" },
     { name: "salt", type: "bytes32" },
+    { name: "receiverSigner", type: "address" },
   ],
 } as const;

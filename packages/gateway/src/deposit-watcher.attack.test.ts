@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, test } from "node:test";
+import { channelConfigOf } from "@verity/chain/testing";
 import {
   agentRegistryAbi,
   gatewayDepositsAbi,
@@ -170,7 +171,9 @@ test("attack: a refund paid to the gateway is not credited", async () => {
       address: channels,
       abi: paymentChannelsAbi,
       functionName: "initiateWithdraw",
-      args: [channelId],
+      args: [
+        await channelConfigOf({ publicClient: s.t.publicClient, paymentChannels: channels, channelId: channelId }),
+      ],
     }),
   );
   await s.t.increaseTime(3_601);
@@ -180,7 +183,9 @@ test("attack: a refund paid to the gateway is not credited", async () => {
       address: channels,
       abi: paymentChannelsAbi,
       functionName: "finalizeWithdraw",
-      args: [channelId],
+      args: [
+        await channelConfigOf({ publicClient: s.t.publicClient, paymentChannels: channels, channelId: channelId }),
+      ],
     }),
   );
   assert.equal((await tokenBalance(s.gateway)) - before, 3_000_000n, "the refund reached the gateway");

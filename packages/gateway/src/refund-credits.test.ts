@@ -3,7 +3,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deploy } from "@verity/chain";
-import { createTestChain, type TestChain } from "@verity/chain/testing";
+import { channelConfigOf, createTestChain, type TestChain } from "@verity/chain/testing";
 import { disputesAbi, testUSDAbi } from "@verity/contracts";
 import { type Deployment, receiptFromJson } from "@verity/core";
 import { x402Client } from "@x402/core/client";
@@ -198,6 +198,11 @@ test("a guilty verdict on a request the gateway paid refunds its customer once; 
     functionName: "challenge",
     args: [
       receiptFromJson(honestTranscript.receipt.receipt),
+      await channelConfigOf({
+        publicClient: t.publicClient,
+        paymentChannels: deployment.contracts.PaymentChannels.address,
+        channelId: honestTranscript.receipt.receipt.channelId as `0x${string}`,
+      }),
       honestTranscript.receipt.signature as `0x${string}`,
       keccak256(stringToHex("not the evidence")),
       (opened[0] as (typeof opened)[number]).args.evidenceURI as string,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { channelConfigOf, channelViewOf } from "@verity/chain/testing";
 import { paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
 import { encodeVoucherHeader, voucherDomain, voucherTypes } from "@verity/core";
 import { privateKeyToAccount } from "viem/accounts";
@@ -64,11 +65,10 @@ async function chat(args: { voucher?: string; body?: unknown; raw?: string }) {
 /** Everything a rejection must leave untouched: the provider's store and on-chain balances. */
 async function snapshot() {
   const c = p.deployment.contracts;
-  const channel = await p.t.publicClient.readContract({
-    address: c.PaymentChannels.address,
-    abi: paymentChannelsAbi,
-    functionName: "getChannel",
-    args: [channelId],
+  const channel = await channelViewOf({
+    publicClient: p.t.publicClient,
+    paymentChannels: c.PaymentChannels.address,
+    channelId: channelId,
   });
   const escrow = await p.t.publicClient.readContract({
     address: p.deployment.token.address,
@@ -227,7 +227,13 @@ test("a channel whose withdrawal is about to finalize is refused", async () => {
     address: p.deployment.contracts.PaymentChannels.address,
     abi: paymentChannelsAbi,
     functionName: "initiateWithdraw",
-    args: [channel],
+    args: [
+      await channelConfigOf({
+        publicClient: p.t.publicClient,
+        paymentChannels: p.deployment.contracts.PaymentChannels.address,
+        channelId: channel,
+      }),
+    ],
   });
   await p.t.publicClient.waitForTransactionReceipt({ hash });
   await p.t.increaseTime(3_600 - 60);

@@ -1,4 +1,5 @@
 import type { Indexer } from "@verity/chain";
+import type { ChannelConfig } from "@verity/core";
 
 /** A channel as the provider sees it, mirrored from chain events by the indexer. */
 export type MirroredChannel = {
@@ -14,6 +15,8 @@ export type MirroredChannel = {
   /** Unix seconds when a pending withdrawal can finalize, or null. */
   withdrawableAt: number | null;
   finalized: boolean;
+  /** The channel's terms, which every call about it passes (null when the index predates `receiverSigner`). */
+  config: ChannelConfig | null;
 };
 
 const CHANNEL_EVENTS = new Set([
@@ -36,6 +39,20 @@ export function createChannelMirror(options: { indexer: Indexer; agentId: bigint
   const listeners = new Set<(channel: MirroredChannel) => void>();
 
   function load(row: Record<string, unknown>): MirroredChannel {
+    const receiverSigner = (row.receiver_signer as `0x${string}` | null) ?? null;
+    const config: ChannelConfig | null =
+      receiverSigner === null
+        ? null
+        : {
+            payer: row.payer as `0x${string}`,
+            payerAuthorizer: row.payer_authorizer as `0x${string}`,
+            receiverAgentId: BigInt(String(row.receiver_agent_id)),
+            modelId: BigInt(String(row.model_id)),
+            token: row.token as `0x${string}`,
+            withdrawDelay: BigInt(String(row.withdraw_delay)),
+            salt: row.salt as `0x${string}`,
+            receiverSigner,
+          };
     return {
       channelId: row.channel_id as `0x${string}`,
       payer: row.payer as `0x${string}`,
@@ -47,6 +64,7 @@ export function createChannelMirror(options: { indexer: Indexer; agentId: bigint
       claimed: BigInt(String(row.claimed)),
       withdrawableAt: (row.withdrawable_at as number | null) ?? null,
       finalized: Number(row.finalized) === 1,
+      config,
     };
   }
 

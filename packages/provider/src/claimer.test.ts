@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type ChainClients, connectChain, createIndexer, deploy, type Indexer } from "@verity/chain";
-import { createTestChain, type TestChain } from "@verity/chain/testing";
+import { channelConfigOf, channelViewOf, createTestChain, type TestChain } from "@verity/chain/testing";
 import { agentRegistryAbi, modelRegistryAbi, paymentChannelsAbi } from "@verity/contracts";
 import { type Deployment, voucherDomain, voucherTypes } from "@verity/core";
 import { keccak256, parseEventLogs, toHex } from "viem";
@@ -122,11 +122,10 @@ async function serve(channelId: `0x${string}`, signer: string, charge: bigint, h
 
 const onChainClaimed = async (channelId: `0x${string}`) =>
   (
-    await t.publicClient.readContract({
-      address: deployment.contracts.PaymentChannels.address,
-      abi: paymentChannelsAbi,
-      functionName: "getChannel",
-      args: [channelId],
+    await channelViewOf({
+      publicClient: t.publicClient,
+      paymentChannels: deployment.contracts.PaymentChannels.address,
+      channelId: channelId,
     })
   ).claimed;
 const claimTransactions = () => (store.db.prepare("SELECT COUNT(*) AS n FROM claims").get() as { n: number }).n;
@@ -198,7 +197,14 @@ test("a claim capped by the deposit keeps the rest owed; the empty retry is reco
       address: deployment.contracts.PaymentChannels.address,
       abi: paymentChannelsAbi,
       functionName: "topUp",
-      args: [d, 10_000n],
+      args: [
+        await channelConfigOf({
+          publicClient: t.publicClient,
+          paymentChannels: deployment.contracts.PaymentChannels.address,
+          channelId: d,
+        }),
+        10_000n,
+      ],
     }),
   );
   await indexer.syncOnce();

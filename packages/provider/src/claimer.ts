@@ -1,6 +1,6 @@
 import { type ChainClients, toChainError } from "@verity/chain";
 import { paymentChannelsAbi } from "@verity/contracts";
-import type { ReasonCode } from "@verity/core";
+import type { ChannelConfig, ReasonCode } from "@verity/core";
 import type { TransactionReceipt } from "viem";
 import type { ChannelMirror, MirroredChannel } from "./channel-mirror.ts";
 import { claimOutcome, isSkippableClaimError, type SkippableClaimError, skipReasonCode } from "./claim-outcome.ts";
@@ -80,12 +80,13 @@ export function createClaimer(options: {
     for (const [channelId, error] of skipped) {
       const item = items.find((i) => i.channelId === channelId);
       if (!item) continue;
-      const onChain = await clients.publicClient.readContract({
+      const [deposit, claimed] = await clients.publicClient.readContract({
         address: paymentChannels,
         abi: paymentChannelsAbi,
-        functionName: "getChannel",
+        functionName: "channelState",
         args: [channelId],
       });
+      const onChain = { deposit, claimed };
       store.markClaimed(channelId, onChain.claimed, now());
       const reason = skipReasonCode(error);
       store.recordSkip({
@@ -147,7 +148,9 @@ export function createClaimer(options: {
     const skips = store.skips();
     const open = store.unclaimed().filter((c) => {
       const channel = mirror.get(c.channelId);
-      if (channel === undefined || channel.finalized || c.charged <= channel.claimed) return false;
+      if (channel === undefined || channel.config === null || channel.finalized || c.charged <= channel.claimed) {
+        return false;
+      }
       const skip = skips.get(c.channelId);
       return skip === undefined || retryable(skip, c, channel);
     });
@@ -163,6 +166,13 @@ export function createClaimer(options: {
     return total >= policy.minValue || now() - oldest >= policy.maxAgeMs || urgent ? open : [];
   }
 
+  /** The terms a claim names its channel by (from the mirror; `due` only picks mirrored channels). */
+  function configOf(channelId: `0x${string}`): ChannelConfig {
+    const config = mirror.get(channelId)?.config;
+    if (!config) throw new Error(`channel ${channelId} has no mirrored terms`);
+    return config;
+  }
+
   async function send(items: readonly ClaimItem[]): Promise<`0x${string}`> {
     return clients.walletClient.writeContract({
       address: paymentChannels,
@@ -170,7 +180,7 @@ export function createClaimer(options: {
       functionName: "claim",
       args: [
         items.map((i) => ({
-          channelId: i.channelId,
+          config: configOf(i.channelId),
           cumulativeAmount: i.voucherAmount,
           amount: i.amount,
           signature: i.signature,

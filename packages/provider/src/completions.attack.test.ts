@@ -8,7 +8,7 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { paymentChannelsAbi } from "@verity/contracts";
+import { channelViewOf } from "@verity/chain/testing";
 import { ceilingFor, chargeFor, HEADERS, hashTokens, receiptDomain, receiptFromJson, receiptTypes } from "@verity/core";
 import OpenAI from "openai";
 import { recoverTypedDataAddress } from "viem";
@@ -113,11 +113,10 @@ test("attack: abort a streamed completion after a few chunks to keep the answer 
   const opened = await client.openChannel({ agentId: p.info.agentId, modelId: model.modelId, amount: 1_000_000n });
   const channelId = opened.channelId;
   const providerBalance = async () =>
-    p.t.publicClient.readContract({
-      address: p.deployment.contracts.PaymentChannels.address,
-      abi: paymentChannelsAbi,
-      functionName: "getChannel",
-      args: [channelId],
+    channelViewOf({
+      publicClient: p.t.publicClient,
+      paymentChannels: p.deployment.contracts.PaymentChannels.address,
+      channelId: channelId,
     });
 
   // The attacker streams, reads three pieces of the answer and hangs up.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { paymentChannelsAbi } from "@verity/contracts";
+import { channelViewOf } from "@verity/chain/testing";
 import { hashParams, hashTokens, receiptDomain, receiptFromJson, receiptTypes } from "@verity/core";
 import OpenAI from "openai";
 import { recoverTypedDataAddress } from "viem";
@@ -175,11 +175,10 @@ test("claims settle exactly the charged total on-chain, split three ways", async
   const report = await p.provider.claimer?.claimNow(true);
   assert.ok(report);
   assert.equal(report.channels, 1);
-  const channel = await p.t.publicClient.readContract({
-    address: p.deployment.contracts.PaymentChannels.address,
-    abi: paymentChannelsAbi,
-    functionName: "getChannel",
-    args: [channelId],
+  const channel = await channelViewOf({
+    publicClient: p.t.publicClient,
+    paymentChannels: p.deployment.contracts.PaymentChannels.address,
+    channelId: channelId,
   });
   assert.equal(BigInt(channel.claimed), payer.charged);
   assert.equal(await p.provider.claimer?.claimNow(true), undefined, "nothing left to claim");

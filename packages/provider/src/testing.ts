@@ -5,7 +5,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createNativeAccount, deploy } from "@verity/chain";
+import { createChannelReader, createNativeAccount, currentReceiverSigner, deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
 import { modelRegistryAbi, paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
 import { type ChannelConfig, channelIdOf, type Deployment, voucherDomain, voucherTypes } from "@verity/core";
@@ -92,6 +92,11 @@ export async function openTestChannel(args: {
     token: deployment.token.address,
     withdrawDelay: 3_600n,
     salt: keccak256(toHex(args.salt ?? `${args.payer}-${args.agentId}-${args.modelId}-${Date.now()}-${Math.random()}`)),
+    receiverSigner: await currentReceiverSigner({
+      publicClient: t.publicClient,
+      agentRegistry: deployment.contracts.AgentRegistry.address,
+      agentId: args.agentId,
+    }),
   };
   const hash = await wallet.writeContract({
     address: deployment.contracts.PaymentChannels.address,
@@ -121,11 +126,13 @@ export async function claimTestChannel(args: {
     primaryType: "Voucher",
     message: { channelId: args.channelId, cumulativeAmount: args.amount },
   });
+  const config = await createChannelReader({ publicClient: t.publicClient, paymentChannels }).configOf(args.channelId);
+  if (!config) throw new Error("the channel is not opened");
   const hash = await t.wallet(args.claimer).writeContract({
     address: paymentChannels,
     abi: paymentChannelsAbi,
     functionName: "claim",
-    args: [[{ channelId: args.channelId, cumulativeAmount: args.amount, amount: args.amount, signature }]],
+    args: [[{ config, cumulativeAmount: args.amount, amount: args.amount, signature }]],
   });
   const receipt = await t.publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new Error("claiming the channel failed");

@@ -6,11 +6,11 @@
  * between is reconciled from the chain at the next start.
  */
 import { randomBytes } from "node:crypto";
-import type { ChainClients } from "@verity/chain";
+import { type ChainClients, createChannelReader, currentReceiverSigner } from "@verity/chain";
 import { paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
 import { type ChannelConfig, ConfigError, type Deployment, PaymentError, permitTypes } from "@verity/core";
 import { type LocalAccount, parseEventLogs, parseSignature } from "viem";
-import type { ChannelStore, StoredChannel } from "./channel-store.ts";
+import { type ChannelStore, channelConfigOf, type StoredChannel } from "./channel-store.ts";
 
 export type OpenChannelArgs = { agentId: bigint; modelId: bigint; amount: bigint; withdrawDelay?: bigint };
 
@@ -27,6 +27,25 @@ export function createChannelOps(deps: {
   const payer = clients.account.address;
   const channels = deployment.contracts.PaymentChannels.address;
   const token = deployment.token.address;
+  const reader = createChannelReader({
+    publicClient: clients.publicClient,
+    paymentChannels: channels,
+    fromBlock: BigInt(deployment.startBlock),
+  });
+
+  /** The terms of `channelId` (every PaymentChannels call passes them): stored, else from its `ChannelOpened`. */
+  async function configFor(channelId: `0x${string}`): Promise<ChannelConfig> {
+    const stored = store.get(channelId);
+    if (stored && stored.receiverSigner !== null) return channelConfigOf(stored);
+    const config = await reader.configOf(channelId);
+    if (!config) {
+      throw new PaymentError(`Channel ${channelId} is not open on this PaymentChannels`, {
+        code: "channel_not_found",
+        details: { channelId },
+      });
+    }
+    return config;
+  }
 
   async function chainNow(): Promise<bigint> {
     return (await clients.publicClient.getBlock({ blockTag: "latest" })).timestamp;
@@ -84,14 +103,14 @@ export function createChannelOps(deps: {
   }
 
   async function refresh(channelId: `0x${string}`): Promise<StoredChannel | undefined> {
+    const stored = store.get(channelId);
+    if (!stored) return undefined;
     const view = await clients.publicClient.readContract({
       address: channels,
       abi: paymentChannelsAbi,
       functionName: "getChannel",
-      args: [channelId],
+      args: [await configFor(channelId)],
     });
-    const stored = store.get(channelId);
-    if (!stored) return undefined;
     if (/^0x0{40}$/i.test(view.payer)) {
       if (stored.state === "opening") store.remove(channelId);
       return store.get(channelId);
@@ -114,6 +133,12 @@ export function createChannelOps(deps: {
       token,
       withdrawDelay: args.withdrawDelay ?? BigInt(deployment.params.minWithdrawDelay),
       salt: `0x${randomBytes(32).toString("hex")}`,
+      // PaymentChannels checks this is the agent's receipt signer now (its wallet, else owner).
+      receiverSigner: await currentReceiverSigner({
+        publicClient: clients.publicClient,
+        agentRegistry: deployment.contracts.AgentRegistry.address,
+        agentId: args.agentId,
+      }),
     };
     const permit = await signPermit(args.amount);
     const channelId = store.addOpening(config, args.amount);
@@ -143,12 +168,13 @@ export function createChannelOps(deps: {
     requirePositive(args.amount, "top-up");
     await requireBalance(args.amount, "top up the channel");
     const permit = await signPermit(args.amount);
+    const config = await configFor(args.channelId);
     const receipt = await clients.transact("Topping up the channel", () =>
       clients.walletClient.writeContract({
         address: channels,
         abi: paymentChannelsAbi,
         functionName: "topUpWithPermit",
-        args: [args.channelId, args.amount, permit.deadline, permit.v, permit.r, permit.s],
+        args: [config, args.amount, permit.deadline, permit.v, permit.r, permit.s],
         chain: clients.chain,
         account: clients.account,
       }),
@@ -164,12 +190,13 @@ export function createChannelOps(deps: {
 
   /** Starts the withdraw delay (`initiateWithdraw`); the provider can still claim until it ends. */
   async function closeChannel(args: { channelId: `0x${string}` }) {
+    const config = await configFor(args.channelId);
     const receipt = await clients.transact("Initiating the withdrawal", () =>
       clients.walletClient.writeContract({
         address: channels,
         abi: paymentChannelsAbi,
         functionName: "initiateWithdraw",
-        args: [args.channelId],
+        args: [config],
         chain: clients.chain,
         account: clients.account,
       }),
@@ -182,12 +209,13 @@ export function createChannelOps(deps: {
 
   /** After the delay: refunds `deposit - claimed` to the payer and closes the channel. */
   async function finalizeWithdraw(args: { channelId: `0x${string}` }) {
+    const config = await configFor(args.channelId);
     const receipt = await clients.transact("Finalizing the withdrawal", () =>
       clients.walletClient.writeContract({
         address: channels,
         abi: paymentChannelsAbi,
         functionName: "finalizeWithdraw",
-        args: [args.channelId],
+        args: [config],
         chain: clients.chain,
         account: clients.account,
       }),
@@ -207,7 +235,7 @@ export function createChannelOps(deps: {
       address: channels,
       abi: paymentChannelsAbi,
       functionName: "getChannel",
-      args: [args.channelId],
+      args: [await configFor(args.channelId)],
     });
     const withdrawableAt =
       view.withdrawableAt === 0n

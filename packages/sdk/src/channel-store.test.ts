@@ -28,6 +28,7 @@ function openChannel(store: ReturnType<typeof createChannelStore>, deposit: bigi
       token: "0x0000000000000000000000000000000000000003",
       withdrawDelay: 900n,
       salt: `0x${"11".repeat(32)}`,
+      receiverSigner: "0x0000000000000000000000000000000000000004",
     },
     deposit,
   );

@@ -32,6 +32,8 @@ export type StoredChannel = {
   token: `0x${string}`;
   withdrawDelay: bigint;
   salt: `0x${string}`;
+  /** Who signs the channel's receipts (part of its terms); null for channels of older contracts. */
+  receiverSigner: `0x${string}` | null;
   state: ChannelState;
   deposit: bigint;
   /** Charged total proven by verified receipts. */
@@ -67,6 +69,7 @@ type ChannelRow = {
   token: string;
   withdraw_delay: string;
   salt: string;
+  receiver_signer: string | null;
   state: string;
   deposit: string;
   charged: string;
@@ -100,6 +103,7 @@ function toChannel(row: ChannelRow, pending: bigint): StoredChannel {
     token: hex(row.token),
     withdrawDelay: BigInt(row.withdraw_delay),
     salt: hex(row.salt),
+    receiverSigner: row.receiver_signer === null ? null : hex(row.receiver_signer),
     state: row.state as ChannelState,
     deposit: BigInt(row.deposit),
     charged: BigInt(row.charged),
@@ -108,6 +112,23 @@ function toChannel(row: ChannelRow, pending: bigint): StoredChannel {
     withdrawableAt: row.withdrawable_at,
     refund: row.refund === null ? null : BigInt(row.refund),
     openedAt: row.opened_at,
+  };
+}
+
+/** The terms of a stored channel, which every PaymentChannels call about it passes. */
+export function channelConfigOf(channel: StoredChannel): ChannelConfig {
+  if (channel.receiverSigner === null) {
+    throw new Error(`channel ${channel.channelId} was opened on an older PaymentChannels (no receipt signer stored)`);
+  }
+  return {
+    payer: channel.payer,
+    payerAuthorizer: channel.authorizer,
+    receiverAgentId: channel.agentId,
+    modelId: channel.modelId,
+    token: channel.token,
+    withdrawDelay: channel.withdrawDelay,
+    salt: channel.salt,
+    receiverSigner: channel.receiverSigner,
   };
 }
 
@@ -183,8 +204,8 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
     addOpening(config: ChannelConfig, deposit: bigint): `0x${string}` {
       const channelId = channelIdOf(config);
       db.prepare(
-        `INSERT INTO channels (channel_id, agent_id, model_id, payer, authorizer, token, withdraw_delay, salt, state,
-          deposit, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'opening', ?, ?, ?)`,
+        `INSERT INTO channels (channel_id, agent_id, model_id, payer, authorizer, token, withdraw_delay, salt,
+          receiver_signer, state, deposit, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'opening', ?, ?, ?)`,
       ).run(
         channelId,
         config.receiverAgentId.toString(),
@@ -194,6 +215,7 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
         config.token.toLowerCase(),
         config.withdrawDelay.toString(),
         config.salt,
+        config.receiverSigner.toLowerCase(),
         deposit.toString(),
         now(),
         now(),

@@ -15,7 +15,7 @@ import { ConfigError, type Deployment } from "@verity/core";
 import type { Hex } from "viem";
 
 /** Bump when a table changes shape (existing state is migrated, never dropped). */
-export const CLIENT_SCHEMA_VERSION = 2;
+export const CLIENT_SCHEMA_VERSION = 3;
 
 function createSchema(db: DatabaseSync): void {
   db.exec(`
@@ -25,7 +25,7 @@ function createSchema(db: DatabaseSync): void {
       authorizer TEXT NOT NULL, token TEXT NOT NULL, withdraw_delay TEXT NOT NULL, salt TEXT NOT NULL,
       state TEXT NOT NULL, deposit TEXT NOT NULL, charged TEXT NOT NULL DEFAULT '0',
       highest_signed TEXT NOT NULL DEFAULT '0', withdrawable_at INTEGER, refund TEXT,
-      opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+      opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, receiver_signer TEXT
     );
     CREATE INDEX IF NOT EXISTS channels_route ON channels (agent_id, model_id, state);
     CREATE TABLE IF NOT EXISTS reservations (
@@ -57,6 +57,11 @@ function migrate(db: DatabaseSync): void {
   const columns = db.prepare("PRAGMA table_info(transcripts)").all() as { name: string }[];
   // Version 2: the resolved sampling parameters of a transcript (older rows keep NULL).
   if (!columns.some((c) => c.name === "sampling")) addColumn(db, "ALTER TABLE transcripts ADD COLUMN sampling TEXT");
+  // Version 3: the channel's receipt signer, part of its terms (rows of older contracts keep NULL).
+  const channelColumns = db.prepare("PRAGMA table_info(channels)").all() as { name: string }[];
+  if (!channelColumns.some((c) => c.name === "receiver_signer")) {
+    addColumn(db, "ALTER TABLE channels ADD COLUMN receiver_signer TEXT");
+  }
 }
 
 /** Adds a column; another process that opened the same state dir at the same moment may have added it first. */

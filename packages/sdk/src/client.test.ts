@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Listening, listen } from "@verity/chain";
-import { paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
+import { channelViewOf } from "@verity/chain/testing";
+import { testUSDAbi } from "@verity/contracts";
 import { chargeFor, hashParams, hashTokens } from "@verity/core";
 import { Hono } from "hono";
 import { privateKeyToAccount } from "viem/accounts";
@@ -111,11 +112,10 @@ test("openChannel is one openWithPermit transaction: no approval, the authorizer
     args: [payer, p.deployment.contracts.PaymentChannels.address],
   });
   assert.equal(allowance, 0n, "the permit covered exactly the deposit");
-  const view = await p.t.publicClient.readContract({
-    address: p.deployment.contracts.PaymentChannels.address,
-    abi: paymentChannelsAbi,
-    functionName: "getChannel",
-    args: [channelId],
+  const view = await channelViewOf({
+    publicClient: p.t.publicClient,
+    paymentChannels: p.deployment.contracts.PaymentChannels.address,
+    channelId: channelId,
   });
   assert.equal(view.deposit, 10_000_000n);
   assert.equal(view.payerAuthorizer.toLowerCase(), client.authorizer.toLowerCase());
@@ -310,11 +310,10 @@ test("closeAndWithdraw waits for chain time to pass the delay, then finalizes", 
   }
   await p.t.increaseTime(auto.withdrawDelay);
   const { refund } = await done;
-  const view = await p.t.publicClient.readContract({
-    address: p.deployment.contracts.PaymentChannels.address,
-    abi: paymentChannelsAbi,
-    functionName: "getChannel",
-    args: [auto.channelId],
+  const view = await channelViewOf({
+    publicClient: p.t.publicClient,
+    paymentChannels: p.deployment.contracts.PaymentChannels.address,
+    channelId: auto.channelId,
   });
   assert.equal(view.closed, true);
   assert.equal(refund, view.deposit - view.claimed);

@@ -4,28 +4,25 @@
  * per channel is cached for good; moving the agent or changing its wallet later neither voids old
  * receipts nor lets a new key sign for the channel.
  */
-import { paymentChannelsAbi } from "@verity/contracts";
+import { createChannelReader } from "@verity/chain";
 import type { PublicClient } from "viem";
 
 export function createReceiptSigners(options: {
-  publicClient: Pick<PublicClient, "readContract">;
+  publicClient: Pick<PublicClient, "readContract" | "getContractEvents">;
   paymentChannels: `0x${string}`;
+  /** First block to search for `ChannelOpened` (the deployment's start block). */
+  fromBlock?: bigint;
 }) {
   const cache = new Map<string, string>();
+  const reader = createChannelReader(options);
 
   async function signerOf(channelId: `0x${string}`): Promise<string | undefined> {
     const key = channelId.toLowerCase();
     const cached = cache.get(key);
     if (cached) return cached;
-    const channel = await options.publicClient
-      .readContract({
-        address: options.paymentChannels,
-        abi: paymentChannelsAbi,
-        functionName: "getChannel",
-        args: [channelId],
-      })
-      .catch(() => undefined);
-    const signer = channel?.receiverSigner;
+    // The signer is part of the channel's terms, emitted in its `ChannelOpened`.
+    const config = await reader.configOf(channelId).catch(() => undefined);
+    const signer = config?.receiverSigner;
     if (!signer || /^0x0{40}$/i.test(signer)) return undefined; // not opened (yet): read again next time
     cache.set(key, signer.toLowerCase());
     return signer.toLowerCase();

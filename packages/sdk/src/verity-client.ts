@@ -236,7 +236,11 @@ export function createVerityClient(options: VerityClientOptions) {
       store: payStore,
       ...(mandate ? { mandate } : {}),
       flags,
-      signers: createReceiptSigners({ publicClient: clients.publicClient, paymentChannels }),
+      signers: createReceiptSigners({
+        publicClient: clients.publicClient,
+        paymentChannels,
+        fromBlock: BigInt(deployment.startBlock),
+      }),
       audits,
       fetch: offerFetch,
       maxCeiling,

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deploy, openDatabase } from "@verity/chain";
-import { createTestChain, type TestChain } from "@verity/chain/testing";
-import { disputesAbi, paymentChannelsAbi } from "@verity/contracts";
+import { channelViewOf, createTestChain, type TestChain } from "@verity/chain/testing";
+import { disputesAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import { startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
 import { type AuditRecord, createAuditStore } from "./audit-store.ts";
@@ -82,11 +82,10 @@ test("a canary to an honest provider is paid like any request, audited, and pass
   const [channel] = (await canary.client?.channels()) ?? [];
   assert.ok(channel);
   assert.equal(audit.channelId, channel.channelId.toLowerCase());
-  const onChain = await t.publicClient.readContract({
-    address: deployment.contracts.PaymentChannels.address,
-    abi: paymentChannelsAbi,
-    functionName: "getChannel",
-    args: [channel.channelId],
+  const onChain = await channelViewOf({
+    publicClient: t.publicClient,
+    paymentChannels: deployment.contracts.PaymentChannels.address,
+    channelId: channel.channelId,
   });
   assert.equal(onChain.payer.toLowerCase(), v.info.address.toLowerCase());
   assert.equal(onChain.deposit, 100_000n, "a tenth of a TestUSD");

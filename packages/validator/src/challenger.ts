@@ -4,7 +4,7 @@
  * bond, and calls `challenge`. A revert is recorded with the contract's reason code and not retried;
  * other failures (RPC) are retried a few times with backoff, then recorded with their code.
  */
-import type { ChainClients } from "@verity/chain";
+import { type ChainClients, createChannelReader } from "@verity/chain";
 import { disputesAbi } from "@verity/contracts";
 import { BaseError, type Deployment, receiptFromJson } from "@verity/core";
 import { parseEventLogs } from "viem";
@@ -36,6 +36,12 @@ export function createChallenger(options: {
   const address = deployment.contracts.Disputes.address;
   const me = clients.account.address.toLowerCase();
   const read = clients.publicClient.readContract;
+  // Disputes takes the challenged channel's terms (PaymentChannels does not store them).
+  const channels = createChannelReader({
+    publicClient: clients.publicClient,
+    paymentChannels: deployment.contracts.PaymentChannels.address,
+    fromBlock: BigInt(deployment.startBlock),
+  });
   /** Backoff after failures that are not reverts (RPC trouble): 2 s, 4 s, 8 s, … */
   const retryAt = new Map<string, number>();
 
@@ -93,6 +99,11 @@ export function createChallenger(options: {
       reject(record, "already_challenged");
       return;
     }
+    const channel = await channels.configOf(sample.receipt.receipt.channelId as `0x${string}`);
+    if (!channel) {
+      reject(record, "unknown_channel");
+      return;
+    }
     const bond = await read({ address, abi: disputesAbi, functionName: "challengeBond" });
     await approveDisputes({ clients, deployment, sender: options.sender, amount: bond });
     const evidenceURI = `${options.publicUrl()}/v1/evidence/${evidenceHash}`;
@@ -102,6 +113,7 @@ export function createChallenger(options: {
       functionName: "challenge",
       args: [
         receiptFromJson(sample.receipt.receipt),
+        channel,
         sample.receipt.signature as `0x${string}`,
         evidenceHash,
         evidenceURI,

@@ -3,8 +3,8 @@
  * for a model this validator runs, a transcript matching its receipt's commitments, a receipt signed
  * by the channel's receipt signer, and still inside the audit window. Each failure has its reason code.
  */
-import type { ChainClients } from "@verity/chain";
-import { disputesAbi, paymentChannelsAbi } from "@verity/contracts";
+import { type ChainClients, createChannelReader } from "@verity/chain";
+import { disputesAbi } from "@verity/contracts";
 import { type Deployment, receiptDomain, receiptFromJson, receiptTypes } from "@verity/core";
 import { recoverTypedDataAddress } from "viem";
 import { receiptMismatches } from "./audit-verdict.ts";
@@ -79,15 +79,14 @@ export async function verifySampleOnChain(args: {
   const { sample, deployment, publicClient } = args;
   const c = deployment.contracts;
   const served = await args.resolver.resolve(BigInt(sample.modelId));
-  const channel = await publicClient.readContract({
-    address: c.PaymentChannels.address,
-    abi: paymentChannelsAbi,
-    functionName: "getChannel",
-    args: [sample.channelId as `0x${string}`],
-  });
+  const channel = await createChannelReader({
+    publicClient,
+    paymentChannels: c.PaymentChannels.address,
+    fromBlock: BigInt(deployment.startBlock),
+  }).read(sample.channelId as `0x${string}`);
   const invalid = (message: string, details: Record<string, unknown>) =>
     new AuditRejected(message, { code: "receipt_invalid", details });
-  if (channel.payer === "0x0000000000000000000000000000000000000000") {
+  if (channel === undefined || channel.payer === "0x0000000000000000000000000000000000000000") {
     throw invalid("The receipt's channel was never opened", { channelId: sample.channelId });
   }
   if (channel.receiverAgentId.toString() !== sample.agentId || channel.modelId.toString() !== sample.modelId) {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { deploy, openDatabase } from "@verity/chain";
-import { createTestChain, type TestChain } from "@verity/chain/testing";
+import { channelConfigOf, createTestChain, type TestChain } from "@verity/chain/testing";
 import { agentRegistryAbi, disputesAbi, stakingAbi, testUSDAbi } from "@verity/contracts";
 import { type Deployment, receiptFromJson } from "@verity/core";
 import { createTestEngine, type Engine } from "@verity/engine";
@@ -499,6 +499,11 @@ test("evidence that does not match its hash gets not-guilty votes, and a member 
     functionName: "challenge",
     args: [
       receiptFromJson(sample.receipt.receipt),
+      await channelConfigOf({
+        publicClient: t.publicClient,
+        paymentChannels: deployment.contracts.PaymentChannels.address,
+        channelId: sample.receipt.receipt.channelId as `0x${string}`,
+      }),
       sample.receipt.signature as `0x${string}`,
       keccak256(stringToHex("not the evidence")),
       first.args.evidenceURI as string,

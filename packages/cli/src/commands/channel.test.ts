@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { agentRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
+import { channelViewOf } from "@verity/chain/testing";
+import { agentRegistryAbi, modelRegistryAbi, testUSDAbi } from "@verity/contracts";
 import { createVerityClient } from "@verity/sdk";
 import { keccak256, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -74,11 +75,10 @@ test("channel open → status → close → finalize, sharing durable state with
   } finally {
     await sdk.stop();
   }
-  const onChain = await net.t.publicClient.readContract({
-    address: net.deployment.contracts.PaymentChannels.address,
-    abi: paymentChannelsAbi,
-    functionName: "getChannel",
-    args: [channelId],
+  const onChain = await channelViewOf({
+    publicClient: net.t.publicClient,
+    paymentChannels: net.deployment.contracts.PaymentChannels.address,
+    channelId: channelId,
   });
   assert.equal(onChain.payerAuthorizer, opened.json[0]?.authorizer);
 

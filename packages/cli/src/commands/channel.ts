@@ -1,4 +1,4 @@
-import { paymentChannelsAbi } from "@verity/contracts";
+import { createChannelReader } from "@verity/chain";
 import { ConfigError, PaymentError } from "@verity/core";
 import type { Command } from "commander";
 import { type ChainContext, type ChainFlags, openChainContext } from "../chain-context.ts";
@@ -222,13 +222,12 @@ function parseChannelId(value: string): `0x${string}` {
 }
 
 async function readChannel(context: ChainContext, channelId: `0x${string}`) {
-  const view = await context.clients.publicClient.readContract({
-    address: context.deployment.contracts.PaymentChannels.address,
-    abi: paymentChannelsAbi,
-    functionName: "getChannel",
-    args: [channelId],
-  });
-  if (/^0x0{40}$/i.test(view.payer)) {
+  const view = await createChannelReader({
+    publicClient: context.clients.publicClient,
+    paymentChannels: context.deployment.contracts.PaymentChannels.address,
+    fromBlock: BigInt(context.deployment.startBlock),
+  }).read(channelId);
+  if (view === undefined || /^0x0{40}$/i.test(view.payer)) {
     throw new PaymentError(`No channel ${channelId} on chain ${context.deployment.chainId}`, {
       code: "channel_not_found",
       hint: "Check the id with `verity channel status`, and --rpc/--deployment",

@@ -4,7 +4,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createEdrChain, devnetAccounts, devnetChain } from "@verity/chain";
+import { createEdrChain, currentReceiverSigner, devnetAccounts, devnetChain } from "@verity/chain";
+import { channelViewOf } from "@verity/chain/testing";
 import { paymentChannelsAbi, stakingAbi, testUSDAbi } from "@verity/contracts";
 import { type ChannelConfig, channelIdOf, type Deployment } from "@verity/core";
 import { createVoucherFetch } from "@verity/sdk";
@@ -57,11 +58,10 @@ async function chainState(client: PublicClient, deployment: Deployment, agentIds
         }),
       ),
     ),
-    channel: await client.readContract({
-      address: deployment.contracts.PaymentChannels.address,
-      abi: paymentChannelsAbi,
-      functionName: "getChannel",
-      args: [channelId],
+    channel: await channelViewOf({
+      publicClient: client,
+      paymentChannels: deployment.contracts.PaymentChannels.address,
+      channelId: channelId,
     }),
   };
 }
@@ -109,6 +109,11 @@ async function openChannel(ready: DevnetReady) {
     token: ready.deployment.token.address,
     withdrawDelay: 3_600n,
     salt: keccak256(toHex("devnet-restart")),
+    receiverSigner: await currentReceiverSigner({
+      publicClient,
+      agentRegistry: ready.deployment.contracts.AgentRegistry.address,
+      agentId: BigInt(provider.agentId),
+    }),
   };
   await publicClient.waitForTransactionReceipt({
     hash: await wallet.writeContract({

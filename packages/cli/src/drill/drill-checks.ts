@@ -120,13 +120,13 @@ export async function claimedOnChain(args: {
   channelId: `0x${string}`;
 }): Promise<bigint> {
   const clients = await connectChain({ rpcUrl: args.rpcUrl, account: `0x${"11".repeat(32)}` });
-  const channel = await clients.publicClient.readContract({
+  const [, claimed] = await clients.publicClient.readContract({
     address: args.deployment.contracts.PaymentChannels.address,
     abi: paymentChannelsAbi,
-    functionName: "getChannel",
+    functionName: "channelState",
     args: [args.channelId],
   });
-  return channel.claimed;
+  return claimed;
 }
 
 /** Waits until every channel of `agentId` (any, when omitted) is claimed up to what the receipts owe. */
