@@ -28,9 +28,11 @@ try {
   }
   const claim = async (channelId: `0x${string}`) =>
     f.mined(
-      f.as("provider-1").channels.write.claim([
-        [await f.voucherClaim({ channelId, cumulativeAmount: 250_000n, amount: 200_000n, signer: "client-1" })],
-      ]),
+      f
+        .as("provider-1")
+        .channels.write.claim([
+          [await f.voucherClaim({ channelId, cumulativeAmount: 250_000n, amount: 200_000n, signer: "client-1" })],
+        ]),
     );
   await claim(ids[0] as `0x${string}`);
   const receipt = await claim(ids[1] as `0x${string}`);
