@@ -1,3 +1,4 @@
+export * from "./audit-assignment.ts";
 export * from "./channel-id.ts";
 export * from "./deployment.ts";
 export * from "./errors.ts";
@@ -6,5 +7,6 @@ export * from "./permit.ts";
 export * from "./pricing.ts";
 export * from "./reason-codes.ts";
 export * from "./receipt.ts";
-export * from "./voucher.ts";
+export * from "./sampling-seed.ts";
 export * from "./voucher-header.ts";
+export * from "./voucher.ts";

@@ -117,6 +117,32 @@ export const NODE_REASONS = {
   ceiling_over_cap: { status: 402, message: "The request's maximum charge exceeds the client's per-request cap" },
   no_channel_headroom: { status: 402, message: "No open channel to this provider has headroom for the request" },
   request_aborted: { status: 499, message: "The caller aborted the request" },
+  // seed-synced sampling and audit assignment (provider: a request's seed; validator: an audit's reveal)
+  missing_seed: {
+    status: 400,
+    message: "The request or audit carries no seed key (or no audit secret) where seed-synced sampling requires one",
+  },
+  seed_key_invalid: { status: 400, message: "The seed key or audit commitment is not 0x-prefixed 32-byte hex" },
+  seed_not_supported: {
+    status: 400,
+    message: "This provider's engine cannot sample with a seed key (an OpenAI-compatible upstream); send no seed key",
+  },
+  seed_derivation_mismatch: {
+    status: 400,
+    message: "The receipt's seed key is not the one derived from the chain, channel, voucher amount and audit secret",
+  },
+  audit_commit_mismatch: {
+    status: 400,
+    message: "The revealed audit secret does not hash to the audit commitment in the receipt's params",
+  },
+  audit_not_selected: {
+    status: 400,
+    message: "The receipt was not selected for audit by the commit-reveal draw under the stated policy",
+  },
+  transcript_hash_mismatch: {
+    status: 400,
+    message: "The transcript's token ids or sampling parameters do not hash to the receipt's commitments",
+  },
   // validator (audit intake)
   audit_sample_invalid: { status: 400, message: "The audit sample does not match the expected transcript shape" },
   model_not_served: { status: 422, message: "The model is registered but this validator does not run it" },

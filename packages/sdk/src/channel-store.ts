@@ -14,9 +14,13 @@
  * have charged it. Orphans keep counting as pending, so later vouchers still cover what the
  * provider may be owed, and they are dropped once a later receipt has settled on the channel and
  * the orphan is older than `orphanGraceMs` — by then the provider's cumulative total includes it.
+ *
+ * Every channel has a random 32-byte audit secret (created with its row, or on first use for a
+ * channel recorded by an older version). It is committed with the reservation before any voucher
+ * leaves, so the seed keys and audit draws of every request on the channel can be shown later.
  */
 
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { createGroupCommit, inTransaction } from "@verity/chain";
 import { type ChannelConfig, channelIdOf } from "@verity/core";
@@ -88,6 +92,7 @@ type ReservationRow = {
 };
 
 const hex = (v: string) => v as `0x${string}`;
+const newSecret = () => `0x${randomBytes(32).toString("hex")}`;
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
 function toChannel(row: ChannelRow, pending: bigint): StoredChannel {
@@ -162,9 +167,28 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
     return needed > channel.highestSigned ? needed : channel.highestSigned + 1n;
   }
 
+  /**
+   * The channel's audit secret, created (and committed) on first use for a channel recorded without
+   * one; callers wait for `durable()` before anything derived from it leaves the process.
+   */
+  function auditSecret(channelId: string): `0x${string}` | undefined {
+    const id = channelId.toLowerCase();
+    const read = () =>
+      (db.prepare("SELECT audit_secret FROM channels WHERE channel_id = ?").get(id) as
+        | { audit_secret: string | null }
+        | undefined);
+    const row = read();
+    if (!row) return undefined;
+    if (row.audit_secret) return hex(row.audit_secret);
+    db.prepare("UPDATE channels SET audit_secret = ? WHERE channel_id = ? AND audit_secret IS NULL").run(newSecret(), id);
+    const created = read()?.audit_secret;
+    return created ? hex(created) : undefined;
+  }
+
   return {
     get,
     reservation,
+    auditSecret,
 
     /** Channels, optionally filtered (newest last). */
     list(filter: { agentId?: bigint; modelId?: bigint; state?: ChannelState } = {}): StoredChannel[] {
@@ -184,7 +208,7 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
       const channelId = channelIdOf(config);
       db.prepare(
         `INSERT INTO channels (channel_id, agent_id, model_id, payer, authorizer, token, withdraw_delay, salt, state,
-          deposit, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'opening', ?, ?, ?)`,
+          deposit, opened_at, updated_at, audit_secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'opening', ?, ?, ?, ?)`,
       ).run(
         channelId,
         config.receiverAgentId.toString(),
@@ -197,6 +221,7 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
         deposit.toString(),
         now(),
         now(),
+        newSecret(),
       );
       return channelId;
     },

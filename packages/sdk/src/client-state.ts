@@ -1,9 +1,9 @@
 /**
  * The client's durable state directory: `client.sqlite` (channels, reservations, transcripts,
  * audits, flagged providers; WAL + synchronous=FULL through @verity/chain's `openDatabase`),
- * `index.sqlite` (the indexer's projection, when the client runs its own), and two secrets created
- * once with mode 0600: the hot voucher-signing key (`authorizer.key`) and the audit secret
- * (`audit-secret`).
+ * `index.sqlite` (the indexer's projection, when the client runs its own), and the hot
+ * voucher-signing key (`authorizer.key`, created once with mode 0600). Each channel's random audit
+ * secret (seed derivation and audit draws) is a column of its row in `client.sqlite`.
  */
 
 import { randomBytes } from "node:crypto";
@@ -15,7 +15,7 @@ import { ConfigError, type Deployment } from "@verity/core";
 import type { Hex } from "viem";
 
 /** Bump when a table changes shape (existing state is migrated, never dropped). */
-export const CLIENT_SCHEMA_VERSION = 2;
+export const CLIENT_SCHEMA_VERSION = 3;
 
 function createSchema(db: DatabaseSync): void {
   db.exec(`
@@ -25,7 +25,7 @@ function createSchema(db: DatabaseSync): void {
       authorizer TEXT NOT NULL, token TEXT NOT NULL, withdraw_delay TEXT NOT NULL, salt TEXT NOT NULL,
       state TEXT NOT NULL, deposit TEXT NOT NULL, charged TEXT NOT NULL DEFAULT '0',
       highest_signed TEXT NOT NULL DEFAULT '0', withdrawable_at INTEGER, refund TEXT,
-      opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+      opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, audit_secret TEXT
     );
     CREATE INDEX IF NOT EXISTS channels_route ON channels (agent_id, model_id, state);
     CREATE TABLE IF NOT EXISTS reservations (
@@ -37,7 +37,8 @@ function createSchema(db: DatabaseSync): void {
       request_id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, channel_id TEXT NOT NULL, model_id TEXT NOT NULL,
       model TEXT NOT NULL, kind TEXT NOT NULL, request TEXT NOT NULL, output TEXT NOT NULL,
       prompt_token_ids TEXT, output_token_ids TEXT, sampling TEXT, receipt TEXT NOT NULL, signature TEXT NOT NULL,
-      signer TEXT NOT NULL, charge TEXT NOT NULL, cumulative_charged TEXT NOT NULL, created_at INTEGER NOT NULL
+      signer TEXT NOT NULL, charge TEXT NOT NULL, cumulative_charged TEXT NOT NULL, created_at INTEGER NOT NULL,
+      voucher_amount TEXT
     );
     CREATE INDEX IF NOT EXISTS transcripts_created ON transcripts (created_at);
     CREATE TABLE IF NOT EXISTS audits (
@@ -57,6 +58,15 @@ function migrate(db: DatabaseSync): void {
   const columns = db.prepare("PRAGMA table_info(transcripts)").all() as { name: string }[];
   // Version 2: the resolved sampling parameters of a transcript (older rows keep NULL).
   if (!columns.some((c) => c.name === "sampling")) addColumn(db, "ALTER TABLE transcripts ADD COLUMN sampling TEXT");
+  // Version 3: the amount of the voucher that paid a transcript (its seed key's input) and each channel's audit secret
+  if (!columns.some((c) => c.name === "voucher_amount")) {
+    addColumn(db, "ALTER TABLE transcripts ADD COLUMN voucher_amount TEXT");
+  }
+  // (older channels get an audit secret on their next request) (older channels get one on their next request).
+  const channelColumns = db.prepare("PRAGMA table_info(channels)").all() as { name: string }[];
+  if (!channelColumns.some((c) => c.name === "audit_secret")) {
+    addColumn(db, "ALTER TABLE channels ADD COLUMN audit_secret TEXT");
+  }
 }
 
 /** Adds a column; another process that opened the same state dir at the same moment may have added it first. */

@@ -6,6 +6,11 @@
  * throws a PaymentError with the flag's code; the reservation then stays counted (orphaned). The
  * provider's transcript (token ids, resolved sampling) is kept for audits only when it matches the
  * verified receipt; otherwise the answer still counts, stored without ids and never sampled.
+ *
+ * Seed-synced sampling: every request carries `verity: { seed_key, audit_commit }` in its body,
+ * derived from the chain, the channel, the voucher's amount and the channel's audit secret (see
+ * `@verity/core`'s `sampling-seed.ts`). A receipt whose params carry another seed key or commitment
+ * than the ones sent is refused (`seed_derivation_mismatch` / `audit_commit_mismatch`).
  */
 import {
   BaseError,
@@ -15,6 +20,8 @@ import {
   PaymentError,
   type ReasonCode,
   RequestError,
+  type SeedFields,
+  seedFieldsFor,
   voucherDomain,
   voucherTypes,
 } from "@verity/core";
@@ -27,7 +34,7 @@ import type { ProviderFlags } from "./provider-flags.ts";
 import { checkReceipt } from "./receipt-check.ts";
 import type { ReceiptSigners } from "./receipt-signers.ts";
 import { sseData } from "./sse.ts";
-import { checkTranscript } from "./transcript-check.ts";
+import { checkSeedFields, checkTranscript } from "./transcript-check.ts";
 
 export type PaidContext = {
   chainId: number;
@@ -52,6 +59,8 @@ export type Route = {
   reservation: Reservation;
   promptTokenBound: number;
   maxTokens: number;
+  /** The seed fields sent with the latest attempt (set by the request, read by the receipt check). */
+  seed?: SeedFields & { voucherAmount: bigint };
 };
 
 export type PaidRequest = { kind: "chat" | "text"; body: Record<string, unknown>; signal?: AbortSignal };
@@ -102,7 +111,17 @@ export function createPaidRequests(ctx: PaidContext) {
   const domain = voucherDomain({ chainId: ctx.chainId, verifyingContract: ctx.paymentChannels });
 
   async function post(route: Route, r: Reservation, req: PaidRequest, signal?: AbortSignal): Promise<Response> {
-    // The reservation (the highest amount ever signed) is on disk before its voucher leaves.
+    const auditSecret = ctx.store.auditSecret(r.channelId);
+    const seed = auditSecret
+      ? {
+          ...seedFieldsFor({ chainId: ctx.chainId, channelId: r.channelId, voucherAmount: r.voucherAmount, auditSecret }),
+          voucherAmount: r.voucherAmount,
+        }
+      : undefined;
+    if (seed) route.seed = seed;
+    else delete route.seed;
+    // The reservation (the highest amount ever signed) and the channel's audit secret are on disk
+    // before the voucher and anything derived from the secret leave.
     const durable = ctx.store.durable();
     const signature = await ctx.authorizer.signTypedData({
       domain,
@@ -123,7 +142,11 @@ export function createPaidRequests(ctx: PaidContext) {
       return await ctx.fetch(`${route.offer.url}${path}`, {
         method: "POST",
         headers: { "content-type": "application/json", [HEADERS.voucher]: voucher },
-        body: JSON.stringify(req.body),
+        // The caller's own `verity` field (if any) is replaced: the seed fields are this client's.
+        body: JSON.stringify({
+          ...req.body,
+          verity: seed ? { seed_key: seed.seedKey, audit_commit: seed.auditCommit } : undefined,
+        }),
         ...(signal ? { signal } : {}),
       });
     } catch (cause) {
@@ -249,8 +272,23 @@ export function createPaidRequests(ctx: PaidContext) {
         details: { agentId: route.offer.agentId.toString(), channelId: r.channelId, ...verdict.details },
       });
     }
-    ctx.store.settle(r.id, verdict.receipt.cumulativeCharged);
     const transcript = checkTranscript({ transcript: v?.transcript, receipt: verdict.receipt });
+    const seedCheck = transcript.ok
+      ? checkSeedFields({ sampling: transcript.transcript.sampling, sent: route.seed })
+      : ({ ok: true } as const);
+    if (!seedCheck.ok) {
+      // The provider signed a seed (or commitment) other than the one it was sent: it chose its own.
+      const code = seedCheck.field === "seedKey" ? "seed_derivation_mismatch" : "audit_commit_mismatch";
+      const reason = `The receipt's params carry ${seedCheck.field} ${seedCheck.signed}, not the ${seedCheck.sent ?? "none"} sent`;
+      ctx.store.orphan(r.id);
+      ctx.flags.flag(route.offer.agentId, code, reason, { requestId: verdict.receipt.requestId, channelId: r.channelId });
+      throw new PaymentError(`Provider ${route.offer.agentId}: ${reason}`, {
+        code,
+        hint: "The provider is flagged and left out of routing; the evidence is in the client's state dir",
+        details: { agentId: route.offer.agentId.toString(), channelId: r.channelId, field: seedCheck.field },
+      });
+    }
+    ctx.store.settle(r.id, verdict.receipt.cumulativeCharged);
     if (!transcript.ok) {
       // The charge is proven by the receipt, so the answer is delivered; but an answer without a
       // transcript matching its receipt could never be audited, so the provider leaves routing.
@@ -273,6 +311,7 @@ export function createPaidRequests(ctx: PaidContext) {
       outputTokenIds: transcript.ok ? transcript.transcript.outputTokenIds : null,
       sampling: transcript.ok ? transcript.transcript.sampling : null,
       receipt: verdict.signed,
+      voucherAmount: route.seed?.voucherAmount ?? r.voucherAmount,
       createdAt: Date.now(),
     });
     return {
