@@ -13,7 +13,9 @@ test("the draw is keccak256 of the packed domain, secret and receipt digest", ()
   const receiptDigest = hex32();
   assert.equal(
     auditDraw({ auditSecret, receiptDigest }),
-    hexToBigInt(keccak256(encodePacked(["string", "bytes32", "bytes32"], ["verity.audit.v1", auditSecret, receiptDigest]))),
+    hexToBigInt(
+      keccak256(encodePacked(["string", "bytes32", "bytes32"], ["verity.audit.v1", auditSecret, receiptDigest])),
+    ),
   );
 });
 

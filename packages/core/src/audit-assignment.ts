@@ -88,6 +88,8 @@ export function auditDraw(args: { auditSecret: string; receiptDigest: string }):
 }
 
 /** Whether the receipt (`receiptDigest`, charging `charge`) is selected for audit. */
-export function isAuditSelected(args: AuditPolicy & { auditSecret: string; receiptDigest: string; charge: bigint }): boolean {
+export function isAuditSelected(
+  args: AuditPolicy & { auditSecret: string; receiptDigest: string; charge: bigint },
+): boolean {
   return auditDraw(args) < auditThreshold(args);
 }

@@ -8,5 +8,5 @@ export * from "./pricing.ts";
 export * from "./reason-codes.ts";
 export * from "./receipt.ts";
 export * from "./sampling-seed.ts";
-export * from "./voucher-header.ts";
 export * from "./voucher.ts";
+export * from "./voucher-header.ts";

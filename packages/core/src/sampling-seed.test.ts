@@ -20,13 +20,24 @@ test("the seed key is keccak256 of the packed domain, chain, channel, voucher am
         const expected = keccak256(
           encodePacked(
             ["string", "uint256", "bytes32", "uint256", "bytes32"],
-            ["verity.seed.v1", BigInt(chainId), channelId as `0x${string}`, voucherAmount, auditSecret as `0x${string}`],
+            [
+              "verity.seed.v1",
+              BigInt(chainId),
+              channelId as `0x${string}`,
+              voucherAmount,
+              auditSecret as `0x${string}`,
+            ],
           ),
         );
         assert.equal(deriveSeedKey({ chainId, channelId, voucherAmount, auditSecret }), expected);
         // Case of the inputs does not matter.
         assert.equal(
-          deriveSeedKey({ chainId, channelId: channelId.toUpperCase().replace("0X", "0x"), voucherAmount, auditSecret }),
+          deriveSeedKey({
+            chainId,
+            channelId: channelId.toUpperCase().replace("0X", "0x"),
+            voucherAmount,
+            auditSecret,
+          }),
           expected,
         );
       },

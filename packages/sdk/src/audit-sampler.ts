@@ -20,7 +20,7 @@ import {
   type SignedReceiptJson,
   validateAuditPolicy,
 } from "@verity/core";
-import { type Hex, hashTypedData } from "viem";
+import { bytesToHex, type Hex, hashTypedData } from "viem";
 
 export type { AuditPolicy } from "@verity/core";
 export { auditDraw, auditThreshold, isAuditSelected } from "@verity/core";
@@ -39,7 +39,8 @@ export function receiptDigestOf(args: {
     primaryType: "Receipt" as const,
     message: receiptFromJson(args.receipt),
   };
-  return (hasher.digest(typed) ?? hashTypedData(typed)) as Hex;
+  const native = hasher.digest(typed as never);
+  return native ? bytesToHex(native) : hashTypedData(typed);
 }
 
 /** A sampler for one deployment, policy and store of per-channel secrets. */

@@ -174,13 +174,16 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
   function auditSecret(channelId: string): `0x${string}` | undefined {
     const id = channelId.toLowerCase();
     const read = () =>
-      (db.prepare("SELECT audit_secret FROM channels WHERE channel_id = ?").get(id) as
+      db.prepare("SELECT audit_secret FROM channels WHERE channel_id = ?").get(id) as
         | { audit_secret: string | null }
-        | undefined);
+        | undefined;
     const row = read();
     if (!row) return undefined;
     if (row.audit_secret) return hex(row.audit_secret);
-    db.prepare("UPDATE channels SET audit_secret = ? WHERE channel_id = ? AND audit_secret IS NULL").run(newSecret(), id);
+    db.prepare("UPDATE channels SET audit_secret = ? WHERE channel_id = ? AND audit_secret IS NULL").run(
+      newSecret(),
+      id,
+    );
     const created = read()?.audit_secret;
     return created ? hex(created) : undefined;
   }

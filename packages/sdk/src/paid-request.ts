@@ -114,7 +114,12 @@ export function createPaidRequests(ctx: PaidContext) {
     const auditSecret = ctx.store.auditSecret(r.channelId);
     const seed = auditSecret
       ? {
-          ...seedFieldsFor({ chainId: ctx.chainId, channelId: r.channelId, voucherAmount: r.voucherAmount, auditSecret }),
+          ...seedFieldsFor({
+            chainId: ctx.chainId,
+            channelId: r.channelId,
+            voucherAmount: r.voucherAmount,
+            auditSecret,
+          }),
           voucherAmount: r.voucherAmount,
         }
       : undefined;
@@ -281,7 +286,10 @@ export function createPaidRequests(ctx: PaidContext) {
       const code = seedCheck.field === "seedKey" ? "seed_derivation_mismatch" : "audit_commit_mismatch";
       const reason = `The receipt's params carry ${seedCheck.field} ${seedCheck.signed}, not the ${seedCheck.sent ?? "none"} sent`;
       ctx.store.orphan(r.id);
-      ctx.flags.flag(route.offer.agentId, code, reason, { requestId: verdict.receipt.requestId, channelId: r.channelId });
+      ctx.flags.flag(route.offer.agentId, code, reason, {
+        requestId: verdict.receipt.requestId,
+        channelId: r.channelId,
+      });
       throw new PaymentError(`Provider ${route.offer.agentId}: ${reason}`, {
         code,
         hint: "The provider is flagged and left out of routing; the evidence is in the client's state dir",
