@@ -51,6 +51,8 @@ export type PaidContext = {
   receiptSkewSeconds: number;
   /** The client's clock in ms (default `Date.now`). */
   now?: () => number;
+  /** Refuse a receipt whose params do not carry the seed key sent (`missing_seed`). */
+  requireSeed?: boolean;
 };
 
 /** A routed request: the offer, the reservation on one of its channels, and the client's bounds. */
@@ -279,12 +281,21 @@ export function createPaidRequests(ctx: PaidContext) {
     }
     const transcript = checkTranscript({ transcript: v?.transcript, receipt: verdict.receipt });
     const seedCheck = transcript.ok
-      ? checkSeedFields({ sampling: transcript.transcript.sampling, sent: route.seed })
+      ? checkSeedFields({
+          sampling: transcript.transcript.sampling,
+          sent: route.seed,
+          ...(ctx.requireSeed ? { require: true } : {}),
+        })
       : ({ ok: true } as const);
     if (!seedCheck.ok) {
       // The provider signed a seed (or commitment) other than the one it was sent: it chose its own.
-      const code = seedCheck.field === "seedKey" ? "seed_derivation_mismatch" : "audit_commit_mismatch";
-      const reason = `The receipt's params carry ${seedCheck.field} ${seedCheck.signed}, not the ${seedCheck.sent ?? "none"} sent`;
+      const code =
+        seedCheck.signed === undefined
+          ? "missing_seed"
+          : seedCheck.field === "seedKey"
+            ? "seed_derivation_mismatch"
+            : "audit_commit_mismatch";
+      const reason = `The receipt's params carry ${seedCheck.field} ${seedCheck.signed ?? "none"}, not the ${seedCheck.sent ?? "none"} sent`;
       ctx.store.orphan(r.id);
       ctx.flags.flag(route.offer.agentId, code, reason, {
         requestId: verdict.receipt.requestId,

@@ -15,7 +15,8 @@ export type FlagCode =
   | "overcharged"
   | "transcript_invalid"
   | "seed_derivation_mismatch"
-  | "audit_commit_mismatch";
+  | "audit_commit_mismatch"
+  | "missing_seed";
 
 export type ProviderFlag = {
   agentId: bigint;

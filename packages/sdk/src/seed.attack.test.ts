@@ -51,7 +51,12 @@ async function startSeedRelay(): Promise<Listening> {
   return listen({ fetch: app.fetch });
 }
 
-async function newClient(name: string, onFlag: (flag: ProviderFlag) => void, onSample?: (s: AuditSample) => void) {
+async function newClient(
+  name: string,
+  onFlag: (flag: ProviderFlag) => void,
+  onSample?: (s: AuditSample) => void,
+  requireSeed = false,
+) {
   const client = createVerityClient({
     provider: p.t.edr.provider,
     deployment: p.deployment,
@@ -62,6 +67,7 @@ async function newClient(name: string, onFlag: (flag: ProviderFlag) => void, onS
     audit: { p: 1, ...(onSample ? { onSample } : {}) },
     directory: { gatewayUrl: directory.url },
     onProviderFlagged: onFlag,
+    ...(requireSeed ? { requireSeed: true } : {}),
   });
   clients.push(client);
   await client.start();
@@ -157,4 +163,15 @@ test("a provider that drops the seed fields (an older one) is served without see
   assert.ok(sample?.sampling);
   assert.equal(sample.sampling.seedKey, undefined);
   assert.equal(sample.reveal, undefined, "the audit secret is revealed only for receipts that commit to it");
+});
+
+test("attack: a provider drops the seed to escape seed-synced audits; a client that requires seeds refuses it", async () => {
+  mode = "drop-seed";
+  const flags: ProviderFlag[] = [];
+  const client = await newClient("require", (f) => flags.push(f), undefined, true);
+  await assert.rejects(ask(client), { name: "PaymentError", code: "missing_seed" });
+  assert.deepEqual(
+    flags.map((f) => f.code),
+    ["missing_seed"],
+  );
 });

@@ -73,6 +73,12 @@ export type VerityClientOptions = {
    * (default 120); a receipt outside it is refused `receipt_timestamp_invalid` and its provider flagged.
    */
   receiptSkewSeconds?: number;
+  /**
+   * Refuse answers whose receipt does not sign the seed key sent (`missing_seed`, provider flagged):
+   * only seed-synced providers are used. Default false (older providers and upstream-backed ones,
+   * which cannot seed their engine, are served and audited without seed-synced replay).
+   */
+  requireSeed?: boolean;
   /** Default price limit for routing. */
   maxPrice?: PriceLimit;
   fetch?: typeof fetch;
@@ -222,6 +228,7 @@ export function createVerityClient(options: VerityClientOptions) {
       fetch: offerFetch,
       maxCeiling,
       receiptSkewSeconds: options.receiptSkewSeconds ?? DEFAULT_RECEIPT_SKEW_SECONDS,
+      ...(options.requireSeed ? { requireSeed: true } : {}),
     });
     transcripts.cleanup(windowMs);
     const timer = setInterval(() => transcripts.cleanup(windowMs), Math.min(windowMs, 3_600_000));
