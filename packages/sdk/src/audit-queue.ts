@@ -58,7 +58,7 @@ export function createAuditQueue(options: {
 
   function revealOf(t: Transcript): AuditReveal | undefined {
     if (!t.sampling?.auditCommit || t.voucherAmount == null) return undefined;
-    const auditSecret = options.sampler.secretOf(t.channelId);
+    const auditSecret = options.sampler.revealable(t);
     if (!auditSecret) return undefined;
     const { pBase, alwaysAuditAbove } = options.sampler.policy;
     return {
@@ -130,6 +130,7 @@ export function createAuditQueue(options: {
       const sampled = isAuditable(t) && options.sampler.sample(t);
       options.transcripts.record(t, sampled);
       if (sampled) {
+        options.sampler.retire(t);
         try {
           options.onSample?.(toSample(t));
         } catch (error) {

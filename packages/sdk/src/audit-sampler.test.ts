@@ -37,7 +37,7 @@ test("the SDK's selection is the core draw on the receipt's EIP-712 digest under
     chainId,
     paymentChannels,
     policy: { pBase: 0.3 },
-    secretOf: (c) => (c === channelId ? secret : undefined),
+    secretOf: (t) => (t.channelId === channelId ? secret : undefined),
   });
   for (let i = 0; i < 200; i++) {
     const r = receipt(5n, channelId);

@@ -1,6 +1,6 @@
 /**
  * The client's durable state directory: `client.sqlite` (channels, reservations, transcripts,
- * audits, flagged providers; WAL + synchronous=FULL through @verity/chain's `openDatabase`),
+ * audits, flagged providers, every audit secret a channel has used; WAL + synchronous=FULL through @verity/chain's `openDatabase`),
  * `index.sqlite` (the indexer's projection, when the client runs its own), and the hot
  * voucher-signing key (`authorizer.key`, created once with mode 0600). Each channel's random audit
  * secret (seed derivation and audit draws) is a column of its row in `client.sqlite`.
@@ -44,6 +44,9 @@ function createSchema(db: DatabaseSync): void {
     CREATE TABLE IF NOT EXISTS audits (
       request_id TEXT PRIMARY KEY, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
       last_error TEXT, created_at INTEGER NOT NULL, sent_at INTEGER
+    );
+    CREATE TABLE IF NOT EXISTS audit_secrets (
+      audit_commit TEXT PRIMARY KEY, channel_id TEXT NOT NULL, secret TEXT NOT NULL, created_at INTEGER NOT NULL
     );
     CREATE TABLE IF NOT EXISTS flagged (
       agent_id TEXT PRIMARY KEY, code TEXT NOT NULL, reason TEXT NOT NULL, details TEXT NOT NULL,

@@ -178,7 +178,12 @@ export function createVerityClient(options: VerityClientOptions) {
         chainId: deployment.chainId,
         paymentChannels,
         policy: auditPolicy,
-        secretOf: (channelId) => store.auditSecret(channelId),
+        secretOf: ({ channelId, auditCommit }) => {
+          if (!auditCommit) return store.auditSecret(channelId);
+          const found = store.auditSecretFor(auditCommit);
+          return found && found.channelId === channelId.toLowerCase() ? found.secret : undefined;
+        },
+        retire: (channelId, auditCommit) => void store.rotateAuditSecret(channelId, auditCommit),
       }),
       chainId: deployment.chainId,
       paymentChannels,
