@@ -94,7 +94,7 @@ type ReservationRow = {
 };
 
 const hex = (v: string) => v as `0x${string}`;
-const newSecret = () => `0x${randomBytes(32).toString("hex")}`;
+const newSecret = (): `0x${string}` => `0x${randomBytes(32).toString("hex")}`;
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
 function toChannel(row: ChannelRow, pending: bigint): StoredChannel {
