@@ -123,10 +123,6 @@ export const NODE_REASONS = {
     message: "The request or audit carries no seed key (or no audit secret) where seed-synced sampling requires one",
   },
   seed_key_invalid: { status: 400, message: "The seed key or audit commitment is not 0x-prefixed 32-byte hex" },
-  seed_not_supported: {
-    status: 400,
-    message: "This provider's engine cannot sample with a seed key (an OpenAI-compatible upstream); send no seed key",
-  },
   seed_derivation_mismatch: {
     status: 400,
     message: "The receipt's seed key is not the one derived from the chain, channel, voucher amount and audit secret",
