@@ -20,8 +20,6 @@ import {
   PaymentError,
   type ReasonCode,
   RequestError,
-  type SeedFields,
-  seedFieldsFor,
   voucherDomain,
   voucherTypes,
 } from "@verity/core";
@@ -33,8 +31,9 @@ import type { CompletionUsage, VerityPayment } from "./openai-types.ts";
 import type { ProviderFlags } from "./provider-flags.ts";
 import { checkReceipt } from "./receipt-check.ts";
 import type { ReceiptSigners } from "./receipt-signers.ts";
+import { checkSeedFields, type SentSeed, seedBodyField, seedRefusal, sentSeed } from "./seed-fields.ts";
 import { sseData } from "./sse.ts";
-import { checkSeedFields, checkTranscript } from "./transcript-check.ts";
+import { checkTranscript } from "./transcript-check.ts";
 
 export type PaidContext = {
   chainId: number;
@@ -62,7 +61,7 @@ export type Route = {
   promptTokenBound: number;
   maxTokens: number;
   /** The seed fields sent with the latest attempt (set by the request, read by the receipt check). */
-  seed?: SeedFields & { voucherAmount: bigint };
+  seed?: SentSeed;
 };
 
 export type PaidRequest = { kind: "chat" | "text"; body: Record<string, unknown>; signal?: AbortSignal };
@@ -113,18 +112,12 @@ export function createPaidRequests(ctx: PaidContext) {
   const domain = voucherDomain({ chainId: ctx.chainId, verifyingContract: ctx.paymentChannels });
 
   async function post(route: Route, r: Reservation, req: PaidRequest, signal?: AbortSignal): Promise<Response> {
-    const auditSecret = ctx.store.auditSecret(r.channelId);
-    const seed = auditSecret
-      ? {
-          ...seedFieldsFor({
-            chainId: ctx.chainId,
-            channelId: r.channelId,
-            voucherAmount: r.voucherAmount,
-            auditSecret,
-          }),
-          voucherAmount: r.voucherAmount,
-        }
-      : undefined;
+    const seed = sentSeed({
+      chainId: ctx.chainId,
+      channelId: r.channelId,
+      voucherAmount: r.voucherAmount,
+      auditSecret: ctx.store.auditSecret(r.channelId),
+    });
     if (seed) route.seed = seed;
     else delete route.seed;
     // The reservation (the highest amount ever signed) and the channel's audit secret are on disk
@@ -150,10 +143,7 @@ export function createPaidRequests(ctx: PaidContext) {
         method: "POST",
         headers: { "content-type": "application/json", [HEADERS.voucher]: voucher },
         // The caller's own `verity` field (if any) is replaced: the seed fields are this client's.
-        body: JSON.stringify({
-          ...req.body,
-          verity: seed ? { seed_key: seed.seedKey, audit_commit: seed.auditCommit } : undefined,
-        }),
+        body: JSON.stringify({ ...req.body, verity: seedBodyField(seed) }),
         ...(signal ? { signal } : {}),
       });
     } catch (cause) {
@@ -289,13 +279,7 @@ export function createPaidRequests(ctx: PaidContext) {
       : ({ ok: true } as const);
     if (!seedCheck.ok) {
       // The provider signed a seed (or commitment) other than the one it was sent: it chose its own.
-      const code =
-        seedCheck.signed === undefined
-          ? "missing_seed"
-          : seedCheck.field === "seedKey"
-            ? "seed_derivation_mismatch"
-            : "audit_commit_mismatch";
-      const reason = `The receipt's params carry ${seedCheck.field} ${seedCheck.signed ?? "none"}, not the ${seedCheck.sent ?? "none"} sent`;
+      const { code, reason } = seedRefusal(seedCheck);
       ctx.store.orphan(r.id);
       ctx.flags.flag(route.offer.agentId, code, reason, {
         requestId: verdict.receipt.requestId,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hashParams, hashTokens, type Receipt } from "@verity/core";
-import { checkSeedFields, checkTranscript } from "./transcript-check.ts";
+import { checkTranscript } from "./transcript-check.ts";
 
 const transcript = {
   promptTokenIds: [1, 72, 101, 108, 108, 111],
@@ -63,36 +63,4 @@ test("ids or parameters that differ from what the receipt commits to are not kep
     const verdict = checkTranscript({ transcript: bad, receipt });
     assert.equal(verdict.ok === false && verdict.reason, "mismatch", JSON.stringify(bad));
   }
-});
-
-test("the signed seed fields must be the ones sent: absent is accepted unless required, different never", () => {
-  const sent = { seedKey: `0x${"aa".repeat(32)}`, auditCommit: `0x${"bb".repeat(32)}` } as const;
-  const base = { temperature: 1, topP: 1, seed: 0, maxTokens: 4, stop: [] };
-  assert.deepEqual(checkSeedFields({ sampling: { ...base, ...sent }, sent }), { ok: true });
-  assert.deepEqual(
-    checkSeedFields({ sampling: { ...base, seedKey: `0x${"AA".repeat(32)}`, auditCommit: sent.auditCommit }, sent }),
-    { ok: true },
-    "hex case does not matter",
-  );
-  assert.deepEqual(checkSeedFields({ sampling: base, sent }), { ok: true }, "an older provider signs none");
-  assert.deepEqual(checkSeedFields({ sampling: { ...base, auditCommit: sent.auditCommit }, sent }), { ok: true });
-  const chosen = `0x${"cc".repeat(32)}` as const;
-  assert.equal(checkSeedFields({ sampling: { ...base, ...sent, seedKey: chosen }, sent }).ok, false);
-  assert.deepEqual(checkSeedFields({ sampling: { ...base, ...sent, auditCommit: chosen }, sent }), {
-    ok: false,
-    field: "auditCommit",
-    signed: chosen,
-    sent: sent.auditCommit,
-  });
-  assert.equal(
-    checkSeedFields({ sampling: { ...base, seedKey: chosen }, sent: undefined }).ok,
-    false,
-    "nothing was sent",
-  );
-  assert.deepEqual(checkSeedFields({ sampling: base, sent, require: true }), {
-    ok: false,
-    field: "seedKey",
-    signed: undefined,
-    sent: sent.seedKey,
-  });
 });

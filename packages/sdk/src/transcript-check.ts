@@ -74,28 +74,3 @@ export function checkTranscript(args: { transcript: unknown; receipt: Receipt })
   }
   return { ok: true, transcript: t };
 }
-
-/**
- * Whether the provider signed exactly the seed fields the client sent: a different seed key or
- * commitment is refused. Absent fields are accepted (an older provider, or an engine that cannot
- * sample with a seed key: its answer is audited without seed-synced replay).
- */
-export function checkSeedFields(args: {
-  sampling: TranscriptSampling;
-  sent: { seedKey: `0x${string}`; auditCommit: `0x${string}` } | undefined;
-  /** Also refuse params without the fields sent (a client that uses only seed-synced providers). */
-  require?: boolean;
-}):
-  | { ok: true }
-  | { ok: false; field: "seedKey" | "auditCommit"; signed: string | undefined; sent: string | undefined } {
-  for (const field of ["seedKey", "auditCommit"] as const) {
-    const signed = args.sampling[field];
-    if (signed === undefined) {
-      if (args.require && args.sent?.[field] !== undefined) return { ok: false, field, signed, sent: args.sent[field] };
-      continue;
-    }
-    const sent = args.sent?.[field];
-    if (sent === undefined || signed.toLowerCase() !== sent.toLowerCase()) return { ok: false, field, signed, sent };
-  }
-  return { ok: true };
-}
