@@ -8,7 +8,6 @@
  */
 import { maxUint256 } from "viem";
 import { createTestChain } from "../../packages/chain/src/testing.ts";
-import { paymentChannelsAbi } from "../generated/index.ts";
 import { deployFixture } from "../test/fixture.ts";
 
 type StructLog = { op: string; gas: number; gasCost: number; depth: number };

@@ -1,3 +1,4 @@
+export * from "./audit-assignment.ts";
 export * from "./channel-id.ts";
 export * from "./deployment.ts";
 export * from "./errors.ts";
@@ -7,5 +8,6 @@ export * from "./permit.ts";
 export * from "./pricing.ts";
 export * from "./reason-codes.ts";
 export * from "./receipt.ts";
+export * from "./sampling-seed.ts";
 export * from "./voucher.ts";
 export * from "./voucher-header.ts";

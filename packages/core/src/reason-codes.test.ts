@@ -56,3 +56,17 @@ test("errors carry a code, a hint and a JSON body", () => {
     },
   });
 });
+
+test("seed-synced sampling and audit assignment have their codes", () => {
+  for (const code of [
+    "missing_seed",
+    "seed_key_invalid",
+    "seed_derivation_mismatch",
+    "audit_commit_mismatch",
+    "audit_not_selected",
+    "transcript_hash_mismatch",
+  ]) {
+    assert.ok(isReasonCode(code), code);
+    assert.equal(reasonStatus(code as never), 400, code);
+  }
+});

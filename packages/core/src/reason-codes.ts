@@ -131,6 +131,28 @@ export const NODE_REASONS = {
     status: 402,
     message: "The payment would exceed a limit of the spend mandate (per call, hour, day, total or unit price)",
   },
+  // seed-synced sampling and audit assignment (provider: a request's seed; validator: an audit's reveal)
+  missing_seed: {
+    status: 400,
+    message: "The request or audit carries no seed key (or no audit secret) where seed-synced sampling requires one",
+  },
+  seed_key_invalid: { status: 400, message: "The seed key or audit commitment is not 0x-prefixed 32-byte hex" },
+  seed_derivation_mismatch: {
+    status: 400,
+    message: "The receipt's seed key is not the one derived from the chain, channel, voucher amount and audit secret",
+  },
+  audit_commit_mismatch: {
+    status: 400,
+    message: "The revealed audit secret does not hash to the audit commitment in the receipt's params",
+  },
+  audit_not_selected: {
+    status: 400,
+    message: "The receipt was not selected for audit by the commit-reveal draw under the stated policy",
+  },
+  transcript_hash_mismatch: {
+    status: 400,
+    message: "The transcript's token ids or sampling parameters do not hash to the receipt's commitments",
+  },
   // validator (audit intake)
   audit_sample_invalid: { status: 400, message: "The audit sample does not match the expected transcript shape" },
   model_not_served: { status: 422, message: "The model is registered but this validator does not run it" },

@@ -65,22 +65,35 @@ export function hashTokens(tokens: readonly number[]): `0x${string}` {
   return keccak256(tokenBytes(tokens));
 }
 
-/** Sampling parameters a receipt commits to (seed included, so sampling can be replayed). */
+/**
+ * Sampling parameters a receipt commits to (seed included, so sampling can be replayed). `seedKey`
+ * (seed-synced sampling, see `sampling-seed.ts`), `auditCommit` (the client's commitment to its audit
+ * secret) and `topK` are optional: absent, the canonical JSON is the one older receipts hash.
+ */
 export type ReceiptParams = {
   temperature: number;
   topP: number;
   seed: number;
   maxTokens: number;
   stop: readonly string[];
+  topK?: number | undefined;
+  seedKey?: `0x${string}` | undefined;
+  auditCommit?: `0x${string}` | undefined;
 };
 
-/** The canonical JSON of the sampling parameters (fixed key order) that `paramsHash` hashes. */
+/**
+ * The canonical JSON of the sampling parameters (keys in sorted order; optional keys only when
+ * present) that `paramsHash` hashes.
+ */
 export function paramsJson(p: ReceiptParams): string {
   return JSON.stringify({
+    ...(p.auditCommit === undefined ? {} : { auditCommit: p.auditCommit }),
     maxTokens: p.maxTokens,
     seed: p.seed,
+    ...(p.seedKey === undefined ? {} : { seedKey: p.seedKey }),
     stop: [...p.stop],
     temperature: p.temperature,
+    ...(p.topK === undefined ? {} : { topK: p.topK }),
     topP: p.topP,
   });
 }

@@ -78,10 +78,12 @@ export type GatewayOptions = {
    */
   allowPrivateEndpoints?: boolean;
   /**
-   * Audits of the gateway's own paid traffic: the share `p` of verified responses sampled (default 0,
-   * no audits) and the validator intake URL samples are posted to (`…/v1/audits`).
+   * Audits of the gateway's own paid traffic, drawn with the SDK's commit–reveal sampler: the share
+   * `p` of verified responses sampled (default 0, no audits), `alwaysAuditAbove` (a charge in token
+   * base units from which every response is audited; below it p rises to `p + charge / alwaysAuditAbove`)
+   * and the validator intake URL samples are posted to (`…/v1/audits`).
    */
-  audit?: { p?: number; validatorUrl?: string };
+  audit?: { p?: number; alwaysAuditAbove?: bigint; validatorUrl?: string };
   /**
    * The explorer page: `distDir` is its built `dist` folder (`ensureExplorerBuilt()` from
    * `@verity/explorer`), served at `/` and `/explorer/`; `blockExplorerUrl` makes the page link
@@ -250,6 +252,7 @@ export function createGateway(options: GatewayOptions) {
       indexerPollMs: options.indexerPollMs ?? 500,
       audit: {
         p: options.audit?.p ?? 0,
+        ...(options.audit?.alwaysAuditAbove === undefined ? {} : { alwaysAuditAbove: options.audit.alwaysAuditAbove }),
         ...(options.audit?.validatorUrl ? { validatorUrl: options.audit.validatorUrl } : {}),
       },
       ...(options.onError ? { onError: options.onError } : {}),

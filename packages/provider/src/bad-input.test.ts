@@ -168,6 +168,46 @@ test("every bad request is refused with its status and reason code, and changes 
       "voucher_exceeds_escrow",
     ],
     [
+      "malformed seed key",
+      () =>
+        chat({
+          voucher: good,
+          body: {
+            model: "verity-tiny",
+            messages: [{ role: "user", content: "hi" }],
+            max_tokens: 8,
+            verity: { seed_key: "0x1234", audit_commit: `0x${"ab".repeat(32)}` },
+          },
+        }),
+      400,
+      "seed_key_invalid",
+    ],
+    [
+      "malformed audit commitment",
+      () =>
+        chat({
+          voucher: good,
+          body: {
+            model: "verity-tiny",
+            messages: [{ role: "user", content: "hi" }],
+            max_tokens: 8,
+            verity: { seed_key: `0x${"ab".repeat(32)}`, audit_commit: 7 },
+          },
+        }),
+      400,
+      "seed_key_invalid",
+    ],
+    [
+      "seed fields that are not an object",
+      () =>
+        chat({
+          voucher: good,
+          body: { model: "verity-tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 8, verity: "seed" },
+        }),
+      400,
+      "seed_key_invalid",
+    ],
+    [
       "voucher below the request's ceiling",
       async () => chat({ voucher: await sign({ amount: 3n }) }),
       402,

@@ -19,6 +19,7 @@ import { chatCompletionRequestSchema, completionRequestSchema } from "./openai-s
 import { newRequestId, RequestAborted, runPaidInference, type SamplingRequest } from "./paid-inference.ts";
 import type { PaymentGate } from "./payment-gate.ts";
 import type { ReceiptSigner } from "./receipt-signer.ts";
+import { requestSeedFields } from "./seed-fields.ts";
 import type { ServedModel } from "./served-model.ts";
 import type { ProviderStore } from "./store.ts";
 import { serveUnpaid } from "./unpaid-route.ts";
@@ -118,6 +119,8 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
           hint: `Ask for at most ${model.maxOutputTokens} tokens`,
         });
       }
+      // Checked before any payment: a malformed seed key costs nothing.
+      const seedFields = requestSeedFields({ body, seedSync: model.seedSync, requireSeed: false });
       const rawPrompt = kind === "text" ? (body as { prompt: string | number[] }).prompt : undefined;
       const prompt: Prompt =
         kind === "chat"
@@ -192,6 +195,8 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
         if (door) c.header("PAYMENT-REQUIRED", await door.paymentRequired(charge));
         return errorResponse(c, error, { payment: paymentInfo(deps, model, ceiling) });
       }
+      // Channel payers can derive seeds; a provider that requires them refuses a request without one.
+      if (model.requireSeed) requestSeedFields({ body, seedSync: model.seedSync, requireSeed: true });
       let reservation: Awaited<ReturnType<PaymentGate["authorize"]>>;
       try {
         reservation = await deps.gate.authorize({ header, modelId: model.modelId, ceiling });
@@ -207,6 +212,7 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
         maxTokens,
         stop: body.stop ?? [],
         ...(body.seed == null ? {} : { seed: body.seed }),
+        ...seedFields,
       };
       const requestId = newRequestId();
       const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${requestId.slice(2, 26)}`;

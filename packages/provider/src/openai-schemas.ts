@@ -23,6 +23,8 @@ const common = {
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   n: z.literal(1).nullish(),
   user: z.string().nullish(),
+  /** Verity's extension `{ seed_key, audit_commit }` (checked by `seed-fields.ts`, with its own reason codes). */
+  verity: z.unknown().optional(),
 };
 
 /** `POST /v1/chat/completions` body (fields we do not use are accepted and ignored). */

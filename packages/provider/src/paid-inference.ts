@@ -30,17 +30,35 @@ import type { ProviderStore } from "./store.ts";
 
 const completionLock = createKeyedLock();
 
-export type SamplingRequest = { temperature: number; topP: number; seed?: number; maxTokens: number; stop: string[] };
+export type SamplingRequest = {
+  temperature: number;
+  topP: number;
+  seed?: number;
+  maxTokens: number;
+  stop: string[];
+  /** Seed-synced sampling: the client's seed key (passed to the engine and signed into the params). */
+  seedKey?: `0x${string}`;
+  /** The client's commitment to its audit secret (signed into the params). */
+  auditCommit?: `0x${string}`;
+};
 
 /**
  * What the receipt's hashes commit to, sent with every paid response (`verity.transcript`) so the
  * client can keep it for audits: the prompt and output token ids and the resolved sampling
- * parameters, seed included.
+ * parameters, seed (and the seed key and audit commitment, when the request sent them) included.
  */
 export type PaidTranscript = {
   promptTokenIds: number[];
   outputTokenIds: number[];
-  sampling: { temperature: number; topP: number; seed: number; maxTokens: number; stop: string[] };
+  sampling: {
+    temperature: number;
+    topP: number;
+    seed: number;
+    maxTokens: number;
+    stop: string[];
+    seedKey?: `0x${string}`;
+    auditCommit?: `0x${string}`;
+  };
 };
 
 export type PaidResult = {
@@ -97,8 +115,10 @@ export async function runPaidInference(args: {
 }): Promise<PaidResult> {
   const { model, reservation } = args;
   const seed = args.sampling.seed ?? randomInt(0, 0xfffffffe);
-  const { temperature, topP, maxTokens, stop } = args.sampling;
-  const sampling = { temperature, topP, seed, maxTokens, stop: [...stop] };
+  const { temperature, topP, maxTokens, stop, seedKey, auditCommit } = args.sampling;
+  // The engine samples with the seed key; the receipt's params also commit to the audit commitment.
+  const engineSampling = { temperature, topP, seed, maxTokens, stop: [...stop], ...(seedKey ? { seedKey } : {}) };
+  const sampling: PaidTranscript["sampling"] = { ...engineSampling, ...(auditCommit ? { auditCommit } : {}) };
   const substituted = model.substitute?.pick() === true;
   const engine = substituted && model.substitute ? model.substitute.engine : model.engine;
   try {
@@ -108,7 +128,7 @@ export async function runPaidInference(args: {
         ...(args.renderedPrompt !== undefined && engine === model.engine
           ? { renderedPrompt: args.renderedPrompt }
           : {}),
-        sampling,
+        sampling: engineSampling,
         ...(args.signal ? { signal: args.signal } : {}),
         ...(args.onChunk ? { onChunk: args.onChunk } : {}),
       }),

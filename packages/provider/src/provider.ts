@@ -45,6 +45,12 @@ export type ProviderModelOptions = {
    * while it is down paid requests are refused with `upstream_down` and `/health` answers 503.
    */
   upstream?: { probe: () => Promise<void>; intervalMs?: number };
+  /**
+   * Refuse channel-paid requests without a seed key and audit commitment (`missing_seed`). Default
+   * false: requests from older clients are served and receipted without a seed key. Ignored for an
+   * upstream-served model, which cannot sample with a seed key (it signs params without one).
+   */
+  requireSeed?: boolean;
 };
 
 export type ProviderOptions = {
@@ -231,6 +237,9 @@ export function createProvider(options: ProviderOptions) {
         price: { inputPerMTok: m.inputPricePerMTok, outputPerMTok: m.outputPricePerMTok },
         maxOutputTokens: m.maxOutputTokens,
         queue: createWorkQueue({ maxQueued: options.maxQueued ?? 16 }),
+        // An external (OpenAI-compatible) engine samples with its own RNG: no seed-synced sampling.
+        seedSync: m.upstream === undefined,
+        ...(m.requireSeed ? { requireSeed: true } : {}),
         ...(substitutions[i] ? { substitute: substitutions[i] } : {}),
       });
     }

@@ -19,4 +19,11 @@ export type ServedModel = {
   manifest?: AnnouncedManifest;
   /** The upstream's health when an external engine serves the model; paid requests wait for it. */
   health?: UpstreamHealth;
+  /**
+   * Whether the engine samples with a request's seed key (seed-synced sampling). False for an
+   * OpenAI-compatible upstream: such a model drops the seed key and signs params without it.
+   */
+  seedSync: boolean;
+  /** Refuse paid requests without a seed key and audit commitment (`missing_seed`); seed-synced models only. */
+  requireSeed?: boolean;
 };

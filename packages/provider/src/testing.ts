@@ -168,6 +168,8 @@ export async function startTestProvider(
     substitute?: { model: string; rate: number };
     /** The clock receipts are timestamped with, in ms (a provider that backdates its receipts). */
     receiptClock?: () => number;
+    /** Refuse channel-paid requests without a seed key (`missing_seed`). */
+    requireSeed?: boolean;
   } = {},
 ): Promise<TestProvider> {
   const t = options.t ?? (await createTestChain());
@@ -188,6 +190,7 @@ export async function startTestProvider(
       inputPricePerMTok: options.inputPricePerMTok ?? 1_000_000n,
       outputPricePerMTok: options.outputPricePerMTok ?? 2_000_000n,
       maxOutputTokens: options.maxOutputTokens ?? 256,
+      ...(options.requireSeed ? { requireSeed: true } : {}),
       ...(substitute && options.substitute
         ? { substitute: { engine: substitute, rate: options.substitute.rate } }
         : {}),

@@ -160,6 +160,12 @@ test("a completion and a stream served by the upstream are paid and receipted; t
   assert.equal(text, expected.choices[0]?.message.content);
   assert.equal(last?.verity?.charge, charge.toString());
   assert.equal(await channelCharged(honest.info.agentId), charge * 2n);
+  // The upstream samples with its own RNG, so the provider does not claim seed-synced sampling: the
+  // SDK sent a seed key, the receipt's params carry only the audit commitment.
+  const [stored] = await client.transcripts({ limit: 1 });
+  assert.ok(stored?.sampling);
+  assert.equal(stored.sampling.seedKey, undefined);
+  assert.match(stored.sampling.auditCommit ?? "", /^0x[0-9a-f]{64}$/);
 });
 
 test("an upstream that lies about usage: the provider charges its own count, the client is not overcharged", async () => {

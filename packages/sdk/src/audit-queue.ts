@@ -5,6 +5,10 @@
  * retries them. A 4xx answer is final: the sample is marked "rejected" with the validator's reason.
  * A transcript without token ids (the provider sent none matching its receipt) is stored but never
  * sampled: a validator could not re-score it.
+ *
+ * A sample whose receipt commits to an audit secret (`sampling.auditCommit`) reveals it (`reveal`),
+ * with the voucher amount and the audit policy, so the validator can check the commitment, the seed
+ * key's derivation and that the draw selected this receipt.
  */
 import type { AuditSampler } from "./audit-sampler.ts";
 import type { TranscriptSampling } from "./transcript-check.ts";
@@ -27,6 +31,16 @@ export type AuditSample = {
   /** The resolved sampling parameters the receipt's `paramsHash` commits to; absent when unknown. */
   sampling?: TranscriptSampling;
   receipt: Transcript["receipt"];
+  /** The channel's audit secret and what the validator needs to check derivation and selection. */
+  reveal?: AuditReveal;
+};
+
+export type AuditReveal = {
+  auditSecret: `0x${string}`;
+  /** Cumulative amount of the voucher that paid the request (decimal). */
+  voucherAmount: string;
+  /** The policy the draw was made under (`alwaysAuditAbove` as a decimal string when set). */
+  policy: { pBase: number; alwaysAuditAbove?: string };
 };
 
 export function createAuditQueue(options: {
@@ -42,7 +56,20 @@ export function createAuditQueue(options: {
   const inFlight = new Set<Promise<unknown>>();
   const posting = new Set<string>();
 
+  function revealOf(t: Transcript): AuditReveal | undefined {
+    if (!t.sampling?.auditCommit || t.voucherAmount == null) return undefined;
+    const auditSecret = options.sampler.revealable(t);
+    if (!auditSecret) return undefined;
+    const { pBase, alwaysAuditAbove } = options.sampler.policy;
+    return {
+      auditSecret,
+      voucherAmount: t.voucherAmount.toString(),
+      policy: { pBase, ...(alwaysAuditAbove === undefined ? {} : { alwaysAuditAbove: alwaysAuditAbove.toString() }) },
+    };
+  }
+
   function toSample(t: Transcript): AuditSample {
+    const reveal = revealOf(t);
     return {
       version: 1,
       chainId: options.chainId,
@@ -58,6 +85,7 @@ export function createAuditQueue(options: {
       outputTokenIds: t.outputTokenIds,
       ...(t.sampling ? { sampling: t.sampling } : {}),
       receipt: t.receipt,
+      ...(reveal ? { reveal } : {}),
     };
   }
 
@@ -99,9 +127,10 @@ export function createAuditQueue(options: {
   return {
     /** Stores the transcript; returns whether it was sampled for audit (and then queues and sends it). */
     consider(t: Transcript): boolean {
-      const sampled = isAuditable(t) && options.sampler.sample(t.receipt.signature as `0x${string}`);
+      const sampled = isAuditable(t) && options.sampler.sample(t);
       options.transcripts.record(t, sampled);
       if (sampled) {
+        options.sampler.retire(t);
         try {
           options.onSample?.(toSample(t));
         } catch (error) {

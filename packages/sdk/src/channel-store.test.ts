@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { Deployment } from "@verity/core";
+import { auditCommitOf, type Deployment } from "@verity/core";
 import { createChannelStore } from "./channel-store.ts";
 import { openClientState } from "./client-state.ts";
 
@@ -113,4 +113,31 @@ test("a withdrawing or unopened channel takes no reservation; a state dir of ano
   db.close();
   const other = { ...deployment, chainId: 1 } as Deployment;
   assert.throws(() => openClientState({ stateDir: dir, deployment: other }), { code: "deployment_mismatch" });
+});
+
+test("each channel has a random audit secret that survives restarts, rotates once a receipt under it is selected, and stays findable by its commitment", () => {
+  const { store, db, dir } = setup();
+  const id = openChannel(store, 1_000n);
+  const first = store.auditSecret(id);
+  assert.match(first ?? "", /^0x[0-9a-f]{64}$/);
+  assert.equal(store.auditSecret(id), first, "stable until rotated");
+  assert.equal(store.auditSecret(`0x${"99".repeat(32)}`), undefined, "no secret for an unknown channel");
+  const commit = auditCommitOf(first as string);
+  assert.equal(store.rotateAuditSecret(id, `0x${"00".repeat(32)}`), false, "another commitment rotates nothing");
+  assert.equal(store.rotateAuditSecret(id, commit), true);
+  const second = store.auditSecret(id);
+  assert.notEqual(second, first);
+  assert.equal(store.rotateAuditSecret(id, commit), false, "a retired commitment rotates nothing again");
+  assert.deepEqual(store.auditSecretFor(commit), { channelId: id, secret: first });
+  assert.equal(store.get(id) && "auditSecret" in (store.get(id) as object), false, "listings never carry secrets");
+  db.close();
+  const again = setup(dir);
+  assert.equal(again.store.auditSecret(id), second);
+  assert.deepEqual(again.store.auditSecretFor(commit), { channelId: id, secret: first });
+  // A channel recorded before secrets existed gets one on first use.
+  again.db.prepare("UPDATE channels SET audit_secret = NULL WHERE channel_id = ?").run(id);
+  const third = again.store.auditSecret(id);
+  assert.ok(third && third !== second);
+  assert.equal(again.store.auditSecretFor(auditCommitOf(third))?.secret, third);
+  again.db.close();
 });

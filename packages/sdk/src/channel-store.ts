@@ -14,12 +14,18 @@
  * have charged it. Orphans keep counting as pending, so later vouchers still cover what the
  * provider may be owed, and they are dropped once a later receipt has settled on the channel and
  * the orphan is older than `orphanGraceMs` — by then the provider's cumulative total includes it.
+ *
+ * Every channel has a random 32-byte audit secret (created with its row, or on first use for a
+ * channel recorded by an older version). It is committed before any voucher leaves, so the seed keys
+ * and audit draws of every request on the channel can be shown later. Once a receipt under it is
+ * selected for audit (the secret will be revealed) the channel moves to a fresh secret; every secret
+ * stays in `audit_secrets`, found by its commitment, for the reveals of receipts signed under it.
  */
 
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { createGroupCommit, inTransaction } from "@verity/chain";
-import { type ChannelConfig, channelIdOf } from "@verity/core";
+import { auditCommitOf, type ChannelConfig, channelIdOf } from "@verity/core";
 
 export type ChannelState = "opening" | "open" | "closed";
 
@@ -91,6 +97,7 @@ type ReservationRow = {
 };
 
 const hex = (v: string) => v as `0x${string}`;
+const newSecret = (): `0x${string}` => `0x${randomBytes(32).toString("hex")}`;
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
 function toChannel(row: ChannelRow, pending: bigint): StoredChannel {
@@ -183,9 +190,57 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
     return needed > channel.highestSigned ? needed : channel.highestSigned + 1n;
   }
 
+  /** Makes `secret` the channel's current audit secret and keeps it, by its commitment, for later reveals. */
+  function installSecret(channelId: string, secret: `0x${string}`): void {
+    db.prepare(
+      "INSERT OR IGNORE INTO audit_secrets (audit_commit, channel_id, secret, created_at) VALUES (?, ?, ?, ?)",
+    ).run(auditCommitOf(secret), channelId, secret, now());
+    update(channelId, { audit_secret: secret });
+  }
+
+  /**
+   * The channel's current audit secret, created (and committed) on first use; callers wait for
+   * `durable()` before anything derived from it leaves the process.
+   */
+  function auditSecret(channelId: string): `0x${string}` | undefined {
+    return inTransaction(db, () => currentSecret(channelId.toLowerCase()));
+  }
+  /** `auditSecret` inside a caller's transaction. */
+  function currentSecret(id: string): `0x${string}` | undefined {
+    const row = db.prepare("SELECT audit_secret FROM channels WHERE channel_id = ?").get(id) as
+      | { audit_secret: string | null }
+      | undefined;
+    if (!row) return undefined;
+    if (row.audit_secret) return hex(row.audit_secret);
+    const secret = newSecret();
+    installSecret(id, secret);
+    return secret;
+  }
+
   return {
     get,
     reservation,
+    auditSecret,
+    /** The secret (of any channel, current or retired) whose commitment is `auditCommit`. */
+    auditSecretFor(auditCommit: string): { channelId: `0x${string}`; secret: `0x${string}` } | undefined {
+      const row = db
+        .prepare("SELECT channel_id, secret FROM audit_secrets WHERE audit_commit = ?")
+        .get(auditCommit.toLowerCase()) as { channel_id: string; secret: string } | undefined;
+      return row ? { channelId: hex(row.channel_id), secret: hex(row.secret) } : undefined;
+    },
+    /**
+     * Retires the channel's current secret if it is the one committed as `auditCommit` (a receipt
+     * under it was selected, so the secret is about to be revealed): later requests commit to a
+     * fresh one, so whoever sees the reveal cannot predict the channel's later draws.
+     */
+    rotateAuditSecret(channelId: string, auditCommit: string): boolean {
+      return inTransaction(db, () => {
+        const current = currentSecret(channelId.toLowerCase());
+        if (!current || auditCommitOf(current) !== auditCommit.toLowerCase()) return false;
+        installSecret(channelId.toLowerCase(), newSecret());
+        return true;
+      });
+    },
 
     /** Channels, optionally filtered (newest last). */
     list(filter: { agentId?: bigint; modelId?: bigint; state?: ChannelState } = {}): StoredChannel[] {
@@ -205,7 +260,8 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
       const channelId = channelIdOf(config);
       db.prepare(
         `INSERT INTO channels (channel_id, agent_id, model_id, payer, authorizer, token, withdraw_delay, salt,
-          receiver_signer, state, deposit, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'opening', ?, ?, ?)`,
+          receiver_signer, state, deposit, opened_at, updated_at, audit_secret)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'opening', ?, ?, ?, ?)`,
       ).run(
         channelId,
         config.receiverAgentId.toString(),
@@ -219,7 +275,9 @@ export function createChannelStore(db: DatabaseSync, options: { orphanGraceMs?: 
         deposit.toString(),
         now(),
         now(),
+        null,
       );
+      installSecret(channelId, newSecret());
       return channelId;
     },
     markOpen(channelId: string, deposit: bigint): void {

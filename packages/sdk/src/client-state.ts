@@ -1,9 +1,9 @@
 /**
  * The client's durable state directory: `client.sqlite` (channels, reservations, transcripts,
- * audits, flagged providers; WAL + synchronous=FULL through @verity/chain's `openDatabase`),
- * `index.sqlite` (the indexer's projection, when the client runs its own), and two secrets created
- * once with mode 0600: the hot voucher-signing key (`authorizer.key`) and the audit secret
- * (`audit-secret`).
+ * audits, flagged providers, every audit secret a channel has used; WAL + synchronous=FULL through @verity/chain's `openDatabase`),
+ * `index.sqlite` (the indexer's projection, when the client runs its own), and the hot
+ * voucher-signing key (`authorizer.key`, created once with mode 0600). Each channel's random audit
+ * secret (seed derivation and audit draws) is a column of its row in `client.sqlite`.
  */
 
 import { randomBytes } from "node:crypto";
@@ -15,7 +15,7 @@ import { ConfigError, type Deployment } from "@verity/core";
 import type { Hex } from "viem";
 
 /** Bump when a table changes shape (existing state is migrated, never dropped). */
-export const CLIENT_SCHEMA_VERSION = 3;
+export const CLIENT_SCHEMA_VERSION = 4;
 
 function createSchema(db: DatabaseSync): void {
   db.exec(`
@@ -25,7 +25,7 @@ function createSchema(db: DatabaseSync): void {
       authorizer TEXT NOT NULL, token TEXT NOT NULL, withdraw_delay TEXT NOT NULL, salt TEXT NOT NULL,
       state TEXT NOT NULL, deposit TEXT NOT NULL, charged TEXT NOT NULL DEFAULT '0',
       highest_signed TEXT NOT NULL DEFAULT '0', withdrawable_at INTEGER, refund TEXT,
-      opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, receiver_signer TEXT
+      opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, receiver_signer TEXT, audit_secret TEXT
     );
     CREATE INDEX IF NOT EXISTS channels_route ON channels (agent_id, model_id, state);
     CREATE TABLE IF NOT EXISTS reservations (
@@ -37,12 +37,16 @@ function createSchema(db: DatabaseSync): void {
       request_id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, channel_id TEXT NOT NULL, model_id TEXT NOT NULL,
       model TEXT NOT NULL, kind TEXT NOT NULL, request TEXT NOT NULL, output TEXT NOT NULL,
       prompt_token_ids TEXT, output_token_ids TEXT, sampling TEXT, receipt TEXT NOT NULL, signature TEXT NOT NULL,
-      signer TEXT NOT NULL, charge TEXT NOT NULL, cumulative_charged TEXT NOT NULL, created_at INTEGER NOT NULL
+      signer TEXT NOT NULL, charge TEXT NOT NULL, cumulative_charged TEXT NOT NULL, created_at INTEGER NOT NULL,
+      voucher_amount TEXT
     );
     CREATE INDEX IF NOT EXISTS transcripts_created ON transcripts (created_at);
     CREATE TABLE IF NOT EXISTS audits (
       request_id TEXT PRIMARY KEY, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
       last_error TEXT, created_at INTEGER NOT NULL, sent_at INTEGER
+    );
+    CREATE TABLE IF NOT EXISTS audit_secrets (
+      audit_commit TEXT PRIMARY KEY, channel_id TEXT NOT NULL, secret TEXT NOT NULL, created_at INTEGER NOT NULL
     );
     CREATE TABLE IF NOT EXISTS flagged (
       agent_id TEXT PRIMARY KEY, code TEXT NOT NULL, reason TEXT NOT NULL, details TEXT NOT NULL,
@@ -61,6 +65,14 @@ function migrate(db: DatabaseSync): void {
   const channelColumns = db.prepare("PRAGMA table_info(channels)").all() as { name: string }[];
   if (!channelColumns.some((c) => c.name === "receiver_signer")) {
     addColumn(db, "ALTER TABLE channels ADD COLUMN receiver_signer TEXT");
+  }
+  // Version 4: the amount of the voucher that paid a transcript (its seed key's input) and each channel's audit
+  // secret (older channels get one on their next request).
+  if (!columns.some((c) => c.name === "voucher_amount")) {
+    addColumn(db, "ALTER TABLE transcripts ADD COLUMN voucher_amount TEXT");
+  }
+  if (!channelColumns.some((c) => c.name === "audit_secret")) {
+    addColumn(db, "ALTER TABLE channels ADD COLUMN audit_secret TEXT");
   }
 }
 

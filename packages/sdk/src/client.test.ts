@@ -6,10 +6,11 @@ import { after, before, test } from "node:test";
 import { type Listening, listen } from "@verity/chain";
 import { channelViewOf } from "@verity/chain/testing";
 import { testUSDAbi } from "@verity/contracts";
-import { chargeFor, hashParams, hashTokens } from "@verity/core";
+import { auditCommitOf, chargeFor, deriveSeedKey, hashParams, hashTokens } from "@verity/core";
 import { Hono } from "hono";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
+import { preflightSample } from "../../validator/src/sample-checks.ts";
 import type { AuditSample } from "./audit-queue.ts";
 import { estimateChatPromptTokens, requestCeiling } from "./ceiling.ts";
 import type { ChatCompletionChunk } from "./openai-types.ts";
@@ -235,7 +236,30 @@ test("each posted sample carries what a validator re-scores: ids and sampling ma
     assert.ok(stop.every((s) => s.length > 0));
   }
   const seeded = posted.find((s) => s.request.seed === 7 && s.request.max_tokens === 24);
-  assert.deepEqual(seeded?.sampling, { temperature: 0, topP: 1, seed: 7, maxTokens: 24, stop: [] });
+  const { seedKey, auditCommit, ...rest } = seeded?.sampling ?? {};
+  assert.deepEqual(rest, { temperature: 0, topP: 1, seed: 7, maxTokens: 24, stop: [] });
+  // Seed-synced: the receipt's params carry the seed key derived from the voucher, and the audit
+  // commitment; the sample reveals the channel's secret, and the validator's intake checks accept it.
+  for (const sample of posted) {
+    const reveal = sample.reveal;
+    assert.ok(reveal && sample.sampling?.seedKey && sample.sampling.auditCommit);
+    assert.equal(auditCommitOf(reveal.auditSecret), sample.sampling.auditCommit);
+    const derived = deriveSeedKey({
+      chainId: p.deployment.chainId,
+      channelId: sample.channelId,
+      voucherAmount: BigInt(reveal.voucherAmount),
+      auditSecret: reveal.auditSecret,
+    });
+    assert.equal(derived, sample.sampling.seedKey);
+    assert.deepEqual(reveal.policy, { pBase: 1 });
+    preflightSample({ body: sample, deployment: p.deployment });
+  }
+  assert.ok(seedKey && auditCommit);
+  assert.equal(new Set(posted.map((s) => s.sampling?.seedKey)).size, posted.length, "one seed key per request");
+  // Every answer is selected (p = 1), so each moves its channel to a fresh secret before it is
+  // revealed: only requests already in flight together (the three concurrent ones) share a secret.
+  const secrets = new Set(posted.map((s) => s.reveal?.auditSecret));
+  assert.ok(secrets.size >= posted.length - 2, `${secrets.size} secrets for ${posted.length} samples`);
   assert.ok(
     posted.some((s) => s.request.stream === true),
     "streamed answers are sampled with their transcript too",

@@ -6,6 +6,11 @@
  * throws a PaymentError with the flag's code; the reservation then stays counted (orphaned). The
  * provider's transcript (token ids, resolved sampling) is kept for audits only when it matches the
  * verified receipt; otherwise the answer still counts, stored without ids and never sampled.
+ *
+ * Seed-synced sampling: every request carries `verity: { seed_key, audit_commit }` in its body,
+ * derived from the chain, the channel, the voucher's amount and the channel's audit secret (see
+ * `@verity/core`'s `sampling-seed.ts`). A receipt whose params carry another seed key or commitment
+ * than the ones sent is refused (`seed_derivation_mismatch` / `audit_commit_mismatch`).
  */
 import {
   BaseError,
@@ -27,6 +32,7 @@ import type { CompletionUsage, VerityPayment } from "./openai-types.ts";
 import type { ProviderFlags } from "./provider-flags.ts";
 import { checkReceipt } from "./receipt-check.ts";
 import type { ReceiptSigners } from "./receipt-signers.ts";
+import { checkSeedFields, type SentSeed, seedBodyField, seedRefusal, sentSeed } from "./seed-fields.ts";
 import { sseData } from "./sse.ts";
 import { checkTranscript } from "./transcript-check.ts";
 
@@ -47,6 +53,8 @@ export type PaidContext = {
   now?: () => number;
   /** The spend mandate: a verified receipt lowers the request's spend to its charge. */
   mandate?: MandateLedger;
+  /** Refuse a receipt whose params do not carry the seed key sent (`missing_seed`). */
+  requireSeed?: boolean;
 };
 
 /** A routed request: the offer, the reservation on one of its channels, and the client's bounds. */
@@ -55,6 +63,8 @@ export type Route = {
   reservation: Reservation;
   promptTokenBound: number;
   maxTokens: number;
+  /** The seed fields sent with the latest attempt (set by the request, read by the receipt check). */
+  seed?: SentSeed;
 };
 
 export type PaidRequest = { kind: "chat" | "text"; body: Record<string, unknown>; signal?: AbortSignal };
@@ -105,7 +115,16 @@ export function createPaidRequests(ctx: PaidContext) {
   const domain = voucherDomain({ chainId: ctx.chainId, verifyingContract: ctx.paymentChannels });
 
   async function post(route: Route, r: Reservation, req: PaidRequest, signal?: AbortSignal): Promise<Response> {
-    // The reservation (the highest amount ever signed) is on disk before its voucher leaves.
+    const seed = sentSeed({
+      chainId: ctx.chainId,
+      channelId: r.channelId,
+      voucherAmount: r.voucherAmount,
+      auditSecret: ctx.store.auditSecret(r.channelId),
+    });
+    if (seed) route.seed = seed;
+    else delete route.seed;
+    // The reservation (the highest amount ever signed) and the channel's audit secret are on disk
+    // before the voucher and anything derived from the secret leave.
     const durable = ctx.store.durable();
     const signature = await ctx.authorizer.signTypedData({
       domain,
@@ -126,7 +145,8 @@ export function createPaidRequests(ctx: PaidContext) {
       return await ctx.fetch(`${route.offer.url}${path}`, {
         method: "POST",
         headers: { "content-type": "application/json", [HEADERS.voucher]: voucher },
-        body: JSON.stringify(req.body),
+        // The caller's own `verity` field (if any) is replaced: the seed fields are this client's.
+        body: JSON.stringify({ ...req.body, verity: seedBodyField(seed) }),
         ...(signal ? { signal } : {}),
       });
     } catch (cause) {
@@ -260,9 +280,30 @@ export function createPaidRequests(ctx: PaidContext) {
         details: { agentId: route.offer.agentId.toString(), channelId: r.channelId, ...verdict.details },
       });
     }
+    const transcript = checkTranscript({ transcript: v?.transcript, receipt: verdict.receipt });
+    const seedCheck = transcript.ok
+      ? checkSeedFields({
+          sampling: transcript.transcript.sampling,
+          sent: route.seed,
+          ...(ctx.requireSeed ? { require: true } : {}),
+        })
+      : ({ ok: true } as const);
+    if (!seedCheck.ok) {
+      // The provider signed a seed (or commitment) other than the one it was sent: it chose its own.
+      const { code, reason } = seedRefusal(seedCheck);
+      ctx.store.orphan(r.id);
+      ctx.flags.flag(route.offer.agentId, code, reason, {
+        requestId: verdict.receipt.requestId,
+        channelId: r.channelId,
+      });
+      throw new PaymentError(`Provider ${route.offer.agentId}: ${reason}`, {
+        code,
+        hint: "The provider is flagged and left out of routing; the evidence is in the client's state dir",
+        details: { agentId: route.offer.agentId.toString(), channelId: r.channelId, field: seedCheck.field },
+      });
+    }
     ctx.store.settle(r.id, verdict.receipt.cumulativeCharged);
     ctx.mandate?.settle(r.id, verdict.receipt.charge);
-    const transcript = checkTranscript({ transcript: v?.transcript, receipt: verdict.receipt });
     if (!transcript.ok) {
       // The charge is proven by the receipt, so the answer is delivered; but an answer without a
       // transcript matching its receipt could never be audited, so the provider leaves routing.
@@ -285,6 +326,7 @@ export function createPaidRequests(ctx: PaidContext) {
       outputTokenIds: transcript.ok ? transcript.transcript.outputTokenIds : null,
       sampling: transcript.ok ? transcript.transcript.sampling : null,
       receipt: verdict.signed,
+      voucherAmount: route.seed?.voucherAmount ?? r.voucherAmount,
       createdAt: Date.now(),
     });
     return {

@@ -6,9 +6,17 @@ import type { DatabaseSync } from "node:sqlite";
 
 /**
  * Why a provider left routing: a bad receipt, a receipt timestamped far from the client's clock, an
- * overcharge, or an answer that cannot be audited.
+ * overcharge, an answer that cannot be audited, or a receipt signing another seed key or audit
+ * commitment than the client sent.
  */
-export type FlagCode = "receipt_invalid" | "receipt_timestamp_invalid" | "overcharged" | "transcript_invalid";
+export type FlagCode =
+  | "receipt_invalid"
+  | "receipt_timestamp_invalid"
+  | "overcharged"
+  | "transcript_invalid"
+  | "seed_derivation_mismatch"
+  | "audit_commit_mismatch"
+  | "missing_seed";
 
 export type ProviderFlag = {
   agentId: bigint;

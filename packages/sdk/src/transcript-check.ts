@@ -4,9 +4,13 @@
  * it is exactly what the signed receipt commits to: the ids hash to `promptHash` / `outputHash`, their
  * counts are the receipt's token counts, and the parameters hash to `paramsHash`.
  */
-import { hashParams, hashTokens, type Receipt } from "@verity/core";
+import { HEX32_PATTERN, hashParams, hashTokens, type Receipt } from "@verity/core";
 import { z } from "zod";
 
+const hex32 = z
+  .string()
+  .regex(HEX32_PATTERN)
+  .transform((v) => v as `0x${string}`);
 const tokenIds = z.array(z.number().int().nonnegative().max(0xffffffff)).max(1_000_000);
 
 /** The resolved sampling parameters a receipt's `paramsHash` commits to (the validator's bounds). */
@@ -17,6 +21,11 @@ export const transcriptSamplingSchema = z
     seed: z.number().int().min(0).max(0xfffffffe),
     maxTokens: z.number().int().min(1),
     stop: z.array(z.string().min(1)).max(16),
+    topK: z.number().int().min(0).optional(),
+    /** Seed-synced sampling: the seed key the client sent (see `@verity/core`'s `sampling-seed.ts`). */
+    seedKey: hex32.optional(),
+    /** The client's commitment to its audit secret, as it sent it. */
+    auditCommit: hex32.optional(),
   })
   .strict();
 

@@ -100,7 +100,12 @@ test("a transcript without token ids is stored but never sampled; one with them 
   const samples: unknown[] = [];
   const queue = createAuditQueue({
     transcripts,
-    sampler: createAuditSampler({ secret: `0x${"aa".repeat(32)}`, p: 1 }),
+    sampler: createAuditSampler({
+      chainId: deployment.chainId,
+      paymentChannels: deployment.contracts.PaymentChannels.address,
+      policy: { pBase: 1 },
+      secretOf: () => `0x${"aa".repeat(32)}`,
+    }),
     chainId: deployment.chainId,
     paymentChannels: deployment.contracts.PaymentChannels.address,
     fetch,
@@ -120,5 +125,26 @@ test("a transcript without token ids is stored but never sampled; one with them 
   assert.deepEqual(sample?.sampling, full.sampling);
   assert.deepEqual([sample?.promptTokenIds, sample?.outputTokenIds], [full.promptTokenIds, full.outputTokenIds]);
   assert.equal("sampling" in queue.toSample(blind), false, "no sampling is sent when it is unknown");
+  assert.equal("reveal" in queue.toSample(full), false, "no secret is revealed for a receipt without a commitment");
+  // A receipt committing to the audit secret: the sample reveals it, with the voucher amount and policy.
+  const committed = {
+    ...transcript(5, true),
+    sampling: {
+      temperature: 1,
+      topP: 1,
+      seed: 9,
+      maxTokens: 4,
+      stop: [],
+      auditCommit: `0x${"bb".repeat(32)}` as const,
+    },
+    voucherAmount: 1_234n,
+  };
+  assert.equal(queue.consider(committed), true);
+  assert.deepEqual(transcripts.get(committed.requestId), committed);
+  assert.deepEqual(queue.toSample(committed).reveal, {
+    auditSecret: `0x${"aa".repeat(32)}`,
+    voucherAmount: "1234",
+    policy: { pBase: 1 },
+  });
   db.close();
 });

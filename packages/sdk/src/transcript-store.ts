@@ -25,6 +25,8 @@ export type Transcript = {
   /** The resolved sampling parameters the receipt's `paramsHash` commits to (seed included), when known. */
   sampling: TranscriptSampling | null;
   receipt: SignedReceiptJson;
+  /** Cumulative amount of the voucher that paid the request (the seed key's input); null when unknown. */
+  voucherAmount?: bigint | null;
   createdAt: number;
 };
 
@@ -53,6 +55,7 @@ type Row = {
   signature: string;
   signer: string;
   created_at: number;
+  voucher_amount: string | null;
 };
 
 function toTranscript(row: Row): Transcript {
@@ -69,6 +72,7 @@ function toTranscript(row: Row): Transcript {
     outputTokenIds: row.output_token_ids === null ? null : (JSON.parse(row.output_token_ids) as number[]),
     sampling: row.sampling == null ? null : (JSON.parse(row.sampling) as TranscriptSampling),
     receipt: { receipt: JSON.parse(row.receipt), signature: row.signature, signer: row.signer },
+    ...(row.voucher_amount == null ? {} : { voucherAmount: BigInt(row.voucher_amount) }),
     createdAt: row.created_at,
   };
 }
@@ -81,8 +85,8 @@ export function createTranscriptStore(db: DatabaseSync) {
         db.prepare(
           `INSERT OR REPLACE INTO transcripts (request_id, agent_id, channel_id, model_id, model, kind, request, output,
             prompt_token_ids, output_token_ids, sampling, receipt, signature, signer, charge, cumulative_charged,
-            created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            created_at, voucher_amount)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(
           t.requestId.toLowerCase(),
           t.agentId.toString(),
@@ -101,6 +105,7 @@ export function createTranscriptStore(db: DatabaseSync) {
           t.receipt.receipt.charge,
           t.receipt.receipt.cumulativeCharged,
           t.createdAt,
+          t.voucherAmount == null ? null : t.voucherAmount.toString(),
         );
         if (audit) {
           db.prepare("INSERT OR IGNORE INTO audits (request_id, status, created_at) VALUES (?, 'pending', ?)").run(

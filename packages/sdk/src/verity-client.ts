@@ -6,10 +6,10 @@
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { type ChainClients, connectChain, createNativeAccount } from "@verity/chain";
-import { ConfigError, type Deployment, parseSignedMandate } from "@verity/core";
+import { type AuditPolicy, ConfigError, type Deployment, parseSignedMandate, validateAuditPolicy } from "@verity/core";
 import type { EIP1193Provider, LocalAccount } from "viem";
 import { type AuditQueue, type AuditSample, createAuditQueue } from "./audit-queue.ts";
-import { auditThreshold, createAuditSampler } from "./audit-sampler.ts";
+import { createAuditSampler } from "./audit-sampler.ts";
 import { type ChannelOps, createChannelOps, type OpenChannelArgs } from "./channel-ops.ts";
 import { type ChannelStore, createChannelStore, type StoredChannel } from "./channel-store.ts";
 import { createCompletionsApi } from "./chat.ts";
@@ -47,8 +47,13 @@ export type VerityClientOptions = {
   /** Offer discovery: the client's own indexer (default) or a gateway's `GET /v1/providers`. */
   directory?: "indexer" | { gatewayUrl: string };
   audit?: {
-    /** Probability that a verified response is sampled for audit (default 0.02). */
+    /** Probability that a verified response is sampled for audit (`pBase`, default 0.02). */
     p?: number;
+    /**
+     * Charge (token base units) from which every response is audited; below it the probability is
+     * `min(1, p + charge / alwaysAuditAbove)`. Default: no value-dependent part (p for every charge).
+     */
+    alwaysAuditAbove?: bigint;
     /** Where sampled transcripts are POSTed; without it they stay queued as "pending". */
     validatorUrl?: string;
     /**
@@ -69,6 +74,12 @@ export type VerityClientOptions = {
    * (default 120); a receipt outside it is refused `receipt_timestamp_invalid` and its provider flagged.
    */
   receiptSkewSeconds?: number;
+  /**
+   * Refuse answers whose receipt does not sign the seed key sent (`missing_seed`, provider flagged):
+   * only seed-synced providers are used. Default false (older providers and upstream-backed ones,
+   * which cannot seed their engine, are served and audited without seed-synced replay).
+   */
+  requireSeed?: boolean;
   /** Default price limit for routing. */
   maxPrice?: PriceLimit;
   /**
@@ -122,8 +133,11 @@ export function createVerityClient(options: VerityClientOptions) {
   if (!options.rpcUrl && !options.provider) {
     throw new ConfigError("Pass rpcUrl or an EIP-1193 provider", { code: "invalid_parameter" });
   }
-  const auditP = options.audit?.p ?? 0.02;
-  auditThreshold(auditP); // validates p up front
+  const auditPolicy: AuditPolicy = {
+    pBase: options.audit?.p ?? 0.02,
+    ...(options.audit?.alwaysAuditAbove === undefined ? {} : { alwaysAuditAbove: options.audit.alwaysAuditAbove }),
+  };
+  validateAuditPolicy(auditPolicy); // up front
   const windowMs = options.audit?.windowMs ?? 7 * DAY_MS;
   const authorizer = options.authorizer ?? createNativeAccount(loadOrCreateSecret(options.stateDir, "authorizer.key"));
   const baseFetch = options.fetch ?? fetch;
@@ -190,7 +204,17 @@ export function createVerityClient(options: VerityClientOptions) {
     const paymentChannels = deployment.contracts.PaymentChannels.address;
     const audits = createAuditQueue({
       transcripts,
-      sampler: createAuditSampler({ secret: loadOrCreateSecret(options.stateDir, "audit-secret"), p: auditP }),
+      sampler: createAuditSampler({
+        chainId: deployment.chainId,
+        paymentChannels,
+        policy: auditPolicy,
+        secretOf: ({ channelId, auditCommit }) => {
+          if (!auditCommit) return store.auditSecret(channelId);
+          const found = store.auditSecretFor(auditCommit);
+          return found && found.channelId === channelId.toLowerCase() ? found.secret : undefined;
+        },
+        retire: (channelId, auditCommit) => void store.rotateAuditSecret(channelId, auditCommit),
+      }),
       chainId: deployment.chainId,
       paymentChannels,
       fetch: baseFetch,
@@ -245,6 +269,7 @@ export function createVerityClient(options: VerityClientOptions) {
       fetch: offerFetch,
       maxCeiling,
       receiptSkewSeconds: options.receiptSkewSeconds ?? DEFAULT_RECEIPT_SKEW_SECONDS,
+      ...(options.requireSeed ? { requireSeed: true } : {}),
     });
     transcripts.cleanup(windowMs);
     const timer = setInterval(() => transcripts.cleanup(windowMs), Math.min(windowMs, 3_600_000));

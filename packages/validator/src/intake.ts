@@ -9,6 +9,7 @@ import { type AuditTranscript, auditTranscript, type ReceiptCommitments, type Ve
 import type { Thresholds } from "./thresholds.ts";
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
+const hex32Out = hex32.transform((v) => v as `0x${string}`);
 const tokenIds = z.array(z.number().int().nonnegative().max(0xffffffff)).max(1_000_000);
 
 /** The resolved sampling parameters the receipt's `paramsHash` commits to (seed included). */
@@ -19,6 +20,32 @@ export const auditSamplingSchema = z
     seed: z.number().int().min(0).max(0xfffffffe),
     maxTokens: z.number().int().min(1),
     stop: z.array(z.string().min(1)).max(16),
+    topK: z.number().int().min(0).optional(),
+    /** Seed-synced sampling: the seed key the receipt's params commit to. */
+    seedKey: hex32Out.optional(),
+    /** The client's commitment to its audit secret, as the receipt's params commit to it. */
+    auditCommit: hex32Out.optional(),
+  })
+  .strict();
+
+/**
+ * The client's reveal: its channel's audit secret, the amount of the voucher that paid the request
+ * (the seed key's input) and the audit policy the draw was made under. Required when the receipt's
+ * params carry a seed key or audit commitment.
+ */
+export const auditRevealSchema = z
+  .object({
+    auditSecret: hex32Out,
+    voucherAmount: z.string().regex(/^\d{1,78}$/),
+    policy: z
+      .object({
+        pBase: z.number().min(0).max(1),
+        alwaysAuditAbove: z
+          .string()
+          .regex(/^[1-9]\d{0,77}$/)
+          .optional(),
+      })
+      .strict(),
   })
   .strict();
 
@@ -39,6 +66,8 @@ export const auditSampleSchema = z.object({
   receipt: signedReceiptSchema,
   /** The sampling parameters as the provider resolved them; else they are read from `request`. */
   sampling: auditSamplingSchema.optional(),
+  /** The audit secret and what checking the seed key's derivation and the audit draw needs. */
+  reveal: auditRevealSchema.optional(),
 });
 
 export type AuditSampleInput = z.input<typeof auditSampleSchema>;

@@ -1,11 +1,23 @@
 /**
  * What an audit sample must satisfy before it is queued: well-formed, for this chain and deployment,
  * for a model this validator runs, a transcript matching its receipt's commitments, a receipt signed
- * by the channel's receipt signer, and still inside the audit window. Each failure has its reason code.
+ * by the channel's receipt signer, and still inside the audit window; and for a receipt whose params
+ * carry a seed key or audit commitment, a reveal whose secret opens the commitment, derives the seed
+ * key, and whose draw selected the receipt. Each failure has its reason code; every one is a
+ * rejection of the sample (the client's or this validator's problem) that records nothing and never
+ * counts against the provider.
  */
 import { type ChainClients, createChannelReader } from "@verity/chain";
 import { disputesAbi } from "@verity/contracts";
-import { type Deployment, receiptDomain, receiptFromJson, receiptTypes } from "@verity/core";
+import {
+  auditCommitOf,
+  type Deployment,
+  deriveSeedKey,
+  isAuditSelected,
+  receiptDomain,
+  receiptFromJson,
+  receiptTypes,
+} from "@verity/core";
 import { recoverTypedDataAddress } from "viem";
 import { receiptMismatches } from "./audit-verdict.ts";
 import type { ChainClock } from "./chain-clock.ts";
@@ -55,12 +67,81 @@ export function preflightSample(args: { body: unknown; deployment: Deployment })
   const mismatched = receiptMismatches(transcript, receipt);
   if (mismatched.length > 0) {
     throw new AuditRejected(`The transcript does not match the receipt's ${mismatched.join(", ")}`, {
-      code: "audit_sample_invalid",
+      code: "transcript_hash_mismatch",
       hint: "Send the token ids and sampling parameters the provider's receipt commits to",
       details: { mismatched },
     });
   }
-  return { sample, receiptHash: receiptDigest({ receipt: r, chainId: deployment.chainId, paymentChannels }) };
+  const receiptHash = receiptDigest({ receipt: r, chainId: deployment.chainId, paymentChannels });
+  checkSeedReveal({ sample, chainId: deployment.chainId, receiptHash });
+  return { sample, receiptHash };
+}
+
+/**
+ * For a receipt whose params carry a seed key or audit commitment: the reveal must be there
+ * (`missing_seed`), its secret must hash to the commitment (`audit_commit_mismatch`), the seed key
+ * must be the one derived from this chain, the receipt's channel, the voucher amount and the secret,
+ * with a voucher that covers the receipt's charged total (`seed_derivation_mismatch`: a seed of
+ * another channel, chain, secret or voucher), and the draw must have selected this receipt under
+ * the stated policy (`audit_not_selected`). A receipt without them (an older client or provider) is
+ * audited as before, without seed-synced replay.
+ */
+export function checkSeedReveal(args: {
+  sample: AuditSamplePayload;
+  chainId: number;
+  receiptHash: `0x${string}`;
+}): void {
+  const { sample } = args;
+  const seedKey = sample.sampling?.seedKey;
+  const auditCommit = sample.sampling?.auditCommit;
+  if (seedKey === undefined && auditCommit === undefined) return;
+  const reveal = sample.reveal;
+  if (!reveal) {
+    throw new AuditRejected("The receipt commits to a seed key or audit secret, but the sample reveals no secret", {
+      code: "missing_seed",
+      hint: "Send the SDK's sample with its `reveal` (audit secret, voucher amount, policy)",
+    });
+  }
+  const r = sample.receipt.receipt;
+  if (auditCommit !== undefined && auditCommitOf(reveal.auditSecret) !== auditCommit.toLowerCase()) {
+    throw new AuditRejected("The revealed audit secret does not open the receipt's audit commitment", {
+      code: "audit_commit_mismatch",
+      details: { auditCommit },
+    });
+  }
+  if (seedKey !== undefined) {
+    const voucherAmount = BigInt(reveal.voucherAmount);
+    const derived = deriveSeedKey({
+      chainId: args.chainId,
+      channelId: r.channelId,
+      voucherAmount,
+      auditSecret: reveal.auditSecret,
+    });
+    if (derived !== seedKey.toLowerCase() || voucherAmount < BigInt(r.cumulativeCharged)) {
+      throw new AuditRejected("The receipt's seed key is not derived from its chain, channel, voucher and secret", {
+        code: "seed_derivation_mismatch",
+        details: { seedKey, derived, voucherAmount: reveal.voucherAmount, cumulativeCharged: r.cumulativeCharged },
+      });
+    }
+  }
+  // The draw is bound only through the commitment (a receipt without one is not checked for selection).
+  if (auditCommit === undefined) return;
+  const selected = isAuditSelected({
+    pBase: reveal.policy.pBase,
+    ...(reveal.policy.alwaysAuditAbove === undefined
+      ? {}
+      : { alwaysAuditAbove: BigInt(reveal.policy.alwaysAuditAbove) }),
+    auditSecret: reveal.auditSecret,
+    receiptDigest: args.receiptHash,
+    charge: BigInt(r.charge),
+  });
+  if (!selected) {
+    throw new AuditRejected("The commit-reveal draw did not select this receipt for audit", {
+      code: "audit_not_selected",
+      hint: "Only receipts the draw selects are audited; the client cannot pick them",
+      details: { receiptHash: args.receiptHash, policy: reveal.policy },
+    });
+  }
 }
 
 /**

@@ -108,12 +108,16 @@ export async function signedTestSample(args: {
   charge: bigint;
   cumulativeCharged?: bigint;
   timestamp?: bigint;
+  /** The client's reveal (audit secret, voucher amount, policy) for a receipt with seed fields. */
+  reveal?: AuditSampleInput["reveal"];
 }): Promise<AuditSampleInput> {
   const { deployment, sampling } = args;
   const messages = [{ role: "user" as const, content: args.content }];
+  // The engine samples with the seed key; the audit commitment is only signed into the params.
+  const { auditCommit: _commit, topK: _topK, ...engineSampling } = sampling;
   const result = await args.engine.generate({
     prompt: { messages },
-    sampling: { ...sampling, stop: [...sampling.stop] },
+    sampling: { ...engineSampling, stop: [...sampling.stop] },
   });
   const paymentChannels = deployment.contracts.PaymentChannels.address;
   const receipt = {
@@ -158,6 +162,7 @@ export async function signedTestSample(args: {
     outputTokenIds: result.outputTokens,
     sampling: { ...sampling, stop: [...sampling.stop] },
     receipt: { receipt: receiptToJson(receipt), signature, signer: account.address },
+    ...(args.reveal ? { reveal: args.reveal } : {}),
   };
 }
 

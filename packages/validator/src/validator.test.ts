@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import { deploy, openDatabase } from "@verity/chain";
 import { channelConfigOf, createTestChain, type TestChain } from "@verity/chain/testing";
 import { agentRegistryAbi, disputesAbi, stakingAbi, testUSDAbi } from "@verity/contracts";
-import { type Deployment, receiptFromJson } from "@verity/core";
+import { auditCommitOf, type Deployment, deriveSeedKey, receiptFromJson } from "@verity/core";
 import { createTestEngine, type Engine } from "@verity/engine";
 import { createVoucherFetch } from "@verity/sdk";
 import { keccak256, stringToHex } from "viem";
@@ -82,6 +82,49 @@ function honestSample(overrides: { timestamp?: bigint; content?: string } = {}) 
   });
 }
 
+/** A sample whose receipt's params carry a seed key and audit commitment, with (variants of) the client's reveal. */
+function seededSample(
+  o: { reveal?: false; revealSecret?: `0x${string}`; seedChannel?: `0x${string}`; pBase?: number } = {},
+) {
+  const auditSecret = `0x${"5e".repeat(32)}` as const;
+  const voucherAmount = 5_000n;
+  const seedKey = deriveSeedKey({
+    chainId: deployment.chainId,
+    channelId: o.seedChannel ?? channel,
+    voucherAmount,
+    auditSecret,
+  });
+  return signedTestSample({
+    engine: p.engines[0] as Engine,
+    providerKey: providerKey(),
+    deployment,
+    agentId: p.info.agentId,
+    channelId: channel,
+    modelId,
+    model: "verity-tiny",
+    content: "a seeded answer",
+    sampling: {
+      temperature: 0.8,
+      topP: 0.95,
+      seed: 5,
+      maxTokens: 16,
+      stop: [],
+      seedKey,
+      auditCommit: auditCommitOf(auditSecret),
+    },
+    charge: 1_000n,
+    ...(o.reveal === false
+      ? {}
+      : {
+          reveal: {
+            auditSecret: o.revealSecret ?? auditSecret,
+            voucherAmount: voucherAmount.toString(),
+            policy: { pBase: o.pBase ?? 1 },
+          },
+        }),
+  });
+}
+
 test("the intake refuses bad samples with a reason code and queues nothing", async () => {
   const v1 = v[0] as TestValidator;
   const base = await honestSample();
@@ -114,7 +157,21 @@ test("the intake refuses bad samples with a reason code and queues nothing", asy
   const cases: [string, string, number, string][] = [
     ["not JSON", "{not json", 400, "invalid_json"],
     ["empty object", "{}", 400, "audit_sample_invalid"],
-    ["ids not matching the receipt", JSON.stringify({ ...base, outputTokenIds: ids }), 400, "audit_sample_invalid"],
+    ["ids not matching the receipt", JSON.stringify({ ...base, outputTokenIds: ids }), 400, "transcript_hash_mismatch"],
+    ["seeded receipt without the reveal", JSON.stringify(await seededSample({ reveal: false })), 400, "missing_seed"],
+    [
+      "reveal of another secret",
+      JSON.stringify(await seededSample({ revealSecret: `0x${"66".repeat(32)}` })),
+      400,
+      "audit_commit_mismatch",
+    ],
+    [
+      "seed key of another channel",
+      JSON.stringify(await seededSample({ seedChannel: `0x${"09".repeat(32)}` })),
+      400,
+      "seed_derivation_mismatch",
+    ],
+    ["receipt the draw did not select", JSON.stringify(await seededSample({ pBase: 0 })), 400, "audit_not_selected"],
     ["another chain", JSON.stringify({ ...base, chainId: 1 }), 400, "wrong_chain"],
     [
       "another deployment",
@@ -225,6 +282,23 @@ test("an honest provider's paid answer passes and is not challenged; a duplicate
   const metrics = await (await fetch(`${v1.info.url}/metrics`)).text();
   assert.match(metrics, /verity_validator_audits_total\{purpose="intake",verdict="pass"\} 1/);
   assert.ok(v1.events.some((e) => e.event === "audit" && e.auditId === queued.id && e.pass === true));
+});
+
+test("a seed-synced sample whose reveal opens its commitment, derives its seed and was drawn is audited and passes", async () => {
+  const v1 = v[0] as TestValidator;
+  const sample = await seededSample();
+  const response = await post(v1.info.url, JSON.stringify(sample));
+  assert.equal(response.status, 202, JSON.stringify(await response.clone().json()));
+  const id = receiptDigest({
+    receipt: sample.receipt.receipt,
+    chainId: deployment.chainId,
+    paymentChannels: deployment.contracts.PaymentChannels.address,
+  });
+  const judged = await eventually("the seeded audit is judged", async () => {
+    const r = (await record(v1.info.url, id)) as { status: string };
+    return r.status === "queued" ? undefined : r;
+  });
+  assert.equal(judged.status, "passed");
 });
 
 test("a substituted answer fails, is challenged, and the committee's guilty verdict slashes and refunds", async () => {

@@ -27,6 +27,7 @@ type GatewayFlags = {
   channelDeposit: string;
   x402: boolean;
   auditP: string;
+  auditAlwaysAbove?: string;
   validatorUrl?: string;
   allowPrivateOffers?: boolean;
   depositConfirmations: string;
@@ -62,6 +63,10 @@ export function registerGateway(program: Command): void {
     .option("--channel-deposit <amount>", "escrow per channel the gateway opens to a provider", "10")
     .option("--no-x402", "refuse keyless x402 payments (API keys only)")
     .option("--audit-p <fraction>", "share of paid answers sent to a validator for audit (needs --validator-url)", "0")
+    .option(
+      "--audit-always-above <amount>",
+      "charge (in tokens) from which every paid answer is audited; below it the share rises linearly from --audit-p",
+    )
     .option("--validator-url <url>", "validator audit intake, e.g. http://validator:8620/v1/audits")
     .option(
       "--allow-private-offers",
@@ -103,7 +108,7 @@ export function registerGateway(program: Command): void {
           x402: flags.x402,
           allowPrivateEndpoints: flags.allowPrivateOffers === true,
           depositConfirmations: parseInteger("--deposit-confirmations", flags.depositConfirmations, 0),
-          ...auditOption(flags),
+          ...auditOption(flags, deployment.token.decimals),
           onError: (e) => progress.info(`! ${(e as Error).message ?? e}`),
         });
         const shutdown = async () => {
@@ -124,8 +129,11 @@ export function registerGateway(program: Command): void {
   registerGatewayDeposit(gateway);
 }
 
-/** `--audit-p` and `--validator-url` as the gateway's audit option (both or neither). */
-function auditOption(flags: GatewayFlags): { audit?: { p: number; validatorUrl: string } } {
+/** `--audit-p` (with `--audit-always-above`) and `--validator-url` as the gateway's audit option (both or neither). */
+function auditOption(
+  flags: GatewayFlags,
+  decimals: number,
+): { audit?: { p: number; alwaysAuditAbove?: bigint; validatorUrl: string } } {
   const p = Number(flags.auditP);
   if (flags.auditP.trim() === "" || !Number.isFinite(p) || p < 0 || p > 1) {
     throw new ConfigError(`--audit-p must be a fraction between 0 and 1, got ${JSON.stringify(flags.auditP)}`, {
@@ -139,5 +147,20 @@ function auditOption(flags: GatewayFlags): { audit?: { p: number; validatorUrl: 
       hint: "Pass --validator-url <validator>/v1/audits, or --audit-p 0",
     });
   }
-  return p > 0 && flags.validatorUrl ? { audit: { p, validatorUrl: flags.validatorUrl } } : {};
+  const above =
+    flags.auditAlwaysAbove === undefined
+      ? undefined
+      : parseAmount("--audit-always-above", flags.auditAlwaysAbove, decimals);
+  if (above === 0n) {
+    throw new ConfigError("--audit-always-above must be above 0", { code: "invalid_parameter" });
+  }
+  if (above !== undefined && !flags.validatorUrl) {
+    throw new ConfigError("--audit-always-above needs --validator-url: sampled answers must go to a validator", {
+      code: "invalid_parameter",
+      hint: "Pass --validator-url <validator>/v1/audits",
+    });
+  }
+  return (p > 0 || above !== undefined) && flags.validatorUrl
+    ? { audit: { p, ...(above === undefined ? {} : { alwaysAuditAbove: above }), validatorUrl: flags.validatorUrl } }
+    : {};
 }

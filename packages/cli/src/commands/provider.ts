@@ -36,6 +36,7 @@ type StartFlags = {
   registerModel?: boolean;
   substitute?: string;
   substituteRate?: string;
+  requireSeed?: boolean;
   json?: boolean;
 };
 
@@ -137,6 +138,10 @@ export function registerProvider(program: Command): void {
       "devnets and simulations only: serve this model instead on a fraction of requests while claiming the offered one — it will be slashed",
     )
     .option("--substitute-rate <0..1>", "fraction of paid requests --substitute serves (default 1)")
+    .option(
+      "--require-seed",
+      "refuse channel-paid requests without a seed key (seed-synced sampling); ignored with --upstream",
+    )
     .option("--json", "print JSON lines (ready, claim, error) on stdout")
     .addHelpText(
       "after",
@@ -194,6 +199,7 @@ export function registerProvider(program: Command): void {
             outputPricePerMTok: parseAmount("--price-out", flags.priceOut, decimals),
             maxOutputTokens: parseInteger("--max-output-tokens", flags.maxOutputTokens, 1),
             registerModelIfMissing: flags.registerModel === true,
+            ...(flags.requireSeed ? { requireSeed: true } : {}),
             ...(substitute ? { substitute } : {}),
             ...(upstream
               ? { manifest: upstream.manifest, upstream: { probe: () => (upstream as UpstreamModel).engine.probe() } }
