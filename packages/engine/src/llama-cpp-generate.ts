@@ -9,7 +9,14 @@
 import type { ControlledEvaluateInputItem, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import type { FinishReason, GenerateChunk, GenerateResult, Sampling } from "./engine.ts";
 import { createOutputTextStream } from "./output-text-stream.ts";
-import { type Candidate, SEEDED_CANDIDATES, type SeededSampling, seededSample } from "./seeded-sampler.ts";
+import {
+  type Candidate,
+  noiseKey,
+  SEEDED_CANDIDATES,
+  type SeededSampling,
+  seededSample,
+  seedKeyBytes,
+} from "./seeded-sampler.ts";
 
 /** How many of the highest logits a seeded step asks llama.cpp for. */
 export function seededCandidateCount(sampling: { topK?: number | undefined }, vocabSize: number): number {
@@ -26,6 +33,7 @@ async function* seededTokens(options: {
 }): AsyncGenerator<Token> {
   const { sequence, sampling } = options;
   const includeTop = seededCandidateCount(sampling, options.vocabSize);
+  const keyBytes = seedKeyBytes(sampling.seedKey);
   const ask = (token: number): ControlledEvaluateInputItem => [
     token as Token,
     {
@@ -47,7 +55,8 @@ async function* seededTokens(options: {
     const token = seededSample({
       sampling,
       position,
-      candidates: next.logits as Map<number, number> as Iterable<Candidate>,
+      candidates: [...(next.logits as Map<number, number>)] as Candidate[],
+      key: noiseKey(keyBytes, position),
       ...(next.totalLogitWeight === undefined ? {} : { totalLogitWeight: next.totalLogitWeight }),
     });
     yield token as Token;

@@ -92,9 +92,17 @@ export function gumbel(key: NoiseKey, token: number): number {
   return -Math.log(e);
 }
 
-/** Candidates sorted by logit (highest first, ties by lower token id). */
-export function sortCandidates(candidates: Iterable<Candidate>): Candidate[] {
-  return [...candidates].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+/** Candidates sorted by logit (highest first, ties by lower token id); already sorted input is not re-sorted. */
+export function sortCandidates(candidates: Iterable<Candidate>): readonly Candidate[] {
+  const list = Array.isArray(candidates) ? (candidates as readonly Candidate[]) : [...candidates];
+  for (let i = 1; i < list.length; i++) {
+    const a = list[i - 1]!;
+    const b = list[i]!;
+    if (a[1] < b[1] || (a[1] === b[1] && a[0] > b[0])) {
+      return [...list].sort((x, y) => y[1] - x[1] || x[0] - y[0]);
+    }
+  }
+  return list;
 }
 
 /**
@@ -111,7 +119,7 @@ export function allowedCandidates(options: {
   const { sorted, topP } = options;
   const topK = options.topK ?? 0;
   const limit = Math.min(sorted.length, topK > 0 ? Math.min(topK, SEEDED_CANDIDATES) : SEEDED_CANDIDATES);
-  const cut = sorted.slice(0, limit);
+  const cut = limit === sorted.length ? sorted : sorted.slice(0, limit);
   if (topP >= 1 || cut.length === 0) return cut;
   const max = cut[0]![1];
   let total = topK > 0 ? undefined : options.totalLogitWeight;
