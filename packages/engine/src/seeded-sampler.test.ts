@@ -8,10 +8,13 @@ import {
   gumbel,
   noiseBits,
   noiseKey,
+  OUTSIDE_CUT_MARGIN,
+  replayCut,
   SEEDED_CANDIDATES,
   seededMargin,
   seededSample,
   sortCandidates,
+  TOP_P_SLACK,
 } from "./seeded-sampler.ts";
 
 const KEY_A = `0x${"11".repeat(32)}`;
@@ -146,4 +149,42 @@ test("the margin is 0 for the token the sampler drew and positive for another", 
     tokenLogit: 2.4,
   });
   assert.ok(Math.abs(greedy.margin - 0.7) < 1e-9);
+});
+
+test("the replay cut widens top-p and top-k boundaries by the stated slack", () => {
+  const sorted = sortCandidates(LOGITS);
+  // Raw masses 0.43, 0.22, 0.18, 0.09, ...: at top-p 0.83 token 2 is kept (0.65 before it), token 3
+  // is kept only if the mass before it (0.824) were under 0.83 − slack: it is possible, not sure.
+  const exact = allowedCandidates({ sorted, topP: 0.83 });
+  assert.equal(exact.length, 4);
+  const cut = replayCut({ sorted, topP: 0.83 });
+  assert.equal(cut.sure.length, 3);
+  assert.equal(cut.possible.length, 4);
+  assert.ok(TOP_P_SLACK > 0.006);
+  // Top-k 2 with the 2nd and 3rd logits 0.2 apart: no ambiguity; 0.01 apart: both uncertain.
+  assert.deepEqual(
+    [replayCut({ sorted, topP: 1, topK: 2 }).sure.length, replayCut({ sorted, topP: 1, topK: 2 }).possible.length],
+    [2, 2],
+  );
+  const close = sortCandidates([
+    [0, 1],
+    [1, 0.5],
+    [2, 0.49],
+  ]);
+  const c2 = replayCut({ sorted: close, topP: 1, topK: 2 });
+  assert.deepEqual([c2.sure.length, c2.possible.length], [1, 3]);
+});
+
+test("a token outside the widened cut gets the outside margin; greedy ignores the cut", () => {
+  const sampling = { seedKey: KEY_A, temperature: 1, topP: 0.5 };
+  const m = seededMargin({ sampling, position: 3, candidates: LOGITS, token: 7, tokenLogit: LOGITS[7]![1] });
+  assert.deepEqual(m, { margin: OUTSIDE_CUT_MARGIN, inAllowed: false });
+  const g = seededMargin({
+    sampling: { ...sampling, temperature: 0 },
+    position: 3,
+    candidates: LOGITS,
+    token: 7,
+    tokenLogit: LOGITS[7]![1],
+  });
+  assert.ok(Math.abs(g.margin - 4.8) < 1e-9);
 });

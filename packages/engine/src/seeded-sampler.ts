@@ -186,13 +186,69 @@ export function seededSample(options: {
   return bestCandidate({ allowed, key, temperature: sampling.temperature }).token;
 }
 
+/** Probability mass by which a replayed top-p boundary may move (batched prefill against decoding). */
+export const TOP_P_SLACK = 0.02;
+/** Logit difference within which a replayed top-k boundary may swap. */
+export const TOP_K_SLACK = 0.05;
+/** Margin of a token outside even the widened cut: a flip whatever its noise. */
+export const OUTSIDE_CUT_MARGIN = 100;
+
+/**
+ * The cut a verifier can be sure of under small numerical differences: `sure` = candidates every
+ * honest engine keeps (top-p prefix whose preceding mass is below topP − TOP_P_SLACK; top-k tokens
+ * more than TOP_K_SLACK above the first excluded one), `possible` = candidates an honest engine may
+ * keep (preceding mass below topP + TOP_P_SLACK; tokens within TOP_K_SLACK of the k-th logit).
+ * Both are prefixes of `sorted`; `sure` is never empty.
+ */
+export function replayCut(options: {
+  sorted: readonly Candidate[];
+  topK?: number;
+  topP: number;
+  totalLogitWeight?: number;
+}): { sure: readonly Candidate[]; possible: readonly Candidate[] } {
+  const { sorted, topP } = options;
+  if (sorted.length === 0) return { sure: [], possible: [] };
+  const topK = options.topK ?? 0;
+  const k = Math.min(sorted.length, topK > 0 ? Math.min(topK, SEEDED_CANDIDATES) : SEEDED_CANDIDATES);
+  let sureK = k;
+  let possibleK = k;
+  if (k < sorted.length) {
+    const kth = sorted[k - 1]![1];
+    const next = sorted[k]![1];
+    while (sureK > 1 && sorted[sureK - 1]![1] < next + TOP_K_SLACK) sureK--;
+    while (possibleK < sorted.length && sorted[possibleK]![1] > kth - TOP_K_SLACK) possibleK++;
+  }
+  if (topP >= 1) return { sure: sorted.slice(0, sureK), possible: sorted.slice(0, possibleK) };
+  const max = sorted[0]![1];
+  let total = topK > 0 ? undefined : options.totalLogitWeight;
+  if (total === undefined) {
+    total = 0;
+    for (let i = 0; i < k; i++) total += Math.exp(sorted[i]![1] - max);
+  }
+  // Token i is kept when the mass before it is below topP (llama.cpp: the prefix reaching topP).
+  let before = 0;
+  let sureP = possibleK;
+  let possibleP = possibleK;
+  for (let i = 0; i < possibleK; i++) {
+    if (before >= topP - TOP_P_SLACK && sureP === possibleK) sureP = Math.max(1, i);
+    if (before >= topP + TOP_P_SLACK) {
+      possibleP = i;
+      break;
+    }
+    before += Math.exp(sorted[i]![1] - max) / total;
+  }
+  return { sure: sorted.slice(0, Math.min(sureK, sureP)), possible: sorted.slice(0, possibleP) };
+}
+
 /**
  * The DiFR margin of an emitted token, in logit units (nats at the model's scale):
- * `max_j (l_j + T·g_j) − (l_e + T·g_e)` over the reference's allowed candidates, clipped at 0.
- * 0 when the reference would have drawn the same token; greedy: the logit gap to the top token.
- * (Dividing by T gives the margin in Gumbel-score units; logit units keep one tolerance for every
- * temperature, since numerical noise lives in the logits.) `inAllowed` says whether the emitted
- * token is among the reference's allowed candidates at all.
+ * `max_j (l_j + T·g_j) − (l_e + T·g_e)` over the candidates every honest engine keeps
+ * (`replayCut().sure`), clipped at 0; `OUTSIDE_CUT_MARGIN` when the token is outside even the
+ * widened cut (`inAllowed: false`). 0 when the reference would have drawn the same token; greedy:
+ * the logit gap to the top token. (Dividing by T gives the margin in Gumbel-score units; logit
+ * units keep one tolerance for every temperature, since numerical noise lives in the logits.)
+ * The widened cut matters: a boundary token an honest engine left out of its nucleus can win the
+ * reference's replay with a large margin, which is not evidence of anything.
  */
 export function seededMargin(options: {
   sampling: SeededSampling;
@@ -205,15 +261,18 @@ export function seededMargin(options: {
 }): { margin: number; inAllowed: boolean } {
   const { sampling, token, tokenLogit } = options;
   const sorted = sortCandidates(options.candidates);
-  const allowed = allowedCandidates({
+  const { sure, possible } = replayCut({
     sorted,
     topP: sampling.topP,
     ...(sampling.topK === undefined ? {} : { topK: sampling.topK }),
     ...(options.totalLogitWeight === undefined ? {} : { totalLogitWeight: options.totalLogitWeight }),
   });
+  // Greedy ignores the cut: the margin is the logit gap to the top token.
+  if (sampling.temperature === 0) return { margin: Math.max(0, sorted[0]![1] - tokenLogit), inAllowed: true };
+  const inAllowed = possible.some(([t]) => t === token);
+  if (!inAllowed) return { margin: OUTSIDE_CUT_MARGIN, inAllowed };
   const key = noiseKey(sampling.seedKey, options.position);
-  const best = bestCandidate({ allowed, key, temperature: sampling.temperature });
-  const own = sampling.temperature === 0 ? tokenLogit : tokenLogit + sampling.temperature * gumbel(key, token);
-  const inAllowed = allowed.some(([t]) => t === token);
+  const best = bestCandidate({ allowed: sure, key, temperature: sampling.temperature });
+  const own = tokenLogit + sampling.temperature * gumbel(key, token);
   return { margin: Math.max(0, best.score - own), inAllowed };
 }

@@ -146,7 +146,7 @@ export async function runCalibration(options: {
       suspectRescoreCoreSeconds: Math.round(suspectMs / 100) / 10,
     },
     notes: [
-      "Thresholds are chosen on honest transcripts with even ids; false positives are measured on odd ids (held out).",
+      "Thresholds are chosen on honest transcripts with ids divisible by 4; false positives are measured on the other three quarters (held out).",
       "Detection = share of substitute transcripts failing the verdict when judged on their first N tokens.",
       "ci95 = Clopper–Pearson 95 % interval.",
       "Budget keys N+suspect add the likelihood-ratio test against verity-tiny-q4 (one more prefill on the 4-bit model).",
@@ -158,6 +158,66 @@ export async function runCalibration(options: {
     ],
   };
   return { calibration, results };
+}
+
+type HonestMargins = Record<
+  string,
+  {
+    transcripts: number;
+    tokens: number;
+    positiveMargins: number;
+    medianPositive: number;
+    p99Positive: number;
+    max: number;
+  }
+>;
+type Detection = Record<
+  string,
+  {
+    transcripts: number;
+    meanTokens: number;
+    flipsPerToken: number;
+    caughtWithin300Tokens: number;
+    caughtWithin1000Tokens: number;
+    byBudget: Record<string, { perAudit: number; auditsFor95: number | null }>;
+  }
+>;
+
+function seededMarkdown(c: CalibrationFile): string[] {
+  const honest = c.corpus.seededHonestMargins as HonestMargins | undefined;
+  const detection = c.corpus.seededDetection as Detection | undefined;
+  if (!honest || !detection) return [];
+  const lines = [
+    "",
+    `## Seed-synced audits (DiFR; tolerance ${c.thresholds.seeded.marginTolerance} logits, max flips ${c.thresholds.seeded.maxFlips})`,
+    "",
+    "Honest margins per provider configuration (validator: batch 512, 1 thread):",
+    "",
+    "| config | transcripts | tokens | margins > 0 | median of those | p99 | max |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  for (const [config, h] of Object.entries(honest)) {
+    lines.push(
+      `| ${config} | ${h.transcripts} | ${h.tokens} | ${h.positiveMargins} | ${h.medianPositive} | ${h.p99Positive} | ${h.max} |`,
+    );
+  }
+  lines.push(
+    "",
+    "Seeded rule alone, per kind (held-out honest only): per-audit detection at each budget (audits for P(caught) ≥ 0.95), per-token flip rate and its extrapolation to 300 / 1000 tokens:",
+    "",
+    "| kind | transcripts | mean tokens | flips/token | 32 | 100 | 300 | 1000 | caught in 300 tokens | in 1000 tokens |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+  );
+  for (const [kind, d] of Object.entries(detection)) {
+    const cell = (b: string) => {
+      const x = d.byBudget[b];
+      return x ? `${(x.perAudit * 100).toFixed(1)} % (${x.auditsFor95 ?? "∞"})` : "";
+    };
+    lines.push(
+      `| ${kind} | ${d.transcripts} | ${d.meanTokens} | ${d.flipsPerToken} | ${cell("32")} | ${cell("100")} | ${cell("300")} | ${cell("1000")} | ${(d.caughtWithin300Tokens * 100).toFixed(2)} % | ${(d.caughtWithin1000Tokens * 100).toFixed(2)} % |`,
+    );
+  }
+  return lines;
 }
 
 function runOrder(id: number): number {
@@ -186,17 +246,17 @@ export function summaryMarkdown(c: CalibrationFile): string {
     "",
     "## Rates (fail share; honest = false positives on held-out transcripts)",
     "",
-    "| budget | kind | n | failed | rate | 95 % CI |",
-    "|---|---|---|---|---|---|",
+    "| budget | kind | n | failed | rate | 95 % CI | one-sided 95 % upper |",
+    "|---|---|---|---|---|---|---|",
   ];
   for (const [budget, rates] of Object.entries(c.rates)) {
     for (const [kind, r] of Object.entries(rates)) {
       lines.push(
-        `| ${budget} | ${kind} | ${r.n} | ${r.failures} | ${(r.rate * 100).toFixed(2)} % | ${(r.ci95[0] * 100).toFixed(2)}–${(r.ci95[1] * 100).toFixed(2)} % |`,
+        `| ${budget} | ${kind} | ${r.n} | ${r.failures} | ${(r.rate * 100).toFixed(2)} % | ${(r.ci95[0] * 100).toFixed(2)}–${(r.ci95[1] * 100).toFixed(2)} % | ${r.upper95 === undefined ? "" : `${(r.upper95 * 100).toFixed(3)} %`} |`,
       );
     }
   }
-  lines.push("", ...c.notes.map((n) => `- ${n}`), "");
+  lines.push(...seededMarkdown(c), "", ...c.notes.map((n) => `- ${n}`), "");
   return lines.join("\n");
 }
 

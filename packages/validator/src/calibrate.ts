@@ -103,7 +103,7 @@ export function makePrompt(index: number): string {
 export type CorpusSize = { honest: number; perSubstitute: Record<(typeof SUBSTITUTES)[number], number> };
 
 export const FULL_SIZE: CorpusSize = {
-  honest: 6000,
+  honest: 5000,
   perSubstitute: { sub: 200, q4: 600, q8: 400, random: 150, shuffled: 150 },
 };
 export const QUICK_SIZE: CorpusSize = {
@@ -309,7 +309,8 @@ export function chooseThresholds(honest: readonly JobResult[], vocabSize: number
 
   // Seeded: honest margins are numerical noise (batched prefill against one-token decoding), bounded
   // by the logit error; twice the worst honest margin, never under 0.02 nats, and no flips allowed.
-  const maxMargin = Math.max(0, ...honest.flatMap((r) => r.seededMargins.map(([, m]) => m)));
+  // A margin of a logit or more is not noise: it stays out of the fit (and shows as a false positive).
+  const maxMargin = Math.max(0, ...honest.flatMap((r) => r.seededMargins.map(([, m]) => m).filter((m) => m < 1)));
 
   return {
     greedy: {
@@ -520,10 +521,10 @@ export function pooledRates(
   return out;
 }
 
-/** Honest results split deterministically: even ids choose thresholds, odd ids measure false positives. */
+/** Honest results split deterministically: ids divisible by 4 choose thresholds, the other three quarters measure false positives. */
 export function splitHonest(results: readonly JobResult[]): { fit: JobResult[]; holdout: JobResult[] } {
   const honest = results.filter((r) => r.kind === "honest");
-  return { fit: honest.filter((r) => r.id % 2 === 0), holdout: honest.filter((r) => r.id % 2 === 1) };
+  return { fit: honest.filter((r) => r.id % 4 === 0), holdout: honest.filter((r) => r.id % 4 !== 0) };
 }
 
 export function describeHonest(results: readonly JobResult[]) {
