@@ -37,15 +37,24 @@ export type Prompt = z.input<typeof promptSchema>;
 /** Highest seed llama.cpp treats as a seed (0xFFFFFFFF means "random" there). */
 export const MAX_SEED = 0xfffffffe;
 
+/** A seed-synced request's seed key: 0x-prefixed 32 bytes of hex. */
+export const seedKeySchema = z.string().regex(/^0x[0-9a-f]{64}$/i);
+
 /**
- * Sampling parameters. Temperature 0 is greedy decoding. Top-p then temperature are applied in
- * llama.cpp's order; there is no top-k cut. A fixed seed makes sampling reproducible on one machine.
+ * Sampling parameters. Temperature 0 is greedy decoding. Top-k, top-p then temperature are applied
+ * in llama.cpp's order (top-k 0 = no cut). A fixed seed makes sampling reproducible on one machine.
+ * With `seedKey` the draw is the Verity seeded sampler (seeded-sampler.ts: Gumbel-max with noise
+ * keyed by the seed key, position and token), which a validator replays on the reference model;
+ * `seed` is then unused. Engines that cannot sample themselves (an OpenAI-compatible upstream)
+ * reject a `seedKey`.
  */
 export const samplingSchema = z
   .object({
     temperature: z.number().min(0).max(2).default(1),
     topP: z.number().gt(0).max(1).default(1),
+    topK: z.number().int().min(0).optional(),
     seed: z.number().int().min(0).max(MAX_SEED).default(0),
+    seedKey: seedKeySchema.optional(),
     maxTokens: z.number().int().min(1),
     /** Generation ends before the first occurrence of any of these strings (excluded from the text). */
     stop: z.array(z.string().min(1)).max(16).default([]),
@@ -100,6 +109,11 @@ export type RescoreRequest = {
   outputTokens: readonly number[];
   /** Also return the `topK` most likely tokens at each position (default 0). */
   topK?: number;
+  /**
+   * Replay the seeded sampler a seed-synced generation used: each score then carries the DiFR
+   * margin of its token (`TokenScore.seeded`). `topK` here is the sampling cut, not the list above.
+   */
+  seeded?: { seedKey: string; temperature: number; topP: number; topK?: number };
 };
 
 export type TokenScore = {
@@ -110,6 +124,12 @@ export type TokenScore = {
   /** 1 + the number of tokens the model found strictly more likely; exact up to 100, lower ranks report 101. */
   rank: number;
   top?: { token: number; logprob: number }[];
+  /**
+   * With `RescoreRequest.seeded`: how far the token's seeded score is below the best score the
+   * reference's own seeded draw would reach at this position, in logit units (0 = the reference
+   * draws the same token), and whether the token is among the reference's allowed candidates.
+   */
+  seeded?: { margin: number; inAllowed: boolean };
 };
 
 export type RescoreResult = { scores: TokenScore[] };

@@ -4,7 +4,9 @@
  * highest logits and the softmax normaliser.
  */
 import type { ControlledEvaluateInputItem, LlamaContextSequence, Token } from "node-llama-cpp";
-import type { RescoreResult } from "./engine.ts";
+import type { RescoreRequest, RescoreResult } from "./engine.ts";
+import { seededCandidateCount } from "./llama-cpp-generate.ts";
+import { type Candidate, seededMargin } from "./seeded-sampler.ts";
 import { RANK_LIMIT, scoreToken } from "./token-scores.ts";
 
 export async function rescoreTokens(options: {
@@ -12,12 +14,14 @@ export async function rescoreTokens(options: {
   promptTokens: readonly number[];
   outputTokens: readonly number[];
   topK: number;
+  seeded?: RescoreRequest["seeded"];
+  vocabSize: number;
 }): Promise<RescoreResult> {
-  const { sequence, promptTokens, outputTokens, topK } = options;
+  const { sequence, promptTokens, outputTokens, topK, seeded } = options;
   if (outputTokens.length === 0) return { scores: [] };
   const tokens = [...promptTokens, ...outputTokens.slice(0, -1)] as Token[];
   const first = promptTokens.length - 1; // logits at position i predict token i + 1
-  const includeTop = Math.max(RANK_LIMIT, topK);
+  const includeTop = Math.max(RANK_LIMIT, topK, seeded ? seededCandidateCount(seeded, options.vocabSize) : 0);
   // Greedy selection (temperature 0) leaves the candidates untouched: the logits are the model's raw ones.
   const input: ControlledEvaluateInputItem[] = tokens.map((token, i) =>
     i < first
@@ -43,7 +47,20 @@ export async function rescoreTokens(options: {
       throw new Error(`llama.cpp returned no logits for output position ${k}`);
     }
     const top = [...next.logits].slice(0, includeTop);
-    return scoreToken({ token, position: { logit, top, totalLogitWeight: next.totalLogitWeight }, topK });
+    const score = scoreToken({ token, position: { logit, top, totalLogitWeight: next.totalLogitWeight }, topK });
+    if (seeded) {
+      // The same candidates a seeded generation step sees: the top logits (the emitted token may be extra).
+      const candidates = top.slice(0, seededCandidateCount(seeded, options.vocabSize)) as Candidate[];
+      score.seeded = seededMargin({
+        sampling: seeded,
+        position: k,
+        candidates,
+        totalLogitWeight: next.totalLogitWeight,
+        token,
+        tokenLogit: logit,
+      });
+    }
+    return score;
   });
   return { scores };
 }

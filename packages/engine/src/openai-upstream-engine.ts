@@ -17,6 +17,11 @@
  *   `renderChatAsync` and `detokenizeAsync` give exact answers. Synchronous `detokenize` throws
  *   `upstream_unsupported`.
  * - `rescore` needs vLLM-style `prompt_logprobs` (openai-upstream-rescore.ts).
+ * - Seed-synced sampling is not possible: the upstream samples with its own RNG, so a request with
+ *   `sampling.seedKey` is rejected (`upstream_unsupported`) rather than served with noise a validator
+ *   could not replay. A `rescore` with `seeded` returns scores without `seeded` margins; an audit
+ *   then has no seeded check to run and uses the distributional checks alone (it never fails a
+ *   provider on a seeded check it could not run).
  */
 import { createHash } from "node:crypto";
 import { ConfigError, RequestError } from "@verity/core";
@@ -198,6 +203,12 @@ export async function createOpenAIUpstreamEngine(options: OpenAIUpstreamEngineOp
     const sampling = samplingSchema.safeParse(request.sampling);
     if (!sampling.success) throw invalid("sampling", sampling.error);
     const s = sampling.data;
+    if (s.seedKey !== undefined) {
+      throw new RequestError("An OpenAI-compatible upstream cannot sample with a Verity seed key", {
+        code: "upstream_unsupported",
+        hint: "Serve seed-synced requests from a local llama.cpp engine",
+      });
+    }
     const chat = "messages" in prompt.data;
     const body = {
       model: options.model,

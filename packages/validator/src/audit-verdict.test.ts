@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { hashParams, hashTokens, type ReceiptParams } from "@verity/core";
+import { hashParams, hashTokens } from "@verity/core";
 import { createTestEngine, type Engine } from "@verity/engine";
 import { type AuditTranscript, auditTranscript, controlTokensOf, judge, summarize } from "./audit-verdict.ts";
 import { makePrompt } from "./calibrate.ts";
@@ -20,8 +20,8 @@ async function engine(name: string): Promise<Engine> {
   return e;
 }
 
-async function transcript(model: string, i: number, sampling: Omit<ReceiptParams, "stop" | "maxTokens">) {
-  const params: ReceiptParams = { ...sampling, maxTokens: 300, stop: [] };
+async function transcript(model: string, i: number, sampling: Omit<AuditTranscript["sampling"], "stop" | "maxTokens">) {
+  const params: AuditTranscript["sampling"] = { ...sampling, maxTokens: 300, stop: [] };
   const result = await (await engine(model)).generate({
     prompt: { messages: [{ role: "user", content: makePrompt(1000 + i) }] },
     sampling: { ...params, stop: [] },
@@ -154,6 +154,60 @@ describe("audit verdict", () => {
       early.reasons.includes("implausible_eos") || early.reasons.includes("greedy_not_top1"),
       early.details.join("; "),
     );
+  });
+});
+
+describe("seed-synced audits (DiFR)", () => {
+  const seedKey = (i: number) => `0x${(i + 1).toString(16).padStart(2, "0").repeat(32)}`;
+
+  test("honest seed-synced outputs pass with seeded statistics; 4- and 8-bit ones with the same key fail", async () => {
+    let q8Caught = 0;
+    for (const [i, s] of SETTINGS.entries()) {
+      const sampling = { ...s, seed: 1, seedKey: seedKey(i) };
+      const honest = await transcript("verity-tiny", 300 + i, sampling);
+      const verdict = await auditTranscript({ engine: validator, transcript: honest });
+      assert.ok(verdict.pass, `${JSON.stringify(s)}: ${verdict.details.join("; ")}`);
+      assert.equal(verdict.stats.seeded?.tokens, honest.outputTokens.length);
+      assert.equal(verdict.stats.seeded?.flips, 0);
+      const q4 = await transcript("verity-tiny-q4", 300 + i, sampling);
+      const q4Verdict = await auditTranscript({ engine: validator, transcript: q4 });
+      assert.ok(q4Verdict.reasons.includes("seeded_token_mismatch"), `q4 ${JSON.stringify(s)}`);
+      for (let k = 0; k < 3; k++) {
+        const q8 = await transcript("verity-tiny-q8", 400 + i * 3 + k, { ...sampling, seedKey: seedKey(10 + k) });
+        const q8Verdict = await auditTranscript({ engine: validator, transcript: q8 });
+        if (q8Verdict.reasons.includes("seeded_token_mismatch")) q8Caught++;
+      }
+    }
+    // Measured per audit ≈ 0.6 on these short outputs (the 8-bit flip rate is ~3 % of tokens).
+    assert.ok(q8Caught >= 3, `q8 caught in ${q8Caught} of 15 audits`);
+  });
+
+  test("without seeded margins (no seed key, or an engine that cannot replay) no seeded check runs", () => {
+    const top = [
+      { token: 0, logprob: Math.log(0.6) },
+      { token: 1, logprob: Math.log(0.4) },
+    ];
+    const base = { token: 0, logprob: Math.log(0.6), probability: 0.6, rank: 1, top };
+    const sampling = { temperature: 1, topP: 1 };
+    const unseeded = summarize(tokenStats([base, base], sampling), { sampling });
+    assert.equal(unseeded.seeded, undefined);
+    const seeded = summarize(
+      tokenStats(
+        [
+          { ...base, seeded: { margin: 0, inAllowed: true } },
+          { ...base, seeded: { margin: 0.4, inAllowed: true } },
+        ],
+        sampling,
+      ),
+      { sampling, seededTolerance: 0.05 },
+    );
+    assert.deepEqual(seeded.seeded, { tokens: 2, flips: 1, marginSum: 0.4, maxMargin: 0.4 });
+    assert.ok(judge(seeded).reasons.includes("seeded_token_mismatch"));
+    // Half the tokens without margins: the check is not run rather than run on part of the output.
+    const partial = summarize(tokenStats([base, { ...base, seeded: { margin: 0.4, inAllowed: true } }], sampling), {
+      sampling,
+    });
+    assert.equal(partial.seeded, undefined);
   });
 });
 

@@ -3,7 +3,9 @@
  * per-token statistics under the provider's sampling distribution, and threshold rules in the
  * spirit of production verifiers (Targon's rank rules, a greedy rank-1 rule, top-p nucleus
  * membership, a log-likelihood z statistic for sampled outputs, EOS plausibility), plus the
- * receipt's hash commitments.
+ * receipt's hash commitments. Seed-synced outputs also get the DiFR check: the rescore replays the
+ * Verity seeded sampler with the request's seed key on the reference logits, and every emitted
+ * token must be the reference's own draw up to a numerical tolerance (`seeded_token_mismatch`).
  */
 import { hashParams, hashTokens, type ReceiptParams } from "@verity/core";
 import type { Engine } from "@verity/engine";
@@ -20,7 +22,8 @@ export type VerdictReason =
   | "likelihood_outlier"
   | "implausible_eos"
   | "truncated_output"
-  | "closer_to_substitute";
+  | "closer_to_substitute"
+  | "seeded_token_mismatch";
 
 /** Rank at or below which a token counts as low-rank in greedy outputs (Targon: 25). */
 export const LOW_RANK = 25;
@@ -59,7 +62,35 @@ export type AuditStats = {
    * (Markov on the likelihood ratio), whatever the length; a substitute drives it negative.
    */
   suspectLlr: Record<string, number>;
+  /**
+   * Seed-synced outputs (the rescore replayed the seeded sampler): DiFR summary over the tokens.
+   * `flips` = tokens whose margin exceeds the tolerance, `marginSum` = Σ min(margin, 1) (clipped so
+   * one token cannot dominate a pooled sum), `maxMargin` = the largest margin, all in logit units.
+   * Absent when the rescore had no seeded margins (no seed key, or an engine that cannot replay):
+   * then no seeded check runs and nothing fails on it.
+   */
+  seeded?: SeededStats;
 };
+
+export type SeededStats = { tokens: number; flips: number; marginSum: number; maxMargin: number };
+
+/** Per-token clip of `SeededStats.marginSum`. */
+export const SEEDED_MARGIN_CLIP = 1;
+
+/** DiFR summary of the first `budget` margins (see `AuditStats.seeded`). */
+export function seededStats(margins: readonly number[], tolerance: number, budget?: number): SeededStats {
+  const n = Math.min(margins.length, budget ?? margins.length);
+  let flips = 0;
+  let marginSum = 0;
+  let maxMargin = 0;
+  for (let i = 0; i < n; i++) {
+    const m = margins[i]!;
+    if (m > tolerance) flips++;
+    marginSum += Math.min(m, SEEDED_MARGIN_CLIP);
+    maxMargin = Math.max(maxMargin, m);
+  }
+  return { tokens: n, flips, marginSum, maxMargin };
+}
 
 /** Log-probability standing in for "outside the sampling distribution" in likelihood ratios. */
 export const LOG_FLOOR = -30;
@@ -96,6 +127,8 @@ export function summarize(
     controlTokens?: ReadonlySet<number>;
     /** Per-token statistics of the same transcript under suspect models (by name). */
     suspects?: ReadonlyMap<string, readonly TokenStat[]>;
+    /** Margin above which a seeded token is a flip (default: the committed calibration's). */
+    seededTolerance?: number;
   },
 ): AuditStats {
   const n = Math.min(stats.length, options.budget ?? stats.length);
@@ -144,7 +177,13 @@ export function summarize(
           rank: last.rank,
         }
       : null;
+  const margins = used.map((s) => s.seededMargin);
+  const seeded =
+    n > 0 && margins.every((m) => m !== undefined)
+      ? seededStats(margins, options.seededTolerance ?? defaultThresholds().seeded.marginTolerance)
+      : undefined;
   return {
+    ...(seeded ? { seeded } : {}),
     tokens: n,
     regime: greedy ? "greedy" : "sampled",
     meanAgreement: n === 0 ? 1 : agreement / n,
@@ -208,6 +247,12 @@ export function judge(stats: AuditStats, thresholds: Thresholds = defaultThresho
       fail("closer_to_substitute", `likelihood ratio favours ${name} by ${(-llr).toFixed(1)} nats`);
     }
   }
+  if (stats.seeded && stats.seeded.flips > thresholds.seeded.maxFlips) {
+    fail(
+      "seeded_token_mismatch",
+      `${stats.seeded.flips} of ${stats.seeded.tokens} seeded tokens are not the reference's draw (margin > ${thresholds.seeded.marginTolerance}, largest ${stats.seeded.maxMargin.toFixed(3)})`,
+    );
+  }
   if (stats.eos && (stats.eos.sampledLogprob === null || stats.eos.sampledLogprob < thresholds.minEosLogprob)) {
     fail("implausible_eos", `end of generation with sampling logprob ${stats.eos.sampledLogprob ?? "-inf"}`);
   }
@@ -217,7 +262,8 @@ export function judge(stats: AuditStats, thresholds: Thresholds = defaultThresho
 export type AuditTranscript = {
   promptTokens: readonly number[];
   outputTokens: readonly number[];
-  sampling: ReceiptParams;
+  /** With `seedKey` (a seed-synced request) the rescore replays the seeded sampler (DiFR check). */
+  sampling: ReceiptParams & { seedKey?: string; topK?: number };
 };
 
 export type ReceiptCommitments = {
@@ -281,12 +327,14 @@ export async function auditTranscript(options: {
     control = controlTokensOf(engine);
     controlCache.set(engine, control);
   }
+  const { seedKey, topK } = transcript.sampling;
+  const sampling = { temperature: transcript.sampling.temperature, topP: transcript.sampling.topP };
   const { scores } = await engine.rescore({
     promptTokens: transcript.promptTokens,
     outputTokens: transcript.outputTokens,
     topK: rescoreTopK(engine),
+    ...(seedKey === undefined ? {} : { seeded: { seedKey, ...sampling, ...(topK === undefined ? {} : { topK }) } }),
   });
-  const sampling = { temperature: transcript.sampling.temperature, topP: transcript.sampling.topP };
   const suspects = new Map<string, TokenStat[]>();
   for (const suspect of options.suspects ?? []) {
     const rescored = await suspect.rescore({
@@ -296,7 +344,12 @@ export async function auditTranscript(options: {
     });
     suspects.set(suspect.name, tokenStats(rescored.scores, sampling));
   }
-  const stats = summarize(tokenStats(scores, sampling), { sampling, controlTokens: control, suspects });
+  const stats = summarize(tokenStats(scores, sampling), {
+    sampling,
+    controlTokens: control,
+    suspects,
+    seededTolerance: thresholds.seeded.marginTolerance,
+  });
   const verdict = judge(stats, thresholds);
   const extra: { reason: VerdictReason; detail: string }[] = [];
   if (options.receipt) {

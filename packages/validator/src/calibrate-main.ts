@@ -4,7 +4,7 @@
  * writes only where `--out` says (nothing by default) and prints the same summary.
  */
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -23,6 +23,7 @@ import {
   runJobs,
   splitHonest,
 } from "./calibrate.ts";
+import { honestMargins, seededDetection } from "./calibrate-seeded.ts";
 import { CALIBRATION_PATH, type CalibrationFile, loadCalibration } from "./thresholds.ts";
 
 const SELF = fileURLToPath(import.meta.url);
@@ -32,6 +33,7 @@ async function runSharded(
   jobs: readonly Job[],
   workers: number,
   onProgress: (done: number) => void,
+  onResult?: (line: string) => void,
 ): Promise<JobResult[]> {
   const results: JobResult[] = [];
   const shards = Array.from({ length: workers }, (_, w) => jobs.filter((_, i) => i % workers === w));
@@ -50,6 +52,7 @@ async function runSharded(
               buffer = buffer.slice(nl + 1);
               if (line.startsWith("{")) {
                 results.push(JSON.parse(line) as JobResult);
+                onResult?.(line);
                 onProgress(results.length);
               }
               nl = buffer.indexOf("\n");
@@ -84,15 +87,26 @@ export async function runCalibration(options: {
   from?: string;
 }): Promise<{ calibration: CalibrationFile; results: JobResult[] }> {
   const started = performance.now();
-  const jobs = makeJobs(options.quick ? QUICK_SIZE : FULL_SIZE);
+  // Run order interleaves the kinds, so a run stopped early (its `dump` is written as it goes) is a fair sample.
+  const jobs = makeJobs(options.quick ? QUICK_SIZE : FULL_SIZE).sort((a, b) => runOrder(a.id) - runOrder(b.id));
   const workers = Math.max(1, options.workers ?? Math.min(2, availableParallelism()));
   const results = options.from
     ? readFileSync(options.from, "utf8")
         .split("\n")
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l) as JobResult)
-    : await runSharded(jobs, workers, (done) => options.onProgress?.(done, jobs.length));
-  if (options.dump) writeFileSync(options.dump, results.map((r) => JSON.stringify(r)).join("\n"));
+        .sort((a, b) => a.id - b.id)
+    : await (async () => {
+        if (options.dump) writeFileSync(options.dump, "");
+        const dump = options.dump;
+        return runSharded(
+          jobs,
+          workers,
+          (done) => options.onProgress?.(done, jobs.length),
+          dump ? (line) => appendFileSync(dump, `${line}\n`) : undefined,
+        );
+      })();
+  if (options.dump && !options.from) writeFileSync(options.dump, results.map((r) => JSON.stringify(r)).join("\n"));
   const { fit, holdout } = splitHonest(results);
   const thresholds = chooseThresholds(fit, 512);
   const measured = results.filter((r) => r.kind !== "honest" || holdout.includes(r));
@@ -116,10 +130,13 @@ export async function runCalibration(options: {
       transcripts: kinds,
       honestFit: fit.length,
       honestHoldout: holdout.length,
-      settings: "temperature {0, 0.7, 1} × top-p {1, 0.9}; max tokens 300 (80 %), 100, 32; chat prompts of 4–27 words",
+      settings:
+        "temperature {0, 0.7, 1} × top-p {1, 0.9}; max tokens 1000 (20 %), 300 (60 %), 100, 32; chat prompts of 4–27 words; every transcript seed-synced (its own seed key)",
       honestConfigs: "llama.cpp batch 512/64/16 with 1 thread, batch 512 with 2 threads (2 %, 32 tokens)",
       ruleAlpha: RULE_ALPHA,
       honest: describeHonest(results),
+      seededHonestMargins: honestMargins(results),
+      seededDetection: seededDetection(measured, thresholds),
     },
     timing: {
       wallSeconds: Math.round(wallMs / 100) / 10,
@@ -129,15 +146,82 @@ export async function runCalibration(options: {
       suspectRescoreCoreSeconds: Math.round(suspectMs / 100) / 10,
     },
     notes: [
-      "Thresholds are chosen on honest transcripts with even ids; false positives are measured on odd ids (held out).",
+      "Thresholds are chosen on honest transcripts with ids divisible by 4; false positives are measured on the other three quarters (held out).",
       "Detection = share of substitute transcripts failing the verdict when judged on their first N tokens.",
       "ci95 = Clopper–Pearson 95 % interval.",
       "Budget keys N+suspect add the likelihood-ratio test against verity-tiny-q4 (one more prefill on the 4-bit model).",
       "Keys pooled-N pool one kind's transcripts in id order until they hold N tokens (evidence accumulated per provider).",
       "Kind/full-length = only transcripts with at least N tokens; most honest outputs end early (mean ~90 tokens).",
+      "Keys N:seeded-only = the seed-synced DiFR rule alone (seeded_token_mismatch); N:unseeded = every rule but it (what an audit of an unseeded request can do).",
+      "DiFR margin = max_j (l_j + T·g_j) − (l_e + T·g_e) over the reference's allowed candidates, in logits; the validator rescores with one batched prefill (batch 512), the provider decodes one token at a time.",
+      "upper95 = one-sided 95 % Clopper–Pearson upper bound; seededDetection.auditsFor95 = audits of one provider until P(caught) ≥ 0.95 at the per-audit rate.",
     ],
   };
   return { calibration, results };
+}
+
+type HonestMargins = Record<
+  string,
+  {
+    transcripts: number;
+    tokens: number;
+    positiveMargins: number;
+    medianPositive: number;
+    p99Positive: number;
+    max: number;
+  }
+>;
+type Detection = Record<
+  string,
+  {
+    transcripts: number;
+    meanTokens: number;
+    flipsPerToken: number;
+    caughtWithin300Tokens: number;
+    caughtWithin1000Tokens: number;
+    byBudget: Record<string, { perAudit: number; auditsFor95: number | null }>;
+  }
+>;
+
+function seededMarkdown(c: CalibrationFile): string[] {
+  const honest = c.corpus.seededHonestMargins as HonestMargins | undefined;
+  const detection = c.corpus.seededDetection as Detection | undefined;
+  if (!honest || !detection) return [];
+  const lines = [
+    "",
+    `## Seed-synced audits (DiFR; tolerance ${c.thresholds.seeded.marginTolerance} logits, max flips ${c.thresholds.seeded.maxFlips})`,
+    "",
+    "Honest margins per provider configuration (validator: batch 512, 1 thread):",
+    "",
+    "| config | transcripts | tokens | margins > 0 | median of those | p99 | max |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  for (const [config, h] of Object.entries(honest)) {
+    lines.push(
+      `| ${config} | ${h.transcripts} | ${h.tokens} | ${h.positiveMargins} | ${h.medianPositive} | ${h.p99Positive} | ${h.max} |`,
+    );
+  }
+  lines.push(
+    "",
+    "Seeded rule alone, per kind (held-out honest only): per-audit detection at each budget (audits for P(caught) ≥ 0.95), per-token flip rate and its extrapolation to 300 / 1000 tokens:",
+    "",
+    "| kind | transcripts | mean tokens | flips/token | 32 | 100 | 300 | 1000 | caught in 300 tokens | in 1000 tokens |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+  );
+  for (const [kind, d] of Object.entries(detection)) {
+    const cell = (b: string) => {
+      const x = d.byBudget[b];
+      return x ? `${(x.perAudit * 100).toFixed(1)} % (${x.auditsFor95 ?? "∞"})` : "";
+    };
+    lines.push(
+      `| ${kind} | ${d.transcripts} | ${d.meanTokens} | ${d.flipsPerToken} | ${cell("32")} | ${cell("100")} | ${cell("300")} | ${cell("1000")} | ${(d.caughtWithin300Tokens * 100).toFixed(2)} % | ${(d.caughtWithin1000Tokens * 100).toFixed(2)} % |`,
+    );
+  }
+  return lines;
+}
+
+function runOrder(id: number): number {
+  return Math.imul(id + 1, 0x9e3779b1) >>> 0;
 }
 
 function previousWallSeconds(): number | undefined {
@@ -162,17 +246,17 @@ export function summaryMarkdown(c: CalibrationFile): string {
     "",
     "## Rates (fail share; honest = false positives on held-out transcripts)",
     "",
-    "| budget | kind | n | failed | rate | 95 % CI |",
-    "|---|---|---|---|---|---|",
+    "| budget | kind | n | failed | rate | 95 % CI | one-sided 95 % upper |",
+    "|---|---|---|---|---|---|---|",
   ];
   for (const [budget, rates] of Object.entries(c.rates)) {
     for (const [kind, r] of Object.entries(rates)) {
       lines.push(
-        `| ${budget} | ${kind} | ${r.n} | ${r.failures} | ${(r.rate * 100).toFixed(2)} % | ${(r.ci95[0] * 100).toFixed(2)}–${(r.ci95[1] * 100).toFixed(2)} % |`,
+        `| ${budget} | ${kind} | ${r.n} | ${r.failures} | ${(r.rate * 100).toFixed(2)} % | ${(r.ci95[0] * 100).toFixed(2)}–${(r.ci95[1] * 100).toFixed(2)} % | ${r.upper95 === undefined ? "" : `${(r.upper95 * 100).toFixed(3)} %`} |`,
       );
     }
   }
-  lines.push("", ...c.notes.map((n) => `- ${n}`), "");
+  lines.push(...seededMarkdown(c), "", ...c.notes.map((n) => `- ${n}`), "");
   return lines.join("\n");
 }
 

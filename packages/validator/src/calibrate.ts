@@ -1,13 +1,15 @@
 /**
  * Calibration of the audit verdict: generate transcripts from honest providers (the reference model
- * with several seeds, batch sizes and thread counts) and from substitutes (another model, 4- and
- * 8-bit quantisations of the reference weights, random tokens, shuffled honest tokens); score every
- * transcript against the reference with one rescore; choose thresholds from the honest half and
- * measure false positives on the other honest half and detection per substitute kind at token
- * budgets 32 / 100 / 300.
+ * with several seed keys, batch sizes and thread counts) and from substitutes (another model, 4- and
+ * 8-bit quantisations of the reference weights, random tokens, shuffled honest tokens), every one
+ * seed-synced (the Verity seeded sampler with a per-transcript seed key, which substitutes use too);
+ * score every transcript against the reference with one rescore that also replays the seeded
+ * sampler (DiFR margins); choose thresholds from the honest half and measure false positives on the
+ * other honest half and detection per substitute kind at token budgets 32 / 100 / 300 / 1000.
  */
+import { createHash } from "node:crypto";
 import { createLlamaCppEngine, type Engine, ensureTestModel } from "@verity/engine";
-import { type AuditStats, controlTokensOf, judge, rescoreTopK, summarize } from "./audit-verdict.ts";
+import { type AuditStats, controlTokensOf, judge, rescoreTopK, seededStats, summarize } from "./audit-verdict.ts";
 import type { Rate, Thresholds } from "./thresholds.ts";
 import type { TokenStat } from "./token-stats.ts";
 import { tokenStats } from "./token-stats.ts";
@@ -15,7 +17,7 @@ import { tokenStats } from "./token-stats.ts";
 export const REFERENCE_MODEL = "verity-tiny";
 /** Known cheap substitute the optional likelihood-ratio test compares against. */
 export const SUSPECT_MODEL = "verity-tiny-q4";
-export const BUDGETS = [32, 100, 300] as const;
+export const BUDGETS = [32, 100, 300, 1000] as const;
 export const SUBSTITUTES = ["sub", "q4", "q8", "random", "shuffled"] as const;
 export type Kind = "honest" | (typeof SUBSTITUTES)[number];
 export const SETTINGS = [
@@ -41,9 +43,16 @@ export type Job = {
   temperature: number;
   topP: number;
   seed: number;
+  /** The seed key the generation and the rescore use (substitutes sample with it too). */
+  seedKey: string;
   maxTokens: number;
   config: number;
 };
+
+/** A job's seed key (fixed per id, so runs are reproducible). */
+export function jobSeedKey(id: number): string {
+  return `0x${createHash("sha256").update(`verity.calibration.seed-key.${id}`).digest("hex")}`;
+}
 
 export type JobResult = {
   id: number;
@@ -53,8 +62,10 @@ export type JobResult = {
   config: number;
   tokens: number;
   endsWithControl: boolean;
-  /** Summary at each budget (key = budget). */
+  /** Summary at each budget (key = budget); `seeded` there uses the tolerance the run started with. */
   summaries: Record<string, AuditStats>;
+  /** Positive DiFR margins as [output index, margin] (every other token's margin is 0). */
+  seededMargins: [number, number][];
   generateMs: number;
   rescoreMs: number;
   suspectRescoreMs: number;
@@ -92,8 +103,8 @@ export function makePrompt(index: number): string {
 export type CorpusSize = { honest: number; perSubstitute: Record<(typeof SUBSTITUTES)[number], number> };
 
 export const FULL_SIZE: CorpusSize = {
-  honest: 2400,
-  perSubstitute: { sub: 200, q4: 600, q8: 200, random: 150, shuffled: 150 },
+  honest: 5000,
+  perSubstitute: { sub: 200, q4: 600, q8: 400, random: 150, shuffled: 150 },
 };
 export const QUICK_SIZE: CorpusSize = {
   honest: 50,
@@ -109,7 +120,7 @@ export function makeJobs(size: CorpusSize): Job[] {
       const r = rng(id * 7919 + 1);
       const setting = SETTINGS[i % SETTINGS.length]!;
       const lengthPick = r();
-      const maxTokens = lengthPick < 0.8 ? 300 : lengthPick < 0.9 ? 100 : 32;
+      const maxTokens = lengthPick < 0.2 ? 1000 : lengthPick < 0.8 ? 300 : lengthPick < 0.9 ? 100 : 32;
       // Two threads spin-wait on two cores: keep that configuration rare (it is slow, not different).
       const config = kind === "honest" ? (i % 50 === 49 ? 3 : i % 3) : 0;
       jobs.push({
@@ -119,6 +130,7 @@ export function makeJobs(size: CorpusSize): Job[] {
         temperature: setting.temperature,
         topP: setting.topP,
         seed: Math.floor(r() * 0xfffffffe),
+        seedKey: jobSeedKey(id),
         maxTokens: config === 3 ? 32 : maxTokens,
         config,
       });
@@ -165,7 +177,7 @@ export async function runJobs(jobs: readonly Job[], onResult: (r: JobResult) => 
       const engine = await generator(job.kind, job.config);
       const generated = await engine.generate({
         prompt: { messages: [{ role: "user", content: job.prompt }] },
-        sampling: { ...sampling, seed: job.seed, maxTokens: job.maxTokens },
+        sampling: { ...sampling, seed: job.seed, seedKey: job.seedKey, maxTokens: job.maxTokens },
       });
       let output = generated.outputTokens;
       const r = rng(job.seed + 3);
@@ -182,7 +194,17 @@ export async function runJobs(jobs: readonly Job[], onResult: (r: JobResult) => 
       }
       const generateMs = performance.now() - started;
       const rescoreStarted = performance.now();
-      const { scores } = await reference.rescore({ promptTokens: generated.promptTokens, outputTokens: output, topK });
+      const { scores } = await reference.rescore({
+        promptTokens: generated.promptTokens,
+        outputTokens: output,
+        topK,
+        seeded: { seedKey: job.seedKey, ...sampling },
+      });
+      const seededMargins: [number, number][] = [];
+      scores.forEach((s, i) => {
+        const m = s.seeded?.margin ?? 0;
+        if (m > 0) seededMargins.push([i, Number(m.toPrecision(6))]);
+      });
       const stats = tokenStats(scores, sampling);
       const rescoreMs = performance.now() - rescoreStarted;
       const suspectStarted = performance.now();
@@ -202,6 +224,7 @@ export async function runJobs(jobs: readonly Job[], onResult: (r: JobResult) => 
         tokens: output.length,
         endsWithControl: output.length > 0 && control.has(output.at(-1)!),
         summaries,
+        seededMargins,
         generateMs,
         rescoreMs,
         suspectRescoreMs,
@@ -284,6 +307,11 @@ export function chooseThresholds(honest: readonly JobResult[], vocabSize: number
   const eosLqs = all.flatMap((s) => (s.eos?.sampledLogprob == null ? [] : [s.eos.sampledLogprob]));
   const minEos = Math.min(Math.log(RULE_ALPHA), Math.min(0, ...eosLqs) - 2);
 
+  // Seeded: honest margins are numerical noise (batched prefill against one-token decoding), bounded
+  // by the logit error; twice the worst honest margin, never under 0.02 nats, and no flips allowed.
+  // A margin of a logit or more is not noise: it stays out of the fit (and shows as a false positive).
+  const maxMargin = Math.max(0, ...honest.flatMap((r) => r.seededMargins.map(([, m]) => m).filter((m) => m < 1)));
+
   return {
     greedy: {
       tieMargin: round(Math.max(0.02, 3 * maxGap)),
@@ -301,9 +329,23 @@ export function chooseThresholds(honest: readonly JobResult[], vocabSize: number
       zMax: round(zMax, 3),
       minMeanAgreement: round(Math.max(0, minAgreement)),
     },
+    seeded: { marginTolerance: round(Math.max(0.02, 2 * maxMargin)), maxFlips: 0 },
     minEosLogprob: round(minEos, 3),
     minSuspectLlr: round(minSuspectLlr, 3),
   };
+}
+
+/** The result's margins as a dense array (length = its tokens). */
+export function denseMargins(r: Pick<JobResult, "tokens" | "seededMargins">): number[] {
+  const out = new Array<number>(r.tokens).fill(0);
+  for (const [i, m] of r.seededMargins) out[i] = m;
+  return out;
+}
+
+/** The result's summary at `budget` with its seeded part recomputed at the thresholds' tolerance. */
+export function summaryAt(r: JobResult, budget: number, thresholds: Thresholds): AuditStats {
+  const s = r.summaries[budget]!;
+  return { ...s, seeded: seededStats(denseMargins(r), thresholds.seeded.marginTolerance, budget) };
 }
 
 /** Clopper–Pearson 95 % interval for k failures in n. */
@@ -358,8 +400,21 @@ function lgamma(z: number): number {
   return 0.5 * Math.log(2 * Math.PI) + (zz + 0.5) * Math.log(t) - t + Math.log(x);
 }
 
+/** One-sided 95 % upper bound of a rate with k failures in n (Clopper–Pearson; 3/n-ish at k = 0). */
+export function upper95(k: number, n: number): number {
+  if (n === 0 || k === n) return 1;
+  if (k === 0) return round(1 - 0.05 ** (1 / n), 6);
+  return round(betaQuantile(0.95, k + 1, n - k), 6);
+}
+
 function rate(failures: number, n: number): Rate {
-  return { n, failures, rate: n === 0 ? 0 : round(failures / n, 5), ci95: clopperPearson(failures, n) };
+  return {
+    n,
+    failures,
+    rate: n === 0 ? 0 : round(failures / n, 5),
+    ci95: clopperPearson(failures, n),
+    upper95: upper95(failures, n),
+  };
 }
 
 /**
@@ -376,6 +431,8 @@ export function measureRates(
   for (const budget of BUDGETS) {
     const byKey = new Map<string, { n: number; fail: number }>();
     const withSuspect = new Map<string, { n: number; fail: number }>();
+    const seededOnly = new Map<string, { n: number; fail: number }>();
+    const withoutSeeded = new Map<string, { n: number; fail: number }>();
     const bumpIn = (map: typeof byKey, key: string, failed: boolean) => {
       const entry = map.get(key) ?? { n: 0, fail: 0 };
       entry.n++;
@@ -383,12 +440,17 @@ export function measureRates(
       map.set(key, entry);
     };
     for (const r of results) {
-      const s = r.summaries[budget]!;
+      const s = summaryAt(r, budget, thresholds);
       const failed = !judge({ ...s, suspectLlr: {} }, thresholds).pass;
       const failedWith = !judge(s, thresholds).pass;
+      const seededFailed = (s.seeded?.flips ?? 0) > thresholds.seeded.maxFlips;
+      const { seeded: _, ...unseeded } = s;
+      const failedWithout = !judge({ ...unseeded, suspectLlr: {} }, thresholds).pass;
       for (const [map, f] of [
         [byKey, failed],
         [withSuspect, failedWith],
+        [seededOnly, seededFailed],
+        [withoutSeeded, failedWithout],
       ] as const) {
         bumpIn(map, r.kind, f);
         bumpIn(map, `${r.kind}/${s.regime}`, f);
@@ -405,6 +467,8 @@ export function measureRates(
     };
     out[String(budget)] = toRates(byKey);
     out[`${budget}+suspect`] = toRates(withSuspect);
+    out[`${budget}:seeded-only`] = toRates(seededOnly);
+    out[`${budget}:unseeded`] = toRates(withoutSeeded);
   }
   return out;
 }
@@ -420,7 +484,7 @@ export function pooledRates(
   thresholds: Thresholds,
 ): Record<string, Record<string, Rate>> {
   const out: Record<string, Record<string, Rate>> = {};
-  for (const budget of [100, 300]) {
+  for (const budget of [100, 300, 1000]) {
     const generic: Record<string, Rate> = {};
     const suspect: Record<string, Rate> = {};
     for (const kind of ["honest", ...SUBSTITUTES] as const) {
@@ -439,7 +503,7 @@ export function pooledRates(
       let failed = 0;
       let failedWith = 0;
       for (const pool of pools) {
-        const full = pool.map((r) => r.summaries[300]!);
+        const full = pool.map((r) => summaryAt(r, 1000, thresholds));
         const anyFails = full.some((s) => !judge({ ...s, suspectLlr: {} }, thresholds).pass);
         const llr = new Map<string, number>();
         for (const s of full)
@@ -457,10 +521,10 @@ export function pooledRates(
   return out;
 }
 
-/** Honest results split deterministically: even ids choose thresholds, odd ids measure false positives. */
+/** Honest results split deterministically: ids divisible by 4 choose thresholds, the other three quarters measure false positives. */
 export function splitHonest(results: readonly JobResult[]): { fit: JobResult[]; holdout: JobResult[] } {
   const honest = results.filter((r) => r.kind === "honest");
-  return { fit: honest.filter((r) => r.id % 2 === 0), holdout: honest.filter((r) => r.id % 2 === 1) };
+  return { fit: honest.filter((r) => r.id % 4 === 0), holdout: honest.filter((r) => r.id % 4 !== 0) };
 }
 
 export function describeHonest(results: readonly JobResult[]) {

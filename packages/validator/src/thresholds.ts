@@ -38,10 +38,24 @@ export const sampledThresholdsSchema = z
   })
   .strict();
 
+export const seededThresholdsSchema = z
+  .object({
+    /**
+     * A seed-synced token whose DiFR margin (logit units) is at or below this is numerical noise
+     * (batched prefill against one-token decoding); above it, a flip.
+     */
+    marginTolerance: z.number().nonnegative(),
+    /** Fail (`seeded_token_mismatch`) on more flips than this. */
+    maxFlips: z.number().int().nonnegative(),
+  })
+  .strict();
+
 export const thresholdsSchema = z
   .object({
     greedy: greedyThresholdsSchema,
     sampled: sampledThresholdsSchema,
+    /** Absent in calibrations older than seed-synced sampling: the fallback applies. */
+    seeded: seededThresholdsSchema.default({ marginTolerance: 0.05, maxFlips: 0 }),
     /** Fail when an output ends with a control (end-of-generation) token less likely than this under the sampling distribution. */
     minEosLogprob: z.number(),
     /** Fail when the likelihood ratio against a suspect substitute is below this (−ln(1/α) bounds honest failures by α). */
@@ -56,6 +70,8 @@ const rateSchema = z.object({
   failures: z.number().int(),
   rate: z.number(),
   ci95: z.tuple([z.number(), z.number()]),
+  /** One-sided 95 % upper bound of the rate. */
+  upper95: z.number().optional(),
 });
 
 export const calibrationFileSchema = z.object({
@@ -88,6 +104,7 @@ export const FALLBACK_THRESHOLDS: Thresholds = {
     zMax: 4.5,
     minMeanAgreement: 0.3,
   },
+  seeded: { marginTolerance: 0.05, maxFlips: 0 },
   minEosLogprob: Math.log(1e-4),
   minSuspectLlr: Math.log(1e-4),
 };

@@ -30,6 +30,8 @@ export type TokenStat = {
   sampledMassAbove: number;
   /** Σ q³ over the sampling distribution (the mid-PIT variance is (1 − Σq³) / 12). */
   cubeSum: number;
+  /** Seed-synced rescore only: the token's DiFR margin in logit units (0 = the reference draws it too). */
+  seededMargin?: number;
 };
 
 /** The sampling parameters the verdict needs. */
@@ -40,7 +42,11 @@ export type SamplingClaim = { temperature: number; topP: number };
  * vocabulary on small models; the computation uses what it gets otherwise).
  */
 export function tokenStats(scores: readonly TokenScore[], sampling: SamplingClaim): TokenStat[] {
-  return scores.map((s) => statFor(s, sampling));
+  return scores.map((s) => {
+    const stat = statFor(s, sampling);
+    if (s.seeded) stat.seededMargin = s.seeded.margin;
+    return stat;
+  });
 }
 
 function statFor(s: TokenScore, sampling: SamplingClaim): TokenStat {
