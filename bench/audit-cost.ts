@@ -58,7 +58,7 @@ try {
       temperature: i % 3 === 0 ? 0 : 1,
       topP: 1,
       seed: i + 1,
-      seedKey: `0x${(i + 1).toString(16).padStart(64, "0")}`,
+      seedKey: `0x${(i + 1).toString(16).padStart(64, "0")}` as `0x${string}`,
       maxTokens: 300,
       stop: [] as string[],
     };
@@ -104,7 +104,7 @@ try {
   for (const vocab of [512, 151_936]) {
     const candidates = Array.from({ length: Math.min(vocab, 1024) }, (_, t) => [t, 12 - Math.log1p(t) * 2.5] as const);
     const steps = 2000;
-    const seedKey = `0x${"ab".repeat(32)}`;
+    const seedKey: `0x${string}` = `0x${"ab".repeat(32)}`;
     const started = performance.now();
     for (let t = 0; t < steps; t++) {
       seededSample({

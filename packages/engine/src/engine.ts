@@ -58,11 +58,6 @@ export const samplingSchema = z
     maxTokens: z.number().int().min(1),
     /** Generation ends before the first occurrence of any of these strings (excluded from the text). */
     stop: z.array(z.string().min(1)).max(16).default([]),
-    /** Seed-synced sampling: the 32-byte key the request is sampled with (derived by the client). */
-    seedKey: z
-      .string()
-      .regex(/^0x[0-9a-fA-F]{64}$/)
-      .optional(),
   })
   .strict();
 

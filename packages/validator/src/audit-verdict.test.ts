@@ -158,7 +158,7 @@ describe("audit verdict", () => {
 });
 
 describe("seed-synced audits (DiFR)", () => {
-  const seedKey = (i: number) => `0x${(i + 1).toString(16).padStart(2, "0").repeat(32)}`;
+  const seedKey = (i: number): `0x${string}` => `0x${(i + 1).toString(16).padStart(2, "0").repeat(32)}`;
 
   test("honest seed-synced outputs pass with seeded statistics; 4- and 8-bit ones with the same key fail", async () => {
     let q8Caught = 0;

@@ -263,7 +263,7 @@ export type AuditTranscript = {
   promptTokens: readonly number[];
   outputTokens: readonly number[];
   /** With `seedKey` (a seed-synced request) the rescore replays the seeded sampler (DiFR check). */
-  sampling: ReceiptParams & { seedKey?: string; topK?: number };
+  sampling: ReceiptParams;
 };
 
 export type ReceiptCommitments = {
