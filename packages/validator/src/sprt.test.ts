@@ -118,17 +118,20 @@ describe("Wald SPRT over audits", () => {
       { id: id(2), tokens: 300, flips: 0, failed: false },
       { id: id(3), tokens: 300, flips: 0, failed: false },
       { id: id(4), tokens: 300, flips: 6, failed: true },
-      { id: id(5), tokens: 300, flips: 5, failed: true },
+      { id: id(5), tokens: 300, flips: 1, failed: false },
       { id: id(6), tokens: 300, flips: 0, failed: false },
     ];
     const a = pooledState({ params: DEFAULT_SPRT, audits });
     const b = pooledState({ params: DEFAULT_SPRT, audits: structuredClone(audits) });
     assert.deepEqual(a, b);
     assert.equal(a.honestEpochs, 1);
-    assert.equal(a.current.decision, "substitute");
     // Two clean audits end the first test (S = −5.4 ≤ B = −4.6); audit 4 crosses A in the second.
-    assert.deepEqual(a.current.ids, [id(3), id(4)]);
-    assert.equal(a.audits, 4);
+    assert.equal(a.substitute.length, 1);
+    assert.deepEqual(a.substitute[0]?.ids, [id(3), id(4)]);
+    assert.equal(a.substitute[0]?.start, 2);
+    // A new test starts after the decision.
+    assert.deepEqual(a.current.ids, [id(5), id(6)]);
+    assert.equal(a.audits, 6);
     const weak = runSprt({ params: DEFAULT_SPRT, audits: [{ tokens: 300, flips: 2, failed: true }] });
     assert.equal(weak.decision, "continue");
   });

@@ -106,43 +106,41 @@ export function runSprt(args: { params: SprtParams; audits: readonly Omit<Pooled
   return { decision: "continue", llr, used, upper, lower };
 }
 
+export type PooledSegment = { start: number; ids: `0x${string}`[]; llr: number; decision: SprtDecision };
+
 export type PooledState = {
   params: SprtParams;
   /** Audits seen (in order). */
   audits: number;
   /** Completed tests that decided `honest`. */
   honestEpochs: number;
-  /** The test under way, or the one that decided `substitute` (the record then stops there). */
-  current: { start: number; ids: `0x${string}`[]; llr: number; decision: SprtDecision };
+  /** Completed tests that decided `substitute`: each names the audits of one pooled dispute. */
+  substitute: PooledSegment[];
+  /** The test under way. */
+  current: PooledSegment;
   upper: number;
   lower: number;
 };
 
 /**
  * A provider's pooled record: consecutive tests over its audits (oldest first), a new one after
- * each `honest` decision. Once a test decides `substitute` the record stops there and `current`
- * names the audits that make the pooled evidence.
+ * each decision. Each test that decided `substitute` names the audits that make one pooled dispute.
  */
 export function pooledState(args: { params: SprtParams; audits: readonly PooledAudit[] }): PooledState {
   const { upper, lower } = sprtBounds(args.params);
   let honestEpochs = 0;
-  let current: PooledState["current"] = { start: 0, ids: [], llr: 0, decision: "continue" };
-  let i = 0;
-  for (; i < args.audits.length; i++) {
-    const audit = args.audits[i] as PooledAudit;
+  const substitute: PooledSegment[] = [];
+  let current: PooledSegment = { start: 0, ids: [], llr: 0, decision: "continue" };
+  args.audits.forEach((audit, i) => {
     current.ids.push(audit.id);
     current.llr += auditLlr(args.params, audit);
-    if (current.llr >= upper) {
-      current.decision = "substitute";
-      i++;
-      break;
-    }
-    if (current.llr <= lower) {
-      honestEpochs++;
+    if (current.llr >= upper || current.llr <= lower) {
+      if (current.llr >= upper) substitute.push({ ...current, decision: "substitute" });
+      else honestEpochs++;
       current = { start: i + 1, ids: [], llr: 0, decision: "continue" };
     }
-  }
-  return { params: args.params, audits: i, honestEpochs, current, upper, lower };
+  });
+  return { params: args.params, audits: args.audits.length, honestEpochs, substitute, current, upper, lower };
 }
 
 /**
@@ -176,4 +174,18 @@ export function expectedAudits(args: { params: SprtParams; rate: number; tokens:
   const mean = p.mode === "audits" ? rate * hit + (1 - rate) * miss : args.tokens * (rate * hit + (1 - rate) * miss);
   const l = args.decideSubstitute;
   return (l * upper + (1 - l) * lower) / mean;
+}
+
+/** The seeded summary of a verdict's stats (`AuditStats.seeded`), when the audit was seed-synced. */
+export function seededOf(stats: unknown): SeededSummary | undefined {
+  const s = (stats as { seeded?: unknown } | null)?.seeded as Partial<SeededSummary> | null | undefined;
+  if (!s || typeof s !== "object") return undefined;
+  const { tokens, flips, marginSum, maxMargin } = s;
+  if (!Number.isInteger(tokens) || !Number.isInteger(flips)) return undefined;
+  return {
+    tokens: tokens as number,
+    flips: flips as number,
+    marginSum: Number(marginSum ?? 0),
+    maxMargin: Number(maxMargin ?? 0),
+  };
 }
