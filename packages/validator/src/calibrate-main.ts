@@ -9,6 +9,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
+  type CorpusSize,
   chooseThresholds,
   describeHonest,
   FULL_SIZE,
@@ -82,9 +83,11 @@ export async function runCalibration(options: {
   dump?: string;
   /** Re-use the transcripts of an earlier `dump` instead of generating (thresholds and rates only). */
   from?: string;
+  /** Corpus size instead of the mode's (e.g. a tiny smoke run). */
+  size?: CorpusSize;
 }): Promise<{ calibration: CalibrationFile; results: JobResult[] }> {
   const started = performance.now();
-  const jobs = makeJobs(options.quick ? QUICK_SIZE : FULL_SIZE);
+  const jobs = makeJobs(options.size ?? (options.quick ? QUICK_SIZE : FULL_SIZE));
   const workers = Math.max(1, options.workers ?? Math.min(2, availableParallelism()));
   const results = options.from
     ? readFileSync(options.from, "utf8")
@@ -109,7 +112,7 @@ export async function runCalibration(options: {
     version: 1,
     referenceModel: REFERENCE_MODEL,
     createdAt: new Date().toISOString(),
-    mode: options.quick ? "quick" : "full",
+    mode: options.quick || options.size ? "quick" : "full",
     thresholds,
     rates,
     corpus: {
