@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { calibrationFileSchema } from "../../../validator/src/thresholds.ts";
+import { calibrationFileSchema } from "@verity/validator";
 
 const bin = fileURLToPath(new URL("../bin.ts", import.meta.url));
 const verity = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 300_000 });
