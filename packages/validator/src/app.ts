@@ -11,6 +11,7 @@ import type { DisputeRecord, DisputeStore } from "./dispute-store.ts";
 import type { ValidatorMetrics } from "./metrics.ts";
 import type { ProviderEvidence } from "./provider-evidence.ts";
 import type { SprtParams } from "./sprt.ts";
+import { toolCallFeedback } from "./tool-call-feedback.ts";
 import { validatorReasonStatus } from "./validator-reasons.ts";
 
 export type ValidatorAppDeps = {
@@ -20,6 +21,8 @@ export type ValidatorAppDeps = {
   /** Per-provider pooled test and tool-call quality (`GET /v1/providers/:agentId/evidence`). */
   providerEvidence?: ProviderEvidence;
   sprt?: SprtParams;
+  /** This validator's public base URL (feedback URIs). */
+  publicUrl?: () => string;
   /** Checks and queues a sample; returns the record and whether it was new. */
   admit: (body: unknown) => Promise<{ record: AuditRecord; created: boolean }>;
   health: () => Record<string, unknown>;
@@ -136,10 +139,19 @@ export function createValidatorApp(deps: ValidatorAppDeps) {
     }
     const state = store.state(agentId, deps.sprt);
     const log = c.req.query("log") === "1" ? { log: store.log(agentId) } : {};
+    const toolCalls = store.toolCalls(agentId);
+    const feedback = toolCallFeedback({
+      agentId,
+      calls: toolCalls.calls,
+      valid: toolCalls.valid,
+      publicUrl: deps.publicUrl?.() ?? "",
+    });
     return c.json({
       agentId,
       pooled: state,
-      toolCalls: store.toolCalls(agentId),
+      toolCalls,
+      /** ERC-8004 `giveFeedback` arguments for the tool-call score (null before any scored call). */
+      feedback: feedback && { ...feedback, agentId: feedback.agentId.toString(), value: feedback.value.toString() },
       challenges: store.challenges(agentId),
       ...log,
     });

@@ -33,6 +33,7 @@ test("GET /v1/providers/:agentId/evidence publishes the pooled test, its log hea
     metrics: createValidatorMetrics(),
     providerEvidence,
     sprt: DEFAULT_SPRT,
+    publicUrl: () => "http://validator.example",
     admit: () => Promise.reject(new Error("unused")),
     health: () => ({}),
     registration: () => ({}),
@@ -51,6 +52,12 @@ test("GET /v1/providers/:agentId/evidence publishes the pooled test, its log hea
   assert.deepEqual(
     { calls: body.toolCalls.calls, valid: body.toolCalls.valid, score: body.toolCalls.score },
     { calls: 2, valid: 1, score: 0.5 },
+  );
+  // The ERC-8004 feedback for the smoothed score (1 + 1)/(2 + 2) = 50.00 %.
+  const feedback = (body as unknown as { feedback: Record<string, unknown> }).feedback;
+  assert.deepEqual(
+    { value: feedback.value, valueDecimals: feedback.valueDecimals, tag1: feedback.tag1, uri: feedback.feedbackURI },
+    { value: "5000", valueDecimals: 2, tag1: "tool_calls", uri: "http://validator.example/v1/providers/3/evidence" },
   );
   assert.equal((await app.request("/v1/providers/x/evidence")).status, 404);
 });

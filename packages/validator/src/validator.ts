@@ -341,6 +341,7 @@ export function createValidator(options: ValidatorOptions) {
       disputes,
       providerEvidence,
       sprt,
+      publicUrl: () => publicUrl,
       metrics,
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
       admit,
