@@ -9,8 +9,9 @@
  * The flip rates default to stand-ins until calibration.json carries the measured seeded rates.
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_SPRT } from "../packages/validator/src/sprt.ts";
+import { DEFAULT_SPRT, runSprt } from "../packages/validator/src/sprt.ts";
 import {
+  binomial,
   DEFAULT_ECONOMICS,
   type EconomicsParams,
   perRequestRatio,
@@ -66,6 +67,31 @@ benchLine({
   baseline: null,
   extra: common,
 });
+
+// 8-bit within 1,000 tokens: one audit of 1,000 tokens alone, and the pooled test over audits of
+// 300 tokens stopped at 900 tokens (three audits).
+const d8At1000 = singleAuditDetection({ sprt: params.sprt, tokens: 1_000, flipRate: FLIP.q8 });
+let pooledHits = 0;
+for (let r = 0; r < RUNS * 5; r++) {
+  const audits = Array.from({ length: 3 }, () => ({
+    tokens: 300,
+    flips: binomial(300, FLIP.q8, random),
+    failed: false,
+  }));
+  if (runSprt({ params: params.sprt, audits }).decision === "substitute") pooledHits++;
+}
+const pooled8 = proportion(pooledHits, RUNS * 5);
+benchLine({
+  bench: "deterrence-model",
+  metric: "q8_detection_within_1000_tokens",
+  value: Math.max(d8At1000, pooled8.rate ?? 0),
+  unit: "ratio",
+  baseline: 0.95,
+  extra: { singleAuditOf1000Tokens: d8At1000, pooledThreeAuditsOf300: pooled8, ...common },
+});
+say(
+  `q8 within 1,000 tokens: one 1,000-token audit ${(d8At1000 * 100).toFixed(1)} %, pooled over 3 × 300 tokens ${((pooled8.rate ?? 0) * 100).toFixed(1)} %`,
+);
 
 const scenarios: Scenario[] = [
   { name: "q4, every request", flipRate: FLIP.q4, cheatRate: 1 },
