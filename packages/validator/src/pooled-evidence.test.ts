@@ -105,6 +105,13 @@ describe("pooled evidence", () => {
     const again = createProviderEvidence(new DatabaseSync(":memory:"));
     assert.equal(again.state("7", DEFAULT_SPRT).head, ZERO_HEAD);
     assert.equal(evidence.unchallenged("7", DEFAULT_SPRT).length, 1);
+    assert.deepEqual(evidence.totals(), {
+      providers: 1,
+      audits: 6,
+      toolCalls: 0,
+      validToolCalls: 0,
+      challenges: { pending: 0, opened: 0, rejected: 0 },
+    });
   });
 
   it("builds evidence a member can read back, and detects a dropped audit or a changed byte", () => {

@@ -173,6 +173,23 @@ export function createProviderEvidence(db: DatabaseSync) {
         reasons,
       };
     },
+    /** Providers logged, audits logged, tool calls scored, pooled challenges by status. */
+    totals() {
+      const one = (sql: string) => (db.prepare(sql).get() as Row).n as number;
+      const challenges: Record<PooledChallengeStatus, number> = { pending: 0, opened: 0, rejected: 0 };
+      for (const r of db
+        .prepare("SELECT status, COUNT(*) AS n FROM pooled_challenges GROUP BY status")
+        .all() as Row[]) {
+        challenges[r.status as PooledChallengeStatus] = r.n as number;
+      }
+      return {
+        providers: one("SELECT COUNT(DISTINCT agent_id) AS n FROM pooled_audits"),
+        audits: one("SELECT COUNT(*) AS n FROM pooled_audits"),
+        toolCalls: one("SELECT COALESCE(SUM(calls), 0) AS n FROM tool_call_scores"),
+        validToolCalls: one("SELECT COALESCE(SUM(valid), 0) AS n FROM tool_call_scores"),
+        challenges,
+      };
+    },
     agents(): string[] {
       return (db.prepare("SELECT DISTINCT agent_id FROM pooled_audits ORDER BY agent_id").all() as Row[]).map(
         (r) => r.agent_id as string,

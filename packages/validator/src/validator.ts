@@ -310,7 +310,7 @@ export function createValidator(options: ValidatorOptions) {
       onError,
     });
     const maxQueued = options.maxQueued ?? 10_000;
-    stats = () => validatorStats({ audits, disputes, runner, canaries, startedAt });
+    stats = () => validatorStats({ audits, disputes, runner, canaries, providerEvidence, startedAt });
     const models = () => resolver.served().map((m) => ({ name: m.name, modelId: m.modelId }));
     /** The intake: checks a sample (shape, deployment, receipt, model, window) and queues it once. */
     async function admit(body: unknown): Promise<{ record: AuditRecord; created: boolean }> {
