@@ -14,6 +14,9 @@
  *   npm run sim -- [--requests 600] [--p 0.1] [--cheat-rate 0.5] [--cheat-model test:verity-tiny-q4]
  *                  [--honest 2] [--cheaters 3] [--seed 1] [--max-tokens 300] [--sweep 150]
  * `--sweep N` re-audits every cheater answer and N honest answers offline afterwards (0: off).
+ * The expected penalty uses the value-weighted audit probability p(f) = min(1, pBase + f /
+ * alwaysAuditAbove); pooled detection (SPRT) and the economics over many requests are modelled
+ * without a chain in bench/deterrence-model.ts.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -24,6 +27,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { createDevnet, DEVNET_AUDIT_P } from "../packages/cli/src/devnet/devnet.ts";
 import { createProgress } from "../packages/cli/src/progress.ts";
 import { makePrompt } from "../packages/validator/src/calibrate.ts";
+import { auditProbability, DEFAULT_ECONOMICS } from "./sim-economics.ts";
 import { createDisputeKeeper, type Verdict } from "./sim-keeper.ts";
 import { benchLine, promSum, proportion, seededRandom } from "./sim-stats.ts";
 import { generationCost, sweepVerdicts } from "./sim-sweep.ts";
@@ -50,6 +54,8 @@ const CHEATERS = Number(values.cheaters);
 const SEED = Number(values.seed);
 const MAX_TOKENS = Number(values["max-tokens"]);
 const SWEEP_HONEST = Number(values.sweep);
+/** TUSD from which every request is audited (the deterrence model's default; docs/DETERRENCE.md). */
+const ALWAYS_AUDIT_ABOVE = DEFAULT_ECONOMICS.alwaysAuditAbove;
 const TARGETS = { detection: 0.99, falsePositives: 0.001, computeShare: 0.03 };
 
 const progress = createProgress();
@@ -334,7 +340,9 @@ try {
   // d for the expected value: the larger of the two samples of the same verdict.
   const dSource = sweepDetection.n > detection.n ? sweepDetection : detection;
   const d = dSource.rate ?? 0;
-  const penaltyDefault = DEVNET_AUDIT_P * d * (slash + fee);
+  // Value-weighted assignment: p(f) = min(1, pBase + f / alwaysAuditAbove) (never below pBase).
+  const pAtFee = auditProbability({ charge: fee, pBase: DEVNET_AUDIT_P, alwaysAuditAbove: ALWAYS_AUDIT_ABOVE });
+  const penaltyDefault = pAtFee * d * (slash + fee);
   const penaltyAtP = P * d * (slash + fee);
 
   const common = {
@@ -466,8 +474,10 @@ try {
     unit: "TUSD",
     baseline: saving > 0 ? saving : fee,
     extra: {
-      formula: "p*d*(S+f) vs s",
+      formula: "p(f)*d*(S+f) vs s, p(f) = min(1, pBase + f/alwaysAuditAbove)",
       defaultP: DEVNET_AUDIT_P,
+      pAtFee,
+      alwaysAuditAbove: ALWAYS_AUDIT_ABOVE,
       d,
       dFrom: dSource === detection ? "live audits" : "verdict sweep",
       slashS: slash,

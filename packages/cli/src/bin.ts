@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { registerBench } from "./commands/bench.ts";
+import { registerCalibrate } from "./commands/calibrate.ts";
 import { registerChain } from "./commands/chain.ts";
 import { registerChannel } from "./commands/channel.ts";
 import { registerDeploy } from "./commands/deploy.ts";
@@ -32,7 +33,7 @@ Roles and tasks:
   chain operators      verity chain · verity deploy
   providers            verity provider start · verity provider status
   gateways             verity gateway start
-  validators           verity validator start
+  validators           verity validator start · verity calibrate (audit thresholds, calibration.json)
   model owners         verity model register · verity model list
   clients              verity wallet new|balance|faucet · verity channel open|status|close · verity quote
                        verity keys create|list|revoke (gateway API keys)
@@ -62,6 +63,7 @@ registerMandate(program);
 registerMcp(program);
 registerQuote(program);
 registerBench(program);
+registerCalibrate(program);
 registerDrill(program);
 
 // After every command is registered: env and config-file values for all of them.

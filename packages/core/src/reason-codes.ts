@@ -157,6 +157,28 @@ export const NODE_REASONS = {
   audit_sample_invalid: { status: 400, message: "The audit sample does not match the expected transcript shape" },
   model_not_served: { status: 422, message: "The model is registered but this validator does not run it" },
   wrong_deployment: { status: 400, message: "The sample is for another deployment's PaymentChannels contract" },
+  // validator (pooled evidence: committee vote reasons; never evidence against a provider on their own)
+  pooled_chain_mismatch: {
+    status: 422,
+    message: "The pooled evidence's audit log does not link its chain heads (an audit was dropped or changed)",
+  },
+  pooled_too_many_audits: { status: 422, message: "The pooled evidence lists more audits than the test allows" },
+  pooled_unseeded: { status: 422, message: "A pooled audit has no seeded summary this validator could recompute" },
+  pooled_receipt_not_provider: {
+    status: 422,
+    message: "A pooled receipt is not signed for the disputed provider's channel",
+  },
+  covered_by_single_challenge: {
+    status: 409,
+    message: "An audit of the pooled segment is already challenged on its own",
+  },
+  // validator (tool-call quality of an audited answer; scores reputation, never slashes)
+  tool_call_invalid_json: { status: 422, message: "A tool call in the answer is not valid JSON" },
+  tool_call_unknown_tool: { status: 422, message: "A tool call names a function the request did not offer" },
+  tool_call_schema_violation: {
+    status: 422,
+    message: "A tool call's arguments do not validate against the tool's JSON schema",
+  },
   // configuration and chain access
   invalid_parameter: { status: 400, message: "A parameter is malformed or out of range" },
   key_in_argv: {

@@ -24,8 +24,14 @@ export function createOfferDirectory(options: {
   indexer: Indexer;
   prober: HealthProber;
   reputation?: (agentId: bigint) => number;
+  /** Tool-call quality 0…1 per agent as validators publish it (`/v1/providers/<id>/evidence`), when known. */
+  toolCallScore?: (agentId: bigint) => number | undefined;
 }) {
   const { indexer, prober } = options;
+  const toolCalls = (agentId: bigint): { toolCallScore?: number } => {
+    const score = options.toolCallScore?.(agentId);
+    return score === undefined ? {} : { toolCallScore: score };
+  };
   let rows: OfferRow[] = [];
   const load = () => {
     rows = indexer.db
@@ -70,6 +76,7 @@ export function createOfferDirectory(options: {
           ...(health.reason ? { unhealthyReason: health.reason } : {}),
           ...(row.name && health.quantization[row.name] ? { quantization: health.quantization[row.name] } : {}),
           reputation: options.reputation?.(BigInt(row.agent_id)) ?? 0.5,
+          ...toolCalls(BigInt(row.agent_id)),
         });
       }
       return out;

@@ -88,3 +88,27 @@ test("a quantization in the request keeps only offers announcing it", () => {
   );
   assert.equal(eligible(offers, request).length, 3);
 });
+
+test("requests with tools skip offers below the tool-call floor and prefer better tool-call quality", () => {
+  const offers = [
+    offer(1, { toolCallScore: 0.2 }),
+    offer(2, { toolCallScore: 0.6 }),
+    offer(3, { toolCallScore: 1 }),
+    offer(4),
+  ];
+  const withTools = { ...request, tools: true };
+  assert.deepEqual(
+    eligible(offers, withTools).map((o) => o.agentId),
+    [2n, 3n, 4n],
+  );
+  // Without tools the score plays no part.
+  assert.equal(eligible(offers, request).length, 4);
+  let first3 = 0;
+  let first2 = 0;
+  for (let i = 0; i < 200; i++) {
+    const [first] = defaultRoutingPolicy(offers.slice(1, 3), withTools, () => (i + 0.5) / 200);
+    if (first?.agentId === 3n) first3++;
+    else first2++;
+  }
+  assert.ok(first3 > first2, `${first3} vs ${first2}`);
+});

@@ -26,7 +26,15 @@ export type RouteOffer = {
   reputation: number;
   /** The quantization the provider announces for the model (from its manifest), when it does. */
   quantization?: string;
+  /**
+   * Tool-call quality 0…1 as validators publish it (valid tool calls / all, smoothed), when known:
+   * for requests with `tools`, offers below `TOOL_CALL_FLOOR` are skipped and the rest weighted by it.
+   */
+  toolCallScore?: number;
 };
+
+/** Least tool-call quality an offer needs to be routed requests that offer tools. */
+export const TOOL_CALL_FLOOR = 0.5;
 
 export type RouteRequest = {
   model: string;
@@ -38,6 +46,8 @@ export type RouteRequest = {
   exclude?: ReadonlySet<bigint>;
   /** Only offers announcing this quantization (`Verity-Quantization` header), e.g. `bf16`. */
   quantization?: string;
+  /** The request offers tools (function calling): tool-call quality counts. */
+  tools?: boolean;
 };
 
 export type RoutingPolicy = (
@@ -63,6 +73,7 @@ function accepts(o: RouteOffer, request: RouteRequest, maxIn: number, maxOut: nu
     o.inputPrice <= maxIn &&
     o.outputPrice <= maxOut &&
     (request.quantization === undefined || o.quantization === request.quantization) &&
+    (request.tools !== true || o.toolCallScore === undefined || o.toolCallScore >= TOOL_CALL_FLOOR) &&
     (request.exclude === undefined || request.exclude.size === 0 || !request.exclude.has(o.agentId))
   );
 }
@@ -85,7 +96,8 @@ export function eligible(offers: readonly RouteOffer[], request: RouteRequest): 
 const FALLBACKS = 4;
 
 /**
- * Default policy: score = expected cost × (latency + queue) × failure risk ÷ reputation, lower is
+ * Default policy: score = expected cost × (latency + queue) × failure risk ÷ reputation (× 1.5/(0.5 +
+ * tool-call quality) for requests with tools), lower is
  * better; the first choice is drawn at random with weight 1/score² so load spreads over good
  * offers instead of piling onto the single cheapest one; the next best follow as fallbacks.
  * One pass over the offers in plain floating point (prices fit a double exactly), no sorting of the
@@ -103,7 +115,8 @@ export const defaultRoutingPolicy: RoutingPolicy = (offers, request, random) => 
     const o = offers[i] as RouteOffer;
     if (!accepts(o, request, maxIn, maxOut)) continue;
     const cost = (request.promptTokens * o.inputPrice + request.maxTokens * o.outputPrice) / 1e6 + 1;
-    const s = (cost * (o.latencyMs + 5 + o.queueDepth * 50) * (1 + 10 * o.failureRate)) / (0.5 + o.reputation);
+    const tools = request.tools === true && o.toolCallScore !== undefined ? 1.5 / (0.5 + o.toolCallScore) : 1;
+    const s = (tools * cost * (o.latencyMs + 5 + o.queueDepth * 50) * (1 + 10 * o.failureRate)) / (0.5 + o.reputation);
     index[count] = i;
     score[count] = s;
     const w = 1 / (s * s);

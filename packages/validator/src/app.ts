@@ -1,7 +1,7 @@
 /**
  * The validator's HTTP API: audit intake (`POST /v1/audits`, persisted before 202), audit records,
  * dispute evidence by hash (the exact bytes the on-chain hash commits to), this validator's
- * disputes, health with compute accounting, Prometheus metrics and the ERC-8004 registration file.
+ * disputes, per-provider pooled evidence and tool-call quality, health with compute accounting, Prometheus metrics and the ERC-8004 registration file.
  */
 import { BaseError, RequestError } from "@verity/core";
 import { type Context, Hono } from "hono";
@@ -9,12 +9,20 @@ import { bodyLimit } from "hono/body-limit";
 import type { AuditRecord, AuditStore } from "./audit-store.ts";
 import type { DisputeRecord, DisputeStore } from "./dispute-store.ts";
 import type { ValidatorMetrics } from "./metrics.ts";
+import type { ProviderEvidence } from "./provider-evidence.ts";
+import type { SprtParams } from "./sprt.ts";
+import { toolCallFeedback } from "./tool-call-feedback.ts";
 import { validatorReasonStatus } from "./validator-reasons.ts";
 
 export type ValidatorAppDeps = {
   audits: AuditStore;
   disputes: DisputeStore;
   metrics: ValidatorMetrics;
+  /** Per-provider pooled test and tool-call quality (`GET /v1/providers/:agentId/evidence`). */
+  providerEvidence?: ProviderEvidence;
+  sprt?: SprtParams;
+  /** This validator's public base URL (feedback URIs). */
+  publicUrl?: () => string;
   /** Checks and queues a sample; returns the record and whether it was new. */
   admit: (body: unknown) => Promise<{ record: AuditRecord; created: boolean }>;
   health: () => Record<string, unknown>;
@@ -121,6 +129,31 @@ export function createValidatorApp(deps: ValidatorAppDeps) {
     return c.body(body, 200, {
       "Content-Type": "application/json",
       "Cache-Control": "public, max-age=31536000, immutable",
+    });
+  });
+  app.get("/v1/providers/:agentId/evidence", (c) => {
+    const agentId = c.req.param("agentId");
+    const store = deps.providerEvidence;
+    if (!store || !deps.sprt || !/^\d{1,78}$/.test(agentId)) {
+      return errorResponse(c, new RequestError(`No evidence for provider ${agentId}`, { code: "not_found" }));
+    }
+    const state = store.state(agentId, deps.sprt);
+    const log = c.req.query("log") === "1" ? { log: store.log(agentId) } : {};
+    const toolCalls = store.toolCalls(agentId);
+    const feedback = toolCallFeedback({
+      agentId,
+      calls: toolCalls.calls,
+      valid: toolCalls.valid,
+      publicUrl: deps.publicUrl?.() ?? "",
+    });
+    return c.json({
+      agentId,
+      pooled: state,
+      toolCalls,
+      /** ERC-8004 `giveFeedback` arguments for the tool-call score (null before any scored call). */
+      feedback: feedback && { ...feedback, agentId: feedback.agentId.toString(), value: feedback.value.toString() },
+      challenges: store.challenges(agentId),
+      ...log,
     });
   });
   app.get("/v1/disputes", (c) =>

@@ -9,6 +9,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
+  type CorpusSize,
   chooseThresholds,
   describeHonest,
   FULL_SIZE,
@@ -85,10 +86,14 @@ export async function runCalibration(options: {
   dump?: string;
   /** Re-use the transcripts of an earlier `dump` instead of generating (thresholds and rates only). */
   from?: string;
+  /** Corpus size instead of the mode's (e.g. a tiny smoke run). */
+  size?: CorpusSize;
 }): Promise<{ calibration: CalibrationFile; results: JobResult[] }> {
   const started = performance.now();
   // Run order interleaves the kinds, so a run stopped early (its `dump` is written as it goes) is a fair sample.
-  const jobs = makeJobs(options.quick ? QUICK_SIZE : FULL_SIZE).sort((a, b) => runOrder(a.id) - runOrder(b.id));
+  const jobs = makeJobs(options.size ?? (options.quick ? QUICK_SIZE : FULL_SIZE)).sort(
+    (a, b) => runOrder(a.id) - runOrder(b.id),
+  );
   const workers = Math.max(1, options.workers ?? Math.min(2, availableParallelism()));
   const results = options.from
     ? readFileSync(options.from, "utf8")
@@ -123,7 +128,7 @@ export async function runCalibration(options: {
     version: 1,
     referenceModel: REFERENCE_MODEL,
     createdAt: new Date().toISOString(),
-    mode: options.quick ? "quick" : "full",
+    mode: options.quick || options.size ? "quick" : "full",
     thresholds,
     rates,
     corpus: {

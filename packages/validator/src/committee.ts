@@ -3,7 +3,8 @@
  * evidence, check its hash and that its receipt is the disputed one, re-audit the sample with its
  * own engine (the challenger's verdict is never trusted), store vote + random salt, commit during
  * the commit window, reveal after it (chain time; an early reveal is retried), and resolve after
- * the reveal window. Evidence that cannot be verified is a not-guilty vote.
+ * the reveal window. Evidence that cannot be verified is a not-guilty vote. Pooled evidence (many
+ * audits of one provider) is re-audited in full and re-tested (`pooled-verdict.ts`).
  */
 import { randomBytes } from "node:crypto";
 import type { ChainClients } from "@verity/chain";
@@ -20,6 +21,9 @@ import { readEvidence, receiptDigest } from "./evidence.ts";
 import { transcriptOf } from "./intake.ts";
 import type { ValidatorMetrics } from "./metrics.ts";
 import type { ModelResolver } from "./model-resolver.ts";
+import { readPooledEvidence } from "./pooled-evidence.ts";
+import { decidePooled } from "./pooled-verdict.ts";
+import { DEFAULT_SPRT, type SprtParams } from "./sprt.ts";
 import type { TxSender } from "./tx-sender.ts";
 import { reasonOf } from "./validator-reasons.ts";
 
@@ -60,6 +64,8 @@ export function createCommittee(options: {
   runner: AuditRunner;
   clock: ChainClock;
   metrics: ValidatorMetrics;
+  /** This member's pooled-test parameters for pooled evidence (default `DEFAULT_SPRT`). */
+  sprt?: SprtParams;
   /** Chain seconds a member waits after the reveal window before resolving itself (default 60). */
   resolveGraceSeconds?: number;
   evidenceTimeoutMs?: number;
@@ -90,6 +96,19 @@ export function createCommittee(options: {
       options.onError?.(error);
       return notGuilty("evidence_unavailable");
     }
+    const pooled = readPooledEvidence({ body, evidenceHash: d.evidenceHash });
+    if (pooled.ok) {
+      return decidePooled({
+        read: pooled,
+        dispute: d,
+        deployment,
+        publicClient: clients.publicClient,
+        resolver: options.resolver,
+        runner: options.runner,
+        params: options.sprt ?? DEFAULT_SPRT,
+      });
+    }
+    if (pooled.reason !== "evidence_not_pooled") return notGuilty(pooled.reason);
     const evidence = readEvidence({ body, evidenceHash: d.evidenceHash });
     if (!evidence.ok) return notGuilty(evidence.reason);
     const { sample } = evidence;

@@ -8,12 +8,14 @@ import type { AuditRunner } from "./audit-runner.ts";
 import type { AuditStore } from "./audit-store.ts";
 import type { CanaryStore } from "./canary-store.ts";
 import type { DisputeStore } from "./dispute-store.ts";
+import type { ProviderEvidence } from "./provider-evidence.ts";
 
 export function validatorStats(args: {
   audits: AuditStore;
   disputes: DisputeStore;
   runner: AuditRunner;
   canaries: CanaryStore;
+  providerEvidence?: ProviderEvidence;
   startedAt: number;
 }) {
   const a = args.audits.totals();
@@ -44,6 +46,8 @@ export function validatorStats(args: {
       budgetUsedLastDay: c.budgetUsedLastDay.toString(),
     },
     disputes: d.byStatus,
+    /** Per-provider evidence: providers and audits in the pooled log, tool calls scored, pooled challenges. */
+    ...(args.providerEvidence ? { pooled: args.providerEvidence.totals() } : {}),
     compute: {
       intake: { tokens: a.tokens, seconds: a.seconds },
       committee: { tokens: d.tokens, seconds: d.seconds },

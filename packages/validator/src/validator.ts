@@ -25,9 +25,12 @@ import { createDisputeWatcher } from "./dispute-watcher.ts";
 import { createValidatorMetrics } from "./metrics.ts";
 import { createModelResolver } from "./model-resolver.ts";
 import { onboardValidator } from "./onboard.ts";
+import { createPooledChallenger } from "./pooled-challenger.ts";
+import { createProviderEvidence, logAudit } from "./provider-evidence.ts";
 import { createRefundRelease } from "./refund-release.ts";
 import { registrationFile } from "./registration.ts";
 import { auditWindowReader, preflightSample, verifySampleOnChain } from "./sample-checks.ts";
+import { DEFAULT_SPRT, type SprtParams } from "./sprt.ts";
 import type { Thresholds } from "./thresholds.ts";
 import { createTxSender } from "./tx-sender.ts";
 import { validatorStats } from "./validator-stats.ts";
@@ -53,6 +56,11 @@ export type ValidatorOptions = {
    * run the same suspects, or they may not confirm a verdict that rests on them.
    */
   suspects?: Readonly<Record<string, readonly Engine[]>>;
+  /**
+   * Pooled-test parameters (default `DEFAULT_SPRT`): used for this validator's pooled challenges and
+   * for its votes on pooled evidence.
+   */
+  sprt?: SprtParams;
   /** Milliseconds between chain polls (disputes, challenges, votes; default 2,000). */
   pollMs?: number;
   maxBodyBytes?: number;
@@ -168,6 +176,8 @@ export function createValidator(options: ValidatorOptions) {
     const audits = createAuditStore(db);
     const disputes = createDisputeStore(db);
     const canaries = createCanaryStore(db);
+    const providerEvidence = createProviderEvidence(db);
+    const sprt = options.sprt ?? DEFAULT_SPRT;
     listening = await listen({
       fetch: (request) => handler(request),
       ...(options.host === undefined ? {} : { host: options.host }),
@@ -218,6 +228,7 @@ export function createValidator(options: ValidatorOptions) {
       metrics,
       onError,
       onAudited: (record) => {
+        logAudit({ store: providerEvidence, record, sample: audits.sampleOf(record.id), at: Date.now() });
         const isCanary = canaries.isCanary(record.id);
         if (isCanary) {
           const verdict = record.status === "passed" ? "pass" : record.status === "failed" ? "fail" : "error";
@@ -251,6 +262,20 @@ export function createValidator(options: ValidatorOptions) {
       onEvent: emit,
       onError,
     });
+    const pooledChallenger = createPooledChallenger({
+      audits,
+      evidence: providerEvidence,
+      disputes,
+      clients,
+      deployment,
+      sender,
+      metrics,
+      params: sprt,
+      publicUrl: () => publicUrl,
+      windows,
+      onEvent: emit,
+      onError,
+    });
     const draw = createCommitteeDraw({
       clients,
       deployment,
@@ -279,12 +304,13 @@ export function createValidator(options: ValidatorOptions) {
       runner,
       clock,
       metrics,
+      sprt,
       ...(options.resolveGraceSeconds === undefined ? {} : { resolveGraceSeconds: options.resolveGraceSeconds }),
       onEvent: emit,
       onError,
     });
     const maxQueued = options.maxQueued ?? 10_000;
-    stats = () => validatorStats({ audits, disputes, runner, canaries, startedAt });
+    stats = () => validatorStats({ audits, disputes, runner, canaries, providerEvidence, startedAt });
     const models = () => resolver.served().map((m) => ({ name: m.name, modelId: m.modelId }));
     /** The intake: checks a sample (shape, deployment, receipt, model, window) and queues it once. */
     async function admit(body: unknown): Promise<{ record: AuditRecord; created: boolean }> {
@@ -313,6 +339,9 @@ export function createValidator(options: ValidatorOptions) {
     const app = createValidatorApp({
       audits,
       disputes,
+      providerEvidence,
+      sprt,
+      publicUrl: () => publicUrl,
       metrics,
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
       admit,
@@ -359,6 +388,7 @@ export function createValidator(options: ValidatorOptions) {
         try {
           await watcher.syncOnce();
           await challenger.challengePending();
+          await pooledChallenger.challengePooled();
           await draw.drawPending();
           await committee.tick();
           await refunds.releasePending();
