@@ -26,6 +26,11 @@ export type RouteOffer = {
   reputation: number;
   /** The quantization the provider announces for the model (from its manifest), when it does. */
   quantization?: string;
+  /** What the provider promises about request data (its `/health`); absent = no promise. */
+  dataCollection?: "allow" | "deny";
+  /** Latest round trips, ms, and output tokens per second of served requests (for percentile cut-offs). */
+  latencySamples?: readonly number[];
+  throughputSamples?: readonly number[];
 };
 
 export type RouteRequest = {
