@@ -17,7 +17,6 @@ export type GatewayAppDeps = ChatRouteDeps & {
   chainId: number;
   /** The host names sign-in messages for API keys must name (the gateway's public URL's). */
   domains: () => string[];
-  token: { address: `0x${string}`; symbol: string; decimals: number };
   /** Extra routes (the explorer's data API) mounted by the caller. */
   extend?: (app: Hono) => void;
   /** Counts every answered inference request (the explorer's traffic charts and rates). */

@@ -6,7 +6,8 @@ import type { ChatRouteDeps } from "./chat-route.ts";
 import { quantizationHeader } from "./chat-route.ts";
 import { forwardOnce } from "./forwarder.ts";
 import { authorizePayment, type Payment, settlePayment } from "./payer-auth.ts";
-import { failedResponse, parseBody, planRoute } from "./request-pipeline.ts";
+import { parseProviderPreferences } from "./provider-preferences.ts";
+import { failedResponse, parseBody, planRoute, servedBy } from "./request-pipeline.ts";
 import type { RouteRequest } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
 
@@ -38,6 +39,8 @@ export function completionsRoute(deps: ChatRouteDeps) {
         policy: deps.policy,
         request,
         feeBps: deps.feeBps,
+        prefs: parseProviderPreferences(body.provider),
+        decimals: deps.token.decimals,
       });
       payment = await authorizePayment({
         c,
@@ -83,7 +86,11 @@ export function completionsRoute(deps: ChatRouteDeps) {
         ...forwarded.result,
         verity: {
           ...forwarded.result.verity,
-          gateway: { charged: outcome.charged.toString(), agentId: forwarded.agentId.toString() },
+          gateway: {
+            charged: outcome.charged.toString(),
+            ...servedBy(route, forwarded.agentId),
+            attempts: forwarded.attempts.length,
+          },
         },
       });
     } catch (error) {

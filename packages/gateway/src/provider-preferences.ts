@@ -3,7 +3,9 @@
  * (`extra_body={"provider": {...}}` with the official `openai` client) — `order`, `only`,
  * `ignore`, `allow_fallbacks`, `sort` (price / latency / throughput), `max_price`,
  * `quantizations`, `data_collection`, and the percentile cut-offs `preferred_max_latency` /
- * `preferred_min_throughput`. Providers are named by their agent id.
+ * `preferred_min_throughput`. Providers are named by their ERC-8004 agent id (unique, on chain), not
+ * by the name in their registration file, which any provider may choose and copy. Fields this
+ * gateway does not implement are refused (400), never silently ignored.
  *
  * Rules: filters (`only`, `ignore`, `quantizations`, `data_collection: "deny"`, `max_price`) are
  * hard — an offer outside them is never used, not even as a fallback, so there is no silent
@@ -16,9 +18,13 @@ import { RequestError } from "@verity/core";
 import { z } from "zod";
 import { eligible, expectedCost, type RouteOffer, type RouteRequest, type RoutingPolicy } from "./routing-policy.ts";
 
+/** An agent id: 12, "12" or "agent:12" (the `owned_by` of the provider's `/v1/models`). */
 const agentRef = z
-  .union([z.string().regex(/^\d{1,20}$/), z.number().int().positive()])
-  .transform((v) => BigInt(v));
+  .union([
+    z.string().regex(/^(agent:)?\d{1,20}$/, "must be an agent id such as 12 or agent:12"),
+    z.number().int().positive(),
+  ])
+  .transform((v) => BigInt(typeof v === "string" ? v.replace("agent:", "") : v));
 const agents = z.array(agentRef).max(64);
 const percentiles = z
   .object({
@@ -31,7 +37,7 @@ const percentiles = z
   .refine((v) => Object.keys(v).length > 0, "name at least one of p50, p75, p90, p99");
 const cutoff = z.union([z.number().positive(), percentiles]);
 /** A price per 1M tokens in the payment token (e.g. 1.5 = 1.5 TUSD), as a number or decimal string. */
-const price = z.union([z.number().nonnegative().finite(), z.string().regex(/^\d{1,18}(\.\d{1,18})?$/)]);
+const price = z.union([z.number().nonnegative().max(1e15), z.string().regex(/^\d{1,18}(\.\d{1,18})?$/)]);
 
 export const providerPreferencesSchema = z
   .object({
@@ -55,22 +61,26 @@ export const providerPreferencesSchema = z
 
 export type ProviderPreferences = z.output<typeof providerPreferencesSchema>;
 
-/** Parses `body.provider` (untrusted); a bad one is `invalid_request` naming the field. */
+/** Parses `body.provider` (untrusted); a bad one is `provider_preferences_invalid` naming the field. */
 export function parseProviderPreferences(value: unknown): ProviderPreferences | undefined {
   if (value === undefined || value === null) return undefined;
   const parsed = providerPreferencesSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new RequestError(`Invalid provider preferences: provider.${issue?.path.join(".")} ${issue?.message}`, {
-      code: "invalid_request",
+    const field = `provider${issue?.path.length ? `.${issue.path.join(".")}` : ""}`;
+    throw new RequestError(`Invalid provider preferences: ${field} ${issue?.message}`, {
+      code: "provider_preferences_invalid",
+      details: { field },
       hint: "See the provider object: order, only, ignore, allow_fallbacks, sort, max_price, quantizations, data_collection, preferred_max_latency, preferred_min_throughput",
     });
   }
   return parsed.data;
 }
 
-function baseUnits(value: number | string, decimals: number): bigint {
-  const [whole = "0", fraction = ""] = String(value).split(".");
+/** A decimal amount of the token (number or string) in base units, rounded down (a cap never grows). */
+export function baseUnits(value: number | string, decimals: number): bigint {
+  const text = typeof value === "number" ? value.toFixed(Math.min(100, decimals + 2)) : value;
+  const [whole = "0", fraction = ""] = text.split(".");
   return BigInt(whole) * 10n ** BigInt(decimals) + BigInt((fraction + "0".repeat(decimals)).slice(0, decimals) || "0");
 }
 
@@ -102,8 +112,12 @@ function meets(
 export function withPriceCap(request: RouteRequest, prefs: ProviderPreferences, decimals: number): RouteRequest {
   const cap = prefs.max_price;
   if (!cap) return request;
-  const lower = (a: bigint | undefined, b: bigint | undefined) => (a === undefined ? b : b === undefined ? a : a < b ? a : b);
-  const input = lower(request.maxPricePerMTok?.input, cap.prompt === undefined ? undefined : baseUnits(cap.prompt, decimals));
+  const lower = (a: bigint | undefined, b: bigint | undefined) =>
+    a === undefined ? b : b === undefined ? a : a < b ? a : b;
+  const input = lower(
+    request.maxPricePerMTok?.input,
+    cap.prompt === undefined ? undefined : baseUnits(cap.prompt, decimals),
+  );
   const output = lower(
     request.maxPricePerMTok?.output,
     cap.completion === undefined ? undefined : baseUnits(cap.completion, decimals),
@@ -114,9 +128,35 @@ export function withPriceCap(request: RouteRequest, prefs: ProviderPreferences, 
   };
 }
 
+/** The preference that keeps an offer out of the route, or undefined when the offer may serve. */
+export type ExcludedBy = "only" | "ignore" | "quantizations" | "data_collection" | "max_price";
+
+/** Why `prefs` keep `offer` out (hard filters only; the price cap is checked on `request`). */
+export function excludedBy(
+  offer: RouteOffer,
+  prefs: ProviderPreferences,
+  request: RouteRequest,
+): ExcludedBy | undefined {
+  if (prefs.only && !prefs.only.includes(offer.agentId)) return "only";
+  if (prefs.ignore?.includes(offer.agentId)) return "ignore";
+  if (prefs.quantizations) {
+    const q = offer.quantization?.toLowerCase();
+    if (q === undefined || !prefs.quantizations.some((wanted) => wanted.toLowerCase() === q)) return "quantizations";
+  }
+  if (prefs.data_collection === "deny" && offer.dataCollection !== "deny") return "data_collection";
+  const cap = request.maxPricePerMTok;
+  if (
+    prefs.max_price &&
+    ((cap?.input !== undefined && offer.inputPricePerMTok > cap.input) ||
+      (cap?.output !== undefined && offer.outputPricePerMTok > cap.output))
+  )
+    return "max_price";
+  return undefined;
+}
+
 /**
- * The offers to try, best first, under `prefs`. Empty when nothing matches: the caller answers
- * with the reason (`describeEmptyRoute`).
+ * The offers to try, best first, under `prefs` (with `request` already capped by `withPriceCap`).
+ * Empty when nothing matches: the caller answers with `explainNoMatch`.
  */
 export function routeWithPreferences(args: {
   offers: readonly RouteOffer[];
@@ -127,16 +167,7 @@ export function routeWithPreferences(args: {
   maxRoute?: number;
 }): RouteOffer[] {
   const { prefs, request } = args;
-  const only = prefs.only && new Set(prefs.only);
-  const ignore = prefs.ignore && new Set(prefs.ignore);
-  const quantizations = prefs.quantizations && new Set(prefs.quantizations.map((q) => q.toLowerCase()));
-  const allowed = eligible(args.offers, request).filter(
-    (o) =>
-      (!only || only.has(o.agentId)) &&
-      (!ignore || !ignore.has(o.agentId)) &&
-      (!quantizations || (o.quantization !== undefined && quantizations.has(o.quantization.toLowerCase()))) &&
-      (prefs.data_collection !== "deny" || o.dataCollection === "deny"),
-  );
+  const allowed = eligible(args.offers, request).filter((o) => excludedBy(o, prefs, request) === undefined);
   let ranked: RouteOffer[];
   if (prefs.sort === "price") {
     ranked = [...allowed].sort((a, b) => {
@@ -174,4 +205,23 @@ export function routeWithPreferences(args: {
     ranked = ranked.slice(0, 1);
   }
   return ranked.slice(0, args.maxRoute ?? 5);
+}
+
+/**
+ * Why no offer is left: for each offer the request without preferences (`base`) would take, the
+ * preference that excluded it under `capped` (`base` with `withPriceCap`); `order` when
+ * `allow_fallbacks: false` kept only the providers named in `order` and none of them is eligible.
+ */
+export function explainNoMatch(args: {
+  offers: readonly RouteOffer[];
+  base: RouteRequest;
+  capped: RouteRequest;
+  prefs: ProviderPreferences;
+}): Partial<Record<ExcludedBy | "order", string[]>> {
+  const out: Partial<Record<ExcludedBy | "order", string[]>> = {};
+  for (const offer of eligible(args.offers, args.base)) {
+    const by = excludedBy(offer, args.prefs, args.capped) ?? (args.prefs.order ? "order" : undefined);
+    if (by) (out[by] ??= []).push(offer.agentId.toString());
+  }
+  return out;
 }
