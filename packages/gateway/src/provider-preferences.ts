@@ -221,7 +221,7 @@ export function explainNoMatch(args: {
   const out: Partial<Record<ExcludedBy | "order", string[]>> = {};
   for (const offer of eligible(args.offers, args.base)) {
     const by = excludedBy(offer, args.prefs, args.capped) ?? (args.prefs.order ? "order" : undefined);
-    if (by) (out[by] ??= []).push(offer.agentId.toString());
+    if (by) out[by] = [...(out[by] ?? []), offer.agentId.toString()];
   }
   return out;
 }
