@@ -268,6 +268,7 @@ export function createProvider(options: ProviderOptions) {
       agentId: onboarded.agentId,
       agentRegistry: deployment.contracts.AgentRegistry.address,
       name: options.name ?? `verity-provider-${onboarded.agentId}`,
+      dataCollection: options.dataCollection ?? "allow",
       startedAt,
       publicUrl: () => publicUrl,
       ...(options.operatorKey === undefined ? {} : { operatorKey: options.operatorKey }),
