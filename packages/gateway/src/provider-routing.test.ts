@@ -92,8 +92,13 @@ before(async () => {
   url = (await gateway.start()).url;
   apiKey = (await fundedKey({ t, deployment, url, account: "client-1", amount: 20_000_000n })).key;
   openai = new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0 });
-  const listed = (await (await fetch(`${url}/v1/providers`)).json()) as { data: unknown[] };
+  const listed = (await (await fetch(`${url}/v1/providers`)).json()) as {
+    data: { agentId: string; quantization?: string; dataCollection?: string }[];
+  };
   assert.equal(listed.data.length, 4);
+  // what the preferences select on is visible before asking
+  const cheapRow = listed.data.find((p) => p.agentId === id(cheap));
+  assert.deepEqual([cheapRow?.quantization, cheapRow?.dataCollection], ["bf16", "deny"]);
 });
 after(async () => {
   await gateway.stop();
