@@ -33,7 +33,7 @@ export type ChatRouteDeps = {
 };
 
 /** `Verity-Max-Price: <input>,<output>` — most the caller pays per 1M tokens, in base units. */
-function maxPriceHeader(c: Context): RouteRequest["maxPricePerMTok"] {
+export function maxPriceHeader(c: Context): RouteRequest["maxPricePerMTok"] {
   const value = c.req.header("verity-max-price");
   if (!value) return undefined;
   const [input, output] = value.split(",").map((v) => v.trim());

@@ -3,7 +3,7 @@ import { completionRequestSchema } from "@verity/provider";
 import { type Completion, estimateTextPromptTokens } from "@verity/sdk";
 import type { Context } from "hono";
 import type { ChatRouteDeps } from "./chat-route.ts";
-import { quantizationHeader } from "./chat-route.ts";
+import { maxPriceHeader, quantizationHeader } from "./chat-route.ts";
 import { forwardOnce } from "./forwarder.ts";
 import { authorizePayment, type Payment, settlePayment } from "./payer-auth.ts";
 import { parseProviderPreferences } from "./provider-preferences.ts";
@@ -33,6 +33,9 @@ export function completionsRoute(deps: ChatRouteDeps) {
         promptTokens: estimateTextPromptTokens(body.prompt),
         maxTokens,
         ...(quantizationHeader(c) ? { quantization: quantizationHeader(c) as string } : {}),
+        ...(maxPriceHeader(c)
+          ? { maxPricePerMTok: maxPriceHeader(c) as NonNullable<RouteRequest["maxPricePerMTok"]> }
+          : {}),
       };
       const { route, maxPrice } = planRoute({
         directory: deps.directory,

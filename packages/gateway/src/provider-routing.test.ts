@@ -167,6 +167,20 @@ test("the text completions route takes the same preferences", async () => {
     provider: { only: [id(mid)] },
   } as unknown as OpenAI.CompletionCreateParamsNonStreaming)) as unknown as Served;
   assert.deepEqual([completion.verity.gateway.agentId, completion.verity.gateway.quantization], [id(mid), "fp8"]);
+  const post = (provider: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}`, ...headers },
+      body: JSON.stringify({ model: "verity-tiny", prompt: "route me", max_tokens: 8, provider }),
+    });
+  const capped = await post({ max_price: { completion: 0.5 } });
+  assert.deepEqual(
+    [capped.status, ((await capped.json()) as { error: { code: string } }).error.code],
+    [404, "no_provider_matches"],
+  );
+  // the Verity-Max-Price header and max_price both apply: the lower cap wins
+  const header = await post({ max_price: { completion: 5 } }, { "verity-max-price": ",1500000" });
+  assert.equal(((await header.json()) as Served).verity.gateway.agentId, id(cheap));
 });
 
 test("a stream names the provider, quantization and price in its final chunk", async () => {
