@@ -54,6 +54,11 @@ export const NODE_REASONS = {
   insufficient_balance: { status: 402, message: "The prepaid balance does not cover the request" },
   no_offer_for_model: { status: 404, message: "No provider offers this model" },
   no_offer_for_quantization: { status: 404, message: "No provider of this model announces the requested quantization" },
+  no_provider_matches: {
+    status: 404,
+    message: "No provider of this model meets the request's provider preferences (details name what excluded whom)",
+  },
+  provider_preferences_invalid: { status: 400, message: "The request's provider object is malformed" },
   all_above_max_price: { status: 402, message: "Every offer for this model is above the price cap" },
   all_unhealthy: { status: 503, message: "No healthy provider can take this request right now" },
   insufficient_escrow: { status: 503, message: "The gateway cannot pay a provider for this request" },

@@ -6,6 +6,7 @@ import { type ChatRouteDeps, chatRoute } from "./chat-route.ts";
 import { completionsRoute } from "./completions-route.ts";
 import { mountExplorerStatic } from "./explorer-static.ts";
 import { mountKeyRoutes } from "./key-routes.ts";
+import { percentile } from "./provider-preferences.ts";
 import { quote } from "./quote.ts";
 import { recordTraffic } from "./traffic-recorder.ts";
 import type { TrafficSeries } from "./traffic-series.ts";
@@ -17,7 +18,6 @@ export type GatewayAppDeps = ChatRouteDeps & {
   chainId: number;
   /** The host names sign-in messages for API keys must name (the gateway's public URL's). */
   domains: () => string[];
-  token: { address: `0x${string}`; symbol: string; decimals: number };
   /** Extra routes (the explorer's data API) mounted by the caller. */
   extend?: (app: Hono) => void;
   /** Counts every answered inference request (the explorer's traffic charts and rates). */
@@ -65,6 +65,12 @@ export function createGatewayApp(deps: GatewayAppDeps) {
         latencyMs: Math.round(o.latencyMs),
         failureRate: Math.round(o.failureRate * 1000) / 1000,
         queueDepth: o.queueDepth,
+        // what `provider` preferences select on (quantizations, data_collection, sort)
+        ...(o.quantization === undefined ? {} : { quantization: o.quantization }),
+        ...(o.dataCollection === undefined ? {} : { dataCollection: o.dataCollection }),
+        ...(percentile(o.throughputSamples, 0.5) === undefined
+          ? {}
+          : { throughputP50: Math.round(percentile(o.throughputSamples, 0.5) as number) }),
       })),
     }),
   );

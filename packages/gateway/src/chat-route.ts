@@ -10,7 +10,8 @@ import type { HealthProber } from "./health-prober.ts";
 import type { OfferDirectory } from "./offer-directory.ts";
 import { authorizePayment, type Payment, type PaymentOutcome, releasePayment, settlePayment } from "./payer-auth.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
-import { failedResponse, parseBody, planRoute } from "./request-pipeline.ts";
+import { parseProviderPreferences } from "./provider-preferences.ts";
+import { failedResponse, parseBody, planRoute, servedBy } from "./request-pipeline.ts";
 import { expectedCost, type RouteOffer, type RouteRequest, type RoutingPolicy } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
 import type { X402Payments } from "./x402/index.ts";
@@ -24,13 +25,15 @@ export type ChatRouteDeps = {
   keys: ApiKeys;
   x402: X402Payments | undefined;
   feeBps: number;
+  /** The payment token (its decimals read `provider.max_price`, given in whole tokens per 1M). */
+  token: { address: `0x${string}`; symbol: string; decimals: number };
   defaultMaxTokens: number;
   metrics: GatewayMetrics;
   publicUrl: () => string;
 };
 
 /** `Verity-Max-Price: <input>,<output>` — most the caller pays per 1M tokens, in base units. */
-function maxPriceHeader(c: Context): RouteRequest["maxPricePerMTok"] {
+export function maxPriceHeader(c: Context): RouteRequest["maxPricePerMTok"] {
   const value = c.req.header("verity-max-price");
   if (!value) return undefined;
   const [input, output] = value.split(",").map((v) => v.trim());
@@ -77,6 +80,8 @@ export function chatRoute(deps: ChatRouteDeps) {
         policy: deps.policy,
         request,
         feeBps: deps.feeBps,
+        prefs: parseProviderPreferences(body.provider),
+        decimals: deps.token.decimals,
       });
       payment = await authorizePayment({
         c,
@@ -127,7 +132,7 @@ export function chatRoute(deps: ChatRouteDeps) {
             ...forwarded.result.verity,
             gateway: {
               charged: outcome.charged.toString(),
-              agentId: forwarded.agentId.toString(),
+              ...servedBy(route, forwarded.agentId),
               attempts: forwarded.attempts.length,
             },
           },
@@ -187,7 +192,7 @@ export function chatRoute(deps: ChatRouteDeps) {
               verity: {
                 gateway: {
                   charged: outcome.charged.toString(),
-                  agentId: forwarded.agentId.toString(),
+                  ...servedBy(route, forwarded.agentId),
                   attempts: forwarded.attempts.length,
                 },
                 ...(outcome.settlement

@@ -3,10 +3,11 @@ import { completionRequestSchema } from "@verity/provider";
 import { type Completion, estimateTextPromptTokens } from "@verity/sdk";
 import type { Context } from "hono";
 import type { ChatRouteDeps } from "./chat-route.ts";
-import { quantizationHeader } from "./chat-route.ts";
+import { maxPriceHeader, quantizationHeader } from "./chat-route.ts";
 import { forwardOnce } from "./forwarder.ts";
 import { authorizePayment, type Payment, settlePayment } from "./payer-auth.ts";
-import { failedResponse, parseBody, planRoute } from "./request-pipeline.ts";
+import { parseProviderPreferences } from "./provider-preferences.ts";
+import { failedResponse, parseBody, planRoute, servedBy } from "./request-pipeline.ts";
 import type { RouteRequest } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
 
@@ -32,12 +33,17 @@ export function completionsRoute(deps: ChatRouteDeps) {
         promptTokens: estimateTextPromptTokens(body.prompt),
         maxTokens,
         ...(quantizationHeader(c) ? { quantization: quantizationHeader(c) as string } : {}),
+        ...(maxPriceHeader(c)
+          ? { maxPricePerMTok: maxPriceHeader(c) as NonNullable<RouteRequest["maxPricePerMTok"]> }
+          : {}),
       };
       const { route, maxPrice } = planRoute({
         directory: deps.directory,
         policy: deps.policy,
         request,
         feeBps: deps.feeBps,
+        prefs: parseProviderPreferences(body.provider),
+        decimals: deps.token.decimals,
       });
       payment = await authorizePayment({
         c,
@@ -83,7 +89,11 @@ export function completionsRoute(deps: ChatRouteDeps) {
         ...forwarded.result,
         verity: {
           ...forwarded.result.verity,
-          gateway: { charged: outcome.charged.toString(), agentId: forwarded.agentId.toString() },
+          gateway: {
+            charged: outcome.charged.toString(),
+            ...servedBy(route, forwarded.agentId),
+            attempts: forwarded.attempts.length,
+          },
         },
       });
     } catch (error) {

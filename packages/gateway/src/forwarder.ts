@@ -68,8 +68,11 @@ export async function forwardOnce<T extends { verity: { charge: string } }>(args
     const started = performance.now();
     try {
       const result = await args.send(offer);
-      attempts.push({ agentId: offer.agentId, ok: true, ms: performance.now() - started });
-      args.prober.recordSuccess(offer.url, performance.now() - started);
+      const ms = performance.now() - started;
+      attempts.push({ agentId: offer.agentId, ok: true, ms });
+      args.prober.recordSuccess(offer.url, ms);
+      const tokens = (result as { usage?: { completion_tokens?: number } }).usage?.completion_tokens;
+      if (tokens) args.prober.recordThroughput(offer.url, tokens, ms);
       return { result, charge: BigInt(result.verity.charge), agentId: offer.agentId, attempts };
     } catch (error) {
       last = error;
@@ -129,8 +132,10 @@ export async function forwardChatStream(args: {
     let usage = { prompt_tokens: 0, completion_tokens: 0 };
     let finished = false;
     const completed = () => {
-      attempts.push({ agentId: offer.agentId, ok: true, ms: performance.now() - started });
-      args.prober.recordSuccess(offer.url, performance.now() - started);
+      const ms = performance.now() - started;
+      attempts.push({ agentId: offer.agentId, ok: true, ms });
+      args.prober.recordSuccess(offer.url, ms);
+      args.prober.recordThroughput(offer.url, usage.completion_tokens, ms);
       return { result: { text: sent, finishReason, usage }, charge, agentId: offer.agentId, attempts };
     };
     try {

@@ -15,7 +15,21 @@ export type EndpointHealth = {
   checkedAt: number;
   /** Quantization per model name, as the provider's `/health` announces it (`served[]`, from its manifests). */
   quantization: Record<string, string>;
+  /** What the provider promises about request data (`/health` `dataCollection`); absent = no promise. */
+  dataCollection?: "allow" | "deny";
+  /** The latest round trips (probes and served requests), ms, oldest first (at most `SAMPLES`). */
+  latencySamples: number[];
+  /** Output tokens per second of the latest served requests (at most `SAMPLES`). */
+  throughputSamples: number[];
 };
+
+/** Samples kept per endpoint for percentile cut-offs. */
+export const SAMPLES = 64;
+
+function push(samples: number[], value: number): void {
+  samples.push(value);
+  if (samples.length > SAMPLES) samples.shift();
+}
 
 const ALPHA = 0.3;
 
@@ -54,6 +68,8 @@ export function createHealthProber(
         consecutiveFailures: 0,
         checkedAt: 0,
         quantization: {},
+        latencySamples: [],
+        throughputSamples: [],
       };
       // Not yet probed: what the URL alone shows already keeps a forbidden endpoint out of routing.
       const verdict = guard ? checkEndpointUrl(url) : { ok: true as const };
@@ -66,6 +82,7 @@ export function createHealthProber(
   function recordSuccess(url: string, latencyMs: number, queueDepth?: number): void {
     const e = entry(url);
     e.latencyMs = e.checkedAt === 0 ? latencyMs : e.latencyMs * (1 - ALPHA) + latencyMs * ALPHA;
+    push(e.latencySamples, latencyMs);
     e.failureRate *= 1 - ALPHA;
     if (queueDepth !== undefined) e.queueDepth = queueDepth;
     e.consecutiveFailures = 0;
@@ -74,6 +91,11 @@ export function createHealthProber(
     delete e.reason;
     delete e.forbidden;
     e.checkedAt = Date.now();
+  }
+
+  /** A served request produced `tokens` output tokens in `ms`. */
+  function recordThroughput(url: string, tokens: number, ms: number): void {
+    if (tokens > 0 && ms > 0) push(entry(url).throughputSamples, (tokens * 1000) / ms);
   }
 
   function recordFailure(url: string): void {
@@ -104,10 +126,18 @@ export function createHealthProber(
     const started = performance.now();
     try {
       const response = await doFetch(`${url}/health`, { signal: AbortSignal.timeout(options.timeoutMs ?? 2_000) });
-      const body = (await response.json()) as { status?: string; queueDepth?: number; served?: unknown };
+      const body = (await response.json()) as {
+        status?: string;
+        queueDepth?: number;
+        served?: unknown;
+        dataCollection?: unknown;
+      };
       if (!response.ok || body.status !== "ok") throw new Error(`status ${response.status}`);
       recordSuccess(url, performance.now() - started, body.queueDepth);
-      entry(url).quantization = announcedQuantization(body.served);
+      const e = entry(url);
+      e.quantization = announcedQuantization(body.served);
+      if (body.dataCollection === "deny" || body.dataCollection === "allow") e.dataCollection = body.dataCollection;
+      else delete e.dataCollection;
     } catch (error) {
       const code = (error as BaseError).code;
       if (code === "endpoint_forbidden") recordForbidden(url, String((error as BaseError).details.reason));
@@ -124,6 +154,7 @@ export function createHealthProber(
       return entry(url);
     },
     recordSuccess,
+    recordThroughput,
     recordFailure,
     recordForbidden,
     probeAll,

@@ -75,6 +75,9 @@ export function createOfferDirectory(options: {
           healthy: health.healthy,
           ...(health.reason ? { unhealthyReason: health.reason } : {}),
           ...(row.name && health.quantization[row.name] ? { quantization: health.quantization[row.name] } : {}),
+          ...(health.dataCollection ? { dataCollection: health.dataCollection } : {}),
+          latencySamples: health.latencySamples,
+          throughputSamples: health.throughputSamples,
           reputation: options.reputation?.(BigInt(row.agent_id)) ?? 0.5,
           ...toolCalls(BigInt(row.agent_id)),
         });

@@ -5,6 +5,12 @@ import type { ZodType } from "zod";
 import type { OfferDirectory } from "./offer-directory.ts";
 import { type Payment, PaymentRequiredError, releasePayment } from "./payer-auth.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
+import {
+  explainNoMatch,
+  type ProviderPreferences,
+  routeWithPreferences,
+  withPriceCap,
+} from "./provider-preferences.ts";
 import { quote } from "./quote.ts";
 import { expectedCost, type RouteOffer, type RouteRequest, type RoutingPolicy } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
@@ -27,25 +33,69 @@ export async function parseBody<T>(c: Context, schema: ZodType<T>): Promise<T> {
 
 /**
  * The providers to try for a request, best first, and the most the caller may be charged (the
- * dearest fallback's expected cost plus the fee). No route → the quote's reason as the error.
+ * dearest fallback's expected cost plus the fee). With `prefs` (the body's `provider` object) the
+ * route honours them (`routeWithPreferences`); `decimals` are the payment token's, to read
+ * `max_price` in whole tokens per 1M. No route → the quote's reason when the request alone is not
+ * servable, else `no_provider_matches` naming which preference excluded which provider.
  */
 export function planRoute(args: {
   directory: OfferDirectory;
   policy: RoutingPolicy;
   request: RouteRequest;
   feeBps: number;
+  prefs?: ProviderPreferences | undefined;
+  decimals: number;
+  random?: () => number;
 }): { route: RouteOffer[]; maxPrice: bigint } {
   const offers = args.directory.offers();
-  const route = args.policy(offers, args.request, Math.random);
+  const random = args.random ?? Math.random;
+  const prefs = args.prefs;
+  const capped = prefs ? withPriceCap(args.request, prefs, args.decimals) : args.request;
+  const route = prefs
+    ? routeWithPreferences({ offers, request: capped, prefs, policy: args.policy, random })
+    : args.policy(offers, args.request, random);
   if (route.length === 0) {
     const q = quote({ offers, request: args.request });
+    const hint = `GET /v1/quote?model=${encodeURIComponent(args.request.model)}&max_tokens=${args.request.maxTokens} shows who would serve it`;
+    if (prefs && q.servable) {
+      const excluded = explainNoMatch({ offers, base: args.request, capped, prefs });
+      const named = Object.entries(excluded)
+        .map(([by, ids]) => `${by} excluded ${ids.join(", ")}`)
+        .join("; ");
+      throw new RequestError(
+        `No provider of ${args.request.model} meets the provider preferences (${named || "none left"})`,
+        {
+          code: "no_provider_matches",
+          hint: "Loosen the provider object; the model, price cap and quantization are never changed to serve it",
+          details: { excluded },
+        },
+      );
+    }
     throw new RequestError(q.message ?? "No provider would serve this request", {
       code: q.reason ?? "all_unhealthy",
-      hint: `GET /v1/quote?model=${encodeURIComponent(args.request.model)}&max_tokens=${args.request.maxTokens} shows who would serve it`,
+      hint,
     });
   }
-  const maxCost = route.reduce((m, o) => (expectedCost(o, args.request) > m ? expectedCost(o, args.request) : m), 0n);
+  const maxCost = route.reduce((m, o) => (expectedCost(o, capped) > m ? expectedCost(o, capped) : m), 0n);
   return { route, maxPrice: userPrice(maxCost, args.feeBps) };
+}
+
+/** What the caller learns about the offer that served it: provider, quantization, price per 1M. */
+export function servedBy(route: readonly RouteOffer[], agentId: bigint) {
+  const offer = route.find((o) => o.agentId === agentId);
+  return {
+    agentId: agentId.toString(),
+    ...(offer?.quantization === undefined ? {} : { quantization: offer.quantization }),
+    ...(offer
+      ? {
+          offerId: offer.offerId.toString(),
+          price: {
+            inputPerMTok: offer.inputPricePerMTok.toString(),
+            outputPerMTok: offer.outputPricePerMTok.toString(),
+          },
+        }
+      : {}),
+  };
 }
 
 /** The answer to a failed request: money released, x402 402 with its header, or the error's status. */

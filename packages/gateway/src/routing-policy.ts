@@ -31,6 +31,11 @@ export type RouteOffer = {
    * for requests with `tools`, offers below `TOOL_CALL_FLOOR` are skipped and the rest weighted by it.
    */
   toolCallScore?: number;
+  /** What the provider promises about request data (its `/health`); absent = no promise. */
+  dataCollection?: "allow" | "deny";
+  /** Latest round trips, ms, and output tokens per second of served requests (for percentile cut-offs). */
+  latencySamples?: readonly number[];
+  throughputSamples?: readonly number[];
 };
 
 /** Least tool-call quality an offer needs to be routed requests that offer tools. */

@@ -9,6 +9,8 @@ export type ProviderAppDeps = CompletionsDeps & {
   publicUrl: () => string;
   agentRegistry: `0x${string}`;
   name: string;
+  /** The operator's promise about request data (also in `/health`). */
+  dataCollection?: "allow" | "deny";
   startedAt: number;
   /** Largest accepted request body in bytes (default 1 MiB). */
   maxBodyBytes?: number;
@@ -96,6 +98,7 @@ export function createProviderApp(deps: ProviderAppDeps) {
         { name: "verity-provider", endpoint: base, version: "1" },
       ],
       x402Support: deps.x402?.offered === true,
+      dataCollection: deps.dataCollection ?? "allow",
       active: true,
       registrations: [{ agentId: Number(deps.agentId), agentRegistry: `eip155:${deps.chainId}:${deps.agentRegistry}` }],
       supportedTrust: ["reputation", "crypto-economic"],

@@ -67,6 +67,13 @@ export type ProviderOptions = {
   publicUrl?: string;
   /** Folder for the provider's stores and state (created if missing). */
   dataDir: string;
+  /**
+   * What the operator promises about request data, announced in `/health` and the registration
+   * file: "deny" = prompts and answers are kept only as audit transcripts for the audit window and
+   * never used otherwise (gateways route `provider.data_collection: "deny"` only to these); default
+   * "allow" (no promise).
+   */
+  dataCollection?: "allow" | "deny";
   claim?: Partial<ClaimPolicy>;
   /**
    * Accept x402 batch-settlement from payers without a Verity channel (default: where the scheme's
@@ -270,6 +277,7 @@ export function createProvider(options: ProviderOptions) {
       agentId: onboarded.agentId,
       agentRegistry: deployment.contracts.AgentRegistry.address,
       name: options.name ?? `verity-provider-${onboarded.agentId}`,
+      dataCollection: options.dataCollection ?? "allow",
       startedAt,
       publicUrl: () => publicUrl,
       ...(options.operatorKey === undefined ? {} : { operatorKey: options.operatorKey }),
@@ -294,6 +302,7 @@ export function createProvider(options: ProviderOptions) {
             ...(m.health ? { upstream: m.health.state.up ? "up" : "down" } : {}),
           })),
           agentId: onboarded.agentId.toString(),
+          dataCollection: options.dataCollection ?? "allow",
           models: [...served.keys()],
           queueDepth: [...served.values()].reduce((n, m) => n + m.queue.depth, 0),
           inFlight: [...served.values()].reduce((n, m) => n + m.queue.running, 0),

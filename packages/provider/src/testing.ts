@@ -9,7 +9,7 @@ import { createChannelReader, createNativeAccount, currentReceiverSigner, deploy
 import { createTestChain, type TestChain } from "@verity/chain/testing";
 import { modelRegistryAbi, paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
 import { type ChannelConfig, channelIdOf, type Deployment, voucherDomain, voucherTypes } from "@verity/core";
-import { createTestEngine, type Engine } from "@verity/engine";
+import { announceManifest, createTestEngine, type Engine } from "@verity/engine";
 import { keccak256, maxUint256, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { ClaimPolicy } from "./claimer.ts";
@@ -170,6 +170,10 @@ export async function startTestProvider(
     receiptClock?: () => number;
     /** Refuse channel-paid requests without a seed key (`missing_seed`). */
     requireSeed?: boolean;
+    /** Announce a manifest with this quantization for every model (as a provider with `--model` does). */
+    quantization?: string;
+    /** What the provider announces about request data in `/health`. */
+    dataCollection?: "allow" | "deny";
   } = {},
 ): Promise<TestProvider> {
   const t = options.t ?? (await createTestChain());
@@ -191,6 +195,18 @@ export async function startTestProvider(
       outputPricePerMTok: options.outputPricePerMTok ?? 2_000_000n,
       maxOutputTokens: options.maxOutputTokens ?? 256,
       ...(options.requireSeed ? { requireSeed: true } : {}),
+      ...(options.quantization
+        ? {
+            manifest: announceManifest({
+              name: engine.name,
+              weightsDigest: engine.identity.weightsHash,
+              tokenizerDigest: engine.identity.tokenizerHash,
+              quantization: options.quantization,
+              engine: { name: "verity-test", version: "1" },
+              contextLength: engine.contextSize,
+            }),
+          }
+        : {}),
       ...(substitute && options.substitute
         ? { substitute: { engine: substitute, rate: options.substitute.rate } }
         : {}),
@@ -202,6 +218,7 @@ export async function startTestProvider(
     claim: options.claim ?? { minValue: 10n ** 30n, maxAgeMs: 3_600_000 },
     ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
     ...(options.receiptClock === undefined ? {} : { receiptClock: options.receiptClock }),
+    ...(options.dataCollection === undefined ? {} : { dataCollection: options.dataCollection }),
   });
   const info = await provider.start();
   return {

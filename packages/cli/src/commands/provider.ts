@@ -31,6 +31,7 @@ type StartFlags = {
   upstreamKeyFile?: string;
   dataDir: string;
   operatorKey?: string;
+  dataCollection?: string;
   claimMin: string;
   claimMaxAge: string;
   registerModel?: boolean;
@@ -142,6 +143,14 @@ export function registerProvider(program: Command): void {
       "--require-seed",
       "refuse channel-paid requests without a seed key (seed-synced sampling); ignored with --upstream",
     )
+    .addOption(
+      new Option(
+        "--data-collection <policy>",
+        "what you promise about request data, announced in /health: deny = prompts and answers kept only as audit transcripts (gateways route provider.data_collection: deny only to these)",
+      )
+        .choices(["allow", "deny"])
+        .default("allow"),
+    )
     .option("--json", "print JSON lines (ready, claim, error) on stdout")
     .addHelpText(
       "after",
@@ -210,6 +219,7 @@ export function registerProvider(program: Command): void {
           port: parseInteger("--port", flags.port),
           ...(flags.endpoint ? { publicUrl: flags.endpoint } : {}),
           dataDir: resolve(flags.dataDir),
+          dataCollection: flags.dataCollection === "deny" ? "deny" : "allow",
           ...(flags.operatorKey ? { operatorKey: flags.operatorKey } : {}),
           claim: {
             minValue: parseAmount("--claim-min", flags.claimMin, decimals),
