@@ -4,7 +4,9 @@
  * Pre-signs distinct vouchers with several keys, then, in the same process, times for `--seconds`
  * of wall time each:
  * - `viem`: `recoverTypedDataAddress` on the Voucher type (the baseline);
- * - `verifier`: `createVoucherVerifier(…).recoverSigner` from @verity/chain (the provider's hot path).
+ * - `verifier`: `createVoucherVerifier(…).recoverSigner` from @verity/chain (recovery);
+ * - `signedBy`: `createVoucherVerifier(…).signedBy` against the channel's known authorizer (the
+ *   provider's hot path: verification against the cached public key; impl `…-verify`).
  * Every recovered address is compared with the signer, so a fast wrong answer cannot pass.
  * Single-threaded, so the rate is per core. Target: ≥ 10,000 checks/s/core.
  */
@@ -75,6 +77,8 @@ const viemCheck = (v: Signed) =>
   });
 const verifier = createVoucherVerifier({ chainId, verifyingContract });
 const verifierCheck = (v: Signed) => verifier.recoverSigner(v);
+// The gate knows the channel's authorizer: it asks whether that key signed, and answers the address.
+const signedByCheck = (v: Signed) => (verifier.signedBy(v, v.signer) ? v.signer : undefined);
 
 // secp256k1 loads its native binding (libsecp256k1) when a prebuilt binary fits, else pure-JS elliptic.
 const loaded = Object.keys(createRequire(import.meta.url).cache);
@@ -82,8 +86,10 @@ const impl = loaded.some((path) => /secp256k1[/\\]bindings\.js$/.test(path)) ? "
 
 await rate(viemCheck, 200); // warm-up (JIT)
 await rate(verifierCheck, 200);
+await rate(signedByCheck, 200);
 const viemRate = await rate(viemCheck, durationMs);
 const verifierRate = await rate(verifierCheck, durationMs);
+const signedByRate = await rate(signedByCheck, durationMs);
 
 function line(figure: { value: number; baseline: number | null; impl: string }): void {
   const round = (x: number) => Math.round(x * 10) / 10;
@@ -103,3 +109,4 @@ function line(figure: { value: number; baseline: number | null; impl: string }):
 }
 line({ value: viemRate, baseline: null, impl: "viem" });
 line({ value: verifierRate, baseline: viemRate, impl });
+line({ value: signedByRate, baseline: viemRate, impl: `${impl}-verify` });

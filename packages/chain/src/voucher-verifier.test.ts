@@ -148,3 +148,50 @@ test("repeated checks (cached key → address) answer exactly as viem, for tampe
     { numRuns: 150 },
   );
 });
+
+test("signedBy agrees with recovery on the key's signatures; claimable gives back the v ecrecover maps to the signer", async () => {
+  const verifier = createVoucherVerifier({ chainId: 31337, verifyingContract: CONTRACT });
+  const domain = voucherDomain({ chainId: 31337, verifyingContract: CONTRACT });
+  const account = privateKeyToAccount(toHex(new Uint8Array(32).fill(9)));
+  const other = privateKeyToAccount(toHex(new Uint8Array(32).fill(10)));
+  const signer = account.address;
+  await fc.assert(
+    fc.asyncProperty(channelArb, amountArb, fc.boolean(), async (channelId, cumulativeAmount, first) => {
+      const message = { channelId, cumulativeAmount };
+      const signature = await account.signTypedData({ domain, types: voucherTypes, primaryType: "Voucher", message });
+      const v = Number.parseInt(signature.slice(130), 16);
+      const flippedV = `${signature.slice(0, 130)}${(v === 27 ? 28 : 27).toString(16)}` as `0x${string}`;
+      const r = signature.slice(2, 66);
+      const s = BigInt(`0x${signature.slice(66, 130)}`);
+      const highS = `0x${r}${(N - s).toString(16).padStart(64, "0")}${signature.slice(130)}` as `0x${string}`;
+      if (first) assert.equal(verifier.signedBy({ ...message, signature }, signer), true);
+      assert.equal(verifier.signedBy({ ...message, signature }, other.address), false);
+      assert.equal(verifier.signedBy({ ...message, signature: highS }, signer), false);
+      assert.equal(verifier.signedBy({ channelId, cumulativeAmount: cumulativeAmount ^ 1n, signature }, signer), false);
+      // the key is known now: (r, s) alone are judged, so a flipped v passes; claimable restores it
+      assert.equal(verifier.signedBy({ ...message, signature: flippedV }, signer), true);
+      assert.equal(verifier.claimable({ ...message, signature: flippedV }, signer), signature);
+      assert.equal(verifier.claimable({ ...message, signature }, signer), signature);
+      assert.equal(
+        verifier.recoverSigner({
+          ...message,
+          signature: verifier.claimable({ ...message, signature: flippedV }, signer),
+        }),
+        signer.toLowerCase(),
+      );
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test("signedBy recovers for a signer whose key it has not seen, so a flipped v is refused then", async () => {
+  const verifier = createVoucherVerifier({ chainId: 31337, verifyingContract: CONTRACT });
+  const domain = voucherDomain({ chainId: 31337, verifyingContract: CONTRACT });
+  const account = privateKeyToAccount(toHex(new Uint8Array(32).fill(77)));
+  const message = { channelId: `0x${"cd".repeat(32)}` as const, cumulativeAmount: 5n };
+  const signature = await account.signTypedData({ domain, types: voucherTypes, primaryType: "Voucher", message });
+  const v = Number.parseInt(signature.slice(130), 16);
+  const flippedV = `${signature.slice(0, 130)}${(v === 27 ? 28 : 27).toString(16)}` as `0x${string}`;
+  assert.equal(verifier.signedBy({ ...message, signature: flippedV }, account.address), false);
+  assert.equal(verifier.signedBy({ ...message, signature }, account.address), true);
+});

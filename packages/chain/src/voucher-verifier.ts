@@ -1,10 +1,23 @@
 import { voucherDomain } from "@verity/core";
 import { domainSeparator, hexToBytes, keccak256, stringToHex } from "viem";
-import { hexBuffer, keccakBytes as keccak, recoverDigestSigner } from "./native-crypto.ts";
+import {
+  canonicalSignature,
+  digestSignedBy,
+  hexBuffer,
+  keccakBytes as keccak,
+  recoverDigestSigner,
+} from "./native-crypto.ts";
 
 const VOUCHER_TYPEHASH = hexToBytes(keccak256(stringToHex("Voucher(bytes32 channelId,uint256 cumulativeAmount)")));
 
-function uint256Bytes(value: bigint, into: Uint8Array, offset: number): void {
+const UINT256_LIMIT = 1n << 256n;
+
+function uint256Bytes(value: bigint, into: Buffer, offset: number): void {
+  // One hex conversion for an in-range amount (what vouchers carry); the byte loop otherwise.
+  if (value >= 0n && value < UINT256_LIMIT) {
+    into.write(value.toString(16).padStart(64, "0"), offset, 32, "hex");
+    return;
+  }
   let v = value;
   for (let i = 31; i >= 0; i--) {
     into[offset + i] = Number(v & 0xffn);
@@ -20,7 +33,7 @@ function uint256Bytes(value: bigint, into: Uint8Array, offset: number): void {
  */
 export function createVoucherVerifier(args: { chainId: number; verifyingContract: `0x${string}` }) {
   const separator = hexToBytes(domainSeparator({ domain: voucherDomain(args) }));
-  const structInput = new Uint8Array(96);
+  const structInput = Buffer.alloc(96);
   structInput.set(VOUCHER_TYPEHASH, 0);
   const digestInput = new Uint8Array(66);
   digestInput[0] = 0x19;
@@ -29,7 +42,10 @@ export function createVoucherVerifier(args: { chainId: number; verifyingContract
 
   /** The EIP-712 digest the payer authorizer signs for `(channelId, cumulativeAmount)`. */
   function digest(channelId: `0x${string}`, cumulativeAmount: bigint): Uint8Array {
-    structInput.set(hexBuffer(channelId, 32) ?? hexToBytes(channelId), 32);
+    // Straight into the input when well-formed; viem's parser (and its errors) otherwise.
+    if (channelId.length !== 66 || structInput.write(channelId.slice(2), 32, 32, "hex") !== 32) {
+      structInput.set(hexBuffer(channelId, 32) ?? hexToBytes(channelId), 32);
+    }
     uint256Bytes(cumulativeAmount, structInput, 64);
     digestInput.set(keccak(structInput), 34);
     return keccak(digestInput);
@@ -47,7 +63,27 @@ export function createVoucherVerifier(args: { chainId: number; verifyingContract
     return recoverDigestSigner(digest(voucher.channelId, voucher.cumulativeAmount), voucher.signature);
   }
 
-  return { digest, recoverSigner };
+  type Voucher = { channelId: `0x${string}`; cumulativeAmount: bigint; signature: `0x${string}` };
+
+  /**
+   * Whether `signer` (any case) signed the voucher, `r ‖ s` under the contract's rules; verifies
+   * against `signer`'s cached public key when one is known, so `v` is not judged (see
+   * `digestSignedBy`): pass the voucher through `claimable` before the contract sees it.
+   */
+  function signedBy(voucher: Voucher, signer: `0x${string}`): boolean {
+    return digestSignedBy(digest(voucher.channelId, voucher.cumulativeAmount), voucher.signature, signer.toLowerCase());
+  }
+
+  /** The voucher's signature with the `v` the contract's `ecrecover` maps to `signer`. */
+  function claimable(voucher: Voucher, signer: `0x${string}`): `0x${string}` {
+    return canonicalSignature(
+      digest(voucher.channelId, voucher.cumulativeAmount),
+      voucher.signature,
+      signer.toLowerCase(),
+    );
+  }
+
+  return { digest, recoverSigner, signedBy, claimable };
 }
 
 export type VoucherVerifier = ReturnType<typeof createVoucherVerifier>;

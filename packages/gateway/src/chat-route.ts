@@ -8,7 +8,14 @@ import { forwardChatStream, forwardOnce } from "./forwarder.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
 import type { HealthProber } from "./health-prober.ts";
 import type { OfferDirectory } from "./offer-directory.ts";
-import { authorizePayment, type Payment, type PaymentOutcome, releasePayment, settlePayment } from "./payer-auth.ts";
+import {
+  authorizePayment,
+  beginPayment,
+  type Payment,
+  type PaymentOutcome,
+  releasePayment,
+  settlePayment,
+} from "./payer-auth.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
 import { parseProviderPreferences } from "./provider-preferences.ts";
 import { failedResponse, parseBody, planRoute, servedBy } from "./request-pipeline.ts";
@@ -83,7 +90,7 @@ export function chatRoute(deps: ChatRouteDeps) {
         prefs: parseProviderPreferences(body.provider),
         decimals: deps.token.decimals,
       });
-      payment = await authorizePayment({
+      const paymentArgs = {
         c,
         ledger: deps.ledger,
         keys: deps.keys,
@@ -92,7 +99,7 @@ export function chatRoute(deps: ChatRouteDeps) {
         maxPrice,
         resourceUrl: `${deps.publicUrl()}/v1/chat/completions`,
         description: `${body.model}: up to ${maxTokens} output tokens`,
-      });
+      };
       const params = {
         model: body.model,
         messages,
@@ -102,14 +109,34 @@ export function chatRoute(deps: ChatRouteDeps) {
         ...(body.seed == null ? {} : { seed: body.seed }),
         ...(body.stop == null ? {} : { stop: body.stop }),
       };
-      const paid = payment;
       if (!body.stream) {
-        const forwarded = await forwardOnce<ChatCompletion>({
-          route,
-          prober: deps.prober,
-          send: (offer) =>
-            deps.client.chat.completions.create({ ...params, stream: false }, { agentId: offer.agentId }),
-        });
+        // The hold commits while the SDK routes, reserves and signs; the voucher leaves only after it.
+        const begun = await beginPayment(paymentArgs);
+        let refused: { error: unknown } | undefined;
+        const ready = begun.payment.then(
+          () => {},
+          (error) => {
+            refused = { error };
+            throw error;
+          },
+        );
+        ready.catch(() => {});
+        let forwarded: Awaited<ReturnType<typeof forwardOnce<ChatCompletion>>>;
+        try {
+          forwarded = await forwardOnce<ChatCompletion>({
+            route,
+            prober: deps.prober,
+            stopIf: () => refused !== undefined,
+            send: (offer) =>
+              deps.client.chat.completions.create({ ...params, stream: false }, { agentId: offer.agentId, ready }),
+          });
+        } catch (error) {
+          // A refused hold is the answer (no provider was sent anything); else release the hold.
+          payment = await begun.payment.catch(() => undefined);
+          throw refused ? refused.error : error;
+        }
+        payment = await begun.payment;
+        const paid = payment;
         const charge = userPrice(forwarded.charge, deps.feeBps);
         const outcome = await settlePayment({
           payment: paid,
@@ -138,6 +165,8 @@ export function chatRoute(deps: ChatRouteDeps) {
           },
         });
       }
+      payment = await authorizePayment(paymentArgs);
+      const paid = payment;
       const id = `chatcmpl-gw${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
       const created = Math.floor(Date.now() / 1000);
       const chunk = (delta: unknown, finish: string | null, extra: Record<string, unknown> = {}) =>

@@ -61,6 +61,8 @@ export async function forwardOnce<T extends { verity: { charge: string } }>(args
   route: readonly RouteOffer[];
   prober: HealthProber;
   send: (offer: RouteOffer) => Promise<T>;
+  /** True when a failure is the caller's own (e.g. its payment hold was refused): no failover, no blame. */
+  stopIf?: () => boolean;
 }): Promise<Forwarded<T>> {
   const attempts: Attempt[] = [];
   let last: unknown;
@@ -82,7 +84,7 @@ export async function forwardOnce<T extends { verity: { charge: string } }>(args
         code: (error as BaseError).code ?? "connection",
         ms: performance.now() - started,
       });
-      if (!retryable(error)) throw error;
+      if (!retryable(error) || args.stopIf?.()) throw error;
       recordAttemptFailure(args.prober, offer.url, error);
     }
   }

@@ -52,6 +52,31 @@ export async function authorizePayment(args: {
   return { kind: "x402", verified, amount: args.maxPrice, release: () => x402.release(verified) };
 }
 
+/**
+ * `authorizePayment` for a provider call that is prepared (routed, reserved, signed) while an API
+ * key's hold commits: the key is authenticated and its scope checked before this returns, the hold
+ * is left committing, and `payment` settles once it has committed (or rejects with its refusal).
+ * Nothing may be sent to a provider before `payment` resolves (the SDK's `ready` option), so the
+ * money rule is unchanged: held before the provider is called. x402 payments are verified first.
+ */
+export async function beginPayment(
+  args: Parameters<typeof authorizePayment>[0],
+): Promise<{ payment: Promise<Payment> }> {
+  const auth = args.c.req.header("authorization");
+  if (auth?.startsWith("Bearer ") && auth.slice(7).startsWith("vk_")) {
+    const key = await args.keys.authenticate(auth.slice(7), { cached: true });
+    args.keys.authorize(key, { model: args.model });
+    // Started on the next turn of the loop: the SDK's synchronous work (route, reserve, sign) runs
+    // first and its reservation flush (on libuv's pool) overlaps the hold's statements.
+    const payment = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => args.ledger.hold(key.owner, args.maxPrice, key.id))
+      .then((hold): Payment => ({ kind: "prepaid", owner: key.owner, hold }));
+    payment.catch(() => {}); // observed by the caller; never an unhandled rejection meanwhile
+    return { payment };
+  }
+  return { payment: Promise.resolve(await authorizePayment(args)) };
+}
+
 export { PaymentRequiredError };
 
 /** Settles a completed request: the prepaid hold down to `charge`, or the x402 payment in full. */

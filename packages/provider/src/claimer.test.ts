@@ -92,7 +92,13 @@ function open(payer: string, amount: bigint): Promise<`0x${string}`> {
 }
 
 /** Persists a served request on `channelId` as the payment path does: its charge and the voucher it came with. */
-async function serve(channelId: `0x${string}`, signer: string, charge: bigint, headroom = 1_000n): Promise<void> {
+async function serve(
+  channelId: `0x${string}`,
+  signer: string,
+  charge: bigint,
+  headroom = 1_000n,
+  flipV = false,
+): Promise<void> {
   const charged = store.channel(channelId).charged + charge;
   const voucherAmount = charged + headroom;
   const voucherSignature = await privateKeyToAccount(t.account(signer).privateKey).signTypedData({
@@ -104,12 +110,15 @@ async function serve(channelId: `0x${string}`, signer: string, charge: bigint, h
     primaryType: "Voucher",
     message: { channelId, cumulativeAmount: voucherAmount },
   });
+  // The payment gate judges (r, s) against the authorizer's known key, not v: such a voucher is served.
+  const v = voucherSignature.slice(130) === "1b" ? "1c" : "1b";
+  const stored = flipV ? (`${voucherSignature.slice(0, 130)}${v}` as `0x${string}`) : voucherSignature;
   await store.recordCompletion({
     requestId: keccak256(toHex(`request-${requests++}`)),
     channelId,
     model: "m",
     voucherAmount,
-    voucherSignature,
+    voucherSignature: stored,
     promptTokens: 10,
     completionTokens: 10,
     charge,
@@ -169,6 +178,15 @@ test("a badly signed voucher is skipped with its reason, the rest are settled, a
   assert.equal(await onChainClaimed(b), 8_000n);
   assert.equal(store.channel(b).claimed, 8_000n);
   assert.equal(store.skips().has(b), false);
+});
+
+test("a voucher served with its v flipped is claimed with the v ecrecover maps to the authorizer", async () => {
+  const channel = await open("client-4", 100_000n);
+  await serve(channel, "client-4", 3_000n, 1_000n, true);
+  await indexer.syncOnce();
+  const report = await claimer.claimNow(true);
+  assert.deepEqual([report?.channels, report?.amount, report?.skipped], [1, 3_000n, []]);
+  assert.equal(await onChainClaimed(channel), 3_000n);
 });
 
 test("a claim capped by the deposit keeps the rest owed; the empty retry is recorded once and paid after a top-up", async () => {

@@ -1,4 +1,4 @@
-import { type ChainClients, toChainError } from "@verity/chain";
+import { type ChainClients, createVoucherVerifier, toChainError } from "@verity/chain";
 import { paymentChannelsAbi } from "@verity/contracts";
 import type { ChannelConfig, ReasonCode } from "@verity/core";
 import type { TransactionReceipt } from "viem";
@@ -66,6 +66,7 @@ export function createClaimer(options: {
   const policy = { ...DEFAULT_CLAIM_POLICY, ...options.policy };
   const now = options.now ?? Date.now;
   const { store, clients, mirror, paymentChannels } = options;
+  const verifier = createVoucherVerifier({ chainId: clients.chain.id, verifyingContract: paymentChannels });
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<ClaimReport | undefined> | undefined;
   let failures = 0;
@@ -173,6 +174,18 @@ export function createClaimer(options: {
     return config;
   }
 
+  /**
+   * The channel's best voucher signature with the `v` the contract's `ecrecover` maps to the
+   * channel's authorizer: the payment gate verifies `r ‖ s` against the authorizer's known key and
+   * does not judge `v`, so a voucher sent with `v` flipped is served and its `v` fixed here.
+   */
+  function claimableSignature(c: ChannelCharges): `0x${string}` {
+    const signature = c.voucherSignature as `0x${string}`;
+    const authorizer = mirror.get(c.channelId)?.payerAuthorizer;
+    if (authorizer === undefined) return signature;
+    return verifier.claimable({ channelId: c.channelId, cumulativeAmount: c.voucherAmount, signature }, authorizer);
+  }
+
   async function send(items: readonly ClaimItem[]): Promise<`0x${string}`> {
     return clients.walletClient.writeContract({
       address: paymentChannels,
@@ -199,7 +212,7 @@ export function createClaimer(options: {
         channelId: c.channelId,
         amount: c.charged,
         voucherAmount: c.voucherAmount,
-        signature: c.voucherSignature as `0x${string}`,
+        signature: claimableSignature(c),
       }));
     const skippedBefore: ClaimReport["skipped"] = [];
     while (items.length > 0) {

@@ -58,6 +58,7 @@ export function createCompletionsApi(resolve: () => Promise<{ router: Router; pa
   async function chatCreate(params: ChatCompletionCreateParams, options: RequestOptions = {}) {
     checkCommon(params);
     if (!Array.isArray(params.messages) || params.messages.length === 0) invalid("messages must be a non-empty array");
+    options.ready?.catch(() => {}); // awaited before the voucher leaves; unobserved if the request fails sooner
     const deps = await resolve();
     const { max_completion_tokens, ...rest } = params;
     const route = await deps.router.route({
@@ -68,7 +69,12 @@ export function createCompletionsApi(resolve: () => Promise<{ router: Router; pa
       options,
     });
     const body = { ...rest, max_tokens: route.maxTokens, stream: params.stream === true };
-    const req = { kind: "chat" as const, body, ...(options.signal ? { signal: options.signal } : {}) };
+    const req = {
+      kind: "chat" as const,
+      body,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.ready ? { ready: options.ready } : {}),
+    };
     return params.stream === true
       ? deps.paid.stream<ChatCompletionChunk>(route, req)
       : deps.paid.json<ChatCompletion>(route, req);
@@ -80,6 +86,7 @@ export function createCompletionsApi(resolve: () => Promise<{ router: Router; pa
     if (typeof prompt !== "string" && !(Array.isArray(prompt) && prompt.length > 0)) {
       invalid("prompt must be a string, one string in an array, or token ids");
     }
+    options.ready?.catch(() => {}); // awaited before the voucher leaves; unobserved if the request fails sooner
     const deps = await resolve();
     const route = await deps.router.route({
       kind: "text",
@@ -89,7 +96,12 @@ export function createCompletionsApi(resolve: () => Promise<{ router: Router; pa
       options,
     });
     const body = { ...params, max_tokens: route.maxTokens, stream: params.stream === true };
-    const req = { kind: "text" as const, body, ...(options.signal ? { signal: options.signal } : {}) };
+    const req = {
+      kind: "text" as const,
+      body,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.ready ? { ready: options.ready } : {}),
+    };
     return params.stream === true
       ? deps.paid.stream<CompletionChunk>(route, req)
       : deps.paid.json<Completion>(route, req);

@@ -151,6 +151,36 @@ test("a paid chat completion: the receipt verifies, the charge is usage × price
   assert.deepEqual((transcript.request as { messages: unknown }).messages, messages);
 });
 
+test("a caller's ready gate: a refusal sends nothing and releases the reservation; the voucher waits for it", async () => {
+  const before = await channel();
+  const refusal = new Error("hold refused");
+  await assert.rejects(
+    client.chat.completions.create(
+      { model: "verity-tiny", messages, max_tokens: 24 },
+      { agentId: p.info.agentId, ready: Promise.reject(refusal) },
+    ),
+    (error) => error === refusal,
+  );
+  const refused = await channel();
+  assert.equal(refused.pending, before.pending, "the reservation was released");
+  assert.equal(refused.charged, before.charged, "the provider charged nothing");
+  const served = () => p.provider.store?.channel(channelId).charged;
+  const providerBefore = served();
+  let open: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const pending = client.chat.completions.create(
+    { model: "verity-tiny", messages, max_tokens: 24 },
+    { agentId: p.info.agentId, ready },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(served(), providerBefore, "nothing reached the provider before the gate opened");
+  open();
+  const completion = await pending;
+  assert.equal((await channel()).charged, before.charged + BigInt(completion.verity.charge));
+});
+
 test("a stream yields content chunks, then the usage chunk with the verified payment", async () => {
   const before = (await channel()).charged;
   const request = { model: "verity-tiny", messages, max_tokens: 16, temperature: 0, seed: 3 };

@@ -116,6 +116,13 @@ export type RequestOptions = {
   /** Only offers whose provider announces this quantization for the model (from its manifest), e.g. "bf16". */
   quantization?: string;
   signal?: AbortSignal;
+  /**
+   * The voucher leaves only once this resolves (as well as its reservation being durable): a
+   * caller's own precondition, e.g. a gateway's payment hold committing while the request is
+   * routed, reserved and signed. If it rejects, the reservation is released (nothing was sent)
+   * and the request fails with its error.
+   */
+  ready?: Promise<unknown>;
 };
 
 export type PriceLimit = { inputPerMTok?: bigint; outputPerMTok?: bigint };

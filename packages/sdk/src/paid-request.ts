@@ -67,7 +67,13 @@ export type Route = {
   seed?: SentSeed;
 };
 
-export type PaidRequest = { kind: "chat" | "text"; body: Record<string, unknown>; signal?: AbortSignal };
+export type PaidRequest = {
+  kind: "chat" | "text";
+  body: Record<string, unknown>;
+  signal?: AbortSignal;
+  /** The caller's precondition for sending the voucher (`RequestOptions.ready`). */
+  ready?: Promise<unknown>;
+};
 
 type ErrorBody = {
   error?: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> };
@@ -141,6 +147,14 @@ export function createPaidRequests(ctx: PaidContext) {
     });
     const path = req.kind === "chat" ? "/v1/chat/completions" : "/v1/completions";
     await durable;
+    if (req.ready) {
+      try {
+        await req.ready;
+      } catch (error) {
+        ctx.store.release(r.id); // nothing left the process
+        throw error;
+      }
+    }
     try {
       return await ctx.fetch(`${route.offer.url}${path}`, {
         method: "POST",
