@@ -1,3 +1,5 @@
+export * from "./a2a-executor.ts";
+export * from "./agent-card.ts";
 export * from "./app.ts";
 export * from "./channel-mirror.ts";
 export * from "./claimer.ts";

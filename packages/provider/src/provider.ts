@@ -73,6 +73,8 @@ export type ProviderOptions = {
   /** Tests only: the clock receipts are timestamped with, in ms (default `Date.now`). */
   receiptClock?: () => number;
   name?: string;
+  /** What the A2A Agent Card says beyond the offers (handler agents: description, per-task prices). */
+  agentCard?: import("./app.ts").ProviderAppDeps["agentCard"];
   indexerPollMs?: number;
   onStep?: (step: string) => void;
   onClaim?: (report: ClaimReport) => void;
@@ -263,6 +265,8 @@ export function createProvider(options: ProviderOptions) {
       name: options.name ?? `verity-provider-${onboarded.agentId}`,
       startedAt,
       publicUrl: () => publicUrl,
+      account: options.account,
+      ...(options.agentCard ? { agentCard: options.agentCard } : {}),
       ...(options.operatorKey === undefined ? {} : { operatorKey: options.operatorKey }),
       ...(options.receiptClock === undefined ? {} : { receiptClock: options.receiptClock }),
       health: () => {

@@ -1,5 +1,7 @@
+export * from "./agent-card-verify.ts";
 export * from "./audit-queue.ts";
 export * from "./audit-sampler.ts";
+export * from "./call-agent.ts";
 export * from "./ceiling.ts";
 export * from "./channel-ops.ts";
 export * from "./channel-store.ts";
