@@ -8,6 +8,7 @@ import { createTestChain, type TestChain } from "@verity/chain/testing";
 import { BaseError, type Deployment } from "@verity/core";
 import { privateKeyToAccount } from "viem/accounts";
 import { callAgent, createChannelPayer } from "../../sdk/src/call-agent.ts";
+import { createVerityClient } from "../../sdk/src/verity-client.ts";
 import { createAgent } from "./agent.ts";
 import type { TaskHandler } from "./handler-engine.ts";
 import type { Provider, ProviderInfo } from "./provider.ts";
@@ -114,4 +115,30 @@ test("a handler that returns nothing is agent_no_output and nothing is charged",
   const health = (await (await fetch(`${info.url}/health`)).json()) as { requests: number; charged: string };
   assert.equal(health.requests, 0);
   assert.equal(health.charged, "0");
+});
+
+test("a VerityClient hires an agent from its own channels: auto-opened once, reused, settled by receipts", async () => {
+  const info = await startAgent("provider-3", "echo", { kind: "function", run: async (m) => `echo: ${m}` });
+  await mintTestUSD(t, deployment, "client-2", 1_000_000n);
+  const client = createVerityClient({
+    provider: t.edr.provider,
+    deployment,
+    account: createNativeAccount(t.account("client-2").privateKey),
+    stateDir: mkdtempSync(join(tmpdir(), "verity-agent-client-")),
+    autoOpen: { amount: 100_000n },
+    indexerPollMs: 50,
+  });
+  try {
+    const first = await client.callAgent({ cardUrl: info.url, message: "one" });
+    const second = await client.callAgent({ cardUrl: info.url, message: "two" });
+    assert.equal(first.artifact, "echo: one");
+    assert.equal(second.artifact, "echo: two");
+    assert.equal(second.charged, 10_000n);
+    const channels = await client.channels();
+    assert.equal(channels.length, 1);
+    assert.equal(channels[0]?.charged, 10_000n);
+    assert.equal(channels[0]?.agentId, info.agentId);
+  } finally {
+    await client.stop();
+  }
 });

@@ -46,6 +46,8 @@ export type AgentPaymentRequired = {
 export type AgentPayer = {
   pay(required: AgentPaymentRequired): Promise<string>;
   settled?(args: { charged: bigint; receipt: SignedReceiptJson }): void;
+  /** The paid task did not complete: `known` when the agent said so (nothing charged), else unknown. */
+  failed?(args: { known: boolean }): void;
 };
 
 /** A payer over one open channel (to the agent id, for the skill's model) whose authorizer is `authorizer`. */
@@ -277,19 +279,29 @@ export async function callAgent(options: CallAgentOptions): Promise<AgentCallRes
     chainId: verified.chainId,
     paymentChannels: verified.paymentChannels,
   });
-  const paid = await run(
-    textMessage({
-      text: options.message,
-      taskId: asked.taskId,
-      contextId: asked.contextId,
-      metadata: { ...metadata, "x402.payment.payload": { scheme: "verity-channel", voucher } },
-    }),
-  );
-  if (paid.state !== "completed") failure(paid);
+  let paid: Outcome;
+  try {
+    paid = await run(
+      textMessage({
+        text: options.message,
+        taskId: asked.taskId,
+        contextId: asked.contextId,
+        metadata: { ...metadata, "x402.payment.payload": { scheme: "verity-channel", voucher } },
+      }),
+    );
+  } catch (error) {
+    payer.failed?.({ known: false });
+    throw error;
+  }
+  if (paid.state !== "completed") {
+    payer.failed?.({ known: paid.state === "failed" || paid.state === "input-required" });
+    failure(paid);
+  }
   const receipts = ((paid.last?.metadata ?? {}) as { "x402.payment.receipts"?: unknown[] })["x402.payment.receipts"];
   const entry = (receipts?.[0] ?? {}) as { charged?: string; charge?: string };
   const parsed = signedReceiptSchema.safeParse(entry);
   if (!parsed.success) {
+    payer.failed?.({ known: false });
     throw new PaymentError(`Agent ${verified.agentId} completed the task without a valid receipt`, {
       code: "receipt_invalid",
       details: { agentId: verified.agentId.toString(), taskId: paid.taskId },
@@ -304,6 +316,7 @@ export async function callAgent(options: CallAgentOptions): Promise<AgentCallRes
     signature: parsed.data.signature as `0x${string}`,
   });
   if (signer.toLowerCase() !== verified.signer.toLowerCase() || receipt.charge > ceiling) {
+    payer.failed?.({ known: false });
     throw new PaymentError(`Agent ${verified.agentId}'s receipt is not signed by its registered key or overcharges`, {
       code: "receipt_invalid",
       details: { agentId: verified.agentId.toString(), signer, charge: receipt.charge.toString() },

@@ -1,4 +1,5 @@
 export * from "./agent-card-verify.ts";
+export * from "./agent-payer.ts";
 export * from "./audit-queue.ts";
 export * from "./audit-sampler.ts";
 export * from "./call-agent.ts";

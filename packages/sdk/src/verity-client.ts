@@ -8,8 +8,10 @@ import type { DatabaseSync } from "node:sqlite";
 import { type ChainClients, connectChain, createNativeAccount } from "@verity/chain";
 import { ConfigError, type Deployment, parseSignedMandate } from "@verity/core";
 import type { EIP1193Provider, LocalAccount } from "viem";
+import { createClientAgentPayer } from "./agent-payer.ts";
 import { type AuditQueue, type AuditSample, createAuditQueue } from "./audit-queue.ts";
 import { auditThreshold, createAuditSampler } from "./audit-sampler.ts";
+import { type AgentCallResult, type CallAgentOptions, callAgent } from "./call-agent.ts";
 import { type ChannelOps, createChannelOps, type OpenChannelArgs } from "./channel-ops.ts";
 import { type ChannelStore, createChannelStore, type StoredChannel } from "./channel-store.ts";
 import { createCompletionsApi } from "./chat.ts";
@@ -360,6 +362,28 @@ export function createVerityClient(options: VerityClientOptions) {
     async mandate(): Promise<{ hash: `0x${string}`; spent: MandateSpend } | undefined> {
       const m = (await ready()).mandate;
       return m && { hash: m.hash, spent: m.spent() };
+    },
+    /**
+     * Hires an A2A agent (card, card URL): verifies its card against this deployment's registry and
+     * pays the task from this client's channels, under its spend mandate (counterparty = agent id).
+     */
+    async callAgent(
+      args: Omit<CallAgentOptions, "publicClient" | "agentRegistry" | "payer" | "beforePay">,
+    ): Promise<AgentCallResult> {
+      const s = await ready();
+      return callAgent({
+        ...args,
+        publicClient: s.clients.publicClient as never,
+        agentRegistry: options.deployment.contracts.AgentRegistry.address,
+        fetch: args.fetch ?? baseFetch,
+        payer: createClientAgentPayer({
+          store: s.store,
+          ops: s.ops,
+          authorizer,
+          ...(s.mandate ? { mandate: s.mandate } : {}),
+          ...(options.autoOpen ? { autoOpen: options.autoOpen } : {}),
+        }),
+      });
     },
     /** Providers refused after a bad receipt. */
     async flagged(): Promise<ProviderFlag[]> {
