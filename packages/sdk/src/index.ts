@@ -9,6 +9,7 @@ export * from "./channel-store.ts";
 export * from "./chat.ts";
 export * from "./client-state.ts";
 export * from "./endpoint-guard.ts";
+export * from "./find-agents.ts";
 export * from "./gateway-keys.ts";
 export * from "./mandate-ledger.ts";
 export * from "./offer-directory.ts";

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { type ChainClients, connectChain, createNativeAccount } from "@verity/chain";
-import { ConfigError, type Deployment, parseSignedMandate } from "@verity/core";
+import { ConfigError, type Deployment, parseSignedMandate, RequestError } from "@verity/core";
 import type { EIP1193Provider, LocalAccount } from "viem";
 import { createClientAgentPayer } from "./agent-payer.ts";
 import { type AuditQueue, type AuditSample, createAuditQueue } from "./audit-queue.ts";
@@ -17,6 +17,7 @@ import { type ChannelStore, createChannelStore, type StoredChannel } from "./cha
 import { createCompletionsApi } from "./chat.ts";
 import { loadOrCreateSecret, openClientState } from "./client-state.ts";
 import { createEndpointGuard } from "./endpoint-guard.ts";
+import { type AgentListing, type AgentQuery, findAgents } from "./find-agents.ts";
 import { createMandateLedger, type MandateLedger, type MandateSpend } from "./mandate-ledger.ts";
 import {
   createGatewayDirectory,
@@ -368,11 +369,29 @@ export function createVerityClient(options: VerityClientOptions) {
      * pays the task from this client's channels, under its spend mandate (counterparty = agent id).
      */
     async callAgent(
-      args: Omit<CallAgentOptions, "publicClient" | "agentRegistry" | "payer" | "beforePay">,
+      args: Omit<CallAgentOptions, "publicClient" | "agentRegistry" | "payer" | "beforePay"> & {
+        /** With neither card nor cardUrl: hire the cheapest agent for `skill` with at least this reputation. */
+        minReputation?: number;
+      },
     ): Promise<AgentCallResult> {
       const s = await ready();
+      let target = args;
+      if (!args.card && !args.cardUrl) {
+        const [best] = await this.findAgents({
+          ...(args.skill === undefined ? {} : { skill: args.skill }),
+          ...(args.maxPrice === undefined ? {} : { maxPrice: args.maxPrice }),
+          ...(args.minReputation === undefined ? {} : { minReputation: args.minReputation }),
+        });
+        if (!best) {
+          throw new RequestError(`No agent offers skill ${JSON.stringify(args.skill ?? "")} within the bounds`, {
+            code: "agent_skill_unknown",
+            hint: "List agents with findAgents (or `find_agents`), or raise maxPrice / lower minReputation",
+          });
+        }
+        target = { ...args, cardUrl: best.cardUrl, skill: best.skill };
+      }
       return callAgent({
-        ...args,
+        ...target,
         publicClient: s.clients.publicClient as never,
         agentRegistry: options.deployment.contracts.AgentRegistry.address,
         fetch: args.fetch ?? baseFetch,
@@ -383,6 +402,18 @@ export function createVerityClient(options: VerityClientOptions) {
           ...(s.mandate ? { mandate: s.mandate } : {}),
           ...(options.autoOpen ? { autoOpen: options.autoOpen } : {}),
         }),
+      });
+    },
+    /** Agents with a verified card among the live offers' endpoints, cheapest first; filtered by skill, price, reputation. */
+    async findAgents(query: AgentQuery = {}): Promise<AgentListing[]> {
+      const s = await ready();
+      return findAgents({
+        offers: await s.directory.list(),
+        publicClient: s.clients.publicClient as never,
+        agentRegistry: options.deployment.contracts.AgentRegistry.address,
+        reputationRegistry: options.deployment.contracts.ReputationRegistry.address,
+        query,
+        fetch: baseFetch,
       });
     },
     /** Providers refused after a bad receipt. */
