@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { after, before, test } from "node:test";
-import { createNativeAccount } from "@verity/chain";
+import { createIndexer, createNativeAccount } from "@verity/chain";
 import { createVerityClient } from "@verity/sdk";
+import { channelsOf } from "../../../gateway/src/explorer-queries.ts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../../provider/src/testing.ts";
 import { type AgentDemo, startAgentDemo } from "./agent-demo.ts";
 
@@ -62,6 +64,18 @@ test("one research task buys inference from two providers and hires the summaris
     assert.deepEqual(
       channels.map((c) => c.agentId).sort(),
       [a.info.agentId, b.info.agentId, demo.summariser.agentId].sort(),
+    );
+    // The explorer labels the research agent's channel to the summariser as agent-to-agent traffic.
+    const path = join(mkdtempSync(join(tmpdir(), "verity-demo-index-")), "index.sqlite");
+    const indexer = createIndexer({ deployment: a.deployment, publicClient: a.t.publicClient as never, db: path });
+    await indexer.syncOnce();
+    await indexer.stop();
+    const db = new DatabaseSync(path);
+    const toSummariser = channelsOf(db, demo.summariser.agentId.toString(), 10);
+    db.close();
+    assert.deepEqual(
+      toSummariser.map((c) => c.payerAgentId),
+      [demo.research.agentId.toString()],
     );
   } finally {
     await user.stop();
