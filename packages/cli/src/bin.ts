@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { registerAgent } from "./commands/agent.ts";
 import { registerBench } from "./commands/bench.ts";
 import { registerCalibrate } from "./commands/calibrate.ts";
 import { registerChain } from "./commands/chain.ts";
@@ -53,6 +54,7 @@ registerDevnet(program);
 registerChain(program);
 registerDeploy(program);
 registerProvider(program);
+registerAgent(program);
 registerGateway(program);
 registerKeys(program);
 registerValidator(program);

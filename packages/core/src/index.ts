@@ -1,3 +1,4 @@
+export * from "./agent-card-signature.ts";
 export * from "./audit-assignment.ts";
 export * from "./channel-id.ts";
 export * from "./deployment.ts";

@@ -158,6 +158,24 @@ export const NODE_REASONS = {
     status: 400,
     message: "The transcript's token ids or sampling parameters do not hash to the receipt's commitments",
   },
+  // A2A agents
+  agent_card_invalid: {
+    status: 422,
+    message:
+      "The agent card is unsigned, malformed, or its signature is not by the key registered on chain for its agent id",
+  },
+  agent_skill_unknown: {
+    status: 404,
+    message: "The agent offers no such skill (or no agent offers it within the bounds)",
+  },
+  agent_no_output: {
+    status: 502,
+    message: "The agent's handler returned nothing for the task; nothing was charged and the voucher stays unused",
+  },
+  agent_payment_required: {
+    status: 402,
+    message: "The task was not paid: send a Verity voucher (or x402 payment) for the skill's price with the message",
+  },
   // validator (audit intake)
   audit_sample_invalid: { status: 400, message: "The audit sample does not match the expected transcript shape" },
   model_not_served: { status: 422, message: "The model is registered but this validator does not run it" },

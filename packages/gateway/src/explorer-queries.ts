@@ -247,12 +247,17 @@ export function feedEvents(
   }));
 }
 
-/** Channels paying one agent, newest first. */
+/**
+ * Channels paying one agent, newest first. `payerAgentId` is set when the payer is itself a
+ * registered agent (its owner or agent wallet): agent-to-agent traffic.
+ */
 export function channelsOf(db: DatabaseSync, agentId: string, limit: number) {
   return all(
     db,
-    `SELECT channel_id, payer, model_id, deposit, claimed, finalized, withdrawable_at, opened_block FROM channels
-     WHERE receiver_agent_id = ? ORDER BY opened_block DESC LIMIT ?`,
+    `SELECT c.channel_id, c.payer, c.model_id, c.deposit, c.claimed, c.finalized, c.withdrawable_at, c.opened_block,
+       (SELECT MIN(CAST(a.agent_id AS INTEGER)) FROM agents a
+         WHERE lower(a.owner) = lower(c.payer) OR lower(coalesce(a.wallet, '')) = lower(c.payer)) AS payer_agent_id
+     FROM channels c WHERE c.receiver_agent_id = ? ORDER BY c.opened_block DESC LIMIT ?`,
     agentId,
     limit,
   ).map((r) => ({
@@ -264,6 +269,7 @@ export function channelsOf(db: DatabaseSync, agentId: string, limit: number) {
     finalized: r.finalized === 1,
     withdrawing: r.withdrawable_at !== null && r.finalized !== 1,
     openedBlock: Number(r.opened_block),
+    ...(r.payer_agent_id === null || r.payer_agent_id === undefined ? {} : { payerAgentId: String(r.payer_agent_id) }),
   }));
 }
 

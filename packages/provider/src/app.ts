@@ -1,5 +1,9 @@
 import { RequestError } from "@verity/core";
 import { Hono } from "hono";
+import type { LocalAccount } from "viem";
+import { createA2aExecutor } from "./a2a-executor.ts";
+import { mountA2a } from "./a2a-route.ts";
+import { createAgentCardSource } from "./agent-card.ts";
 import { bodyLimitByLength } from "./body-limit.ts";
 import { type CompletionsDeps, completionsHandler } from "./completions-route.ts";
 import { errorResponse } from "./http-errors.ts";
@@ -15,6 +19,14 @@ export type ProviderAppDeps = CompletionsDeps & {
   /** Largest accepted request body in bytes (default 1 MiB). */
   maxBodyBytes?: number;
   health: () => Record<string, unknown>;
+  /** Signs the A2A Agent Card: the agent's registered key (its owner account, or agent wallet). */
+  account?: LocalAccount;
+  /** A2A card text and per-task prices (handler agents). */
+  agentCard?: {
+    description?: string;
+    skillDescription?: (model: import("./served-model.ts").ServedModel) => string;
+    taskPrices?: ReadonlyMap<string, bigint>;
+  };
 };
 
 /**
@@ -114,6 +126,38 @@ export function createProviderApp(deps: ProviderAppDeps) {
       })),
     });
   });
+  if (deps.account) {
+    const account = deps.account;
+    const card = createAgentCardSource({
+      account,
+      input: () => ({
+        name: deps.name,
+        description:
+          deps.agentCard?.description ??
+          "Verity inference provider: verified inference, paid per request with payment-channel vouchers",
+        baseUrl: deps.publicUrl(),
+        chainId: deps.chainId,
+        agentId: deps.agentId,
+        agentRegistry: deps.agentRegistry,
+        paymentChannels: deps.paymentChannels,
+        token: deps.token,
+        models: [...deps.models.values()],
+        x402: deps.x402?.offered === true,
+        ...(deps.agentCard?.skillDescription ? { skillDescription: deps.agentCard.skillDescription } : {}),
+        ...(deps.agentCard?.taskPrices ? { taskPrices: deps.agentCard.taskPrices } : {}),
+      }),
+    });
+    mountA2a({
+      app,
+      card,
+      limit,
+      executor: createA2aExecutor({
+        models: deps.models,
+        internal: async (path, init) => app.request(path, init),
+        ...(deps.agentCard?.taskPrices ? { taskPrices: deps.agentCard.taskPrices } : {}),
+      }),
+    });
+  }
   app.notFound((c) =>
     errorResponse(
       c,

@@ -86,6 +86,8 @@ export type ProviderOptions = {
   /** Tests only: the clock receipts are timestamped with, in ms (default `Date.now`). */
   receiptClock?: () => number;
   name?: string;
+  /** What the A2A Agent Card says beyond the offers (handler agents: description, per-task prices). */
+  agentCard?: import("./app.ts").ProviderAppDeps["agentCard"];
   indexerPollMs?: number;
   onStep?: (step: string) => void;
   onClaim?: (report: ClaimReport) => void;
@@ -280,6 +282,8 @@ export function createProvider(options: ProviderOptions) {
       dataCollection: options.dataCollection ?? "allow",
       startedAt,
       publicUrl: () => publicUrl,
+      account: options.account,
+      ...(options.agentCard ? { agentCard: options.agentCard } : {}),
       ...(options.operatorKey === undefined ? {} : { operatorKey: options.operatorKey }),
       ...(options.receiptClock === undefined ? {} : { receiptClock: options.receiptClock }),
       health: () => {

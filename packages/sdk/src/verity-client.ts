@@ -6,15 +6,25 @@
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { type ChainClients, connectChain, createNativeAccount } from "@verity/chain";
-import { type AuditPolicy, ConfigError, type Deployment, parseSignedMandate, validateAuditPolicy } from "@verity/core";
+import {
+  type AuditPolicy,
+  ConfigError,
+  type Deployment,
+  parseSignedMandate,
+  RequestError,
+  validateAuditPolicy,
+} from "@verity/core";
 import type { EIP1193Provider, LocalAccount } from "viem";
+import { createClientAgentPayer } from "./agent-payer.ts";
 import { type AuditQueue, type AuditSample, createAuditQueue } from "./audit-queue.ts";
 import { createAuditSampler } from "./audit-sampler.ts";
+import { type AgentCallResult, type CallAgentOptions, callAgent } from "./call-agent.ts";
 import { type ChannelOps, createChannelOps, type OpenChannelArgs } from "./channel-ops.ts";
 import { type ChannelStore, createChannelStore, type StoredChannel } from "./channel-store.ts";
 import { createCompletionsApi } from "./chat.ts";
 import { loadOrCreateSecret, openClientState } from "./client-state.ts";
 import { createEndpointGuard } from "./endpoint-guard.ts";
+import { type AgentListing, type AgentQuery, findAgents } from "./find-agents.ts";
 import { createMandateLedger, type MandateLedger, type MandateSpend } from "./mandate-ledger.ts";
 import {
   createGatewayDirectory,
@@ -389,6 +399,58 @@ export function createVerityClient(options: VerityClientOptions) {
     async mandate(): Promise<{ hash: `0x${string}`; spent: MandateSpend } | undefined> {
       const m = (await ready()).mandate;
       return m && { hash: m.hash, spent: m.spent() };
+    },
+    /**
+     * Hires an A2A agent (card, card URL): verifies its card against this deployment's registry and
+     * pays the task from this client's channels, under its spend mandate (counterparty = agent id).
+     */
+    async callAgent(
+      args: Omit<CallAgentOptions, "publicClient" | "agentRegistry" | "payer" | "beforePay"> & {
+        /** With neither card nor cardUrl: hire the cheapest agent for `skill` with at least this reputation. */
+        minReputation?: number;
+      },
+    ): Promise<AgentCallResult> {
+      const s = await ready();
+      let target = args;
+      if (!args.card && !args.cardUrl) {
+        const [best] = await this.findAgents({
+          ...(args.skill === undefined ? {} : { skill: args.skill }),
+          ...(args.maxPrice === undefined ? {} : { maxPrice: args.maxPrice }),
+          ...(args.minReputation === undefined ? {} : { minReputation: args.minReputation }),
+        });
+        if (!best) {
+          throw new RequestError(`No agent offers skill ${JSON.stringify(args.skill ?? "")} within the bounds`, {
+            code: "agent_skill_unknown",
+            hint: "List agents with findAgents (or `find_agents`), or raise maxPrice / lower minReputation",
+          });
+        }
+        target = { ...args, cardUrl: best.cardUrl, skill: best.skill };
+      }
+      return callAgent({
+        ...target,
+        publicClient: s.clients.publicClient as never,
+        agentRegistry: options.deployment.contracts.AgentRegistry.address,
+        fetch: args.fetch ?? baseFetch,
+        payer: createClientAgentPayer({
+          store: s.store,
+          ops: s.ops,
+          authorizer,
+          ...(s.mandate ? { mandate: s.mandate } : {}),
+          ...(options.autoOpen ? { autoOpen: options.autoOpen } : {}),
+        }),
+      });
+    },
+    /** Agents with a verified card among the live offers' endpoints, cheapest first; filtered by skill, price, reputation. */
+    async findAgents(query: AgentQuery = {}): Promise<AgentListing[]> {
+      const s = await ready();
+      return findAgents({
+        offers: await s.directory.list(),
+        publicClient: s.clients.publicClient as never,
+        agentRegistry: options.deployment.contracts.AgentRegistry.address,
+        reputationRegistry: options.deployment.contracts.ReputationRegistry.address,
+        query,
+        fetch: baseFetch,
+      });
     },
     /** Providers refused after a bad receipt. */
     async flagged(): Promise<ProviderFlag[]> {

@@ -170,6 +170,8 @@ export type ProviderDetail = {
     finalized: boolean;
     withdrawing: boolean;
     openedBlock: number;
+    /** Set when the payer is itself a registered agent: agent-to-agent traffic. */
+    payerAgentId?: string;
   }[];
   events: FeedEvent[];
   disputes: Dispute[];

@@ -23,6 +23,7 @@ type DevnetFlags = {
   cheatModel: string;
   cheatRate: string;
   traffic?: string | boolean;
+  agents?: boolean;
   validators: string;
   auditP: string;
   json?: boolean;
@@ -58,6 +59,7 @@ export function registerDevnet(program: Command): void {
     )
     .option("--audit-p <fraction>", "share of the gateway's paid answers sent for audit", String(DEVNET_AUDIT_P))
     .option("--traffic [rps]", "send paid chat requests through the gateway (default 1 per second)")
+    .option("--agents", "also start the agent demo: a research agent that buys inference and hires a summariser agent")
     .option(
       "--state-dir <dir>",
       `keep the chain, deployment and node stores here and resume them on the next start (default: ${DEFAULT_DEVNET_STATE_DIR}, wiped at every start)`,
@@ -112,6 +114,7 @@ export function registerDevnet(program: Command): void {
           validators: parseValidators(flags.validators),
           auditP: parseFraction("--audit-p", flags.auditP),
           ...(flags.traffic === undefined ? {} : { traffic: parseRate(flags.traffic) }),
+          ...(flags.agents ? { agents: true } : {}),
           ...(flags.portBase === undefined ? {} : { portBase: parseIntFlag("--port-base", flags.portBase) }),
           explorer: buildExplorer,
           progress,

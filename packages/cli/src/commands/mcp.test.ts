@@ -4,12 +4,16 @@
  * `verity mandate sign`.
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { createNativeAccount } from "@verity/chain";
+import { createAgent } from "../../../provider/src/agent.ts";
+import type { Provider, ProviderInfo } from "../../../provider/src/provider.ts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../../provider/src/testing.ts";
 import { runVerity, startTestNetwork, startVerity, type TestNetwork, VERITY_BIN } from "../cli-testing.ts";
 
@@ -17,6 +21,9 @@ let net: TestNetwork;
 let provider: TestProvider;
 let flags: string[];
 let mandateFile: string;
+let agentMandateFile: string;
+let agent: Provider;
+let agentInfo: ProviderInfo;
 const messages = [{ role: "user", content: "Name a colour." }];
 
 type ToolResult = { isError?: boolean; structuredContent: Record<string, unknown>; content: { text?: string }[] };
@@ -67,16 +74,51 @@ before(async () => {
   ]);
   assert.equal(shown.status, 0, shown.stderr);
   assert.match(shown.stdout, /signed by its owner/);
+  await mintTestUSD(net.t, net.deployment, "provider-5", 1_000_000_000n);
+  agent = createAgent({
+    deployment: net.deployment,
+    provider: net.t.edr.provider,
+    account: createNativeAccount(net.key("provider-5") as `0x${string}`),
+    skill: "summarise",
+    description: "Summarises a text in one line",
+    handler: { kind: "function", run: async (m) => `summary: ${m.slice(0, 20)}` },
+    pricePerTask: 50n,
+    stake: 500_000_000n,
+    dataDir: mkdtempSync(join(tmpdir(), "verity-mcp-agent-")),
+    indexerPollMs: 50,
+  });
+  agentInfo = await agent.start();
+  agentMandateFile = join(net.dir, "agent-mandate.json");
+  const agentSigned = await runVerity([
+    "mandate",
+    "sign",
+    ...flags,
+    "--total",
+    "0.0001",
+    "--per-call",
+    "0.00006",
+    "--models",
+    "summarise",
+    "--counterparties",
+    agentInfo.agentId.toString(),
+    "--valid-for",
+    "1d",
+    "--out",
+    agentMandateFile,
+    "--json",
+  ]);
+  assert.equal(agentSigned.status, 0, agentSigned.stderr);
 });
 
 after(async () => {
+  await agent?.stop({ finalClaim: false, drainMs: 500 });
   await provider.close();
   await net.close();
 });
 
 async function exercise(client: Client): Promise<void> {
   const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-  assert.deepEqual(tools, ["balance", "chat", "list_models", "quote"]);
+  assert.deepEqual(tools, ["balance", "call_agent", "chat", "find_agents", "list_models", "quote"]);
   const listed = (await client.callTool({ name: "list_models", arguments: {} })) as ToolResult;
   const offers = listed.structuredContent.offers as { model: string; agentId: string }[];
   assert.ok(offers.some((o) => o.model === "verity-tiny" && o.agentId === provider.info.agentId.toString()));
@@ -159,4 +201,63 @@ test("a mandate signed for another key or tampered with is refused at start", as
   const run = await runVerity(["mcp", ...flags, "--mandate", forged, "--http", "0", "--json"]);
   assert.equal(run.status, 1);
   assert.equal(run.json[0]?.code, "mandate_invalid");
+});
+
+test("find_agents lists verified agents; call_agent pays one under the mandate and refuses past it", async () => {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [VERITY_BIN, "mcp", ...flags, "--mandate", agentMandateFile, "--auto-open", "0.001"],
+    env: { ...(process.env as Record<string, string>) },
+    stderr: "pipe",
+  });
+  const client = new Client({ name: "verity-test", version: "1.0.0" });
+  await client.connect(transport);
+  try {
+    const found = (await client.callTool({ name: "find_agents", arguments: { skill: "summarise" } })) as ToolResult;
+    assert.equal(found.isError, undefined, found.content[0]?.text);
+    const agents = found.structuredContent.agents as { agentId: string; skill: string; maxTaskPrice: string }[];
+    assert.deepEqual(
+      agents.map((a) => [a.agentId, a.skill, a.maxTaskPrice]),
+      [[agentInfo.agentId.toString(), "summarise", "50"]],
+    );
+    const all = (await client.callTool({ name: "find_agents", arguments: {} })) as ToolResult;
+    const skills = (all.structuredContent.agents as { skill: string }[]).map((a) => a.skill).sort();
+    assert.deepEqual(skills, ["summarise", "verity-tiny"]);
+
+    const hired = (await client.callTool({
+      name: "call_agent",
+      arguments: { skill: "summarise", message: "A long text about agents paying agents" },
+    })) as ToolResult;
+    assert.equal(hired.isError, undefined, hired.content[0]?.text);
+    assert.equal(hired.structuredContent.artifact, "summary: A long text about ag");
+    assert.equal((hired.structuredContent.payment as { charge: string }).charge, "50");
+
+    // A provider outside the mandate's counterparties and models: refused, nothing paid.
+    const outside = (await client.callTool({
+      name: "call_agent",
+      arguments: { card_url: provider.url, message: "hi", max_tokens: 4 },
+    })) as ToolResult;
+    assert.equal(outside.isError, true);
+    assert.match(outside.content[0]?.text ?? "", /^mandate_not_allowed/);
+    const unknown = (await client.callTool({
+      name: "call_agent",
+      arguments: { skill: "no-such-skill", message: "hi" },
+    })) as ToolResult;
+    assert.match(unknown.content[0]?.text ?? "", /^agent_skill_unknown/);
+    // 50 spent of a 100 total: the second task fits, a third would not.
+    const second = (await client.callTool({
+      name: "call_agent",
+      arguments: { card_url: agentInfo.url, message: "again" },
+    })) as ToolResult;
+    assert.equal(second.isError, undefined, second.content[0]?.text);
+    const third = (await client.callTool({
+      name: "call_agent",
+      arguments: { card_url: agentInfo.url, message: "once more" },
+    })) as ToolResult;
+    assert.match(third.content[0]?.text ?? "", /^mandate_exceeded/);
+    const balance = (await client.callTool({ name: "balance", arguments: {} })) as ToolResult;
+    assert.equal((balance.structuredContent.mandate as { spent: { total: string } }).spent.total, "100");
+  } finally {
+    await client.close();
+  }
 });

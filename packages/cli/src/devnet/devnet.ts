@@ -13,9 +13,10 @@ import {
   writeDeployment,
   X402_INSTALL_CHAIN_ID,
 } from "@verity/chain";
-import type { Deployment } from "@verity/core";
+import { ConfigError, type Deployment } from "@verity/core";
 import { defaultModelCacheDir, type Engine } from "@verity/engine";
 import type { Progress } from "../progress.ts";
+import { startAgentDemo } from "./agent-demo.ts";
 import { startDevnetGateway } from "./devnet-gateway.ts";
 import { devnetPorts, withPortHint } from "./devnet-ports.ts";
 import {
@@ -72,6 +73,8 @@ export type DevnetOptions = {
   auditP?: number;
   /** Built-in paid traffic through the gateway, in requests per second (off when undefined). */
   traffic?: number;
+  /** Also start the agent demo: a "summariser" agent and a "research" agent that hires it (needs ≥ 2 and ≤ 4 providers). */
+  agents?: boolean;
   /** Builds (or finds) the explorer page and resolves with its dist folder; the gateway serves it at `/`. */
   explorer?: () => Promise<string>;
   progress: Progress;
@@ -109,6 +112,8 @@ export type DevnetReady = {
   audit: { p: number; validatorUrl: string | null };
   accounts: { role: string; name: string; address: `0x${string}`; privateKey: `0x${string}` }[];
   traffic: { rps: number } | null;
+  /** The agent demo's card URLs, when started with `agents`. */
+  agents?: { research: string; summariser: string };
   /** Milliseconds `start()` took. */
   startMs: number;
 };
@@ -316,6 +321,35 @@ export function createDevnet(options: DevnetOptions) {
     const explorerUrl = `${gateway.url}/`;
     progress.info(`  explorer ${explorerUrl}`);
 
+    let agents: DevnetReady["agents"];
+    if (options.agents === true) {
+      if (providers.length < 2 || providers.length > 4) {
+        throw new ConfigError("The agent demo needs 2 to 4 providers (its agents use provider-5 and provider-6)", {
+          code: "invalid_parameter",
+          hint: "Start with --providers 2, 3 or 4",
+        });
+      }
+      const demo = await progress.step("start the agent demo (summariser and research agents)", () =>
+        startAgentDemo({
+          deployment,
+          provider: chain.provider,
+          summariserKey: role("provider-5").privateKey,
+          researchKey: role("provider-6").privateKey,
+          providers: providers.slice(0, 2).map((p) => p.info.agentId),
+          model: DEVNET_MODELS[0],
+          dataDir: join(state.dir, "agents"),
+          stake: 500_000_000n,
+          host,
+        }),
+      );
+      stops.push(() => demo.stop());
+      agents = {
+        research: `${demo.research.url}/.well-known/agent-card.json`,
+        summariser: `${demo.summariser.url}/.well-known/agent-card.json`,
+      };
+      progress.info(`  research agent ${agents.research}`);
+    }
+
     if (options.traffic !== undefined) {
       traffic = createDevnetTraffic({
         gatewayUrl: gateway.url,
@@ -352,6 +386,7 @@ export function createDevnet(options: DevnetOptions) {
       audit: { p: validatorUrl === null ? 0 : auditP, validatorUrl },
       accounts: accounts.map((a) => ({ role: a.role, name: a.name, address: a.address, privateKey: a.privateKey })),
       traffic: traffic ? { rps: traffic.rps } : null,
+      ...(agents ? { agents } : {}),
       startMs: Math.round(performance.now() - started),
     };
   }

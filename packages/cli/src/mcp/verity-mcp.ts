@@ -185,6 +185,85 @@ export function createVerityMcpServer(options: VerityMcpOptions): McpServer {
   );
 
   server.registerTool(
+    "find_agents",
+    {
+      title: "Find A2A agents",
+      description:
+        "A2A agents (Verity providers and `verity agent serve` agents) whose signed Agent Card verifies against the on-chain registry: agent id, skill, price of one task at most (token base units), reputation from paying clients. Cheapest first.",
+      inputSchema: {
+        skill: z.string().min(1).max(200).optional(),
+        max_price: uintText.optional().describe("highest price of one task, token base units"),
+        min_reputation: z
+          .number()
+          .optional()
+          .describe("lowest average feedback value (agents without feedback are left out)"),
+      },
+    },
+    async (args) =>
+      guarded(async () => {
+        const agents = await client.findAgents({
+          ...(args.skill ? { skill: args.skill } : {}),
+          ...(args.max_price ? { maxPrice: BigInt(args.max_price) } : {}),
+          ...(args.min_reputation === undefined ? {} : { minReputation: args.min_reputation }),
+        });
+        return ok({
+          token: options.token,
+          agents: agents.map((a) => ({
+            agentId: a.agentId.toString(),
+            name: a.name,
+            skill: a.skill,
+            description: a.skillDescription,
+            unit: a.unit,
+            maxTaskPrice: a.maxTaskPrice.toString(),
+            reputation: a.reputation,
+            cardUrl: a.cardUrl,
+          })),
+        });
+      }),
+  );
+
+  server.registerTool(
+    "call_agent",
+    {
+      title: "Hire an A2A agent",
+      description:
+        "Sends one task to an A2A agent (by card_url, or the cheapest agent for skill within max_price and min_reputation), verifies its card, pays it by voucher under the spend mandate (the agent id is the counterparty) and returns its artifact, the charge and the receipt's request id. A task the agent fails is not charged.",
+      inputSchema: {
+        message: z.string().min(1).max(200_000),
+        card_url: z.string().url().max(2_000).optional(),
+        skill: z.string().min(1).max(200).optional(),
+        max_price: uintText.optional().describe("highest price of the task, token base units"),
+        min_reputation: z.number().optional(),
+        max_tokens: z.number().int().min(1).max(1_000_000).optional(),
+      },
+    },
+    async (args) =>
+      guarded(async () => {
+        const result = await client.callAgent({
+          message: args.message,
+          ...(args.card_url ? { cardUrl: args.card_url } : {}),
+          ...(args.skill ? { skill: args.skill } : {}),
+          ...(args.max_price ? { maxPrice: BigInt(args.max_price) } : {}),
+          ...(args.min_reputation === undefined ? {} : { minReputation: args.min_reputation }),
+          ...(args.max_tokens === undefined ? {} : { maxTokens: args.max_tokens }),
+        });
+        return ok({
+          agentId: result.agentId.toString(),
+          skill: result.skill,
+          taskId: result.taskId,
+          artifact: result.artifact,
+          updates: result.updates,
+          payment: {
+            charge: result.charge.toString(),
+            charged: result.charged.toString(),
+            requestId: result.receipt.receipt.requestId,
+            token: options.token,
+          },
+        });
+      }),
+  );
+
+  server.registerTool(
     "balance",
     {
       title: "Balance and budget",

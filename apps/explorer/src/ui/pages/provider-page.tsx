@@ -165,6 +165,11 @@ export function ProviderPage({ agentId, overview }: { agentId: string; overview:
                   <li key={c.channelId}>
                     <div className="offer-head">
                       <Addr address={c.payer} />
+                      {c.payerAgentId !== undefined && (
+                        <span className="status good" title="The payer is itself a registered agent">
+                          agent-to-agent · agent {c.payerAgentId}
+                        </span>
+                      )}
                       <span className={`status ${c.finalized ? "muted" : c.withdrawing ? "warn" : "good"}`}>
                         {c.finalized ? "closed" : c.withdrawing ? "withdrawing" : "open"}
                       </span>
