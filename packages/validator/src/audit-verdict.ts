@@ -5,7 +5,8 @@
  * membership, a log-likelihood z statistic for sampled outputs, EOS plausibility), plus the
  * receipt's hash commitments. Seed-synced outputs also get the DiFR check: the rescore replays the
  * Verity seeded sampler with the request's seed key on the reference logits, and every emitted
- * token must be the reference's own draw up to a numerical tolerance (`seeded_token_mismatch`).
+ * token must be the reference's own draw up to a numerical tolerance (`seeded_token_mismatch`);
+ * for those that check alone decides (the distributional rules judge only unseeded outputs).
  */
 import { hashParams, hashTokens, type ReceiptParams } from "@verity/core";
 import type { Engine } from "@verity/engine";
@@ -215,6 +216,19 @@ export function judge(stats: AuditStats, thresholds: Thresholds = defaultThresho
     reasons.add(reason);
     details.push(detail);
   };
+  if (stats.seeded) {
+    // A seed-synced replay is the verdict: every emitted token must be the reference's own seeded
+    // draw. The distributional rules below answer a weaker question (could the reference have
+    // sampled this?) and add false positives without adding detection (calibration.json:
+    // `300:seeded-only` honest 0 of 3,750, q4 99.3 %, versus 4 of 3,750 with every rule).
+    if (stats.seeded.flips > thresholds.seeded.maxFlips) {
+      fail(
+        "seeded_token_mismatch",
+        `${stats.seeded.flips} of ${stats.seeded.tokens} seeded tokens are not the reference's draw (margin > ${thresholds.seeded.marginTolerance}, largest ${stats.seeded.maxMargin.toFixed(3)})`,
+      );
+    }
+    return { pass: reasons.size === 0, score: stats.meanAgreement, reasons: [...reasons], stats, details };
+  }
   if (stats.regime === "greedy") {
     const g = thresholds.greedy;
     const flips = stats.nonTop1Gaps.filter((gap) => gap > g.tieMargin).length;
@@ -246,12 +260,6 @@ export function judge(stats: AuditStats, thresholds: Thresholds = defaultThresho
     if (llr < thresholds.minSuspectLlr) {
       fail("closer_to_substitute", `likelihood ratio favours ${name} by ${(-llr).toFixed(1)} nats`);
     }
-  }
-  if (stats.seeded && stats.seeded.flips > thresholds.seeded.maxFlips) {
-    fail(
-      "seeded_token_mismatch",
-      `${stats.seeded.flips} of ${stats.seeded.tokens} seeded tokens are not the reference's draw (margin > ${thresholds.seeded.marginTolerance}, largest ${stats.seeded.maxMargin.toFixed(3)})`,
-    );
   }
   if (stats.eos && (stats.eos.sampledLogprob === null || stats.eos.sampledLogprob < thresholds.minEosLogprob)) {
     fail("implausible_eos", `end of generation with sampling logprob ${stats.eos.sampledLogprob ?? "-inf"}`);
