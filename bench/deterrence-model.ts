@@ -4,9 +4,10 @@
  * the pooled SPRT (bench/sim-economics.ts), for the default parameters; and how many honest
  * providers the same rules would slash. One JSON line per figure on stdout (bench format), a
  * readable table on stderr. See docs/DETERRENCE.md.
- *   node bench/deterrence-model.ts [--runs 2000] [--seed 1] [--flip-q4 0.04] [--flip-q8 0.01]
- *                                  [--flip-honest 0.0001] [--honest 2000]
- * The flip rates default to stand-ins until calibration.json carries the measured seeded rates.
+ *   node bench/deterrence-model.ts [--runs 2000] [--seed 1] [--flip-q4 0.38368] [--flip-q8 0.02391]
+ *                                  [--flip-honest 0.00001] [--honest 2000]
+ * The flip rates default to the seeded calibration (packages/validator/calibration.md: q4 0.38368 and q8
+ * 0.02391 flips per token; honest 0 flips in 318k tokens, taken at its 95 % upper bound ≈ 10⁻⁵).
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_SPRT, runSprt } from "../packages/validator/src/sprt.ts";
@@ -26,9 +27,9 @@ const { values } = parseArgs({
     runs: { type: "string", default: "2000" },
     honest: { type: "string", default: "2000" },
     seed: { type: "string", default: "1" },
-    "flip-q4": { type: "string", default: "0.04" },
-    "flip-q8": { type: "string", default: "0.01" },
-    "flip-honest": { type: "string", default: "0.0001" },
+    "flip-q4": { type: "string", default: "0.38368" },
+    "flip-q8": { type: "string", default: "0.02391" },
+    "flip-honest": { type: "string", default: "0.00001" },
   },
 });
 const RUNS = Number(values.runs);
@@ -141,7 +142,7 @@ for (const scenario of scenarios) {
   );
 }
 
-// Honest providers under the same rules: at the stand-in honest flip rate, and at the test's H0 bound p0.
+// Honest providers under the same rules: at the calibrated honest flip rate bound, and at the test's H0 bound p0.
 for (const [label, rate] of [
   ["honest", FLIP.honest],
   ["honest_at_p0", params.sprt.p0],
