@@ -24,6 +24,43 @@ export type ChannelView = {
   receiverSigner: `0x${string}`;
 };
 
+/** `ChannelOpened` arguments as viem decodes them (every field optional until checked). */
+type ChannelOpenedArgs = { [K in keyof ChannelConfig]?: ChannelConfig[K] | undefined } & {
+  channelId?: `0x${string}` | undefined;
+};
+
+/**
+ * The terms a `ChannelOpened` log states, when they hash to its channel id (a log is the
+ * contract's, but only terms whose hash is the id are ever used); undefined otherwise.
+ */
+export function configOfOpenedLog(a: ChannelOpenedArgs): ChannelConfig | undefined {
+  if (
+    a.payer === undefined ||
+    a.payerAuthorizer === undefined ||
+    a.receiverAgentId === undefined ||
+    a.modelId === undefined ||
+    a.token === undefined ||
+    a.withdrawDelay === undefined ||
+    a.salt === undefined ||
+    a.receiverSigner === undefined
+  ) {
+    return undefined;
+  }
+  const config: ChannelConfig = {
+    payer: a.payer,
+    payerAuthorizer: a.payerAuthorizer,
+    receiverAgentId: a.receiverAgentId,
+    modelId: a.modelId,
+    token: a.token,
+    withdrawDelay: a.withdrawDelay,
+    salt: a.salt,
+    receiverSigner: a.receiverSigner,
+  };
+  return a.channelId === undefined || channelIdOf(config).toLowerCase() === a.channelId.toLowerCase()
+    ? config
+    : undefined;
+}
+
 export function createChannelReader(options: {
   publicClient: Pick<PublicClient, "readContract" | "getContractEvents">;
   paymentChannels: `0x${string}`;
@@ -52,31 +89,9 @@ export function createChannelReader(options: {
       toBlock: "latest",
     });
     for (const log of logs) {
-      const a = log.args;
-      if (
-        a.payer === undefined ||
-        a.payerAuthorizer === undefined ||
-        a.receiverAgentId === undefined ||
-        a.modelId === undefined ||
-        a.token === undefined ||
-        a.withdrawDelay === undefined ||
-        a.salt === undefined ||
-        a.receiverSigner === undefined
-      ) {
-        continue;
-      }
-      const config: ChannelConfig = {
-        payer: a.payer,
-        payerAuthorizer: a.payerAuthorizer,
-        receiverAgentId: a.receiverAgentId,
-        modelId: a.modelId,
-        token: a.token,
-        withdrawDelay: a.withdrawDelay,
-        salt: a.salt,
-        receiverSigner: a.receiverSigner,
-      };
-      // Only terms that hash to the id count (a log is the contract's, but check what is cached).
-      if (channelIdOf(config).toLowerCase() === channelId.toLowerCase()) {
+      // The id asked for, not the log's: only terms hashing to it are taken.
+      const config = configOfOpenedLog({ ...log.args, channelId });
+      if (config) {
         remember(config);
         return config;
       }

@@ -1,5 +1,6 @@
+import { configOfOpenedLog } from "@verity/chain";
 import { paymentChannelsAbi } from "@verity/contracts";
-import { type ChannelConfig, channelIdOf, type Deployment } from "@verity/core";
+import type { ChannelConfig, Deployment } from "@verity/core";
 import type { PublicClient } from "viem";
 
 export type EscrowChannel = {
@@ -40,22 +41,9 @@ export async function openEscrow(args: {
       toBlock: to,
     });
     for (const { args: a } of logs) {
-      if (a.channelId === undefined || a.payer === undefined || a.payerAuthorizer === undefined) continue;
-      if (a.receiverAgentId === undefined || a.modelId === undefined || a.token === undefined) continue;
-      if (a.withdrawDelay === undefined || a.salt === undefined || a.receiverSigner === undefined) continue;
-      const config: ChannelConfig = {
-        payer: a.payer,
-        payerAuthorizer: a.payerAuthorizer,
-        receiverAgentId: a.receiverAgentId,
-        modelId: a.modelId,
-        token: a.token,
-        withdrawDelay: a.withdrawDelay,
-        salt: a.salt,
-        receiverSigner: a.receiverSigner,
-      };
-      if (channelIdOf(config).toLowerCase() === a.channelId.toLowerCase()) {
-        configs.set(a.channelId, config);
-      }
+      if (a.channelId === undefined) continue;
+      const config = configOfOpenedLog(a);
+      if (config) configs.set(a.channelId, config);
     }
   }
   const channels: EscrowChannel[] = [];

@@ -6,6 +6,21 @@
  * that also receives its payment channels. `kid` names the agent as `eip155:<chainId>:<registry>#<agentId>`.
  */
 
+/** Verity's A2A extension on a card: agent id, registry, contracts and per-skill prices. */
+export const VERITY_A2A_EXTENSION_URI = "https://verity.network/a2a/extensions/verity/v1";
+
+/** What a skill costs, as the Verity extension states it (base units of the payment token). */
+export type AgentSkillPrice = {
+  modelId: string;
+  /** `task` for a handler agent (a flat price per task); `token` for an inference model. */
+  unit: "task" | "token";
+  /** The flat price of one task (unit `task`). */
+  perTask?: string;
+  inputPerMTok: string;
+  outputPerMTok: string;
+  maxOutputTokens: number;
+};
+
 /** The JWS `alg` of a Verity card signature: EIP-191 personal_sign with a secp256k1 key. */
 export const AGENT_CARD_SIGNATURE_ALG = "ES256K-EIP191";
 export const AGENT_CARD_SIGNATURE_TYP = "verity-agent-card+jws";

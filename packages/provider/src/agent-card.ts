@@ -5,28 +5,20 @@
  * a signature by the agent's registered key (see `@verity/core` agent-card-signature).
  */
 import { type AgentCard, canonicalizeAgentCard } from "@a2a-js/sdk";
-import { type AgentRef, agentCardProtectedHeader, agentCardSigningInput } from "@verity/core";
+import {
+  type AgentRef,
+  type AgentSkillPrice,
+  agentCardProtectedHeader,
+  agentCardSigningInput,
+  VERITY_A2A_EXTENSION_URI,
+} from "@verity/core";
 import type { LocalAccount } from "viem";
 import type { ServedModel } from "./served-model.ts";
 
 /** The a2a-x402 extension this card declares (payment-required / -submitted / -completed states). */
 export const X402_A2A_EXTENSION_URI = "https://github.com/google-agentic-commerce/a2a-x402/blob/main/spec/v0.2";
-/** Verity's own extension: agent id, registry, contracts and per-skill prices. */
-export const VERITY_A2A_EXTENSION_URI = "https://verity.network/a2a/extensions/verity/v1";
 /** The path of the A2A JSON-RPC endpoint on a provider. */
 export const A2A_PATH = "/a2a";
-
-/** What a skill costs, as the Verity extension states it (base units of the payment token). */
-export type SkillPrice = {
-  modelId: string;
-  /** `task` for a handler agent (a flat price per task); `token` for an inference model. */
-  unit: "task" | "token";
-  /** The flat price of one task (unit `task`). */
-  perTask?: string;
-  inputPerMTok: string;
-  outputPerMTok: string;
-  maxOutputTokens: number;
-};
 
 export type VerityExtensionParams = {
   chainId: number;
@@ -36,7 +28,7 @@ export type VerityExtensionParams = {
   token: `0x${string}`;
   /** The address that signs the card and receipts (the registry's agent wallet, else its owner). */
   signer: `0x${string}`;
-  skills: Record<string, SkillPrice>;
+  skills: Record<string, AgentSkillPrice>;
 };
 
 export type AgentCardInput = {
@@ -60,7 +52,7 @@ export type AgentCardInput = {
 /** The unsigned card. */
 export function buildAgentCard(input: AgentCardInput, signer: `0x${string}`): AgentCard {
   const models = [...input.models];
-  const skills: Record<string, SkillPrice> = {};
+  const skills: Record<string, AgentSkillPrice> = {};
   for (const m of models) {
     const perTask = input.taskPrices?.get(m.name);
     skills[m.name] = {

@@ -8,23 +8,14 @@ import { type AgentCard, canonicalizeAgentCard } from "@a2a-js/sdk";
 import { agentRegistryAbi } from "@verity/contracts";
 import {
   AGENT_CARD_SIGNATURE_ALG,
+  type AgentSkillPrice,
   agentCardSigningInput,
   decodeAgentCardProtectedHeader,
   parseAgentKid,
   RequestError,
+  VERITY_A2A_EXTENSION_URI,
 } from "@verity/core";
 import { type PublicClient, recoverMessageAddress } from "viem";
-
-export const VERITY_A2A_EXTENSION = "https://verity.network/a2a/extensions/verity/v1";
-
-export type AgentSkillPrice = {
-  modelId: string;
-  unit: "task" | "token";
-  perTask?: string;
-  inputPerMTok: string;
-  outputPerMTok: string;
-  maxOutputTokens: number;
-};
 
 export type VerifiedAgentCard = {
   card: AgentCard;
@@ -48,7 +39,7 @@ function invalid(message: string, details: Record<string, unknown> = {}): never 
 
 /** The Verity extension's params of a card (agent id, contracts, per-skill prices). */
 export function verityParams(card: AgentCard): Record<string, unknown> {
-  const ext = card.capabilities?.extensions?.find((e) => e.uri === VERITY_A2A_EXTENSION);
+  const ext = card.capabilities?.extensions?.find((e) => e.uri === VERITY_A2A_EXTENSION_URI);
   if (!ext?.params) invalid("The card declares no Verity extension");
   return ext.params as Record<string, unknown>;
 }

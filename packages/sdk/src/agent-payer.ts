@@ -7,9 +7,11 @@
  * amount. A verified receipt settles both; a task the agent failed gives both back; an outcome the
  * client never learnt (a broken stream) stays counted (orphaned), as for an aborted chat.
  */
+
+import type { AgentSkillPrice } from "@verity/core";
 import { encodeVoucherHeader, PaymentError, voucherDomain, voucherTypes } from "@verity/core";
 import type { LocalAccount } from "viem";
-import type { AgentSkillPrice, VerifiedAgentCard } from "./agent-card-verify.ts";
+import type { VerifiedAgentCard } from "./agent-card-verify.ts";
 import type { AgentPayer } from "./call-agent.ts";
 import type { ChannelOps } from "./channel-ops.ts";
 import type { ChannelStore, Reservation } from "./channel-store.ts";

@@ -16,6 +16,7 @@ import {
   withA2AExtensions,
 } from "@a2a-js/sdk/client";
 import {
+  type AgentSkillPrice,
   encodeVoucherHeader,
   PaymentError,
   RequestError,
@@ -28,7 +29,7 @@ import {
   voucherTypes,
 } from "@verity/core";
 import { type LocalAccount, type PublicClient, recoverTypedDataAddress } from "viem";
-import { type AgentSkillPrice, type VerifiedAgentCard, verifyAgentCard } from "./agent-card-verify.ts";
+import { type VerifiedAgentCard, verifyAgentCard } from "./agent-card-verify.ts";
 
 /** What the agent asked for (its `x402.payment.required.accepts[0]`, a Verity 402 payment section). */
 export type AgentPaymentRequired = {

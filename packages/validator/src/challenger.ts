@@ -6,13 +6,12 @@
  */
 import { type ChainClients, createChannelReader } from "@verity/chain";
 import { disputesAbi } from "@verity/contracts";
-import { BaseError, type Deployment, receiptFromJson } from "@verity/core";
-import { parseEventLogs } from "viem";
+import { BaseError, type Deployment } from "@verity/core";
 import type { AuditRecord, AuditStore } from "./audit-store.ts";
 import type { DisputeStore } from "./dispute-store.ts";
 import { buildEvidence } from "./evidence.ts";
 import type { ValidatorMetrics } from "./metrics.ts";
-import { approveDisputes } from "./onboard.ts";
+import { openChallenge } from "./open-challenge.ts";
 import type { TxSender } from "./tx-sender.ts";
 import { reasonOf } from "./validator-reasons.ts";
 
@@ -104,30 +103,25 @@ export function createChallenger(options: {
       reject(record, "unknown_channel");
       return;
     }
-    const bond = await read({ address, abi: disputesAbi, functionName: "challengeBond" });
-    await approveDisputes({ clients, deployment, sender: options.sender, amount: bond });
     const evidenceURI = `${options.publicUrl()}/v1/evidence/${evidenceHash}`;
-    const receipt = await options.sender.send(`Challenging receipt ${record.id}`, {
-      address,
-      abi: disputesAbi,
-      functionName: "challenge",
-      args: [
-        receiptFromJson(sample.receipt.receipt),
-        channel,
-        sample.receipt.signature as `0x${string}`,
-        evidenceHash,
-        evidenceURI,
-      ],
+    const opened = await openChallenge({
+      clients,
+      deployment,
+      sender: options.sender,
+      label: `Challenging receipt ${record.id}`,
+      sample,
+      channel,
+      evidenceHash,
+      evidenceURI,
     });
-    const [opened] = parseEventLogs({ abi: disputesAbi, logs: receipt.logs, eventName: "ChallengeOpened" });
-    if (!opened) throw new Error("the challenge emitted no ChallengeOpened event");
-    await recordDispute({ record, disputeId: opened.args.disputeId, txHash: receipt.transactionHash, evidenceHash });
+    const { receipt } = opened;
+    await recordDispute({ record, disputeId: opened.disputeId, txHash: receipt.transactionHash, evidenceHash });
     options.metrics.challenges.inc({ outcome: "opened" });
     options.onEvent?.({
       event: "challenge_opened",
       auditId: record.id,
-      disputeId: opened.args.disputeId.toString(),
-      agentId: opened.args.agentId.toString(),
+      disputeId: opened.disputeId.toString(),
+      agentId: opened.agentId.toString(),
       evidenceHash,
       evidenceURI,
       txHash: receipt.transactionHash,

@@ -7,13 +7,12 @@
  */
 import { type ChainClients, createChannelReader } from "@verity/chain";
 import { disputesAbi } from "@verity/contracts";
-import { BaseError, type Deployment, receiptFromJson } from "@verity/core";
-import { parseEventLogs } from "viem";
+import { BaseError, type Deployment } from "@verity/core";
 import type { AuditStore } from "./audit-store.ts";
 import type { ValidatorEvent } from "./challenger.ts";
 import type { DisputeStore } from "./dispute-store.ts";
 import type { ValidatorMetrics } from "./metrics.ts";
-import { approveDisputes } from "./onboard.ts";
+import { openChallenge } from "./open-challenge.ts";
 import { buildPooledEvidence } from "./pooled-evidence.ts";
 import { type ProviderEvidence, ZERO_HEAD } from "./provider-evidence.ts";
 import type { PooledSegment, SprtParams } from "./sprt.ts";
@@ -104,24 +103,17 @@ export function createPooledChallenger(options: {
       evidence.challenge({ agentId, segment, strongest, status: "rejected", code: "unknown_channel" });
       return;
     }
-    const bond = await read({ address, abi: disputesAbi, functionName: "challengeBond" });
-    await approveDisputes({ clients, deployment, sender: options.sender, amount: bond });
     const evidenceURI = `${options.publicUrl()}/v1/evidence/${hash}`;
-    const receipt = await options.sender.send(`Challenging receipt ${strongest} with pooled evidence`, {
-      address,
-      abi: disputesAbi,
-      functionName: "challenge",
-      args: [
-        receiptFromJson(sample.receipt.receipt),
-        channel,
-        sample.receipt.signature as `0x${string}`,
-        hash,
-        evidenceURI,
-      ],
+    const { receipt, disputeId } = await openChallenge({
+      clients,
+      deployment,
+      sender: options.sender,
+      label: `Challenging receipt ${strongest} with pooled evidence`,
+      sample,
+      channel,
+      evidenceHash: hash,
+      evidenceURI,
     });
-    const [opened] = parseEventLogs({ abi: disputesAbi, logs: receipt.logs, eventName: "ChallengeOpened" });
-    if (!opened) throw new Error("the challenge emitted no ChallengeOpened event");
-    const disputeId = opened.args.disputeId;
     const [dispute, windows] = await Promise.all([
       read({ address, abi: disputesAbi, functionName: "getDispute", args: [disputeId] }),
       options.windows(),

@@ -9,7 +9,7 @@
  * that errors, a re-audit without the seeded summary the test needs) is a not-guilty vote: a
  * validator's own failure never slashes a provider.
  */
-import { type ChainClients, createChannelReader } from "@verity/chain";
+import { type ChainClients, type ChannelReader, createChannelReader } from "@verity/chain";
 import { type Deployment, receiptDomain, receiptFromJson, receiptTypes } from "@verity/core";
 import { recoverTypedDataAddress } from "viem";
 import type { AuditRunner } from "./audit-runner.ts";
@@ -40,6 +40,11 @@ export async function decidePooled(args: {
   if (samples.length > args.params.maxAudits) return notGuilty("pooled_too_many_audits");
   if (args.read.evidence.agentId !== args.dispute.agentId) return notGuilty("evidence_receipt_mismatch");
   const paymentChannels = args.deployment.contracts.PaymentChannels.address;
+  const channels = createChannelReader({
+    publicClient: args.publicClient,
+    paymentChannels,
+    fromBlock: BigInt(args.deployment.startBlock),
+  });
   const ids = new Set<string>();
   for (const { id, sample } of samples) {
     const digest = receiptDigest({
@@ -58,7 +63,7 @@ export async function decidePooled(args: {
     ids.add(digest.toLowerCase());
     const { transcript, receipt } = transcriptOf(sample);
     if (receiptMismatches(transcript, receipt).length > 0) return notGuilty("evidence_transcript_mismatch");
-    if (!(await receiptOfAgent({ ...args, sample }))) return notGuilty("pooled_receipt_not_provider");
+    if (!(await receiptOfAgent({ ...args, sample, channels }))) return notGuilty("pooled_receipt_not_provider");
   }
   if (!ids.has(args.dispute.receiptHash.toLowerCase())) return notGuilty("evidence_receipt_mismatch");
   const outcomes: PooledAudit[] = [];
@@ -93,14 +98,10 @@ async function receiptOfAgent(args: {
   sample: Extract<ReadPooled, { ok: true }>["samples"][number]["sample"];
   dispute: { agentId: string };
   deployment: Deployment;
-  publicClient: ChainClients["publicClient"];
+  channels: ChannelReader;
 }): Promise<boolean> {
   try {
-    const channel = await createChannelReader({
-      publicClient: args.publicClient,
-      paymentChannels: args.deployment.contracts.PaymentChannels.address,
-      fromBlock: BigInt(args.deployment.startBlock),
-    }).configOf(args.sample.receipt.receipt.channelId as `0x${string}`);
+    const channel = await args.channels.configOf(args.sample.receipt.receipt.channelId as `0x${string}`);
     if (!channel) return false;
     if (channel.receiverAgentId.toString() !== args.dispute.agentId) return false;
     const signer = await recoverTypedDataAddress({

@@ -7,7 +7,7 @@
  * rejection of the sample (the client's or this validator's problem) that records nothing and never
  * counts against the provider.
  */
-import { type ChainClients, createChannelReader } from "@verity/chain";
+import type { ChainClients, ChannelReader } from "@verity/chain";
 import { disputesAbi } from "@verity/contracts";
 import {
   auditCommitOf,
@@ -152,19 +152,16 @@ export function checkSeedReveal(args: {
 export async function verifySampleOnChain(args: {
   sample: AuditSamplePayload;
   deployment: Deployment;
-  publicClient: ChainClients["publicClient"];
   resolver: ModelResolver;
+  /** The validator's channel reader (it caches the terms it has read from `ChannelOpened`). */
+  channels: ChannelReader;
   clock: ChainClock;
   auditWindow: () => Promise<bigint>;
 }): Promise<ServedModel> {
-  const { sample, deployment, publicClient } = args;
+  const { sample, deployment } = args;
   const c = deployment.contracts;
   const served = await args.resolver.resolve(BigInt(sample.modelId));
-  const channel = await createChannelReader({
-    publicClient,
-    paymentChannels: c.PaymentChannels.address,
-    fromBlock: BigInt(deployment.startBlock),
-  }).read(sample.channelId as `0x${string}`);
+  const channel = await args.channels.read(sample.channelId as `0x${string}`);
   const invalid = (message: string, details: Record<string, unknown>) =>
     new AuditRejected(message, { code: "receipt_invalid", details });
   if (channel === undefined || channel.payer === "0x0000000000000000000000000000000000000000") {

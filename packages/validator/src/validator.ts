@@ -5,7 +5,14 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connectChain, type Listening, listen, openDatabase, verifyDeployment } from "@verity/chain";
+import {
+  connectChain,
+  createChannelReader,
+  type Listening,
+  listen,
+  openDatabase,
+  verifyDeployment,
+} from "@verity/chain";
 import { ConfigError, type Deployment, RequestError } from "@verity/core";
 import type { Engine } from "@verity/engine";
 import type { EIP1193Provider, LocalAccount } from "viem";
@@ -221,6 +228,11 @@ export function createValidator(options: ValidatorOptions) {
     });
     const windows = disputeWindowsReader({ publicClient: clients.publicClient, disputes: c.Disputes.address });
     const auditWindow = auditWindowReader({ publicClient: clients.publicClient, disputes: c.Disputes.address });
+    const channels = createChannelReader({
+      publicClient: clients.publicClient,
+      paymentChannels: c.PaymentChannels.address,
+      fromBlock: BigInt(deployment.startBlock),
+    });
     const worker = createAuditWorker({
       store: audits,
       resolver,
@@ -327,8 +339,8 @@ export function createValidator(options: ValidatorOptions) {
       await verifySampleOnChain({
         sample,
         deployment,
-        publicClient: clients.publicClient,
         resolver,
+        channels,
         clock,
         auditWindow,
       });
