@@ -30,31 +30,37 @@
  */
 
 import {
+  acceptedScheme,
   BATCH_SCHEME,
   type BatchClaims,
   type BatchVerified,
   createBatchClaims,
   createBatchPayments,
+  createExactPayments,
   createLocalFacilitator,
+  decodePayment,
+  type ExactVerified,
   type FacilitatorClients,
+  type HeaderSource,
   LocalFacilitatorClient,
   mapVerifyReason,
   paymentRejected,
+  type X402Charge,
+  type X402Settlement,
+  type X402Token,
 } from "@verity/chain/x402";
 import { encodePaymentRequiredHeader } from "@x402/core/http";
 import { x402ResourceServer } from "@x402/core/server";
-import type { Network, PaymentRequired, PaymentRequirements, SettleResponse } from "@x402/core/types";
+import type { Network, PaymentRequired, PaymentRequirements } from "@x402/core/types";
 import { BATCH_SETTLEMENT_ADDRESS } from "@x402/evm";
 import { BatchSettlementEvmScheme as BatchServerScheme } from "@x402/evm/batch-settlement/server";
 import { ExactEvmScheme } from "@x402/evm/exact/server";
 import { type Address, getAddress, type Hex } from "viem";
 import type { GatewayStore } from "../store/index.ts";
 import { createBatchChannelStorage } from "./batch-channel-storage.ts";
-import { createExactPayments, type ExactVerified } from "./exact-payments.ts";
-import { acceptedScheme, decodePayment, type HeaderSource } from "./payment-header.ts";
 import { createSettlementGuard } from "./settlement-guard.ts";
 
-export type X402Token = { address: Address; name: string; version: string; decimals: number };
+export type { X402Charge, X402Settlement, X402Token };
 
 export type X402PaymentsOptions = {
   chainId: number;
@@ -80,9 +86,6 @@ export type X402PaymentsOptions = {
   batchSettlement?: boolean | { claimIntervalSeconds?: number; settleIntervalSeconds?: number };
 };
 
-/** What one request costs: `amount` in the token's base units. */
-export type X402Charge = { resourceUrl: string; description: string; amount: bigint; mimeType?: string };
-
 export type X402PaymentRequired = {
   paymentRequired: PaymentRequired;
   /** Base64 value of the `PAYMENT-REQUIRED` response header. */
@@ -92,19 +95,6 @@ export type X402PaymentRequired = {
 /** A verified payment: an `exact` EIP-3009 authorization or a `batch-settlement` voucher. */
 export type X402Verified = ExactVerified | BatchVerified;
 export type { ExactVerified };
-
-export type X402Settlement = {
-  /** The settlement transaction (absent for a voucher: it is claimed on chain later, in a batch). */
-  txHash?: Hex;
-  payer: Address;
-  amount: bigint;
-  network: Network;
-  response: SettleResponse;
-  /** `PAYMENT-RESPONSE` (v2) or `X-PAYMENT-RESPONSE` (v1). */
-  headerName: "PAYMENT-RESPONSE" | "X-PAYMENT-RESPONSE";
-  /** Base64 value of that header. */
-  header: string;
-};
 
 export type X402Payments = {
   network: Network;

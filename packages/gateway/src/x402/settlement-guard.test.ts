@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import type { AuthorizationKey } from "@verity/chain/x402";
 import { createPgliteStore } from "../store/pglite-store.ts";
 import { openTestStore } from "../store/store-testing.ts";
-import { type AuthorizationKey, createSettlementGuard } from "./settlement-guard.ts";
+import { createSettlementGuard } from "./settlement-guard.ts";
 
 const key: AuthorizationKey = {
   network: "eip155:31337",

@@ -9,7 +9,7 @@
  * settlement in doubt fails closed (`x402_settlement_pending`: the answer is withheld and the
  * authorization is never reused).
  */
-import { mapVerifyReason, paymentRejected } from "@verity/chain/x402";
+
 import { PaymentError } from "@verity/core";
 import { encodePaymentResponseHeader } from "@x402/core/http";
 import type { x402ResourceServer } from "@x402/core/server";
@@ -18,8 +18,9 @@ import type { Address, Hex, PublicClient, WalletClient } from "viem";
 import { getAddress } from "viem";
 import { diagnoseTransfer } from "./diagnose.ts";
 import { type Eip3009Authorization, type HeaderSource, readPayment } from "./payment-header.ts";
-import type { X402Charge, X402Settlement, X402Token } from "./payments.ts";
 import type { AuthorizationKey, SettlementGuard } from "./settlement-guard.ts";
+import { mapVerifyReason, paymentRejected } from "./x402-reasons.ts";
+import type { X402Charge, X402Settlement, X402Token } from "./x402-types.ts";
 
 export type ExactVerified = {
   scheme: "exact";

@@ -5,8 +5,8 @@
  * (and judges deadlines by chain time, as every Verity deadline is).
  */
 
-import type { FacilitatorClients } from "@verity/chain/x402";
 import { erc20Abi, parseAbi } from "viem";
+import type { FacilitatorClients } from "./facilitator.ts";
 import type { Eip3009Authorization } from "./payment-header.ts";
 
 const authorizationStateAbi = parseAbi(["function authorizationState(address, bytes32) view returns (bool)"]);
