@@ -1,3 +1,4 @@
+export * from "./channel-mirror.ts";
 export * from "./channel-reader.ts";
 export * from "./connect.ts";
 export * from "./deploy.ts";
@@ -16,5 +17,6 @@ export * from "./receiver-signer.ts";
 export * from "./rpc-server.ts";
 export * from "./sqlite.ts";
 export * from "./token-info.ts";
+export * from "./voucher-gate.ts";
 export * from "./voucher-verifier.ts";
 export * from "./x402-batch-settlement.ts";
