@@ -99,6 +99,15 @@ export const NODE_REASONS = {
     status: 504,
     message: "The x402 settlement was sent but not confirmed in time; the answer is withheld and the payment kept",
   },
+  x402_wrong_network: {
+    status: 402,
+    message: "The x402 payment is for another network than the one this seller settles on",
+  },
+  x402_scheme_unavailable: {
+    status: 402,
+    message:
+      "This seller does not accept that x402 scheme on this chain (upto needs Permit2 and the x402 upto proxy deployed)",
+  },
   x402_channel_state_mismatch: {
     status: 402,
     message:
