@@ -7,6 +7,10 @@
  * - `verity:models:<id>,<id>` — the only models it may call (each id URI-encoded)
  * - `verity:expires:<unix seconds>` — when the key stops working
  * - `verity:label:<text>` — a name for the owner's own listing (URI-encoded)
+ * - `verity:max-per-call:<base units>` — the most one request may hold (its maximum charge)
+ * - `verity:daily-limit:<base units>` — the most the key may spend per UTC day
+ * - `verity:rpm:<n>`, `verity:tpm:<n>`, `verity:concurrency:<n>` — requests per minute, tokens
+ *   (prompt + completion) per minute, and requests in flight at once
  *
  * A key without a spend limit, a model list and an expiry is a full key: it may also list and
  * revoke the owner's other keys. An unknown `verity:` resource or a malformed value is refused, so a typo
@@ -18,6 +22,11 @@ export type KeyScope = {
   /** Unix seconds. */
   expiresAt?: number;
   label?: string;
+  maxPerCall?: bigint;
+  dailyLimit?: bigint;
+  rpm?: number;
+  tpm?: number;
+  concurrency?: number;
 };
 
 const PREFIX = "verity:";
@@ -33,6 +42,11 @@ export function keyScopeResources(args: { gateway: `0x${string}`; scope?: KeySco
     ...(scope.models === undefined ? [] : [`${PREFIX}models:${scope.models.map(encodeURIComponent).join(",")}`]),
     ...(scope.expiresAt === undefined ? [] : [`${PREFIX}expires:${scope.expiresAt}`]),
     ...(scope.label === undefined ? [] : [`${PREFIX}label:${encodeURIComponent(scope.label)}`]),
+    ...(scope.maxPerCall === undefined ? [] : [`${PREFIX}max-per-call:${scope.maxPerCall}`]),
+    ...(scope.dailyLimit === undefined ? [] : [`${PREFIX}daily-limit:${scope.dailyLimit}`]),
+    ...(scope.rpm === undefined ? [] : [`${PREFIX}rpm:${scope.rpm}`]),
+    ...(scope.tpm === undefined ? [] : [`${PREFIX}tpm:${scope.tpm}`]),
+    ...(scope.concurrency === undefined ? [] : [`${PREFIX}concurrency:${scope.concurrency}`]),
   ];
 }
 
@@ -75,6 +89,20 @@ export function parseKeyScopeResources(resources: readonly string[]): { gateway:
         scope.label = label;
         break;
       }
+      case "max-per-call":
+      case "daily-limit": {
+        if (!/^[1-9][0-9]{0,77}$/.test(value)) throw new KeyScopeParseError(`${name} is not a positive integer`);
+        if (name === "max-per-call") scope.maxPerCall = BigInt(value);
+        else scope.dailyLimit = BigInt(value);
+        break;
+      }
+      case "rpm":
+      case "tpm":
+      case "concurrency": {
+        if (!/^[1-9][0-9]{0,8}$/.test(value)) throw new KeyScopeParseError(`${name} is not a positive integer`);
+        scope[name] = Number(value);
+        break;
+      }
       default:
         throw new KeyScopeParseError(`unknown scope ${name}`);
     }
@@ -93,7 +121,10 @@ function decode(value: string): string {
 
 /** True when the scope leaves the key unrestricted in money and models (it may manage other keys). */
 export const isFullKeyScope = (scope: KeyScope): boolean =>
-  scope.spendLimit === undefined && scope.models === undefined;
+  scope.spendLimit === undefined &&
+  scope.models === undefined &&
+  scope.maxPerCall === undefined &&
+  scope.dailyLimit === undefined;
 
 /** The human statement a wallet shows above the key's scope. */
 export const keyStatement = (gateway: `0x${string}`): string =>

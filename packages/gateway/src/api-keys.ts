@@ -5,13 +5,15 @@ import {
   type KeyScope,
   KeyScopeParseError,
   keyStatement,
+  PaymentError,
   parseKeyScopeResources,
   RequestError,
 } from "@verity/core";
 import { type PublicClient, verifyMessage } from "viem";
 import { createSiweMessage, parseSiweMessage } from "viem/siwe";
-import type { PrepaidLedgerHooks } from "./prepaid-ledger.ts";
-import type { GatewayStore, StoreQueryable } from "./store/index.ts";
+import { createKeyRateLimits } from "./key-rate-limits.ts";
+import type { Hold, PrepaidLedgerHooks } from "./prepaid-ledger.ts";
+import type { GatewayStore, StoreQueryable, StoreTx } from "./store/index.ts";
 
 /** One API key as its owner sees it (never the secret: only its hash is stored). */
 export type ApiKey = {
@@ -37,7 +39,36 @@ type Row = {
   created_at: string;
   revoked_at: string | null;
   revoked_reason: string | null;
+  limits: string | null;
 };
+
+/** The scope fields kept in the `limits` JSON column (amounts as decimal strings). */
+type StoredLimits = { maxPerCall?: string; dailyLimit?: string; rpm?: number; tpm?: number; concurrency?: number };
+
+function limitsJson(scope: KeyScope): string | null {
+  const l: StoredLimits = {
+    ...(scope.maxPerCall === undefined ? {} : { maxPerCall: scope.maxPerCall.toString() }),
+    ...(scope.dailyLimit === undefined ? {} : { dailyLimit: scope.dailyLimit.toString() }),
+    ...(scope.rpm === undefined ? {} : { rpm: scope.rpm }),
+    ...(scope.tpm === undefined ? {} : { tpm: scope.tpm }),
+    ...(scope.concurrency === undefined ? {} : { concurrency: scope.concurrency }),
+  };
+  return Object.keys(l).length === 0 ? null : JSON.stringify(l);
+}
+
+function limitsOf(json: string | null | undefined): Partial<KeyScope> {
+  if (!json) return {};
+  const l = JSON.parse(json) as StoredLimits;
+  return {
+    ...(l.maxPerCall === undefined ? {} : { maxPerCall: BigInt(l.maxPerCall) }),
+    ...(l.dailyLimit === undefined ? {} : { dailyLimit: BigInt(l.dailyLimit) }),
+    ...(l.rpm === undefined ? {} : { rpm: l.rpm }),
+    ...(l.tpm === undefined ? {} : { tpm: l.tpm }),
+    ...(l.concurrency === undefined ? {} : { concurrency: l.concurrency }),
+  };
+}
+
+const DAY_MS = 86_400_000;
 
 const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
 
@@ -84,6 +115,7 @@ function toApiKey(row: Row): ApiKey {
     ...(row.models === null ? {} : { models: JSON.parse(row.models) as string[] }),
     ...(row.expires_at === null ? {} : { expiresAt: Number(row.expires_at) }),
     ...(row.label === null ? {} : { label: row.label }),
+    ...limitsOf(row.limits),
   };
   return {
     id: row.id,
@@ -163,7 +195,11 @@ export function createApiKeys(options: {
       hint: hint ?? "Ask POST /v1/keys/nonce for a fresh nonce and sign a new message (`verity keys create` does both)",
     });
 
+  const rateLimits = createKeyRateLimits({ now });
+
   return {
+    /** The keys' signed rates (requests/tokens per minute, concurrency), counted per replica. */
+    rateLimits,
     /**
      * A nonce for one sign-in message, valid for a few minutes: stateless (its expiry and an HMAC
      * under the gateway's secret), so issuing costs nothing and cannot be flooded; it is recorded
@@ -256,7 +292,7 @@ export function createApiKeys(options: {
         if (!(error instanceof KeyScopeParseError)) throw error;
         throw new RequestError(`The key scope is invalid: ${error.message}`, {
           code: "key_scope_invalid",
-          hint: "Scope resources are verity:gateway, verity:spend-limit, verity:models, verity:expires, verity:label",
+          hint: "Scope resources are verity:gateway, verity:spend-limit, verity:models, verity:expires, verity:label, verity:max-per-call, verity:daily-limit, verity:rpm, verity:tpm, verity:concurrency",
         });
       }
       if (parsed.gateway !== options.gateway.toLowerCase())
@@ -288,8 +324,8 @@ export function createApiKeys(options: {
         );
         if (used.length !== 1) throw nonceError();
         await tx.query(
-          `INSERT INTO api_keys (key_hash, id, owner, label, spend_limit, models, expires_at, created_at, proof)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          `INSERT INTO api_keys (key_hash, id, owner, label, spend_limit, models, expires_at, created_at, proof, limits)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
           [
             hashKey(key),
             id,
@@ -300,6 +336,7 @@ export function createApiKeys(options: {
             scope.expiresAt ?? null,
             at,
             JSON.stringify({ message: args.message, signature: args.signature }),
+            limitsJson(scope),
           ],
         );
         return toApiKey((await byId(id, tx)) as Row);
@@ -391,13 +428,51 @@ export function createApiKeys(options: {
             details: { id: hold.keyId },
           });
         }
-        refuseUnusable(toApiKey(row), now());
-        if (!row.spend_limit) return;
+        const key = toApiKey(row);
+        refuseUnusable(key, now());
+        const { maxPerCall, dailyLimit } = key.scope;
+        if (maxPerCall !== undefined && hold.amount > maxPerCall) {
+          throw new PaymentError(
+            `This request's maximum of ${hold.amount} is above the key's per-call limit of ${maxPerCall}`,
+            {
+              code: "mandate_exceeded",
+              hint: "Lower max_tokens or the price cap, or use a key with a higher per-call limit",
+              details: { id: row.id, limit: "per_call", max: maxPerCall.toString(), amount: hold.amount.toString() },
+            },
+          );
+        }
+        if (!row.spend_limit && dailyLimit === undefined) return;
         const [sum] = await tx.query<{ open: string | null }>(
           "SELECT SUM(amount) AS open FROM holds WHERE key_id = $1",
           [hold.keyId],
         );
         const open = BigInt(sum?.open ?? "0");
+        if (dailyLimit !== undefined) {
+          // Under the key row's lock (taken by the hold statement): holds for this key through any
+          // replica take turns, so concurrent requests cannot pass the day's bound together.
+          const [today] = await tx.query<{ spent: string }>(
+            "SELECT spent FROM key_daily_spend WHERE key_id = $1 AND day = $2",
+            [hold.keyId, Math.floor(now() / DAY_MS)],
+          );
+          const spentToday = BigInt(today?.spent ?? "0");
+          if (spentToday + open > dailyLimit) {
+            throw new PaymentError(
+              `This request's maximum of ${hold.amount} would take the key past its daily limit of ${dailyLimit} (spent ${spentToday} today)`,
+              {
+                code: "mandate_exceeded",
+                hint: "Wait for the next UTC day, lower max_tokens, or use a key with a higher daily limit",
+                details: {
+                  id: row.id,
+                  limit: "per_day",
+                  max: dailyLimit.toString(),
+                  spent: spentToday.toString(),
+                  held: open.toString(),
+                },
+              },
+            );
+          }
+        }
+        if (!row.spend_limit) return;
         const limit = BigInt(row.spend_limit);
         if (BigInt(row.spent) + open > limit) {
           throw new AuthError(
@@ -409,6 +484,15 @@ export function createApiKeys(options: {
             },
           );
         }
+      },
+      /** Adds a settled charge to the key's spend of the day (same transaction as the settlement). */
+      async onSettled(settled: { hold: Hold; charged: bigint }, tx: StoreTx) {
+        if (!settled.hold.keyId || settled.charged <= 0n) return;
+        await tx.query(
+          `INSERT INTO key_daily_spend (key_id, day, spent) VALUES ($1, $2, $3)
+           ON CONFLICT (key_id, day) DO UPDATE SET spent = key_daily_spend.spent + excluded.spent`,
+          [settled.hold.keyId, Math.floor(now() / DAY_MS), settled.charged],
+        );
       },
     } satisfies PrepaidLedgerHooks,
   };
@@ -423,6 +507,11 @@ export function apiKeyJson(k: ApiKey) {
     owner: k.owner,
     label: k.scope.label ?? null,
     spendLimit: k.scope.spendLimit?.toString() ?? null,
+    maxPerCall: k.scope.maxPerCall?.toString() ?? null,
+    dailyLimit: k.scope.dailyLimit?.toString() ?? null,
+    rpm: k.scope.rpm ?? null,
+    tpm: k.scope.tpm ?? null,
+    concurrency: k.scope.concurrency ?? null,
     spent: k.spent.toString(),
     models: k.scope.models ?? null,
     expiresAt: k.scope.expiresAt ?? null,

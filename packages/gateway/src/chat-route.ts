@@ -144,6 +144,7 @@ export function chatRoute(deps: ChatRouteDeps) {
           x402: deps.x402,
           charge,
           ref: forwarded.result.verity.requestId,
+          tokens: forwarded.result.usage?.total_tokens,
         });
         if (outcome.settlement) c.header(outcome.settlement.headerName, outcome.settlement.header);
         deps.metrics.observe({
@@ -208,7 +209,14 @@ export function chatRoute(deps: ChatRouteDeps) {
           const outcome =
             paid.kind === "x402"
               ? await settleX402()
-              : await settlePayment({ payment: paid, ledger: deps.ledger, x402: deps.x402, charge, ref: id });
+              : await settlePayment({
+                  payment: paid,
+                  ledger: deps.ledger,
+                  x402: deps.x402,
+                  charge,
+                  ref: id,
+                  tokens: forwarded.result.usage.prompt_tokens + forwarded.result.usage.completion_tokens,
+                });
           await stream.writeSSE({ data: chunk({}, forwarded.result.finishReason) });
           const usage = forwarded.result.usage;
           await stream.writeSSE({

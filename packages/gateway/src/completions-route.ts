@@ -76,6 +76,7 @@ export function completionsRoute(deps: ChatRouteDeps) {
         x402: deps.x402,
         charge: userPrice(forwarded.charge, deps.feeBps),
         ref: forwarded.result.verity.requestId,
+        tokens: forwarded.result.usage?.total_tokens,
       });
       if (outcome.settlement) c.header(outcome.settlement.headerName, outcome.settlement.header);
       deps.metrics.observe({

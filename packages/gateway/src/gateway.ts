@@ -184,6 +184,7 @@ export function createGateway(options: GatewayOptions) {
         await attribution.ledgerHooks.onHold?.(hold);
       },
       onSettled: async (settled, tx) => {
+        await keys.ledgerHooks.onSettled(settled, tx);
         await attribution.ledgerHooks.onSettled?.(settled, tx);
       },
     });

@@ -2,12 +2,13 @@ import { PaymentRequiredError } from "@verity/chain/x402";
 import { PaymentError, RequestError } from "@verity/core";
 import type { Context } from "hono";
 import type { ApiKeys } from "./api-keys.ts";
+import type { RateSlot } from "./key-rate-limits.ts";
 import type { Hold, PrepaidLedger } from "./prepaid-ledger.ts";
 import type { X402Payments, X402Settlement, X402Verified } from "./x402/index.ts";
 
 /** How the caller of one request pays the gateway: a prepaid hold (API key) or an x402 payment. */
 export type Payment =
-  | { kind: "prepaid"; owner: string; hold: Hold }
+  | { kind: "prepaid"; owner: string; hold: Hold; slot?: RateSlot }
   | { kind: "x402"; verified: X402Verified; amount: bigint; release: () => Promise<void> };
 
 export type PaymentOutcome = { charged: bigint; settlement?: X402Settlement };
@@ -33,7 +34,19 @@ export async function authorizePayment(args: {
     // Cached lookup: the hold below re-checks revocation and expiry under the key row's lock.
     const key = await args.keys.authenticate(auth.slice(7), { cached: true });
     args.keys.authorize(key, { model: args.model });
-    return { kind: "prepaid", owner: key.owner, hold: await args.ledger.hold(key.owner, args.maxPrice, key.id) };
+    // The key's signed rates (this replica's count), then its money bounds (in the hold's transaction).
+    const slot = args.keys.rateLimits.admit(key.id, key.scope);
+    try {
+      return {
+        kind: "prepaid",
+        owner: key.owner,
+        hold: await args.ledger.hold(key.owner, args.maxPrice, key.id),
+        slot,
+      };
+    } catch (error) {
+      slot.finish();
+      throw error;
+    }
   }
   if (!args.x402) {
     throw new RequestError("This gateway needs an API key", {
@@ -86,10 +99,16 @@ export async function settlePayment(args: {
   x402: X402Payments | undefined;
   charge: bigint;
   ref: string;
+  /** Prompt + completion tokens of the answer (counted against the key's tokens per minute). */
+  tokens?: number;
 }): Promise<PaymentOutcome> {
   const { payment } = args;
   if (payment.kind === "prepaid") {
-    await args.ledger.settle(payment.hold, args.charge, args.ref);
+    try {
+      await args.ledger.settle(payment.hold, args.charge, args.ref);
+    } finally {
+      payment.slot?.finish(args.tokens);
+    }
     return { charged: args.charge < payment.hold.amount ? args.charge : payment.hold.amount };
   }
   if (!args.x402) throw new Error("x402 payment without an x402 module");
@@ -108,6 +127,8 @@ export async function settlePayment(args: {
  * x402 authorization that was never sent for settlement (a no-op once it was).
  */
 export async function releasePayment(args: { payment: Payment; ledger: PrepaidLedger }): Promise<void> {
-  if (args.payment.kind === "prepaid") await args.ledger.release(args.payment.hold);
-  else await args.payment.release();
+  if (args.payment.kind === "prepaid") {
+    args.payment.slot?.finish();
+    await args.ledger.release(args.payment.hold);
+  } else await args.payment.release();
 }

@@ -1,4 +1,4 @@
-import { RequestError } from "@verity/core";
+import { BaseError, RequestError } from "@verity/core";
 import { errorResponse } from "@verity/provider";
 import type { Context } from "hono";
 import type { ZodType } from "zod";
@@ -110,5 +110,7 @@ export async function failedResponse(
     c.header("PAYMENT-REQUIRED", error.header);
     return c.json({ ...error.toJSON(), x402: error.body }, 402);
   }
+  const retryAfter = error instanceof BaseError ? error.details.retryAfterSeconds : undefined;
+  if (typeof retryAfter === "number") c.header("Retry-After", String(retryAfter));
   return errorResponse(c, error);
 }
