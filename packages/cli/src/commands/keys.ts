@@ -19,6 +19,11 @@ type CreateFlags = GatewayFlags & {
   models?: string;
   expires?: string;
   label?: string;
+  maxPerCall?: string;
+  dailyLimit?: string;
+  rpm?: string;
+  tpm?: string;
+  concurrency?: string;
 };
 type ManageFlags = GatewayFlags & { apiKeyFile?: string; apiKey?: string };
 
@@ -114,11 +119,17 @@ export function registerKeys(program: Command): void {
     .option("--models <ids>", "comma-separated models the key may call (default: all)")
     .option("--expires <duration>", "the key stops working after this long (e.g. 30m, 24h)")
     .option("--label <text>", "a name for the key in `verity keys list`")
+    .option("--max-per-call <amount>", "the most one request may cost (its maximum charge), in the payment token")
+    .option("--daily-limit <amount>", "the most the key may spend per UTC day, in the payment token")
+    .option("--rpm <n>", "requests per minute (counted per gateway replica)")
+    .option("--tpm <n>", "prompt + completion tokens per minute (counted per gateway replica)")
+    .option("--concurrency <n>", "requests in flight at once (counted per gateway replica)")
     .option("--json", "print the key as one JSON line")
     .addHelpText(
       "after",
       "\nExamples:\n  $ verity keys create --key-file owner.key\n" +
-        "  $ verity keys create --gateway https://gw.example.com --key-file owner.key --spend-limit 5 --models qwen2.5-0.5b --expires 24h --label agent\n\n" +
+        "  $ verity keys create --gateway https://gw.example.com --key-file owner.key --spend-limit 5 --models qwen2.5-0.5b --expires 24h --label agent\n" +
+        "  $ verity keys create --key-file owner.key --max-per-call 0.05 --daily-limit 2 --rpm 60 --tpm 20000 --concurrency 4\n\n" +
         "The key is printed once; the gateway keeps only its hash. A key with a spend limit or a model list\n" +
         "may list and revoke only itself; a key without them manages all of the owner's keys.",
     )
@@ -127,7 +138,23 @@ export function registerKeys(program: Command): void {
       await runCommand(json, async () => {
         const base = gatewayBase(flags.gateway);
         const account = privateKeyToAccount(await readSigningKey(flags));
-        const decimals = flags.spendLimit ? await reach(base, () => tokenDecimals(base)) : 6;
+        const decimals =
+          flags.spendLimit || flags.maxPerCall || flags.dailyLimit ? await reach(base, () => tokenDecimals(base)) : 6;
+        const count = (flag: string, value: string | undefined) => {
+          if (value === undefined) return undefined;
+          if (!/^[1-9][0-9]{0,8}$/.test(value)) {
+            throw new ConfigError(`${flag} ${JSON.stringify(value)} is not a positive integer`, {
+              code: "invalid_parameter",
+              hint: `For example ${flag} 60`,
+            });
+          }
+          return Number(value);
+        };
+        const rates = {
+          rpm: count("--rpm", flags.rpm),
+          tpm: count("--tpm", flags.tpm),
+          concurrency: count("--concurrency", flags.concurrency),
+        };
         const scope: KeyScope = {
           ...(flags.spendLimit ? { spendLimit: parseAmount("--spend-limit", flags.spendLimit, decimals) } : {}),
           ...(flags.models
@@ -142,6 +169,11 @@ export function registerKeys(program: Command): void {
             ? { expiresAt: Math.floor((Date.now() + parseDuration("--expires", flags.expires)) / 1000) }
             : {}),
           ...(flags.label ? { label: flags.label } : {}),
+          ...(flags.maxPerCall ? { maxPerCall: parseAmount("--max-per-call", flags.maxPerCall, decimals) } : {}),
+          ...(flags.dailyLimit ? { dailyLimit: parseAmount("--daily-limit", flags.dailyLimit, decimals) } : {}),
+          ...(rates.rpm === undefined ? {} : { rpm: rates.rpm }),
+          ...(rates.tpm === undefined ? {} : { tpm: rates.tpm }),
+          ...(rates.concurrency === undefined ? {} : { concurrency: rates.concurrency }),
         };
         const created = await reach(base, () => createGatewayKey({ gatewayUrl: base, account, scope }));
         if (json) {
