@@ -1,5 +1,5 @@
-import type { Indexer } from "./indexer.ts";
 import type { ChannelConfig } from "@verity/core";
+import type { Indexer } from "./indexer.ts";
 
 /** A channel as its receiver (a provider, a seller) sees it, mirrored from chain events by the indexer. */
 export type MirroredChannel = {

@@ -90,9 +90,14 @@ export function createVoucherSales(options: VoucherSalesOptions) {
       await indexer.syncOnce();
       const claims = store.vouchers
         .all()
-        .filter((c) => c.charged > (mirror.get(c.channelId)?.claimed ?? 0n))
-        .map((c) => ({
-          channelId: c.channelId,
+        .flatMap((c) => {
+          const channel = mirror.get(c.channelId);
+          // Claims pass the channel's terms; a channel whose terms are not mirrored yet waits.
+          if (!channel?.config || channel.finalized || c.charged <= channel.claimed) return [];
+          return [{ c, config: channel.config }];
+        })
+        .map(({ c, config }) => ({
+          config,
           cumulativeAmount: c.voucherAmount,
           amount: c.charged,
           signature: c.signature,
