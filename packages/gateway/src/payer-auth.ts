@@ -79,11 +79,19 @@ export async function beginPayment(
   if (auth?.startsWith("Bearer ") && auth.slice(7).startsWith("vk_")) {
     const key = await args.keys.authenticate(auth.slice(7), { cached: true });
     args.keys.authorize(key, { model: args.model });
+    // The key's signed rates are admitted here, before anything is prepared (refused: nothing held).
+    const slot = args.keys.rateLimits.admit(key.id, key.scope);
     // Started on the next turn of the loop: the SDK's synchronous work (route, reserve, sign) runs
     // first and its reservation flush (on libuv's pool) overlaps the hold's statements.
     const payment = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => args.ledger.hold(key.owner, args.maxPrice, key.id))
-      .then((hold): Payment => ({ kind: "prepaid", owner: key.owner, hold }));
+      .then(
+        (hold): Payment => ({ kind: "prepaid", owner: key.owner, hold, slot }),
+        (error: unknown) => {
+          slot.finish();
+          throw error;
+        },
+      );
     payment.catch(() => {}); // observed by the caller; never an unhandled rejection meanwhile
     return { payment };
   }
