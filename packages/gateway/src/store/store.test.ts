@@ -192,14 +192,15 @@ for (const backend of backends) {
     const { store, second } = await backend.fresh();
     const other = await second();
     const results = await Promise.all([migrate({ store }), migrate({ store: other })]);
-    assert.deepEqual(results.map((r) => r.applied).sort(), [[], [1, 2]]);
-    assert.deepEqual(await migrate({ store }), { applied: [], version: 2 });
+    assert.deepEqual(results.map((r) => r.applied).sort(), [[], [1, 2, 3]]);
+    assert.deepEqual(await migrate({ store }), { applied: [], version: 3 });
     const applied = await store.query<{ version: number; name: string }>(
       "SELECT version, name FROM schema_migrations ORDER BY version",
     );
     assert.deepEqual(applied, [
       { version: 1, name: "initial" },
       { version: 2, name: "x402_batch_channels" },
+      { version: 3, name: "key_limits" },
     ]);
     const tables = await store.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
@@ -213,6 +214,7 @@ for (const backend of backends) {
         "deposit_credits",
         "deposit_scan",
         "holds",
+        "key_daily_spend",
         "key_nonce_secret",
         "key_nonces_used",
         "ledger",
