@@ -1,7 +1,7 @@
 import { PaymentRequiredError } from "@verity/chain/x402";
-import { PaymentError, RequestError } from "@verity/core";
+import { RequestError } from "@verity/core";
 import type { Context } from "hono";
-import type { ApiKeys } from "./api-keys.ts";
+import type { ApiKey, ApiKeys } from "./api-keys.ts";
 import type { RateSlot } from "./key-rate-limits.ts";
 import type { Hold, PrepaidLedger } from "./prepaid-ledger.ts";
 import type { X402Payments, X402Settlement, X402Verified } from "./x402/index.ts";
@@ -29,25 +29,8 @@ export async function authorizePayment(args: {
   resourceUrl: string;
   description: string;
 }): Promise<Payment> {
-  const auth = args.c.req.header("authorization");
-  if (auth?.startsWith("Bearer ") && auth.slice(7).startsWith("vk_")) {
-    // Cached lookup: the hold below re-checks revocation and expiry under the key row's lock.
-    const key = await args.keys.authenticate(auth.slice(7), { cached: true });
-    args.keys.authorize(key, { model: args.model });
-    // The key's signed rates (this replica's count), then its money bounds (in the hold's transaction).
-    const slot = args.keys.rateLimits.admit(key.id, key.scope);
-    try {
-      return {
-        kind: "prepaid",
-        owner: key.owner,
-        hold: await args.ledger.hold(key.owner, args.maxPrice, key.id),
-        slot,
-      };
-    } catch (error) {
-      slot.finish();
-      throw error;
-    }
-  }
+  const secret = keySecret(args.c);
+  if (secret !== undefined) return holdPrepaid(args, await admitKey(args, secret));
   if (!args.x402) {
     throw new RequestError("This gateway needs an API key", {
       code: "invalid_api_key",
@@ -72,30 +55,46 @@ export async function authorizePayment(args: {
  * Nothing may be sent to a provider before `payment` resolves (the SDK's `ready` option), so the
  * money rule is unchanged: held before the provider is called. x402 payments are verified first.
  */
-export async function beginPayment(
-  args: Parameters<typeof authorizePayment>[0],
-): Promise<{ payment: Promise<Payment> }> {
-  const auth = args.c.req.header("authorization");
-  if (auth?.startsWith("Bearer ") && auth.slice(7).startsWith("vk_")) {
-    const key = await args.keys.authenticate(auth.slice(7), { cached: true });
-    args.keys.authorize(key, { model: args.model });
-    // The key's signed rates are admitted here, before anything is prepared (refused: nothing held).
-    const slot = args.keys.rateLimits.admit(key.id, key.scope);
+export async function beginPayment(args: PaymentArgs): Promise<{ payment: Promise<Payment> }> {
+  const secret = keySecret(args.c);
+  if (secret !== undefined) {
+    const admitted = await admitKey(args, secret);
     // Started on the next turn of the loop: the SDK's synchronous work (route, reserve, sign) runs
     // first and its reservation flush (on libuv's pool) overlaps the hold's statements.
-    const payment = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => args.ledger.hold(key.owner, args.maxPrice, key.id))
-      .then(
-        (hold): Payment => ({ kind: "prepaid", owner: key.owner, hold, slot }),
-        (error: unknown) => {
-          slot.finish();
-          throw error;
-        },
-      );
+    const payment = new Promise<void>((resolve) => setImmediate(resolve)).then(() => holdPrepaid(args, admitted));
     payment.catch(() => {}); // observed by the caller; never an unhandled rejection meanwhile
     return { payment };
   }
   return { payment: Promise.resolve(await authorizePayment(args)) };
+}
+
+type PaymentArgs = Parameters<typeof authorizePayment>[0];
+
+/** The API key secret of `Authorization: Bearer vk_…`, or undefined when the request carries none. */
+function keySecret(c: Context): string | undefined {
+  const auth = c.req.header("authorization");
+  return auth?.startsWith("Bearer ") && auth.slice(7).startsWith("vk_") ? auth.slice(7) : undefined;
+}
+
+/** An API key's request, before any money moves: the key (cached lookup; the hold re-checks
+ * revocation and expiry under the key row's lock), its model scope, then its signed rates
+ * (this replica's count). */
+async function admitKey(args: PaymentArgs, secret: string): Promise<{ key: ApiKey; slot: RateSlot }> {
+  const key = await args.keys.authenticate(secret, { cached: true });
+  args.keys.authorize(key, { model: args.model });
+  return { key, slot: args.keys.rateLimits.admit(key.id, key.scope) };
+}
+
+/** Holds the request's price from the key owner's balance (its money bounds are checked in the
+ * hold's transaction); a refused hold frees the rate slot. */
+async function holdPrepaid(args: PaymentArgs, admitted: { key: ApiKey; slot: RateSlot }): Promise<Payment> {
+  const { key, slot } = admitted;
+  try {
+    return { kind: "prepaid", owner: key.owner, hold: await args.ledger.hold(key.owner, args.maxPrice, key.id), slot };
+  } catch (error) {
+    slot.finish();
+    throw error;
+  }
 }
 
 export { PaymentRequiredError };

@@ -88,20 +88,14 @@ export function createVoucherSales(options: VoucherSalesOptions) {
     /** Claims every channel whose charged total is above what the chain has settled; the tx hash or undefined. */
     async claim(clients: ChainClients): Promise<`0x${string}` | undefined> {
       await indexer.syncOnce();
-      const claims = store.vouchers
-        .all()
-        .flatMap((c) => {
-          const channel = mirror.get(c.channelId);
-          // Claims pass the channel's terms; a channel whose terms are not mirrored yet waits.
-          if (!channel?.config || channel.finalized || c.charged <= channel.claimed) return [];
-          return [{ c, config: channel.config }];
-        })
-        .map(({ c, config }) => ({
-          config,
-          cumulativeAmount: c.voucherAmount,
-          amount: c.charged,
-          signature: c.signature,
-        }));
+      const claims = store.vouchers.all().flatMap((c) => {
+        const channel = mirror.get(c.channelId);
+        // Claims pass the channel's terms; a channel whose terms are not mirrored yet waits.
+        if (!channel?.config || channel.finalized || c.charged <= channel.claimed) return [];
+        return [
+          { config: channel.config, cumulativeAmount: c.voucherAmount, amount: c.charged, signature: c.signature },
+        ];
+      });
       if (claims.length === 0) return undefined;
       const hash = await clients.walletClient.writeContract({
         address: paymentChannels,
