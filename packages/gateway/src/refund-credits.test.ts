@@ -20,7 +20,8 @@ import { defaultRoutingPolicy } from "./routing-policy.ts";
 import { gatewayStateDir } from "./store/store-testing.ts";
 import { fundedKey } from "./testing.ts";
 
-const WINDOW = 300n;
+// Long enough that the real time the test spends before advancing the chain never closes a reveal window early.
+const WINDOW = 3600n;
 let t: TestChain;
 let deployment: Deployment;
 let cheater: TestProvider;

@@ -22,7 +22,8 @@ import { receiptDigest } from "./evidence.ts";
 import { type AuditSampleInput, parseAuditSample } from "./intake.ts";
 import { eventually, signedTestSample, startTestValidator, type TestValidator } from "./testing.ts";
 
-const WINDOW = 300n;
+// Long enough that the real time the test spends before advancing the chain never closes a reveal window early.
+const WINDOW = 3600n;
 let t: TestChain;
 let deployment: Deployment;
 let p: TestProvider;
