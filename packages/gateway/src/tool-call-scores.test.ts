@@ -2,106 +2,38 @@
  * Tool-call scores from the chain to the router: validators in the Disputes set publish ERC-8004
  * feedback tagged `tool_calls` about two real providers; the gateway's indexer reads it, takes each
  * validator's latest value and the median across validators, and routes requests with `tools` away
- * from the provider below the floor while plain requests still reach it. Attack cases: feedback
- * from a payer that is not a validator does not move a score; a validator that never paid a
- * provider cannot give feedback about it.
+ * from the provider below the floor while plain requests still reach it. The attack cases are in
+ * tool-call-scores.attack.test.ts.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { connectChain, createIndexer, deploy } from "@verity/chain";
-import { channelConfigOf, createTestChain, expectRevert, type TestChain } from "@verity/chain/testing";
+import { createIndexer } from "@verity/chain";
 import { disputesAbi, reputationRegistryAbi } from "@verity/contracts";
-import type { Deployment } from "@verity/core";
 import OpenAI, { APIError } from "openai";
 import { privateKeyToAccount } from "viem/accounts";
-import {
-  claimTestChannel,
-  mintTestUSD,
-  openTestChannel,
-  startTestProvider,
-  type TestProvider,
-} from "../../provider/src/testing.ts";
-import { onboardValidator } from "../../validator/src/onboard.ts";
+import { mintTestUSD } from "../../provider/src/testing.ts";
 import { scoreToolCalls } from "../../validator/src/tool-calls.ts";
-import { createTxSender } from "../../validator/src/tx-sender.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
 import { gatewayStateDir } from "./store/store-testing.ts";
 import { fundedKey } from "./testing.ts";
+import { createToolCallScene, type ToolCallScene } from "./tool-call-scene.ts";
 import { createToolCallScores } from "./tool-call-scores.ts";
 
-let t: TestChain;
-let deployment: Deployment;
-/** Cheaper, and its tool calls score low. */
-let sloppy: TestProvider;
-/** Dearer, and its tool calls score high. */
-let careful: TestProvider;
-const VALIDATORS = ["validator-1", "validator-2", "validator-3"];
-const paid = new Set<string>();
-const ZERO = `0x${"00".repeat(32)}` as const;
-
-const registry = () => deployment.contracts.ReputationRegistry.address;
-
-/** `account` pays `provider` through a channel (claimed) and shows it to the registry, once. */
-async function pay(account: string, provider: TestProvider): Promise<void> {
-  const key = `${account}:${provider.info.agentId}`;
-  if (paid.has(key)) return;
-  const agentId = provider.info.agentId;
-  const modelId = provider.info.models[0]?.modelId as bigint;
-  const channelId = await openTestChannel({ t, deployment, payer: account, agentId, modelId, amount: 1_000n });
-  const claimer = provider === sloppy ? "provider-1" : "provider-2";
-  await claimTestChannel({ t, deployment, payer: account, claimer, channelId, amount: 10n });
-  const config = await channelConfigOf({
-    publicClient: t.publicClient,
-    paymentChannels: deployment.contracts.PaymentChannels.address,
-    channelId,
-  });
-  const hash = await t.wallet(account).writeContract({
-    address: registry(),
-    abi: reputationRegistryAbi,
-    functionName: "provePayment",
-    args: [config],
-  });
-  await t.publicClient.waitForTransactionReceipt({ hash });
-  paid.add(key);
-}
-
-/** `account` publishes a tool-call score (percent × 100) about `provider`. */
-async function publish(account: string, provider: TestProvider, value: bigint, tag1 = "tool_calls"): Promise<void> {
-  await pay(account, provider);
-  const hash = await t.wallet(account).writeContract({
-    address: registry(),
-    abi: reputationRegistryAbi,
-    functionName: "giveFeedback",
-    args: [provider.info.agentId, value, 2, tag1, "verity-validator", "", "", ZERO],
-  });
-  await t.publicClient.waitForTransactionReceipt({ hash });
-}
+let scene: ToolCallScene;
+let t: ToolCallScene["t"];
+let deployment: ToolCallScene["deployment"];
+let sloppy: ToolCallScene["sloppy"];
+let careful: ToolCallScene["careful"];
+const publish = (...args: Parameters<ToolCallScene["publish"]>) => scene.publish(...args);
+const registry = () => scene.registry;
 
 before(async () => {
-  t = await createTestChain();
-  deployment = await deploy({ provider: t.edr.provider, deployer: t.account("deployer").privateKey });
-  sloppy = await startTestProvider({ t, deployment, account: "provider-1", outputPricePerMTok: 1_000_000n });
-  careful = await startTestProvider({ t, deployment, account: "provider-2", outputPricePerMTok: 3_000_000n });
-  for (const name of VALIDATORS) {
-    await mintTestUSD(t, deployment, name, 1_000_000_000n);
-    const clients = await connectChain({
-      provider: t.edr.provider,
-      account: privateKeyToAccount(t.account(name).privateKey),
-      expectedChainId: deployment.chainId,
-    });
-    await onboardValidator({
-      clients,
-      deployment,
-      sender: createTxSender(clients),
-      agentURI: `http://${name}.example/.well-known/agent-registration.json`,
-    });
-  }
+  scene = await createToolCallScene();
+  ({ t, deployment, sloppy, careful } = scene);
 });
 
 after(async () => {
-  await sloppy.close();
-  await careful.close();
-  await t.close();
+  await scene.close();
 });
 
 describe("tool-call scores", () => {
@@ -146,34 +78,6 @@ describe("tool-call scores", () => {
     assert.equal(scores.score(sloppy.info.agentId), 0.25);
     scores.close();
     await indexer.stop();
-  });
-
-  it("attack: a payer outside the validator set does not move the score", async () => {
-    const indexer = createIndexer({ deployment, publicClient: t.publicClient as never, db: ":memory:" });
-    const scores = createToolCallScores({ indexer });
-    await indexer.syncOnce();
-    const before = scores.score(sloppy.info.agentId);
-    // client-1 paid the provider (so the registry takes its feedback) but is no validator.
-    for (let i = 0; i < 5; i++) await publish("client-1", sloppy, 10_000n);
-    await publish("client-1", careful, 0n);
-    await indexer.syncOnce();
-    assert.equal(scores.score(sloppy.info.agentId), before);
-    assert.equal(scores.score(careful.info.agentId), 0.925);
-    assert.equal(scores.validators(sloppy.info.agentId)[t.account("client-1").address.toLowerCase()], undefined);
-    scores.close();
-    await indexer.stop();
-  });
-
-  it("attack: a validator that never paid a provider cannot report about it", async () => {
-    await expectRevert(
-      t.wallet("validator-3").writeContract({
-        address: registry(),
-        abi: reputationRegistryAbi,
-        functionName: "giveFeedback",
-        args: [careful.info.agentId, 0n, 2, "tool_calls", "verity-validator", "", "", ZERO],
-      }),
-      "NoSettledPayments",
-    );
   });
 
   it("drops the reports of a validator that left the set", async () => {
