@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, it } from "node:test";
-import { connectChain, deploy } from "@verity/chain";
+import { connectChain, deploy, openDatabase } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
 import { reputationRegistryAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
@@ -10,6 +11,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { claimTestChannel, openTestChannel, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
 import type { ValidatorEvent } from "./challenger.ts";
 import { createProviderEvidence } from "./provider-evidence.ts";
+import { eventually, startTestValidator } from "./testing.ts";
 import { createToolCallReporter } from "./tool-call-reporter.ts";
 import { createTxSender } from "./tx-sender.ts";
 
@@ -176,5 +178,31 @@ describe("tool-call reporter", () => {
     await restarted.reporter.tick();
     assert.equal(await lastIndex(address), 3n);
     assert.equal(restarted.reporter.report(agentId.toString())?.calls, 90);
+  });
+
+  it("runs in the validator service: a started validator reports on its chain loop", async () => {
+    const started = await startTestValidator({ t, deployment, account: "validator-4" });
+    try {
+      const address = started.info.address;
+      const channelId = await openTestChannel({
+        t,
+        deployment,
+        payer: "validator-4",
+        agentId,
+        modelId,
+        amount: 1_000n,
+      });
+      await claimTestChannel({ t, deployment, payer: "validator-4", claimer: "provider-1", channelId, amount: 10n });
+      // Scored audits as the audit worker logs them, in the validator's own database.
+      const db = openDatabase(join(started.dataDir, "validator.sqlite"));
+      scored(createProviderEvidence(db), 25, 24);
+      db.close();
+      await eventually("the validator's tool-call feedback", async () => (await lastIndex(address)) === 1n);
+      const [value, , tag1] = await readFeedback(address, 1n);
+      assert.deepEqual([value, tag1], [BigInt(Math.round((25 / 27) * 10_000)), "tool_calls"]);
+      assert.ok(started.events.some((e) => e.event === "tool_call_feedback"));
+    } finally {
+      await started.close();
+    }
   });
 });
