@@ -136,6 +136,16 @@ describe("routing on published tool-call scores", () => {
       probeIntervalMs: 600_000,
     });
     const url = (await gateway.start()).url;
+    const listed = (await (await fetch(`${url}/v1/providers`)).json()) as {
+      data: { agentId: string; toolCallScore?: number }[];
+    };
+    assert.deepEqual(
+      listed.data.map((p) => [p.agentId, p.toolCallScore]).sort(),
+      [
+        [sloppy.info.agentId.toString(), 0.25],
+        [careful.info.agentId.toString(), 0.925],
+      ].sort(),
+    );
     const { key } = await fundedKey({ t, deployment, url, account: "client-2", amount: 20_000_000n });
     openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 });
   });
