@@ -180,6 +180,27 @@ describe("tool-call reporter", () => {
     assert.equal(restarted.reporter.report(agentId.toString())?.calls, 90);
   });
 
+  it("a refused report (the reporter's account controls the agent) leaves nothing pending and waits before retrying", async () => {
+    const db = new DatabaseSync(":memory:");
+    const clock = { now: 9_000_000 };
+    const { reporter, evidence, events, address } = await reporterFor("provider-1", db, clock);
+    const channelId = await openTestChannel({ t, deployment, payer: "provider-1", agentId, modelId, amount: 1_000n });
+    await claimTestChannel({ t, deployment, payer: "provider-1", claimer: "provider-1", channelId, amount: 10n });
+    scored(evidence, 30, 30);
+    await reporter.tick();
+    assert.deepEqual(
+      events.map((e) => [e.event, e.reason]),
+      [["tool_call_feedback_skipped", "self_feedback_not_allowed"]],
+    );
+    assert.equal(reporter.pending(agentId.toString()), undefined);
+    await reporter.tick();
+    assert.equal(events.length, 1, "not retried within the interval");
+    clock.now += 3_600_000;
+    await reporter.tick();
+    assert.equal(events.length, 2);
+    assert.equal(await lastIndex(address), 0n);
+  });
+
   it("runs in the validator service: a started validator reports on its chain loop", async () => {
     const started = await startTestValidator({ t, deployment, account: "validator-4" });
     try {

@@ -100,8 +100,11 @@ export function createToolCallReporter(options: {
   const me = clients.account.address;
   const read = clients.publicClient.readContract;
   const unpaidRetryMs = options.unpaidRetryMs ?? 60_000;
-  /** When a provider skipped as unpaid is looked at again (in memory: a restart checks at once). */
-  const unpaidUntil = new Map<string, number>();
+  /**
+   * When a provider skipped (unpaid: after `unpaidRetryMs`; a refused report: after `minIntervalMs`)
+   * is looked at again (in memory: a restart checks at once).
+   */
+  const skippedUntil = new Map<string, number>();
   let running: Promise<void> | undefined;
 
   const rowOf = (table: "tool_call_reports" | "tool_call_pending", agentId: string) => {
@@ -175,10 +178,10 @@ export function createToolCallReporter(options: {
     const tally = options.evidence.toolCalls(agentId);
     if (tally.calls - (last?.calls ?? 0) < minNewCalls) return;
     if (last && now() - last.at < minIntervalMs) return;
-    if ((unpaidUntil.get(agentId) ?? 0) > now()) return;
+    if ((skippedUntil.get(agentId) ?? 0) > now()) return;
     const id = BigInt(agentId);
     if (!(await eligible(id))) {
-      unpaidUntil.set(agentId, now() + unpaidRetryMs);
+      skippedUntil.set(agentId, now() + unpaidRetryMs);
       options.onEvent?.({
         event: "tool_call_feedback_skipped",
         agentId,
@@ -194,7 +197,7 @@ export function createToolCallReporter(options: {
       publicUrl: options.publicUrl(),
     });
     if (!feedback) return;
-    unpaidUntil.delete(agentId);
+    skippedUntil.delete(agentId);
     const before = await lastIndex(id);
     db.prepare(
       `INSERT OR REPLACE INTO tool_call_pending (agent_id, calls, valid, value, index_before, at, tx_hash)
@@ -223,6 +226,7 @@ export function createToolCallReporter(options: {
       // Anything else (RPC trouble) leaves it pending, settled against the chain on the next tick.
       if (!(error instanceof BaseError)) throw error;
       await settlePending(agentId);
+      skippedUntil.set(agentId, now() + minIntervalMs);
       options.onEvent?.({ event: "tool_call_feedback_skipped", agentId, reason: error.code, calls: tally.calls });
       return;
     }
