@@ -10,5 +10,6 @@ export * from "./pricing.ts";
 export * from "./reason-codes.ts";
 export * from "./receipt.ts";
 export * from "./sampling-seed.ts";
+export * from "./tool-prompt.ts";
 export * from "./voucher.ts";
 export * from "./voucher-header.ts";

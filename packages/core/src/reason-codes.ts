@@ -211,6 +211,11 @@ export const NODE_REASONS = {
     status: 422,
     message: "A tool call's arguments do not validate against the tool's JSON schema",
   },
+  tool_call_feedback_unpaid: {
+    status: 409,
+    message:
+      "The validator has not paid this provider through a channel yet, so the reputation registry would refuse its tool-call feedback",
+  },
   // configuration and chain access
   invalid_parameter: { status: 400, message: "A parameter is malformed or out of range" },
   key_in_argv: {

@@ -68,6 +68,8 @@ export function createGatewayApp(deps: GatewayAppDeps) {
         // what `provider` preferences select on (quantizations, data_collection, sort)
         ...(o.quantization === undefined ? {} : { quantization: o.quantization }),
         ...(o.dataCollection === undefined ? {} : { dataCollection: o.dataCollection }),
+        // the validator set's median tool-call score (requests with tools skip offers below 0.5)
+        ...(o.toolCallScore === undefined ? {} : { toolCallScore: o.toolCallScore }),
         ...(percentile(o.throughputSamples, 0.5) === undefined
           ? {}
           : { throughputP50: Math.round(percentile(o.throughputSamples, 0.5) as number) }),

@@ -1,4 +1,4 @@
-import { BaseError, RequestError } from "@verity/core";
+import { BaseError, type ChatTool, RequestError, type ToolChoice } from "@verity/core";
 import { chatCompletionRequestSchema } from "@verity/provider";
 import { type ChatCompletion, type ChatMessage, estimateChatPromptTokens, type VerityClient } from "@verity/sdk";
 import type { Context } from "hono";
@@ -73,10 +73,13 @@ export function chatRoute(deps: ChatRouteDeps) {
       const body = await parseBody(c, chatCompletionRequestSchema);
       const messages = body.messages.map((m) => ({ role: m.role, content: m.content })) as ChatMessage[];
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? deps.defaultMaxTokens;
+      const tools = body.tools && body.tools.length > 0 ? (body.tools as ChatTool[]) : undefined;
+      const toolChoice = body.tool_choice ?? undefined;
       const request: RouteRequest = {
         model: body.model,
-        promptTokens: estimateChatPromptTokens(messages),
+        promptTokens: estimateChatPromptTokens(messages, { tools, toolChoice: toolChoice as ToolChoice | undefined }),
         maxTokens,
+        ...(tools && toolChoice !== "none" ? { tools: true } : {}),
         ...(quantizationHeader(c) ? { quantization: quantizationHeader(c) as string } : {}),
         ...(maxPriceHeader(c)
           ? { maxPricePerMTok: maxPriceHeader(c) as NonNullable<RouteRequest["maxPricePerMTok"]> }
@@ -108,6 +111,9 @@ export function chatRoute(deps: ChatRouteDeps) {
         ...(body.top_p == null ? {} : { top_p: body.top_p }),
         ...(body.seed == null ? {} : { seed: body.seed }),
         ...(body.stop == null ? {} : { stop: body.stop }),
+        // Forwarded as sent: the provider writes them into the prompt, the audit sample carries them.
+        ...(tools ? { tools } : {}),
+        ...(toolChoice === undefined ? {} : { tool_choice: toolChoice as ToolChoice }),
       };
       if (!body.stream) {
         // The hold commits while the SDK routes, reserves and signs; the voucher leaves only after it.

@@ -19,6 +19,7 @@ import { createRefundCredits, type RefundCredit } from "./refund-credits.ts";
 import { mountRefundRoutes } from "./refund-routes.ts";
 import { defaultRoutingPolicy, type RoutingPolicy } from "./routing-policy.ts";
 import { migrate, openGatewayStore, redactUrl } from "./store/index.ts";
+import { createToolCallScores } from "./tool-call-scores.ts";
 import { createTrafficSeries } from "./traffic-series.ts";
 import { createX402Payments, type X402Payments } from "./x402/index.ts";
 
@@ -157,7 +158,13 @@ export function createGateway(options: GatewayOptions) {
       intervalMs: options.probeIntervalMs ?? 5_000,
       ...(guard ? { guard, onForbidden: forbiddenLog.refused, onAllowed: forbiddenLog.allowed } : {}),
     });
-    const directory = createOfferDirectory({ indexer, prober });
+    const toolCallScores = createToolCallScores({ indexer });
+    stops.push(() => toolCallScores.close());
+    const directory = createOfferDirectory({
+      indexer,
+      prober,
+      toolCallScore: (agentId) => toolCallScores.score(agentId),
+    });
     await prober.probeAll(directory.endpoints());
     prober.start(() => directory.endpoints());
     stops.push(

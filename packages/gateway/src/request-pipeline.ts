@@ -12,7 +12,14 @@ import {
   withPriceCap,
 } from "./provider-preferences.ts";
 import { quote } from "./quote.ts";
-import { expectedCost, type RouteOffer, type RouteRequest, type RoutingPolicy } from "./routing-policy.ts";
+import {
+  expectedCost,
+  type RouteOffer,
+  type RouteRequest,
+  type RoutingPolicy,
+  TOOL_CALL_FLOOR,
+  toolCallExcluded,
+} from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
 
 /** Parses a JSON body with `schema`; malformed JSON → `invalid_json`, wrong shape → `invalid_request`. */
@@ -57,16 +64,25 @@ export function planRoute(args: {
   if (route.length === 0) {
     const q = quote({ offers, request: args.request });
     const hint = `GET /v1/quote?model=${encodeURIComponent(args.request.model)}&max_tokens=${args.request.maxTokens} shows who would serve it`;
-    if (prefs && q.servable) {
-      const excluded = explainNoMatch({ offers, base: args.request, capped, prefs });
+    const byToolCalls = toolCallExcluded(offers, args.request);
+    if (q.servable && (prefs || byToolCalls.length > 0)) {
+      const excluded: Record<string, string[]> = {
+        ...(prefs ? explainNoMatch({ offers, base: args.request, capped, prefs }) : {}),
+        ...(byToolCalls.length > 0 ? { tool_call_score: byToolCalls } : {}),
+      };
       const named = Object.entries(excluded)
         .map(([by, ids]) => `${by} excluded ${ids.join(", ")}`)
         .join("; ");
       throw new RequestError(
-        `No provider of ${args.request.model} meets the provider preferences (${named || "none left"})`,
+        prefs
+          ? `No provider of ${args.request.model} meets the provider preferences (${named || "none left"})`
+          : `No provider of ${args.request.model} is fit for tool calls (${named})`,
         {
           code: "no_provider_matches",
-          hint: "Loosen the provider object; the model, price cap and quantization are never changed to serve it",
+          hint:
+            byToolCalls.length > 0
+              ? `Validators score these providers' tool calls below ${TOOL_CALL_FLOOR}; send the request without tools, or retry later`
+              : "Loosen the provider object; the model, price cap and quantization are never changed to serve it",
           details: { excluded },
         },
       );

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { defaultRoutingPolicy, eligible, type RouteOffer } from "./routing-policy.ts";
+import { RequestError } from "@verity/core";
+import type { OfferDirectory } from "./offer-directory.ts";
+import { planRoute } from "./request-pipeline.ts";
+import {
+  defaultRoutingPolicy,
+  eligible,
+  type RouteOffer,
+  type RouteRequest,
+  toolCallExcluded,
+} from "./routing-policy.ts";
 
 function offer(i: number, overrides: Partial<RouteOffer> = {}): RouteOffer {
   const o = {
@@ -111,4 +120,20 @@ test("requests with tools skip offers below the tool-call floor and prefer bette
     else first2++;
   }
   assert.ok(first3 > first2, `${first3} vs ${first2}`);
+});
+
+test("a request with tools that every offer's tool-call score excludes is refused naming them", () => {
+  const offers = [offer(1, { toolCallScore: 0.2 }), offer(2, { toolCallScore: 0.4 }), offer(3, { model: "other" })];
+  const directory = { offers: () => offers } as unknown as OfferDirectory;
+  const plan = (r: RouteRequest) =>
+    planRoute({ directory, policy: defaultRoutingPolicy, request: r, feeBps: 0, decimals: 6, random: () => 0.5 });
+  assert.equal(plan(request).route.length, 2, "a plain request is served");
+  assert.deepEqual(toolCallExcluded(offers, { ...request, tools: true }), ["1", "2"]);
+  assert.throws(
+    () => plan({ ...request, tools: true }),
+    (error: unknown) =>
+      error instanceof RequestError &&
+      error.code === "no_provider_matches" &&
+      JSON.stringify(error.details) === JSON.stringify({ excluded: { tool_call_score: ["1", "2"] } }),
+  );
 });

@@ -98,6 +98,17 @@ export function eligible(offers: readonly RouteOffer[], request: RouteRequest): 
   return offers.filter((o) => accepts(o, request, maxIn, maxOut));
 }
 
+/**
+ * Agents of the offers a request with tools would take but for their tool-call score (below
+ * `TOOL_CALL_FLOOR`): what a `no_provider_matches` refusal names as `tool_call_score`.
+ */
+export function toolCallExcluded(offers: readonly RouteOffer[], request: RouteRequest): string[] {
+  if (request.tools !== true) return [];
+  return eligible(offers, { ...request, tools: false })
+    .filter((o) => o.toolCallScore !== undefined && o.toolCallScore < TOOL_CALL_FLOOR)
+    .map((o) => o.agentId.toString());
+}
+
 const FALLBACKS = 4;
 
 /**

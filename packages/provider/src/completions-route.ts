@@ -8,6 +8,7 @@ import {
   reasonStatus,
   voucherDomain,
   voucherTypes,
+  withToolPrompt,
 } from "@verity/core";
 import type { Prompt } from "@verity/engine";
 import type { Context } from "hono";
@@ -15,7 +16,7 @@ import { streamSSE } from "hono/streaming";
 import type { ZodType } from "zod";
 import { errorResponse } from "./http-errors.ts";
 import type { ProviderMetrics } from "./metrics.ts";
-import { chatCompletionRequestSchema, completionRequestSchema } from "./openai-schemas.ts";
+import { type ChatCompletionRequest, chatCompletionRequestSchema, completionRequestSchema } from "./openai-schemas.ts";
 import { newRequestId, RequestAborted, runPaidInference, type SamplingRequest } from "./paid-inference.ts";
 import type { PaymentGate } from "./payment-gate.ts";
 import type { ReceiptSigner } from "./receipt-signer.ts";
@@ -125,9 +126,11 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
       const prompt: Prompt =
         kind === "chat"
           ? {
-              messages: (
-                body as { messages: { role: "system" | "user" | "assistant"; content: string }[] }
-              ).messages.map((m) => ({ role: m.role, content: m.content })),
+              messages: withToolPrompt(
+                (body as ChatCompletionRequest).messages.map((m) => ({ role: m.role, content: m.content })),
+                (body as ChatCompletionRequest).tools,
+                (body as ChatCompletionRequest).tool_choice,
+              ),
               ...((body as { continue_final_message?: boolean | null }).continue_final_message
                 ? { continueFinal: true }
                 : {}),

@@ -27,6 +27,26 @@ const common = {
   verity: z.unknown().optional(),
 };
 
+/** OpenAI's `tools`: functions the model may call (a name, an optional description, a JSON schema). */
+export const toolsSchema = z
+  .array(
+    z.looseObject({
+      type: z.literal("function"),
+      function: z.looseObject({
+        name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, _ . or -"),
+        description: z.string().max(4_096).optional(),
+        parameters: z.record(z.string(), z.unknown()).optional(),
+      }),
+    }),
+  )
+  .max(128);
+
+/** OpenAI's `tool_choice`: `none`, `auto`, `required`, or one named function. */
+export const toolChoiceSchema = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.looseObject({ type: z.literal("function"), function: z.looseObject({ name: z.string().min(1) }) }),
+]);
+
 /** `POST /v1/chat/completions` body (fields we do not use are accepted and ignored). */
 export const chatCompletionRequestSchema = z.looseObject({
   ...common,
@@ -39,6 +59,9 @@ export const chatCompletionRequestSchema = z.looseObject({
     )
     .min(1),
   max_completion_tokens: z.number().int().positive().nullish(),
+  /** Functions the model may call: written into the system message (`withToolPrompt`). */
+  tools: toolsSchema.nullish(),
+  tool_choice: toolChoiceSchema.nullish(),
   /** vLLM extension: continue the final assistant message (used by gateways to fail over mid-stream). */
   continue_final_message: z.boolean().nullish(),
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { withToolPrompt } from "@verity/core";
 import fc from "fast-check";
 import { createTestEngine, type Engine } from "../../engine/src/index.ts";
 import {
@@ -33,6 +34,35 @@ test("the prompt estimate bounds the real chat template's token count, for any U
       },
     ),
     { numRuns: 200 },
+  );
+});
+
+test("with tools, the estimate bounds the template over the messages the provider renders (tool prompt included)", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ role, content: fc.string({ unit: "grapheme", maxLength: 60 }) }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+      fc.array(
+        fc.record({
+          name: fc.stringMatching(/^[A-Za-z0-9_]{1,20}$/),
+          description: fc.string({ unit: "grapheme", maxLength: 40 }),
+        }),
+        { minLength: 1, maxLength: 3 },
+      ),
+      fc.constantFrom("auto" as const, "required" as const, undefined),
+      (messages, fns, toolChoice) => {
+        const tools = fns.map((f) => ({
+          type: "function" as const,
+          function: { name: f.name, description: f.description, parameters: { type: "object" } },
+        }));
+        const real = engine.renderChat(withToolPrompt(messages, tools, toolChoice)).length;
+        const estimate = estimateChatPromptTokens(messages, { tools, toolChoice });
+        assert.ok(estimate >= real, `${estimate} < ${real}`);
+      },
+    ),
+    { numRuns: 100 },
   );
 });
 

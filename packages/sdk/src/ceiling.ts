@@ -7,7 +7,7 @@
  * for every tokenizer Verity serves; the ceiling is that bound × input price + max_tokens × output
  * price, rounded up per million (core's `ceilingFor`).
  */
-import { ceilingFor, type Price } from "@verity/core";
+import { type ChatTool, ceilingFor, type Price, type ToolChoice, toolPrompt } from "@verity/core";
 import type { ChatMessage } from "./openai-types.ts";
 
 const PER_MESSAGE = 16;
@@ -19,11 +19,19 @@ export function messageText(content: ChatMessage["content"]): string {
   return typeof content === "string" ? content : content.map((part) => part.text).join("");
 }
 
-/** Upper bound on the prompt tokens of a chat request. */
-export function estimateChatPromptTokens(messages: readonly ChatMessage[]): number {
+/**
+ * Upper bound on the prompt tokens of a chat request; with `tools`, the system text that offers
+ * them (`toolPrompt`, what the provider renders) counts as one more message.
+ */
+export function estimateChatPromptTokens(
+  messages: readonly ChatMessage[],
+  tools?: { tools?: readonly ChatTool[] | null | undefined; toolChoice?: ToolChoice | null | undefined },
+): number {
   let bytes = 0;
   for (const message of messages) bytes += encoder.encode(messageText(message.content)).length;
-  return bytes + PER_MESSAGE * messages.length + PER_PROMPT;
+  const offered = toolPrompt(tools?.tools, tools?.toolChoice);
+  const extra = offered === null ? 0 : encoder.encode(offered).length + PER_MESSAGE + 2;
+  return bytes + extra + PER_MESSAGE * messages.length + PER_PROMPT;
 }
 
 /** Upper bound on the prompt tokens of a text completion (a token-id prompt counts its ids). */

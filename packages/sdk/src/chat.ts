@@ -64,7 +64,10 @@ export function createCompletionsApi(resolve: () => Promise<{ router: Router; pa
     const route = await deps.router.route({
       kind: "chat",
       model: params.model,
-      promptTokenBound: estimateChatPromptTokens(params.messages),
+      promptTokenBound: estimateChatPromptTokens(params.messages, {
+        tools: params.tools,
+        toolChoice: params.tool_choice,
+      }),
       maxTokens: max_completion_tokens ?? params.max_tokens,
       options,
     });

@@ -2,7 +2,7 @@
  * The OpenAI request and response shapes the SDK speaks (the subset Verity providers serve), plus
  * the `verity` field providers add: the charge, the new charged total and the signed receipt.
  */
-import type { ReceiptJson } from "@verity/core";
+import type { ChatTool, ReceiptJson, ToolChoice } from "@verity/core";
 
 export type TextPart = { type: "text"; text: string };
 
@@ -27,6 +27,9 @@ type SamplingParams = {
 export type ChatCompletionCreateParamsBase = SamplingParams & {
   messages: ChatMessage[];
   max_completion_tokens?: number | null;
+  /** Functions the model may call (the provider writes them into the system message). */
+  tools?: ChatTool[] | null;
+  tool_choice?: ToolChoice | null;
 };
 export type ChatCompletionCreateParamsStreaming = ChatCompletionCreateParamsBase & { stream: true };
 export type ChatCompletionCreateParamsNonStreaming = ChatCompletionCreateParamsBase & { stream?: false | null };

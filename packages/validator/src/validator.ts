@@ -39,6 +39,7 @@ import { registrationFile } from "./registration.ts";
 import { auditWindowReader, preflightSample, verifySampleOnChain } from "./sample-checks.ts";
 import { DEFAULT_SPRT, type SprtParams } from "./sprt.ts";
 import type { Thresholds } from "./thresholds.ts";
+import { createToolCallReporter } from "./tool-call-reporter.ts";
 import { createTxSender } from "./tx-sender.ts";
 import { validatorStats } from "./validator-stats.ts";
 
@@ -87,6 +88,12 @@ export type ValidatorOptions = {
    * The SDK client's state lives in `dataDir/canary`.
    */
   canary?: CanaryOptions;
+  /**
+   * Publishing tool-call scores as ERC-8004 feedback (`tool-call-reporter.ts`): a provider is
+   * reported once at least `minNewCalls` (default 20) tool calls were scored since its last report,
+   * at most once per `minIntervalMs` (default one hour). `false` turns it off.
+   */
+  toolCallReporting?: false | { minNewCalls?: number; minIntervalMs?: number };
   onStep?: (step: string) => void;
   onEvent?: (event: ValidatorEvent) => void;
   onError?: (error: unknown) => void;
@@ -298,6 +305,21 @@ export function createValidator(options: ValidatorOptions) {
       onEvent: emit,
     });
     const refunds = createRefundRelease({ clients, deployment, store: disputes, sender, onEvent: emit });
+    const reporting = options.toolCallReporting;
+    const toolCallReporter =
+      reporting === false
+        ? undefined
+        : createToolCallReporter({
+            db,
+            evidence: providerEvidence,
+            clients,
+            deployment,
+            sender,
+            publicUrl: () => publicUrl,
+            ...(reporting?.minNewCalls === undefined ? {} : { minNewCalls: reporting.minNewCalls }),
+            ...(reporting?.minIntervalMs === undefined ? {} : { minIntervalMs: reporting.minIntervalMs }),
+            onEvent: emit,
+          });
     const watcher = createDisputeWatcher({
       db,
       store: disputes,
@@ -404,6 +426,7 @@ export function createValidator(options: ValidatorOptions) {
           await draw.drawPending();
           await committee.tick();
           await refunds.releasePending();
+          await toolCallReporter?.tick();
         } catch (error) {
           onError(error);
         }
