@@ -13,6 +13,15 @@
  *   sample of 200 from all 100 payers with fresh (unused, unique) nonces, sent by the facilitator; the mean
  *   stands for each of the 10,000.
  *
+ * - A claim moves no tokens: it credits the provider's share and the fee to the agent's account and
+ *   the royalty to the model owner, and `withdrawEarnings` / `collectFees` / `withdrawCredits` pay
+ *   those out, each one transfer for any number of claims. Each batch round ends with the three
+ *   payouts (checked against the split); their gas is reported beside the claim.
+ * - One busy channel: the claim of one channel after a warm-up claim (channel, agent account and
+ *   royalty credit already non-zero, as a busy provider's are), per 1,000 requests its voucher
+ *   covers; then the provider's payout on its own, and a cycle of 10 such claims with the three
+ *   payouts, amortised over the 10 claims.
+ *
  * Provider, model owner and treasury already hold tokens (the steady state of a live provider), so
  * neither side pays a first-balance write. Gas is `gasUsed` from receipts (21,000 base and calldata
  * included) and deterministic on EDR; transactions are sent without waiting and mined in batches,
@@ -113,6 +122,23 @@ async function run(t: TestChain): Promise<void> {
         }),
       ),
     );
+  const creditsOf = async (agent: bigint) => {
+    const [[earnings, fees], royalty] = await Promise.all([
+      publicClient.readContract({
+        address: channels,
+        abi: paymentChannelsAbi,
+        functionName: "earningsOf",
+        args: [agent],
+      }),
+      publicClient.readContract({
+        address: channels,
+        abi: paymentChannelsAbi,
+        functionName: "creditOf",
+        args: [modelOwner],
+      }),
+    ]);
+    return { earnings, fees, royalty };
+  };
   const nonceOf = (who: Address) => publicClient.getTransactionCount({ address: who, blockTag: "pending" });
 
   type Tx = { from: LocalAccount; to: Address; abi: Abi; functionName: string; args: readonly unknown[] };
@@ -310,13 +336,28 @@ async function run(t: TestChain): Promise<void> {
 
   // A chain snapshot can be restored once: each restore takes a fresh one for the next round.
   let beforeClaims = await t.snapshot();
-  const claimGas = new Map<number, { gas: number; txs: number }>();
+  const claimGas = new Map<number, { gas: number; txs: number; payoutGas?: number }>();
+  const providerKey = privateKeyToAccount(t.account("provider-1").privateKey);
+  /** The three payouts, each its own transaction: provider earnings, treasury fees, royalty credits. */
+  const payouts = (): Tx[] => [
+    { from: providerKey, to: channels, abi: paymentChannelsAbi, functionName: "withdrawEarnings", args: [agentId] },
+    { from: facilitator, to: channels, abi: paymentChannelsAbi, functionName: "collectFees", args: [[agentId]] },
+    {
+      from: privateKeyToAccount(t.account("modelOwner").privateKey),
+      to: channels,
+      abi: paymentChannelsAbi,
+      functionName: "withdrawCredits",
+      args: [modelOwner],
+    },
+  ];
+  const payOut = () => mineTogether(payouts(), 200_000n);
   for (const [round, size] of BATCH_SIZES.entries()) {
     if (round > 0) {
       await beforeClaims();
       beforeClaims = await t.snapshot();
     }
     const before = await balances();
+    const credited = await creditsOf(agentId);
     const txs: Tx[] = [];
     for (let i = 0; i < claims.length; i += size) {
       // Sent by the agent owner (only the receiver may claim: it chooses the amount).
@@ -335,29 +376,72 @@ async function run(t: TestChain): Promise<void> {
       logs: receipts.flatMap((r) => r.logs),
     });
     check(events.length === CLIENTS, `one Claimed per channel (batch ${size})`);
+    const credits = await creditsOf(agentId);
+    check(credits.earnings - credited.earnings === split.provider, `provider credited its split (batch ${size})`);
+    check(credits.royalty - credited.royalty === split.royalty, `model owner credited the royalty (batch ${size})`);
+    check(credits.fees - credited.fees === split.fee, `fee credited for the treasury (batch ${size})`);
+    check((await balances()).escrow === before.escrow, `claims move no tokens (batch ${size})`);
+    const claimed = await channelViews(configs);
+    for (const [i, view] of claimed.entries()) check(view.claimed === charged[i], `channel ${i} claimed in full`);
+    const payoutReceipts = await payOut();
     const after = await balances();
     check(after.provider - before.provider === split.provider, `provider paid its split (batch ${size})`);
     check(after.royalty - before.royalty === split.royalty, `model owner paid the royalty (batch ${size})`);
     check(after.fee - before.fee === split.fee, `treasury paid the fee (batch ${size})`);
     check(before.escrow - after.escrow === split.total, `escrow released the charged total (batch ${size})`);
-    const claimed = await channelViews(configs);
-    for (const [i, view] of claimed.entries()) check(view.claimed === charged[i], `channel ${i} claimed in full`);
-    claimGas.set(size, { gas: gasOf(receipts), txs: receipts.length });
+    claimGas.set(size, { gas: gasOf(receipts), txs: receipts.length, payoutGas: gasOf(payoutReceipts) });
     log(`claimed ${CLIENTS} channels in ${receipts.length} tx (${gasOf(receipts).toLocaleString("en-US")} gas)`);
   }
 
-  // One busy channel: one claim of one channel, on its own (from the same pre-claim state).
+  // One busy channel (from the same pre-claim state): vouchers of channel 0 for growing totals,
+  // each claim settling the next step. A warm-up claim and payout first, so the channel, the
+  // agent's account and the royalty credit are non-zero, as a busy provider's are.
   await beforeClaims();
-  const singleHash = await t.wallet("provider-1").writeContract({
-    address: channels,
-    abi: paymentChannelsAbi,
-    functionName: "claim",
-    args: [claims.slice(0, 1)],
-  });
-  const singleReceipt = await publicClient.waitForTransactionReceipt({ hash: singleHash });
-  check(singleReceipt.status === "success", "the single-channel claim succeeded");
-  claimGas.set(1, { gas: Number(singleReceipt.gasUsed), txs: 1 });
-  log(`claimed 1 channel alone (${singleReceipt.gasUsed.toLocaleString("en-US")} gas)`);
+  const busyStep = 20_000n;
+  let busyTotal = 0n;
+  const busyClaim = async (): Promise<Tx> => {
+    busyTotal += busyStep;
+    check(busyTotal <= DEPOSIT, "busy channel within its deposit");
+    const signature = await (authorizers[0] as LocalAccount).signTypedData({
+      domain,
+      types: voucherTypes,
+      primaryType: "Voucher",
+      message: { channelId: channelIds[0] as Hex, cumulativeAmount: busyTotal },
+    });
+    const claim = { config: configs[0] as ChannelConfig, cumulativeAmount: busyTotal, amount: busyTotal, signature };
+    return { from: providerKey, to: channels, abi: paymentChannelsAbi, functionName: "claim", args: [[claim]] };
+  };
+  await mineTogether([await busyClaim()], 300_000n);
+  const [busy] = await mineTogether([await busyClaim()], 300_000n);
+  check(busy !== undefined, "the busy-channel claim");
+  const busyCredits = await creditsOf(agentId);
+  const [withdrawReceipt] = await mineTogether(payouts().slice(0, 1), 200_000n);
+  check(withdrawReceipt !== undefined, "the provider's payout");
+  const payoutGas = { withdrawEarnings: Number(withdrawReceipt.gasUsed), collectFees: 0, withdrawCredits: 0 };
+  const providerBefore = await balanceOf(providerOwner);
+  const [fees, credits] = await mineTogether(payouts().slice(1), 200_000n); // earnings were just paid
+  check(fees !== undefined && credits !== undefined, "the treasury's and model owner's payouts");
+  payoutGas.collectFees = Number(fees.gasUsed);
+  payoutGas.withdrawCredits = Number(credits.gasUsed);
+  check(busyCredits.earnings > 0n && (await balanceOf(providerOwner)) === providerBefore, "earnings paid once");
+  check((await creditsOf(agentId)).earnings === 0n, "nothing left to withdraw");
+  claimGas.set(1, { gas: Number(busy.gasUsed), txs: 1 });
+  log(`claimed 1 busy channel (${busy.gasUsed.toLocaleString("en-US")} gas), payout ${payoutGas.withdrawEarnings} gas`);
+  // A cycle of 10 claims, then the three payouts (the first claim re-creates the royalty credit).
+  const CYCLE = 10;
+  const cycleClaims: TransactionReceipt[] = [];
+  for (let k = 0; k < CYCLE; k++) cycleClaims.push(...(await mineTogether([await busyClaim()], 300_000n)));
+  const cycleEarnings = (await creditsOf(agentId)).earnings;
+  const providerCycle0 = await balanceOf(providerOwner);
+  const [cycleWithdraw, ...cycleRest] = await mineTogether(payouts(), 200_000n);
+  check(cycleWithdraw !== undefined && cycleRest.length === 2, "the cycle's payouts");
+  check((await balanceOf(providerOwner)) - providerCycle0 === cycleEarnings, "the cycle's earnings paid out");
+  const cycle = {
+    claims: gasOf(cycleClaims),
+    withdrawEarnings: Number(cycleWithdraw.gasUsed),
+    otherPayouts: gasOf(cycleRest),
+  };
+  log(`busy cycle: ${CYCLE} claims ${cycle.claims} gas, payouts ${cycle.withdrawEarnings} + ${cycle.otherPayouts} gas`);
 
   // x402 `exact`: 200 of the same requests, each its own transferWithAuthorization to the provider.
   const block = (await publicClient.getBlock()).timestamp;
@@ -471,6 +555,12 @@ async function run(t: TestChain): Promise<void> {
       openGasTotal: openGas,
       openMethod: "openWithPermit",
     });
+    const payout = claimed.payoutGas ?? 0;
+    line(`gas_per_request_vouchers_batch${size}_incl_payout`, (claimed.gas + payout) / REQUESTS, x402Mean, {
+      ...extra,
+      payoutGasTotal: payout,
+      payouts: "withdrawEarnings + collectFees + withdrawCredits, once for all channels",
+    });
   }
   line("gas_per_channel_open", openGas / CLIENTS, null, { channels: CLIENTS, openMethod: "openWithPermit" });
   // One busy channel: a single-channel claim settles every request its latest voucher covers, so
@@ -482,7 +572,37 @@ async function run(t: TestChain): Promise<void> {
       requestsPerVoucher: 1000,
       claimGas: Math.round(perClaim),
       anchor: "target for a claim covering 1,000 requests on one channel",
+      after: "a warm-up claim (channel, agent account and royalty credit non-zero)",
     });
   }
+  line("gas_withdraw_earnings", payoutGas.withdrawEarnings, null, {
+    collectFeesGas: payoutGas.collectFees,
+    withdrawCreditsGas: payoutGas.withdrawCredits,
+    note: "one payout pays every claim credited since the last one",
+  });
+  const perCycle = (gas: number) => gas / CYCLE / 1000;
+  line(
+    "gas_per_request_busy_channel_1000_incl_payout",
+    perCycle(cycle.claims + cycle.withdrawEarnings),
+    BUSY_CHANNEL_ANCHOR,
+    {
+      claimsPerPayout: CYCLE,
+      requestsPerVoucher: 1000,
+      claimsGas: cycle.claims,
+      withdrawEarningsGas: cycle.withdrawEarnings,
+    },
+  );
+  line(
+    "gas_per_request_busy_channel_1000_incl_all_payouts",
+    perCycle(cycle.claims + cycle.withdrawEarnings + cycle.otherPayouts),
+    BUSY_CHANNEL_ANCHOR,
+    {
+      claimsPerPayout: CYCLE,
+      requestsPerVoucher: 1000,
+      claimsGas: cycle.claims,
+      payoutsGas: cycle.withdrawEarnings + cycle.otherPayouts,
+      payouts: "withdrawEarnings + collectFees + withdrawCredits",
+    },
+  );
   log("done");
 }

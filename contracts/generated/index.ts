@@ -6,6 +6,7 @@ export * from "./GatewayDeposits.ts";
 export * from "./ModelRegistry.ts";
 export * from "./Multicall3.ts";
 export * from "./PaymentChannels.ts";
+export * from "./ReentrantToken.ts";
 export * from "./ReputationRegistry.ts";
 export * from "./Staking.ts";
 export * from "./TestUSD.ts";

@@ -127,6 +127,46 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
   await f.mined(f.as("provider-1").agents.write.setApprovalForAll([t.account("gateway").address, true]));
   report["paymentChannels.claim.warmByOperator"] = await claim([firstId], 3_000n, "gateway");
 
+  // Payouts: claims credit the provider's share and the fee to the agent and the royalty to the
+  // model owner. Each payout is measured the second time, when its recipient already holds tokens
+  // (as a live provider, treasury and model owner do); the first time it pays ~17k more.
+  const payouts = {
+    withdrawEarnings: () =>
+      gasOf(
+        f.wallet("provider-1").writeContract({
+          address: channels,
+          abi: paymentChannelsAbi,
+          functionName: "withdrawEarnings",
+          args: [agentId],
+        }),
+      ),
+    collectFees: () =>
+      gasOf(
+        f.wallet("validator-1").writeContract({
+          address: channels,
+          abi: paymentChannelsAbi,
+          functionName: "collectFees",
+          args: [[agentId]],
+        }),
+      ),
+    withdrawCredits: () =>
+      gasOf(
+        f.wallet("modelOwner").writeContract({
+          address: channels,
+          abi: paymentChannelsAbi,
+          functionName: "withdrawCredits",
+          args: [t.account("modelOwner").address],
+        }),
+      ),
+  };
+  let settled = 3_000n;
+  for (const [name, pay] of Object.entries(payouts)) {
+    await pay();
+    settled += 1_000n;
+    await claim([firstId], settled);
+    report[`paymentChannels.${name}`] = await pay();
+  }
+
   report["paymentChannels.initiateWithdraw"] = await gasOf(
     client.writeContract({
       address: channels,

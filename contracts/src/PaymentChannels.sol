@@ -79,12 +79,21 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     /// @notice Longest `withdrawDelay` a channel may use.
     uint64 public immutable maxWithdrawDelay;
 
+    /// @dev What a claim owes one agent, one storage slot written once per agent per claim: when it
+    /// last claimed, its providers' share not withdrawn yet, and the protocol fee its claims raised
+    /// and nobody has collected for the treasury yet.
+    struct AgentAccount {
+        uint40 lastClaimedAt;
+        uint104 earnings;
+        uint104 fees;
+    }
+
     mapping(bytes32 channelId => Channel) private _channels;
     /// @notice When the pending withdrawal of `channelId` can be finalized (0: none pending).
     mapping(bytes32 channelId => uint256) public withdrawableAt;
-    /// @notice Block time of the latest claim by `agentId` on any of its channels (0: never claimed).
-    /// `Staking` keeps the agent's last stake in place until the audit window after it has passed.
-    mapping(uint256 agentId => uint256) public agentLastClaimedAt;
+    mapping(uint256 agentId => AgentAccount) private _accounts;
+    /// @notice Royalties credited to `owner` (a model owner) by claims and not withdrawn yet.
+    mapping(address owner => uint256) public creditOf;
 
     /// @notice A channel was opened with its full configuration and first deposit.
     event ChannelOpened(
@@ -117,6 +126,12 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     /// custom error it fails with on its own (`ChannelNotFound`, `ChannelClosed`, `ClaimAboveVoucher`,
     /// `VoucherNotIncreasing`, `VoucherSignatureInvalid` or `NothingToClaim`).
     event ClaimSkipped(bytes32 indexed channelId, bytes4 reason);
+    /// @notice `amount` of `agentId`'s earnings went to its wallet `to` (its agent wallet, else owner).
+    event EarningsWithdrawn(uint256 indexed agentId, address indexed to, uint256 amount);
+    /// @notice `amount` of protocol fees owed by the claims of the listed agents went to the treasury.
+    event FeesCollected(address indexed treasury, uint256 amount);
+    /// @notice `owner` withdrew `amount` of credited royalties to `to`.
+    event CreditsWithdrawn(address indexed owner, address indexed to, uint256 amount);
     /// @notice The payer started withdrawing; the rest of the deposit is refundable from `withdrawableAt`.
     event WithdrawInitiated(bytes32 indexed channelId, uint64 withdrawableAt);
     /// @notice A top-up by the payer cancelled the pending withdrawal.
@@ -166,6 +181,12 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     error VoucherSignatureInvalid(bytes32 channelId);
     /// @notice The channel deposit is fully claimed; the voucher can pay more only after a top-up.
     error NothingToClaim(bytes32 channelId);
+    /// @notice Only the agent's receiver side (owner, approved operator or agent wallet) may withdraw its earnings.
+    error NotAgentReceiver(uint256 agentId, address caller);
+    /// @notice There is nothing credited to withdraw.
+    error NothingToWithdraw();
+    /// @notice The agent's uncollected earnings or fees would exceed 2^104 - 1 base units; withdraw first.
+    error EarningsOverflow(uint256 agentId);
     /// @notice A withdrawal of this channel is already pending.
     error WithdrawAlreadyInitiated(bytes32 channelId);
     /// @notice No withdrawal of this channel was initiated.
@@ -265,17 +286,19 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     /// claims or the refund at `finalizeWithdraw`).
     /// @dev Only the receiver side of every channel may call: the receiver agent's owner, an
     /// approved operator (`IAgentRegistry.isAuthorized`) or its agent wallet; checked once per run
-    /// of consecutive claims with the same agent. Payouts always go to the channel's provider,
-    /// model owner and treasury. Each claim is checked in the order `ChannelNotFound`,
-    /// `ChannelClosed`, `NotReceiver`, `ClaimAboveVoucher`, `VoucherNotIncreasing`,
-    /// `VoucherSignatureInvalid`, `NothingToClaim`. A claim failing any check but `NotReceiver` is
-    /// skipped with `ClaimSkipped(channelId, selector of that error)` and moves nothing; the others
-    /// are paid, so one bad voucher cannot hold back a batch. When no claim of the batch is paid the
-    /// call reverts with the first claim's precise error (a single claim behaves as before), and
-    /// `NotReceiver` always reverts the whole call: the caller is not the receiver it claims for.
-    /// Fee and royalty round down, the provider gets the exact rest. Consecutive claims with the
-    /// same recipients are paid in one transfer, and the treasury once per call, so sort claims by
-    /// agent and model.
+    /// of consecutive claims with the same agent. Each claim is checked in the order
+    /// `ChannelNotFound`, `ChannelClosed`, `NotReceiver`, `ClaimAboveVoucher`,
+    /// `VoucherNotIncreasing`, `VoucherSignatureInvalid`, `NothingToClaim`. A claim failing any
+    /// check but `NotReceiver` is skipped with `ClaimSkipped(channelId, selector of that error)`
+    /// and moves nothing; the others are paid, so one bad voucher cannot hold back a batch. When no
+    /// claim of the batch is paid the call reverts with the first claim's precise error (a single
+    /// claim behaves as before), and `NotReceiver` always reverts the whole call.
+    /// A claim moves no tokens: each increase is credited inside this contract, split three ways
+    /// (fee and royalty round down, the provider gets the exact rest): the provider's share and the
+    /// protocol fee to the agent's account (one slot per agent, written once per run of its claims,
+    /// with the claim time), the royalty to the model owner (`creditOf`, written once per run of
+    /// claims with the same owner). `withdrawEarnings`, `collectFees` and `withdrawCredits` pay them
+    /// out, one transfer for many claims. Sort claims by agent and model.
     function claim(Claim[] calldata claims) external nonReentrant {
         uint256 count = claims.length;
         if (count == 0) revert NoClaims();
@@ -284,14 +307,13 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
 
         uint256 agentId = type(uint256).max; // cache keys: no stored id reaches uint256 max
         uint256 modelId = type(uint256).max;
-        address wallet;
         address modelOwner;
         uint256 royaltyBps;
-        address providerTo; // stays zero until a claim is paid (wallets are never zero)
-        uint256 providerSum;
+        uint256 earningsSum; // of the current agent's run, not booked yet
+        uint256 feeSum;
         address royaltyTo;
         uint256 royaltySum;
-        uint256 feeSum;
+        bool paid;
         bytes memory firstError; // revert data of the first skipped claim
 
         for (uint256 i; i < count; ++i) {
@@ -319,12 +341,16 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                     failure = abi.encodeWithSelector(ChannelClosed.selector, channelId);
                 } else {
                     if (channelAgent != agentId) {
+                        if (agentId != type(uint256).max) _book(agentId, earningsSum, feeSum);
                         agentId = channelAgent;
-                        wallet = _providerWallet(channelAgent);
-                        if (msg.sender != wallet && !agentRegistry.isAuthorized(channelAgent, msg.sender)) {
+                        earningsSum = 0;
+                        feeSum = 0;
+                        if (
+                            msg.sender != agentRegistry.getAgentWallet(channelAgent)
+                                && !agentRegistry.isAuthorized(channelAgent, msg.sender)
+                        ) {
                             revert NotReceiver(channelId, msg.sender);
                         }
-                        agentLastClaimedAt[channelAgent] = block.timestamp;
                     }
                     if (amount > cap) {
                         failure = abi.encodeWithSelector(ClaimAboveVoucher.selector, channelId, amount, cap);
@@ -353,34 +379,71 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
             uint256 fee = increase * feeBps / BPS;
             uint256 royalty = increase * royaltyBps / BPS;
             uint256 provider = increase - fee - royalty;
-            // Flush a recipient's running total when the next claim pays someone else (all effects
-            // of the claims paid so far are already written; nonReentrant blocks re-entry).
-            if (wallet != providerTo) {
-                _pay(providerTo, providerSum);
-                providerTo = wallet;
-                providerSum = 0;
-            }
-            providerSum += provider;
+            earningsSum += provider;
+            feeSum += fee;
             if (royalty != 0) {
                 if (modelOwner != royaltyTo) {
-                    _pay(royaltyTo, royaltySum);
+                    if (royaltySum != 0) creditOf[royaltyTo] += royaltySum;
                     royaltyTo = modelOwner;
                     royaltySum = 0;
                 }
                 royaltySum += royalty;
             }
-            feeSum += fee;
+            paid = true;
             emit Claimed(channelId, agentId, settled, cap, increase, provider, royalty, fee);
         }
-        if (providerTo == address(0)) {
-            // Nothing was paid, so every claim was skipped: revert with the first one's error.
+        if (!paid) {
+            // Every claim was skipped: revert with the first one's error.
             assembly ("memory-safe") {
                 revert(add(firstError, 0x20), mload(firstError))
             }
         }
-        _pay(providerTo, providerSum);
-        _pay(royaltyTo, royaltySum);
-        _pay(treasury, feeSum);
+        _book(agentId, earningsSum, feeSum);
+        if (royaltySum != 0) creditOf[royaltyTo] += royaltySum;
+    }
+
+    // ---------------------------------------------------------------- payouts
+
+    /// @notice Pays `agentId`'s credited earnings to its wallet (the agent wallet, else its owner).
+    /// @dev The agent's receiver side only (owner, approved operator or agent wallet), so nobody
+    /// else picks when the tokens leave (e.g. just before the owner changes the wallet).
+    /// @return amount What was paid.
+    function withdrawEarnings(uint256 agentId) external nonReentrant returns (uint256 amount) {
+        address wallet = _providerWallet(agentId);
+        if (msg.sender != wallet && !agentRegistry.isAuthorized(agentId, msg.sender)) {
+            revert NotAgentReceiver(agentId, msg.sender);
+        }
+        AgentAccount storage account = _accounts[agentId];
+        amount = account.earnings;
+        if (amount == 0) revert NothingToWithdraw();
+        account.earnings = 0;
+        emit EarningsWithdrawn(agentId, wallet, amount);
+        token.safeTransfer(wallet, amount);
+    }
+
+    /// @notice Pays the protocol fees the listed agents' claims raised to the treasury.
+    /// @dev Anyone may call: the fees can only go to `treasury`.
+    /// @return amount What was paid.
+    function collectFees(uint256[] calldata agentIds) external nonReentrant returns (uint256 amount) {
+        for (uint256 i; i < agentIds.length; ++i) {
+            AgentAccount storage account = _accounts[agentIds[i]];
+            amount += account.fees;
+            account.fees = 0;
+        }
+        if (amount == 0) revert NothingToWithdraw();
+        emit FeesCollected(treasury, amount);
+        token.safeTransfer(treasury, amount);
+    }
+
+    /// @notice Pays the royalties credited to the caller to `to`.
+    /// @return amount What was paid.
+    function withdrawCredits(address to) external nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert ZeroAddress();
+        amount = creditOf[msg.sender];
+        if (amount == 0) revert NothingToWithdraw();
+        creditOf[msg.sender] = 0;
+        emit CreditsWithdrawn(msg.sender, to, amount);
+        token.safeTransfer(to, amount);
     }
 
     // ---------------------------------------------------------------- withdrawal
@@ -442,6 +505,19 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     {
         Channel storage ch = _channels[channelId];
         return (ch.deposit, ch.claimed, ch.lastClaimedAt, ch.closed, uint64(withdrawableAt[channelId]));
+    }
+
+    /// @notice Block time of the latest claim by `agentId` on any of its channels (0: never claimed).
+    /// `Staking` keeps the agent's last stake in place until the audit window after it has passed.
+    function agentLastClaimedAt(uint256 agentId) external view returns (uint256) {
+        return _accounts[agentId].lastClaimedAt;
+    }
+
+    /// @notice What `agentId`'s claims credited and nobody withdrew yet: its providers' share
+    /// (`withdrawEarnings`) and the protocol fee owed to the treasury (`collectFees`).
+    function earningsOf(uint256 agentId) external view returns (uint256 earnings, uint256 fees) {
+        AgentAccount storage account = _accounts[agentId];
+        return (account.earnings, account.fees);
     }
 
     /// @notice The id of the channel with terms `config`.
@@ -552,6 +628,15 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         (owner, bps) = modelRegistry.royaltyInfo(modelId);
         if (owner == address(0)) bps = 0;
         if (bps > BPS - feeBps) bps = BPS - feeBps;
+    }
+
+    /// @dev Adds a run of claims to `agentId`'s account in one slot write, stamped with the claim time.
+    function _book(uint256 agentId, uint256 earnings, uint256 fees) private {
+        AgentAccount memory account = _accounts[agentId];
+        earnings += account.earnings;
+        fees += account.fees;
+        if (earnings > type(uint104).max || fees > type(uint104).max) revert EarningsOverflow(agentId);
+        _accounts[agentId] = AgentAccount(uint40(block.timestamp), uint104(earnings), uint104(fees));
     }
 
     function _pay(address to, uint256 amount) private {

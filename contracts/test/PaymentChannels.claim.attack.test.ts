@@ -50,6 +50,11 @@ describe("PaymentChannels.claim attacks", () => {
     f.addresses.paymentChannels,
   ];
   const balances = (accounts: Address[]) => Promise.all(accounts.map((a) => f.balanceOf(a)));
+  /** Token balances of the watched accounts once everything claims credited is paid out. */
+  const paidBalances = async () => {
+    await f.payOut();
+    return balances(watched());
+  };
   const claimedOf = async (id: Hex) => (await f.as("client-1").channels.read.getChannel([f.cfg(id)])).claimed;
 
   test("attack: a payer signs one voucher wrongly to hold back payment of every channel in the batch", async () => {
@@ -60,7 +65,7 @@ describe("PaymentChannels.claim attacks", () => {
       await f.voucherClaim({ channelId: attacker, cumulativeAmount: 9_000n, signer: "validator-1" }), // wrong key
       await f.voucherClaim({ channelId: honest[1]!, cumulativeAmount: 3_000n, signer: "client-1" }),
     ];
-    const before = await balances(watched());
+    const before = await paidBalances();
     const receipt = await f.mined(f.as("provider-1").channels.write.claim([claims]));
     const skipped = parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "ClaimSkipped" });
     assert.deepEqual(
@@ -69,7 +74,7 @@ describe("PaymentChannels.claim attacks", () => {
     );
     // The provider is paid for both honest channels; the attacker's channel pays nothing and
     // the attacker's deposit stays in escrow.
-    const delta = (await balances(watched())).map((v, i) => v - (before[i] ?? 0n));
+    const delta = (await paidBalances()).map((v, i) => v - (before[i] ?? 0n));
     assert.deepEqual(delta, [10_000n - 100n - 500n, 0n, 0n, 0n, 500n, 100n, -10_000n]);
     assert.deepEqual(await Promise.all([...honest, attacker].map(claimedOf)), [7_000n, 3_000n, 0n]);
   });
@@ -88,15 +93,15 @@ describe("PaymentChannels.claim attacks", () => {
       await f.voucherClaim({ channelId: closed, cumulativeAmount: 1_000n, signer: "client-1" }),
       await f.voucherClaim({ channelId: open, cumulativeAmount: 5_000n, signer: "client-1" }),
     ];
-    const before = await balances(watched());
+    const before = await paidBalances();
     const { errorName } = await f.sendReverting("validator-1", call(claims));
     assert.equal(errorName, "NotReceiver");
-    assert.deepEqual(await balances(watched()), before);
+    assert.deepEqual(await paidBalances(), before);
     assert.equal(await claimedOf(open), 0n);
     // Only skippable claims: the batch reverts with the first one's error, also for a stranger.
     const { errorName: first } = await f.sendReverting("validator-1", call(claims.slice(0, 2)));
     assert.equal(first, "ChannelNotFound");
-    assert.deepEqual(await balances(watched()), before);
+    assert.deepEqual(await paidBalances(), before);
   });
 
   test("attack: a receiver replays a settled batch to be paid twice", async () => {
@@ -107,10 +112,10 @@ describe("PaymentChannels.claim attacks", () => {
       await f.voucherClaim({ channelId: b, cumulativeAmount: 6_000n, signer: "client-1" }),
     ];
     await f.mined(f.as("provider-1").channels.write.claim([claims]));
-    const before = await balances(watched());
+    const before = await paidBalances();
     const { errorName } = await f.sendReverting("provider-1", call(claims));
     assert.equal(errorName, "VoucherNotIncreasing");
-    assert.deepEqual(await balances(watched()), before);
+    assert.deepEqual(await paidBalances(), before);
     // Replayed claims next to a new one: only the new increase is paid.
     const more = await f.voucherClaim({ channelId: b, cumulativeAmount: 8_000n, signer: "client-1" });
     const receipt = await f.mined(f.as("provider-1").channels.write.claim([[...claims, more]]));
@@ -128,7 +133,7 @@ describe("PaymentChannels.claim attacks", () => {
         [b, notIncreasing],
       ],
     );
-    const delta = (await balances(watched())).map((v, i) => v - (before[i] ?? 0n));
+    const delta = (await paidBalances()).map((v, i) => v - (before[i] ?? 0n));
     assert.deepEqual(delta, [2_000n - 20n - 100n, 0n, 0n, 0n, 100n, 20n, -2_000n]);
   });
 

@@ -78,13 +78,18 @@ describe("PaymentChannels.claim", () => {
       royaltyAmount: 6_172n,
       feeAmount: 1_234n,
     });
+    // The claim moves no tokens: it credits the agent (share and fee) and the model owner.
+    assert.deepEqual(await f.earningsOf(agentId), { earnings: 123_457n - 1_234n - 6_172n, fees: 1_234n });
+    assert.equal(await f.creditOf("modelOwner"), 6_172n);
+    assert.equal(await f.balanceOf(f.addresses.paymentChannels), DEPOSIT);
+    const ch = await f.as("client-1").channels.read.getChannel([f.cfg(channelId)]);
+    assert.equal(ch.claimed, 123_457n);
+    await f.payOut();
     assert.deepEqual(await balances([who("provider-1"), who("modelOwner"), f.addresses.treasury]), [
       123_457n - 1_234n - 6_172n,
       6_172n,
       1_234n,
     ]);
-    const ch = await f.as("client-1").channels.read.getChannel([f.cfg(channelId)]);
-    assert.equal(ch.claimed, 123_457n);
     assert.equal(await f.balanceOf(f.addresses.paymentChannels), DEPOSIT - 123_457n);
     assert.deepEqual(await f.as("client-1").channels.read.paymentOf([f.cfg(channelId)]), [
       channelId,
@@ -107,6 +112,8 @@ describe("PaymentChannels.claim", () => {
     await f.setAgentWallet("provider-1", agentId, "provider-6");
     await f.mined(f.as("modelOwner").models.write.lowerRoyalty([modelId, 0]));
     await f.mined(claim([await f.voucherClaim({ channelId, cumulativeAmount: 10_000n, signer: "client-1" })]));
+    assert.equal(await f.creditOf("modelOwner"), 0n);
+    await f.payOut();
     assert.deepEqual(await balances([who("provider-6"), who("provider-1"), who("modelOwner")]), [9_900n, 0n, 0n]);
   });
 
@@ -124,6 +131,7 @@ describe("PaymentChannels.claim", () => {
     await f.mined(f.as("client-1").channels.write.topUp([f.cfg(channelId), DEPOSIT]));
     await f.mined(claim([voucher]));
     assert.equal((await f.as("client-1").channels.read.getChannel([f.cfg(channelId)])).claimed, 2n * DEPOSIT);
+    await f.payOut();
     assert.equal(await f.balanceOf(f.addresses.paymentChannels), 0n);
   });
 
@@ -161,6 +169,7 @@ describe("PaymentChannels.claim", () => {
     for (const [i, receiver] of ["provider-1", "gateway", "validator-2", "provider-6"].entries()) {
       await f.mined(claim([await f.voucherClaim({ ...voucher, amount: BigInt(i + 1) * 10_000n })], receiver));
     }
+    await f.payOut();
     assert.deepEqual(await balances([who("gateway"), who("validator-2"), who("provider-6")]), [
       0n,
       0n,
@@ -196,7 +205,7 @@ describe("PaymentChannels.claim", () => {
       await f.mined(f.as(owner).agents.write.setApprovalForAll([who("gateway"), true]));
     }
     await f.mined(claim(claims, "gateway"));
-    assert.equal(await f.balanceOf(who("provider-2")), 1_000n - 10n - 50n);
+    assert.deepEqual(await f.earningsOf(agent2), { earnings: 1_000n - 10n - 50n, fees: 10n });
   });
 
   test("rejects empty batches, unknown channels, stale and replayed vouchers", async () => {
@@ -266,7 +275,10 @@ describe("PaymentChannels.claim", () => {
       skipped.map((e) => e.args),
       [{ channelId: b, reason: toFunctionSelector("VoucherSignatureInvalid(bytes32)") }],
     );
-    // Exactly the two valid claims moved money: 40,000 split 1% / 5% / rest.
+    // Exactly the two valid claims were credited: 40,000 split 1% / 5% / rest.
+    assert.deepEqual(await f.earningsOf(agentId), { earnings: 40_000n - 400n - 2_000n, fees: 400n });
+    assert.equal(await f.creditOf("modelOwner"), 2_000n);
+    await f.payOut();
     const after = await balances(watched);
     assert.deepEqual(
       after.map((v, i) => v - (before[i] ?? 0n)),
@@ -283,7 +295,7 @@ describe("PaymentChannels.claim", () => {
     assert.equal((await read.getChannel([f.cfg(b)])).claimed, 20_000n);
   });
 
-  test("a batch over several agents and models pays each recipient its exact total, aggregating transfers", async () => {
+  test("a batch over several agents and models credits each recipient its exact total, moving no tokens", async () => {
     const agent2 = await f.registerAgent("provider-2");
     await f.setAgentWallet("provider-2", agent2, "provider-5");
     const model2 = await f.registerModel("validator-5", 2_000);
@@ -309,6 +321,8 @@ describe("PaymentChannels.claim", () => {
     assert.equal(events.length, plan.length);
     const expected = new Map<Address, bigint>();
     const add = (a: Address, v: bigint) => expected.set(a, (expected.get(a) ?? 0n) + v);
+    const credited = new Map<string, bigint>();
+    const credit = (key: string, v: bigint) => credited.set(key, (credited.get(key) ?? 0n) + v);
     for (const [i, p] of plan.entries()) {
       const fee = (p.amount * 100n) / 10_000n;
       const royalty = (p.amount * (p.model === modelId ? 500n : 2_000n)) / 10_000n;
@@ -320,11 +334,21 @@ describe("PaymentChannels.claim", () => {
       add(p.agent === agentId ? who("provider-1") : who("provider-5"), p.amount - fee - royalty);
       add(p.model === modelId ? who("modelOwner") : who("validator-5"), royalty);
       add(f.addresses.treasury, fee);
+      credit(`earnings-${p.agent}`, p.amount - fee - royalty);
+      credit(`fees-${p.agent}`, fee);
+      credit(p.model === modelId ? "modelOwner" : "validator-5", royalty);
     }
+    for (const agent of [agentId, agent2]) {
+      assert.deepEqual(await f.earningsOf(agent), {
+        earnings: credited.get(`earnings-${agent}`),
+        fees: credited.get(`fees-${agent}`),
+      });
+    }
+    for (const owner of ["modelOwner", "validator-5"]) assert.equal(await f.creditOf(owner), credited.get(owner));
+    // The claim moved no tokens; paying out moves each recipient's exact total.
+    assert.equal(parseEventLogs({ abi: testUSDAbi, logs: receipt.logs, eventName: "Transfer" }).length, 0);
+    await f.payOut();
     for (const [account, amount] of expected) assert.equal(await f.balanceOf(account), amount, account);
-    // Provider runs: p1 (3 claims), p5 (2), p1 (1) → 3 transfers; royalty runs: modelOwner, v5, modelOwner → 3; treasury → 1.
-    const transfers = parseEventLogs({ abi: testUSDAbi, logs: receipt.logs, eventName: "Transfer" });
-    assert.equal(transfers.length, 7);
   });
 
   test("caps the royalty so fee plus royalty never exceed the increase", async () => {

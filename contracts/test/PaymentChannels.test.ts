@@ -245,6 +245,7 @@ describe("PaymentChannels", () => {
       const [fin] = parseEventLogs({ abi: paymentChannelsAbi, logs: done.logs, eventName: "WithdrawFinalized" });
       assert.deepEqual(fin?.args, { channelId: id, refund: 600_000n });
       assert.equal((await f.balanceOf(config.payer)) - before, 600_000n);
+      await f.payOut();
       assert.equal(await f.balanceOf(f.addresses.paymentChannels), 0n);
       assert.equal((await c.read.getChannel([f.cfg(id)])).closed, true);
       const again = await f.voucherClaim({ channelId: id, cumulativeAmount: 500_000n, signer: "client-1" });
@@ -288,6 +289,7 @@ describe("PaymentChannels", () => {
       // The unused 420,000 of the last cap goes back to the payer with the rest of the deposit.
       assert.deepEqual(fin?.args, { channelId, refund: DEPOSIT - 200_000n });
       assert.equal((await f.balanceOf(config.payer)) - before, DEPOSIT - 200_000n);
+      await f.payOut();
       assert.equal(await f.balanceOf(t.account("provider-1").address), 200_000n - 2_000n - 10_000n);
       assert.equal(await f.balanceOf(f.addresses.paymentChannels), 0n);
     });

@@ -90,6 +90,7 @@ describe("channel terms passed in calldata", () => {
       skipped.map((e) => e.args),
       [{ channelId: id, reason: toFunctionSelector("ChannelNotFound(bytes32)") }],
     );
+    await f.payOut();
     const delta = (await balances(watched())).map((v, i) => v - (before[i] ?? 0n));
     assert.deepEqual(delta, [0n, 0n, 5_000n - 50n - 250n, 0n, 250n, 50n, -5_000n, 0n]);
     assert.equal((await f.channelView(s.channelId)).claimed, 5_000n);

@@ -112,6 +112,9 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
   const configs = new Map<string, ChannelConfig>();
   // The receipt signer a channel opened now gets: agent wallet, else owner (kept by the helpers below).
   const receiverSigners = new Map<bigint, Address>();
+  // Who registered each agent and each model, so `payOut` can withdraw for them.
+  const agentOwners = new Map<bigint, string>();
+  const modelOwners = new Set<string>();
   // A chain snapshot also keeps the signers known at that moment, so rewinding restores both.
   const chainSnapshot = t.snapshot;
   t.snapshot = async () => {
@@ -194,6 +197,7 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     });
     await mined(wallet(from).writeContract(request));
     receiverSigners.set(result, t.account(from).address);
+    agentOwners.set(result, from);
     return result;
   }
   /** Sets `wallet` (a devnet account that signs the proof) as the payout wallet of `agentId`. */
@@ -245,7 +249,70 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
       args: [weights, tokenizer, royaltyBps, "https://licence.example", `model-${modelNonce}`],
     });
     await mined(wallet(from).writeContract(request));
+    modelOwners.add(from);
     return result;
+  }
+  /** `earningsOf(agentId)`: the provider share and the protocol fee credited and not paid out yet. */
+  async function earningsOf(agentId: bigint): Promise<{ earnings: bigint; fees: bigint }> {
+    const [earnings, fees] = await publicClient.readContract({
+      address: paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "earningsOf",
+      args: [agentId],
+    });
+    return { earnings, fees };
+  }
+  /** `creditOf(owner)`: royalties credited to `owner` (a devnet account name or an address). */
+  async function creditOf(owner: string): Promise<bigint> {
+    const address = owner.startsWith("0x") ? (owner as Address) : t.account(owner).address;
+    return publicClient.readContract({
+      address: paymentChannels,
+      abi: paymentChannelsAbi,
+      functionName: "creditOf",
+      args: [address],
+    });
+  }
+  /**
+   * Pays out everything claims credited, so token balances show it: the earnings of every agent the
+   * fixture registered (withdrawn by its registering owner, to the agent's wallet), the fees of all
+   * of them to the treasury, and the royalties of every model owner it registered to the owner.
+   */
+  async function payOut(): Promise<void> {
+    const withFees: bigint[] = [];
+    for (const [agentId, owner] of agentOwners) {
+      const { earnings, fees } = await earningsOf(agentId);
+      if (fees !== 0n) withFees.push(agentId);
+      if (earnings === 0n) continue;
+      await mined(
+        wallet(owner).writeContract({
+          address: paymentChannels,
+          abi: paymentChannelsAbi,
+          functionName: "withdrawEarnings",
+          args: [agentId],
+        }),
+      );
+    }
+    if (withFees.length !== 0) {
+      await mined(
+        wallet("deployer").writeContract({
+          address: paymentChannels,
+          abi: paymentChannelsAbi,
+          functionName: "collectFees",
+          args: [withFees],
+        }),
+      );
+    }
+    for (const owner of modelOwners) {
+      if ((await creditOf(owner)) === 0n) continue;
+      await mined(
+        wallet(owner).writeContract({
+          address: paymentChannels,
+          abi: paymentChannelsAbi,
+          functionName: "withdrawCredits",
+          args: [t.account(owner).address],
+        }),
+      );
+    }
   }
   /** A channel config from devnet account `payer` (also the authorizer unless given) to `agentId`. */
   function channelConfig(
@@ -410,6 +477,9 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     registerAgent,
     setAgentWallet,
     registerModel,
+    earningsOf,
+    creditOf,
+    payOut,
     channelConfig,
     channelIdOf,
     cfg,

@@ -1,15 +1,20 @@
 /**
  * Model-based property test of PaymentChannels: random sequences of open / topUp / claim /
- * initiateWithdraw / finalizeWithdraw / time advance run against the chain and a JS model written
- * from the rules, not from the contract. Claims come in batches: vouchers signed for a cap, each
+ * initiateWithdraw / finalizeWithdraw / withdrawEarnings / collectFees / withdrawCredits / time
+ * advance run against the chain and a JS model written from the rules, not from the contract. A
+ * claim moves no tokens: it credits the provider's share and the fee to the agent and the royalty
+ * to the model owner; the payouts pay those credits out (earnings to the agent's wallet, for its
+ * receiver side only; fees to the treasury, for anyone, each agent once however often listed;
+ * royalties to where the owner names). Claims come in batches: vouchers signed for a cap, each
  * settling a random amount at or below it (later claims may raise the amount under an earlier
  * voucher's cap), with stale, replayed, forged, wrong-chain, wrong-contract, unknown-channel and
  * above-cap claims slipped in (sometimes only those, sometimes none at all), sent by a receiver
  * (owner, operator, agent wallet) or by a stranger. The model judges each claim on its own: a bad
  * one is skipped and the others are paid; a caller that is not the receiver of a live channel in the
- * batch, or a batch with nothing to pay, reverts. After every step: per channel, deposited − paid
- * out − refunded == what it still escrows; the token balance of PaymentChannels == Σ deposits −
- * Σ paid out − Σ refunded; every balance matches the model (failed calls move nothing); claimed
+ * batch, or a batch with nothing to pay, reverts. After every step: per channel, deposited − claimed
+ * − refunded == what it still escrows; the token balance of PaymentChannels == Σ open channels'
+ * (deposit − claimed) + Σ earnings + Σ fees + Σ royalty credits not yet withdrawn; the credits the
+ * contract reports match the model; every balance matches the model (failed calls move nothing); claimed
  * never exceeds the highest cap the authorizer signed and equals the highest accepted claim amount
  * capped by the deposit at its claim; every split is exact; a partial batch emits `Claimed` for
  * exactly the valid claims and `ClaimSkipped` with the predicted error for each other one; and
@@ -39,7 +44,10 @@ type Op =
   | { kind: "claim"; items: ClaimItem[]; caller: number }
   | { kind: "initiate"; ch: number; byPayer: boolean }
   | { kind: "finalize"; ch: number; wait: boolean }
-  | { kind: "time"; seconds: number };
+  | { kind: "time"; seconds: number }
+  | { kind: "withdrawEarnings"; agent: number; caller: number }
+  | { kind: "collectFees"; agents: number[] }
+  | { kind: "withdrawCredits"; owner: number; to: number };
 
 /**
  * Who sends a claim batch; `receives` lists the agents (by index) it may claim for: provider-4 is an
@@ -53,6 +61,10 @@ const CALLERS: readonly { name: string; receives: readonly number[] }[] = [
   { name: "provider-5", receives: [1] },
   { name: "validator-3", receives: [] },
 ];
+/** Who calls `withdrawCredits`: the two model owners, and an account never credited. */
+const CREDIT_OWNERS = ["modelOwner", "validator-5", "validator-3"] as const;
+/** Where `withdrawCredits` pays: the owner itself or another account. */
+const CREDIT_TARGETS = ["self", "validator-1"] as const;
 /** Mostly the operator, so that batches mixing both agents often succeed. */
 const callerArb = fc.oneof(
   { arbitrary: fc.constant(0), weight: 7 },
@@ -125,6 +137,25 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     arbitrary: fc.record({ kind: fc.constant("time" as const), seconds: fc.constantFrom(60, 450, 901, 2_000) }),
     weight: 2,
+  },
+  {
+    arbitrary: fc.record({ kind: fc.constant("withdrawEarnings" as const), agent: fc.nat(1), caller: callerArb }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("collectFees" as const),
+      agents: fc.array(fc.nat(1), { minLength: 0, maxLength: 3 }),
+    }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("withdrawCredits" as const),
+      owner: fc.nat(CREDIT_OWNERS.length - 1),
+      to: fc.nat(1),
+    }),
+    weight: 1,
   },
 );
 /** Sequences start by opening a few channels so most steps have something to act on. */
@@ -201,6 +232,7 @@ async function runSequence(ops: Op[]): Promise<void> {
   await reset();
   const channels: ModelChannel[] = [];
   const { balances, credit } = await h.expectedBalances(watched);
+  const ledger = newLedger();
   const pc = f.addresses.paymentChannels;
   const call = callsTo(pc, paymentChannelsAbi);
   const pick = (i: number) => channels[i % channels.length];
@@ -248,7 +280,7 @@ async function runSequence(ops: Op[]): Promise<void> {
       credit(t.account(from).address, -op.amount);
       credit(pc, op.amount);
     } else if (op.kind === "claim") {
-      await claimStep(op.items, CALLERS[op.caller]!, channels, credit);
+      await claimStep(op.items, CALLERS[op.caller]!, channels, ledger);
     } else if (op.kind === "initiate") {
       const ch = pick(op.ch);
       if (!ch) continue;
@@ -285,11 +317,55 @@ async function runSequence(ops: Op[]): Promise<void> {
       ch.refunded += refund;
       credit(t.account(ch.payer).address, refund);
       credit(pc, -refund);
+    } else if (op.kind === "withdrawEarnings") {
+      const agent = agents[op.agent]!;
+      const caller = CALLERS[op.caller]!;
+      const owed = ledger.earnings[op.agent]!;
+      const error = !caller.receives.includes(op.agent)
+        ? "NotAgentReceiver"
+        : owed === 0n
+          ? "NothingToWithdraw"
+          : undefined;
+      await h.sendPredicted(caller.name, call("withdrawEarnings", [agent.id]), error);
+      seen.count(`withdrawEarnings:${error ?? "ok"}`);
+      if (error) continue;
+      ledger.earnings[op.agent] = 0n;
+      credit(agent.recipient, owed);
+      credit(pc, -owed);
+    } else if (op.kind === "collectFees") {
+      const distinct = [...new Set(op.agents)];
+      const owed = distinct.reduce((sum, a) => sum + ledger.fees[a]!, 0n);
+      const error = owed === 0n ? "NothingToWithdraw" : undefined;
+      await h.sendPredicted("validator-2", call("collectFees", [op.agents.map((a) => agents[a]!.id)]), error);
+      seen.count(`collectFees:${error ?? "ok"}`);
+      if (error) continue;
+      for (const a of distinct) ledger.fees[a] = 0n;
+      credit(f.addresses.treasury, owed);
+      credit(pc, -owed);
+    } else if (op.kind === "withdrawCredits") {
+      const owner = t.account(CREDIT_OWNERS[op.owner]!).address;
+      const target = CREDIT_TARGETS[op.to]!;
+      const to = target === "self" ? owner : t.account(target).address;
+      const owed = ledger.credits.get(owner) ?? 0n;
+      const error = owed === 0n ? "NothingToWithdraw" : undefined;
+      await h.sendPredicted(CREDIT_OWNERS[op.owner]!, call("withdrawCredits", [to]), error);
+      seen.count(`withdrawCredits:${error ?? "ok"}`);
+      if (error) continue;
+      ledger.credits.set(owner, 0n);
+      credit(to, owed);
+      credit(pc, -owed);
     } else {
       await t.increaseTime(op.seconds);
     }
-    await checkInvariants(channels, balances);
+    await checkInvariants(channels, balances, ledger);
   }
+}
+
+/** What claims credited and nobody withdrew yet: per agent (by index) and per royalty owner. */
+type Ledger = { earnings: bigint[]; fees: bigint[]; credits: Map<Address, bigint> };
+
+function newLedger(): Ledger {
+  return { earnings: agents.map(() => 0n), fees: agents.map(() => 0n), credits: new Map() };
 }
 
 /** Selector of each PaymentChannels custom error, as `ClaimSkipped` carries it. */
@@ -303,7 +379,7 @@ async function claimStep(
   items: ClaimItem[],
   caller: (typeof CALLERS)[number],
   channels: ModelChannel[],
-  credit: (a: Address, v: bigint) => void,
+  ledger: Ledger,
 ): Promise<void> {
   const claims: Claim[] = [];
   const pending = new Map<Hex, { claimed: bigint; deposit: bigint }>();
@@ -403,10 +479,10 @@ async function claimStep(
     ch.paidOut += increase;
     ch.maxAccepted = maxOf(ch.maxAccepted, minOf(claim.amount, ch.deposit));
     ch.lastClaim = claim;
-    credit(ch.recipient, increase - fee - royalty);
-    credit(ch.royaltyOwner, royalty);
-    credit(f.addresses.treasury, fee);
-    credit(f.addresses.paymentChannels, -increase);
+    // Credited, not paid: no token moves until a payout.
+    ledger.earnings[ch.agent]! += increase - fee - royalty;
+    ledger.fees[ch.agent]! += fee;
+    ledger.credits.set(ch.royaltyOwner, (ledger.credits.get(ch.royaltyOwner) ?? 0n) + royalty);
   }
 }
 
@@ -418,14 +494,30 @@ function minOf(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
 }
 
-async function checkInvariants(channels: ModelChannel[], expected: Map<Address, bigint>): Promise<void> {
+async function checkInvariants(
+  channels: ModelChannel[],
+  expected: Map<Address, bigint>,
+  ledger: Ledger,
+): Promise<void> {
   const pc = f.as("client-1").channels;
-  const [actual, states] = await Promise.all([
+  const [actual, states, accounts, credits] = await Promise.all([
     h.balancesOf(watched),
     Promise.all(channels.map((ch) => pc.read.getChannel([f.cfg(ch.id)]))),
+    Promise.all(agents.map((a) => f.earningsOf(a.id))),
+    Promise.all(models.map((m) => f.creditOf(m.owner))),
   ]);
+  assert.deepEqual(
+    accounts,
+    agents.map((_, i) => ({ earnings: ledger.earnings[i], fees: ledger.fees[i] })),
+    "credited earnings and fees match the model",
+  );
+  assert.deepEqual(
+    credits,
+    models.map((m) => ledger.credits.get(m.owner) ?? 0n),
+    "credited royalties match the model",
+  );
   let escrow = 0n;
-  let ledger = 0n; // Σ deposits − Σ paid out − Σ refunded, from the model's own bookkeeping
+  let flows = 0n; // Σ deposits − Σ claimed − Σ refunded, from the model's own bookkeeping
   for (const [i, ch] of channels.entries()) {
     const s = states[i]!;
     assert.deepEqual(
@@ -440,11 +532,15 @@ async function checkInvariants(channels: ModelChannel[], expected: Map<Address, 
     const held = s.closed ? 0n : s.deposit - s.claimed;
     assert.equal(ch.deposited - ch.paidOut - ch.refunded, held, "per channel: deposited − paid − refunded == escrow");
     escrow += held;
-    ledger += ch.deposited - ch.paidOut - ch.refunded;
+    flows += ch.deposited - ch.paidOut - ch.refunded;
   }
+  const owed =
+    ledger.earnings.reduce((a, b) => a + b, 0n) +
+    ledger.fees.reduce((a, b) => a + b, 0n) +
+    [...ledger.credits.values()].reduce((a, b) => a + b, 0n);
   const balance = actual.get(f.addresses.paymentChannels);
-  assert.equal(balance, escrow, "token balance == open escrow");
-  assert.equal(balance, ledger, "token balance == Σ deposits − Σ paid out − Σ refunded");
+  assert.equal(balance, escrow + owed, "token balance == open escrow + credits not withdrawn");
+  assert.equal(balance, flows + owed, "token balance == Σ deposits − Σ claimed − Σ refunded + credits not withdrawn");
   assert.deepEqual(actual, expected, "every balance matches the model");
 }
 

@@ -1,7 +1,8 @@
 /**
  * The claimer on a real chain with the real provider store and channel mirror: a batch with one
  * badly signed voucher pays the others, the bad one is recorded with its reason and not retried
- * until a new voucher arrives, and a deposit-capped claim keeps the rest owed until a top-up.
+ * until a new voucher arrives, a deposit-capped claim keeps the rest owed until a top-up, and the
+ * provider's credited earnings are withdrawn by threshold, interval and on stop.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -12,10 +13,11 @@ import { type ChainClients, connectChain, createIndexer, deploy, type Indexer } 
 import { channelConfigOf, channelViewOf, createTestChain, type TestChain } from "@verity/chain/testing";
 import { agentRegistryAbi, modelRegistryAbi, paymentChannelsAbi } from "@verity/contracts";
 import { type Deployment, voucherDomain, voucherTypes } from "@verity/core";
-import { keccak256, parseEventLogs, toHex } from "viem";
+import { erc20Abi, keccak256, parseEventLogs, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { type ChannelMirror, createChannelMirror } from "./channel-mirror.ts";
 import { type Claimer, createClaimer, type SkippedClaim } from "./claimer.ts";
+import { createEarningsWithdrawer, type WithdrawReport } from "./earnings-withdrawer.ts";
 import { createProviderStore, type ProviderStore } from "./store.ts";
 import { mintTestUSD, openTestChannel } from "./testing.ts";
 
@@ -230,4 +232,92 @@ test("a claim capped by the deposit keeps the rest owed; the empty retry is reco
   assert.deepEqual([paid?.channels, paid?.amount], [1, 2_000n]);
   assert.equal(await onChainClaimed(d), 5_000n);
   assert.equal(store.channel(d).claimed, 5_000n);
+});
+
+test("claims only credit the provider; its earnings are withdrawn at the threshold, after the interval, and on stop", async () => {
+  const balanceOf = (who: `0x${string}`) =>
+    t.publicClient.readContract({
+      address: deployment.token.address,
+      abi: erc20Abi,
+      functionName: "balanceOf",
+      args: [who],
+    });
+  const wallet = t.account("provider-1").address;
+  let clock = 1_000_000;
+  const withdrawals: WithdrawReport[] = [];
+  const payer = createClaimer({
+    store,
+    clients,
+    paymentChannels: deployment.contracts.PaymentChannels.address,
+    mirror,
+    agentId,
+    payout: { minAmount: 50_000n, maxIntervalMs: 60_000 },
+    now: () => clock,
+    onWithdraw: (report) => withdrawals.push(report),
+  });
+  // A second sender, as a second process would be: an operator the agent owner approved.
+  await mined(
+    t.wallet("provider-1").writeContract({
+      address: deployment.contracts.AgentRegistry.address,
+      abi: agentRegistryAbi,
+      functionName: "setApprovalForAll",
+      args: [t.account("gateway").address, true],
+    }),
+  );
+  const operator = await connectChain({
+    provider: t.edr.provider,
+    account: privateKeyToAccount(t.account("gateway").privateKey),
+    expectedChainId: deployment.chainId,
+  });
+  const withdrawer = createEarningsWithdrawer({
+    clients: operator,
+    paymentChannels: deployment.contracts.PaymentChannels.address,
+    agentId,
+    policy: { minAmount: 50_000n, maxIntervalMs: 60_000 },
+    now: () => clock,
+    onWithdraw: (report) => withdrawals.push(report),
+  });
+  // Whatever earlier tests credited is paid first, so the rest starts from nothing.
+  await payer.withdrawNow();
+  assert.equal(await payer.earnings(), 0n);
+  assert.equal(await payer.withdrawNow(), undefined, "nothing credited: nothing is sent");
+  withdrawals.length = 0;
+
+  const channel = await open("client-2", 200_000n);
+  await serve(channel, "client-2", 10_000n);
+  await indexer.syncOnce();
+  const before = await balanceOf(wallet);
+  assert.equal((await payer.claimNow(true))?.amount, 10_000n);
+  // 10,000 minus the 1% fee and the 5% royalty is credited; no token moved.
+  assert.equal(await payer.earnings(), 9_400n);
+  assert.equal(await balanceOf(wallet), before);
+  // Below the threshold and within the interval: not due.
+  assert.equal(await withdrawer.withdrawIfDue(), undefined);
+  // Past the interval it is due, whatever the amount.
+  clock += 60_000;
+  const late = await withdrawer.withdrawIfDue();
+  assert.deepEqual([late?.amount, late?.to], [9_400n, wallet]);
+  assert.equal(await balanceOf(wallet), before + 9_400n);
+  // At the threshold it is due at once.
+  await serve(channel, "client-2", 60_000n);
+  await indexer.syncOnce();
+  await payer.claimNow(true);
+  assert.equal((await withdrawer.withdrawIfDue())?.amount, 56_400n);
+  // Two senders at once: one pays, the other finds nothing (no error), however they interleave.
+  await serve(channel, "client-2", 1_000n);
+  await indexer.syncOnce();
+  await payer.claimNow(true);
+  const raced = await Promise.all([withdrawer.withdrawNow(), payer.withdrawNow()]);
+  assert.deepEqual(raced.map((r) => r?.amount).sort(), [940n, undefined]);
+  // stop() withdraws what is left.
+  await serve(channel, "client-2", 2_000n);
+  await indexer.syncOnce();
+  await payer.claimNow(true);
+  await payer.stop();
+  assert.equal(await payer.earnings(), 0n);
+  assert.equal(await balanceOf(wallet), before + 9_400n + 56_400n + 940n + 1_880n);
+  assert.deepEqual(
+    withdrawals.map((w) => w.amount),
+    [9_400n, 56_400n, 940n, 1_880n],
+  );
 });

@@ -4,6 +4,7 @@ import type { ChannelConfig, ReasonCode } from "@verity/core";
 import type { TransactionReceipt } from "viem";
 import type { ChannelMirror, MirroredChannel } from "./channel-mirror.ts";
 import { claimOutcome, isSkippableClaimError, type SkippableClaimError, skipReasonCode } from "./claim-outcome.ts";
+import { createEarningsWithdrawer, type PayoutPolicy, type WithdrawReport } from "./earnings-withdrawer.ts";
 import type { ChannelCharges, ClaimItem, ClaimSkip, ProviderStore } from "./store.ts";
 
 export type ClaimPolicy = {
@@ -50,6 +51,11 @@ const FINAL_SKIPS = new Set(["channel_closed", "channel_not_found"]);
  * again only once it holds a new voucher or the deposit grew (never when closed or unknown). A
  * batch in which every claim fails reverts naming the first one: that claim is recorded the same
  * way and the rest are sent again without it.
+ *
+ * A claim only credits the provider's share to the agent inside PaymentChannels. Given `agentId`,
+ * the claimer also gets the provider paid (`createEarningsWithdrawer`): after a claim round it
+ * withdraws the agent's earnings once they reach `payout.minAmount` (default 10 TUSD) or
+ * `payout.maxIntervalMs` passed (default 1 hour), and whatever is left on `stop()`.
  */
 export function createClaimer(options: {
   store: ProviderStore;
@@ -62,6 +68,10 @@ export function createClaimer(options: {
   /** Called once per recorded skip (a skipped claim is not sent again until its channel changes). */
   onSkip?: (skip: SkippedClaim) => void;
   onError?: (error: unknown) => void;
+  /** The agent whose earnings to withdraw (the claimer's key must be its receiver side); none: never withdraws. */
+  agentId?: bigint;
+  payout?: Partial<PayoutPolicy>;
+  onWithdraw?: (report: WithdrawReport) => void;
 }) {
   const policy = { ...DEFAULT_CLAIM_POLICY, ...options.policy };
   const now = options.now ?? Date.now;
@@ -70,6 +80,17 @@ export function createClaimer(options: {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<ClaimReport | undefined> | undefined;
   let failures = 0;
+  const withdrawer =
+    options.agentId === undefined
+      ? undefined
+      : createEarningsWithdrawer({
+          clients,
+          paymentChannels,
+          agentId: options.agentId,
+          ...(options.payout ? { policy: options.payout } : {}),
+          ...(options.now ? { now: options.now } : {}),
+          ...(options.onWithdraw ? { onWithdraw: options.onWithdraw } : {}),
+        });
 
   /** Records skipped claims with the chain's view of their channels (adopting what it already paid). */
   async function recordSkips(
@@ -260,7 +281,8 @@ export function createClaimer(options: {
   function schedule(ms: number): void {
     timer = setTimeout(async () => {
       try {
-        await claimNow(false);
+        const report = await claimNow(false);
+        if (withdrawer && (report || withdrawer.intervalElapsed())) await withdrawer.withdrawIfDue();
         failures = 0;
         schedule(5_000);
       } catch (error) {
@@ -275,12 +297,22 @@ export function createClaimer(options: {
   return {
     claimNow,
     reconcile,
+    /** Withdraws the agent's credited earnings now (undefined: nothing credited, or no `agentId`). */
+    withdrawNow: (): Promise<WithdrawReport | undefined> => withdrawer?.withdrawNow() ?? Promise.resolve(undefined),
+    /** The agent's earnings credited and not withdrawn yet (0 without `agentId`). */
+    earnings: (): Promise<bigint> => withdrawer?.earnings() ?? Promise.resolve(0n),
     start(): void {
       schedule(1_000);
     },
+    /** Stops the rounds; withdraws whatever earnings are credited (errors go to `onError`). */
     async stop(): Promise<void> {
       if (timer) clearTimeout(timer);
       await running?.catch(() => undefined);
+      try {
+        await withdrawer?.withdrawNow();
+      } catch (error) {
+        options.onError?.(error);
+      }
     },
   };
 }

@@ -4,6 +4,7 @@ export * from "./agent-card.ts";
 export * from "./app.ts";
 export * from "./channel-mirror.ts";
 export * from "./claimer.ts";
+export * from "./earnings-withdrawer.ts";
 export * from "./handler-engine.ts";
 export * from "./http-errors.ts";
 export * from "./onboard.ts";

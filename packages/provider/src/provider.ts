@@ -15,6 +15,7 @@ import type { EIP1193Provider, LocalAccount } from "viem";
 import { createProviderApp } from "./app.ts";
 import { createChannelMirror } from "./channel-mirror.ts";
 import { type ClaimPolicy, type ClaimReport, createClaimer, type SkippedClaim } from "./claimer.ts";
+import type { PayoutPolicy, WithdrawReport } from "./earnings-withdrawer.ts";
 import { createProviderMetrics } from "./metrics.ts";
 import { onboardProvider } from "./onboard.ts";
 import { createPaymentGate } from "./payment-gate.ts";
@@ -76,6 +77,11 @@ export type ProviderOptions = {
   dataCollection?: "allow" | "deny";
   claim?: Partial<ClaimPolicy>;
   /**
+   * When to withdraw the agent's earnings that claims credit (default: at ≥ 10 TUSD or hourly, and
+   * on stop); `false`: never (withdraw with `verity provider withdraw`).
+   */
+  payout?: Partial<PayoutPolicy> | false;
+  /**
    * Accept x402 batch-settlement from payers without a Verity channel (default: where the scheme's
    * contract is at its canonical address), with its claim and sweep intervals in seconds.
    */
@@ -91,6 +97,7 @@ export type ProviderOptions = {
   indexerPollMs?: number;
   onStep?: (step: string) => void;
   onClaim?: (report: ClaimReport) => void;
+  onWithdraw?: (report: WithdrawReport) => void;
   onError?: (error: unknown) => void;
   /** An upstream went down or came back. */
   onUpstream?: (event: { model: string } & UpstreamHealthState) => void;
@@ -324,6 +331,10 @@ export function createProvider(options: ProviderOptions) {
       paymentChannels,
       mirror,
       ...(options.claim ? { policy: options.claim } : {}),
+      ...(options.payout === false
+        ? {}
+        : { agentId: onboarded.agentId, ...(options.payout ? { payout: options.payout } : {}) }),
+      ...(options.onWithdraw ? { onWithdraw: options.onWithdraw } : {}),
       onClaim: (report) => {
         updateClaimMetrics();
         options.onClaim?.(report);
@@ -379,7 +390,6 @@ export function createProvider(options: ProviderOptions) {
     const busy = () => [...served.values()].some((m) => m.queue.running > 0 || m.queue.depth > 0);
     while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 50)); // let the last SSE frames flush
-    await claimer?.stop();
     if (options_.finalClaim !== false && claimer) {
       try {
         await claimer.claimNow(true);
@@ -387,6 +397,8 @@ export function createProvider(options: ProviderOptions) {
         options.onError?.(error);
       }
     }
+    await claimer?.stop(); // also withdraws the earnings the claims credited
+
     await indexer?.stop();
     for (const cleanup of cleanups.splice(0)) await cleanup();
     await listening?.close();

@@ -10,6 +10,7 @@ import { createProgress } from "../progress.ts";
 import { runCommand } from "../run-command.ts";
 import { formatTable } from "../table.ts";
 import { identifyWeights } from "../weights-identity.ts";
+import { registerModelWithdrawRoyalties } from "./model-royalties.ts";
 
 type RegisterFlags = ChainFlags & {
   name?: string;
@@ -105,6 +106,8 @@ export function registerModel(program: Command): void {
         else process.stdout.write(`model ${line.modelId} ${name} registered (royalty ${royaltyBps} bps)\n`);
       });
     });
+
+  registerModelWithdrawRoyalties(model);
 
   addChainOptions(model.command("list").description("List the models registered in the ModelRegistry"), {})
     .option("--json", "print one JSON object with every model")

@@ -11,6 +11,7 @@ import { createProgress } from "../progress.ts";
 import { readSigningKey } from "../read-key.ts";
 import { runCommand } from "../run-command.ts";
 import { loadUpstreamModel, readUpstreamKey, type UpstreamModel } from "../upstream-model.ts";
+import { registerProviderWithdraw } from "./provider-withdraw.ts";
 
 type StartFlags = {
   model: string[];
@@ -278,6 +279,8 @@ export function registerProvider(program: Command): void {
         await new Promise(() => {});
       });
     });
+
+  registerProviderWithdraw(provider);
 
   provider
     .command("status")

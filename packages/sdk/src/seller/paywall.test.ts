@@ -288,4 +288,24 @@ test("a Verity voucher pays; a replay is refused; a failed handler releases the 
     args: [channelId],
   });
   assert.equal(claimed, 2n * PRICE);
+  // The claim credited the seller's share; withdrawing pays it to the agent's owner, once.
+  const owner = seller.account.address;
+  const balance = () =>
+    t.publicClient.readContract({
+      address: deployment.token.address,
+      abi: testUSDAbi,
+      functionName: "balanceOf",
+      args: [owner],
+    });
+  const [earnings] = await t.publicClient.readContract({
+    address: deployment.contracts.PaymentChannels.address,
+    abi: paymentChannelsAbi,
+    functionName: "earningsOf",
+    args: [agentId],
+  });
+  assert.ok(earnings > 0n && earnings < 2n * PRICE, "the share net of fee and royalty is credited");
+  const before = await balance();
+  assert.ok(await paywall.withdraw(seller));
+  assert.equal((await balance()) - before, earnings);
+  assert.equal(await paywall.withdraw(seller), undefined, "nothing left to withdraw");
 });

@@ -307,6 +307,9 @@ export function createPaywall(options: PaywallOptions) {
     /** Claims every voucher-paid channel's charged total on chain (sent by `clients`, the agent's owner or wallet). */
     claim: (clients: Parameters<NonNullable<typeof vouchers>["claim"]>[0]) =>
       vouchers ? vouchers.claim(clients) : Promise.resolve(undefined),
+    /** Withdraws the earnings claims credited to the agent (sent by `clients`, its owner, operator or wallet). */
+    withdraw: (clients: Parameters<NonNullable<typeof vouchers>["withdraw"]>[0]) =>
+      vouchers ? vouchers.withdraw(clients) : Promise.resolve(undefined),
     async stop(): Promise<void> {
       await vouchers?.stop();
       store.close();

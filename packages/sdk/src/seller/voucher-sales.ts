@@ -109,6 +109,31 @@ export function createVoucherSales(options: VoucherSalesOptions) {
       await indexer.syncOnce();
       return hash;
     },
+    /**
+     * Claims only credit the seller's share to its agent inside PaymentChannels: this pays all of it
+     * to the agent's wallet, else owner (`withdrawEarnings`); the tx hash, or undefined when nothing
+     * is credited.
+     */
+    async withdraw(clients: ChainClients): Promise<`0x${string}` | undefined> {
+      const [earnings] = await clients.publicClient.readContract({
+        address: paymentChannels,
+        abi: paymentChannelsAbi,
+        functionName: "earningsOf",
+        args: [options.agentId],
+      });
+      if (earnings === 0n) return undefined;
+      const hash = await clients.walletClient.writeContract({
+        address: paymentChannels,
+        abi: paymentChannelsAbi,
+        functionName: "withdrawEarnings",
+        args: [options.agentId],
+        account: clients.account,
+        chain: clients.walletClient.chain,
+      });
+      const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
+      if (receipt.status !== "success") throw new Error(`withdrawal transaction ${hash} reverted`);
+      return hash;
+    },
     async stop(): Promise<void> {
       await ready.catch(() => {});
       await indexer.stop();
