@@ -7,7 +7,7 @@ import { completionsRoute } from "./completions-route.ts";
 import { mountExplorerStatic } from "./explorer-static.ts";
 import { mountKeyRoutes } from "./key-routes.ts";
 import { percentile } from "./provider-preferences.ts";
-import { quote } from "./quote.ts";
+import { mountQuoteRoute } from "./quote-route.ts";
 import { recordTraffic } from "./traffic-recorder.ts";
 import type { TrafficSeries } from "./traffic-series.ts";
 
@@ -74,35 +74,7 @@ export function createGatewayApp(deps: GatewayAppDeps) {
       })),
     }),
   );
-  app.get("/v1/quote", (c) => {
-    const model = c.req.query("model");
-    const maxTokens = Number(c.req.query("max_tokens") ?? deps.defaultMaxTokens);
-    const promptTokens = Number(c.req.query("prompt_tokens") ?? 64);
-    if (
-      !model ||
-      !Number.isInteger(maxTokens) ||
-      maxTokens < 1 ||
-      !Number.isInteger(promptTokens) ||
-      promptTokens < 0
-    ) {
-      return errorResponse(
-        c,
-        new RequestError("Send ?model=…&max_tokens=…[&prompt_tokens=…&max_price_out=…]", { code: "invalid_request" }),
-      );
-    }
-    const maxOut = c.req.query("max_price_out");
-    const maxIn = c.req.query("max_price_in");
-    const q = quote({
-      offers: deps.directory.offers(),
-      request: {
-        model,
-        maxTokens,
-        promptTokens,
-        maxPricePerMTok: { ...(maxIn ? { input: BigInt(maxIn) } : {}), ...(maxOut ? { output: BigInt(maxOut) } : {}) },
-      },
-    });
-    return c.json({ ...q, feeBps: deps.feeBps });
-  });
+  mountQuoteRoute(app, deps, limit);
   mountKeyRoutes(app, deps);
   app.get("/health", (c) =>
     c.json({

@@ -4,13 +4,9 @@ import type { Context } from "hono";
 import type { ZodType } from "zod";
 import type { OfferDirectory } from "./offer-directory.ts";
 import { type Payment, PaymentRequiredError, releasePayment } from "./payer-auth.ts";
+import { noMatchMessage, type PreferredRoute, preferredRoute } from "./preferred-route.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
-import {
-  explainNoMatch,
-  type ProviderPreferences,
-  routeWithPreferences,
-  withPriceCap,
-} from "./provider-preferences.ts";
+import type { ProviderPreferences } from "./provider-preferences.ts";
 import { quote } from "./quote.ts";
 import { expectedCost, type RouteOffer, type RouteRequest, type RoutingPolicy } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
@@ -48,29 +44,19 @@ export function planRoute(args: {
   random?: () => number;
 }): { route: RouteOffer[]; maxPrice: bigint } {
   const offers = args.directory.offers();
-  const random = args.random ?? Math.random;
   const prefs = args.prefs;
-  const capped = prefs ? withPriceCap(args.request, prefs, args.decimals) : args.request;
-  const route = prefs
-    ? routeWithPreferences({ offers, request: capped, prefs, policy: args.policy, random })
-    : args.policy(offers, args.request, random);
+  const { route, capped, excluded } = preferredRoute({
+    offers,
+    request: args.request,
+    prefs,
+    decimals: args.decimals,
+    policy: args.policy,
+    ...(args.random ? { random: args.random } : {}),
+  });
   if (route.length === 0) {
     const q = quote({ offers, request: args.request });
     const hint = `GET /v1/quote?model=${encodeURIComponent(args.request.model)}&max_tokens=${args.request.maxTokens} shows who would serve it`;
-    if (prefs && q.servable) {
-      const excluded = explainNoMatch({ offers, base: args.request, capped, prefs });
-      const named = Object.entries(excluded)
-        .map(([by, ids]) => `${by} excluded ${ids.join(", ")}`)
-        .join("; ");
-      throw new RequestError(
-        `No provider of ${args.request.model} meets the provider preferences (${named || "none left"})`,
-        {
-          code: "no_provider_matches",
-          hint: "Loosen the provider object; the model, price cap and quantization are never changed to serve it",
-          details: { excluded },
-        },
-      );
-    }
+    if (prefs && q.servable) throw noProviderMatches(args.request.model, excluded);
     throw new RequestError(q.message ?? "No provider would serve this request", {
       code: q.reason ?? "all_unhealthy",
       hint,
@@ -78,6 +64,15 @@ export function planRoute(args: {
   }
   const maxCost = route.reduce((m, o) => (expectedCost(o, capped) > m ? expectedCost(o, capped) : m), 0n);
   return { route, maxPrice: userPrice(maxCost, args.feeBps) };
+}
+
+/** No offer meets the `provider` preferences: `no_provider_matches` naming which excluded whom. */
+export function noProviderMatches(model: string, excluded: PreferredRoute["excluded"]): RequestError {
+  return new RequestError(noMatchMessage(model, excluded), {
+    code: "no_provider_matches",
+    hint: "Loosen the provider object; the model, price cap and quantization are never changed to serve it",
+    details: { excluded: excluded ?? {} },
+  });
 }
 
 /** What the caller learns about the offer that served it: provider, quantization, price per 1M. */
