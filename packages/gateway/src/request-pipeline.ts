@@ -93,6 +93,19 @@ export function servedBy(route: readonly RouteOffer[], agentId: bigint) {
   };
 }
 
+/**
+ * The same facts as `servedBy`, in response headers (a non-streamed answer): `Verity-Provider`
+ * (agent id), `Verity-Offer`, `Verity-Quantization` (when announced), `Verity-Price`
+ * (`<input>,<output>` base units per 1M, the format of `Verity-Max-Price`) and `Verity-Charged`.
+ */
+export function setServedHeaders(c: Context, served: ReturnType<typeof servedBy>, charged: bigint): void {
+  c.header("Verity-Provider", served.agentId);
+  if (served.offerId) c.header("Verity-Offer", served.offerId);
+  if (served.quantization) c.header("Verity-Quantization", served.quantization);
+  if (served.price) c.header("Verity-Price", `${served.price.inputPerMTok},${served.price.outputPerMTok}`);
+  c.header("Verity-Charged", charged.toString());
+}
+
 /** The answer to a failed request: money released, x402 402 with its header, or the error's status. */
 export async function failedResponse(
   c: Context,
