@@ -5,6 +5,7 @@ import { bodyLimit } from "hono/body-limit";
 import { type ChatRouteDeps, chatRoute } from "./chat-route.ts";
 import { completionsRoute } from "./completions-route.ts";
 import { mountExplorerStatic } from "./explorer-static.ts";
+import type { AgentCard } from "./gateway-agent-card.ts";
 import { mountKeyRoutes } from "./key-routes.ts";
 import { percentile } from "./provider-preferences.ts";
 import { mountQuoteRoute } from "./quote-route.ts";
@@ -22,6 +23,8 @@ export type GatewayAppDeps = ChatRouteDeps & {
   extend?: (app: Hono) => void;
   /** Counts every answered inference request (the explorer's traffic charts and rates). */
   traffic?: TrafficSeries;
+  /** The gateway's signed Agent Card, when it holds an agent identity (else undefined: no card). */
+  agentCard?: () => Promise<AgentCard> | undefined;
   /** Serve the explorer's built page (`distDir`, a Vite dist) at `/` and `/explorer/`; off when absent. */
   explorer?: { distDir: string } | false;
 };
@@ -75,6 +78,16 @@ export function createGatewayApp(deps: GatewayAppDeps) {
     }),
   );
   mountQuoteRoute(app, deps, limit);
+  app.get("/.well-known/agent-card.json", async (c) => {
+    const card = await deps.agentCard?.();
+    if (!card) {
+      return errorResponse(
+        c,
+        new RequestError("This gateway holds no agent identity and publishes no Agent Card", { code: "not_found" }),
+      );
+    }
+    return c.json(card);
+  });
   mountKeyRoutes(app, deps);
   app.get("/health", (c) =>
     c.json({
