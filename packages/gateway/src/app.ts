@@ -5,9 +5,10 @@ import { bodyLimit } from "hono/body-limit";
 import { type ChatRouteDeps, chatRoute } from "./chat-route.ts";
 import { completionsRoute } from "./completions-route.ts";
 import { mountExplorerStatic } from "./explorer-static.ts";
+import type { AgentCard } from "./gateway-agent-card.ts";
 import { mountKeyRoutes } from "./key-routes.ts";
 import { percentile } from "./provider-preferences.ts";
-import { quote } from "./quote.ts";
+import { mountQuoteRoute } from "./quote-route.ts";
 import { recordTraffic } from "./traffic-recorder.ts";
 import type { TrafficSeries } from "./traffic-series.ts";
 
@@ -22,6 +23,8 @@ export type GatewayAppDeps = ChatRouteDeps & {
   extend?: (app: Hono) => void;
   /** Counts every answered inference request (the explorer's traffic charts and rates). */
   traffic?: TrafficSeries;
+  /** The gateway's signed Agent Card, when it holds an agent identity (else undefined: no card). */
+  agentCard?: () => Promise<AgentCard> | undefined;
   /** Serve the explorer's built page (`distDir`, a Vite dist) at `/` and `/explorer/`; off when absent. */
   explorer?: { distDir: string } | false;
 };
@@ -76,34 +79,16 @@ export function createGatewayApp(deps: GatewayAppDeps) {
       })),
     }),
   );
-  app.get("/v1/quote", (c) => {
-    const model = c.req.query("model");
-    const maxTokens = Number(c.req.query("max_tokens") ?? deps.defaultMaxTokens);
-    const promptTokens = Number(c.req.query("prompt_tokens") ?? 64);
-    if (
-      !model ||
-      !Number.isInteger(maxTokens) ||
-      maxTokens < 1 ||
-      !Number.isInteger(promptTokens) ||
-      promptTokens < 0
-    ) {
+  mountQuoteRoute(app, deps, limit);
+  app.get("/.well-known/agent-card.json", async (c) => {
+    const card = await deps.agentCard?.();
+    if (!card) {
       return errorResponse(
         c,
-        new RequestError("Send ?model=…&max_tokens=…[&prompt_tokens=…&max_price_out=…]", { code: "invalid_request" }),
+        new RequestError("This gateway holds no agent identity and publishes no Agent Card", { code: "not_found" }),
       );
     }
-    const maxOut = c.req.query("max_price_out");
-    const maxIn = c.req.query("max_price_in");
-    const q = quote({
-      offers: deps.directory.offers(),
-      request: {
-        model,
-        maxTokens,
-        promptTokens,
-        maxPricePerMTok: { ...(maxIn ? { input: BigInt(maxIn) } : {}), ...(maxOut ? { output: BigInt(maxOut) } : {}) },
-      },
-    });
-    return c.json({ ...q, feeBps: deps.feeBps });
+    return c.json(card);
   });
   mountKeyRoutes(app, deps);
   app.get("/health", (c) =>

@@ -18,7 +18,7 @@ import {
 } from "./payer-auth.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
 import { parseProviderPreferences } from "./provider-preferences.ts";
-import { failedResponse, parseBody, planRoute, servedBy } from "./request-pipeline.ts";
+import { failedResponse, parseBody, planRoute, servedBy, setServedHeaders } from "./request-pipeline.ts";
 import { expectedCost, type RouteOffer, type RouteRequest, type RoutingPolicy } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
 import type { X402Payments } from "./x402/index.ts";
@@ -160,13 +160,15 @@ export function chatRoute(deps: ChatRouteDeps) {
           failovers: forwarded.attempts.length - 1,
           charged: outcome.charged,
         });
+        const served = servedBy(route, forwarded.agentId);
+        setServedHeaders(c, served, outcome.charged);
         return c.json({
           ...forwarded.result,
           verity: {
             ...forwarded.result.verity,
             gateway: {
               charged: outcome.charged.toString(),
-              ...servedBy(route, forwarded.agentId),
+              ...served,
               attempts: forwarded.attempts.length,
             },
           },

@@ -7,7 +7,7 @@ import { maxPriceHeader, quantizationHeader } from "./chat-route.ts";
 import { forwardOnce } from "./forwarder.ts";
 import { authorizePayment, type Payment, settlePayment } from "./payer-auth.ts";
 import { parseProviderPreferences } from "./provider-preferences.ts";
-import { failedResponse, parseBody, planRoute, servedBy } from "./request-pipeline.ts";
+import { failedResponse, parseBody, planRoute, servedBy, setServedHeaders } from "./request-pipeline.ts";
 import type { RouteRequest } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
 
@@ -86,13 +86,15 @@ export function completionsRoute(deps: ChatRouteDeps) {
         failovers: forwarded.attempts.length - 1,
         charged: outcome.charged,
       });
+      const served = servedBy(route, forwarded.agentId);
+      setServedHeaders(c, served, outcome.charged);
       return c.json({
         ...forwarded.result,
         verity: {
           ...forwarded.result.verity,
           gateway: {
             charged: outcome.charged.toString(),
-            ...servedBy(route, forwarded.agentId),
+            ...served,
             attempts: forwarded.attempts.length,
           },
         },

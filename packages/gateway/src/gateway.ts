@@ -1,6 +1,6 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connectChain, createIndexer, type Listening, listen, verifyDeployment } from "@verity/chain";
+import { connectChain, createIndexer, ensureAgent, type Listening, listen, verifyDeployment } from "@verity/chain";
 import { ConfigError, type Deployment, StorageError } from "@verity/core";
 import { createVerityClient, type VerityClient } from "@verity/sdk";
 import type { Hono } from "hono";
@@ -10,6 +10,7 @@ import { createGatewayApp } from "./app.ts";
 import { createDepositWatcher } from "./deposit-watcher.ts";
 import { createForbiddenOfferLog, gatewayEndpointGuard } from "./endpoint-guard.ts";
 import { mountExplorerApi } from "./explorer-api.ts";
+import { type AgentCard, createGatewayCardSource } from "./gateway-agent-card.ts";
 import { createGatewayMetrics } from "./gateway-metrics.ts";
 import { createHealthProber } from "./health-prober.ts";
 import { createOfferDirectory } from "./offer-directory.ts";
@@ -95,6 +96,14 @@ export type GatewayOptions = {
   extend?: (app: Hono, ctx: { indexer: ReturnType<typeof createIndexer> }) => void;
   onError?: (error: unknown) => void;
   /**
+   * Give the gateway an ERC-8004 agent identity and publish its signed Agent Card at
+   * `/.well-known/agent-card.json`: `agentId` (or the id an earlier start kept in `stateDir`) is
+   * reused when the gateway's account owns it, else a new agent is registered in AgentRegistry by
+   * that account at start (its URI the card's URL).
+   * Off by default: no identity, no card.
+   */
+  agent?: { agentId?: bigint };
+  /**
    * A guilty verdict's refund was passed on: credited to an API key's prepaid balance, owed to an
    * x402 payer, or retained (no customer paid for the request). Default: one log line.
    */
@@ -114,8 +123,10 @@ export function createGateway(options: GatewayOptions) {
   /** The explorer API's live streams end before the listener closes, so stop() never waits on them. */
   let explorerApi: { close(): void } | undefined;
   const metrics = createGatewayMetrics();
+  /** The signed Agent Card, once the gateway's agent identity is on chain (`options.agent`). */
+  let agentCard: (() => Promise<AgentCard>) | undefined;
 
-  async function start(): Promise<{ url: string; address: `0x${string}` }> {
+  async function start(): Promise<{ url: string; address: `0x${string}`; agentId?: bigint }> {
     const { deployment } = options;
     // The shared store first: an unreachable `--database` or a schema newer than this build stops
     // the start before anything (the state folder, the indexer's files) is written.
@@ -308,6 +319,7 @@ export function createGateway(options: GatewayOptions) {
       domains,
       token: deployment.token,
       traffic,
+      agentCard: () => agentCard?.(),
       ...(explorer ? { explorer: { distDir: explorer.distDir } } : {}),
       extend: (hono) => {
         const api = mountExplorerApi(hono, {
@@ -333,7 +345,41 @@ export function createGateway(options: GatewayOptions) {
       ...(options.port === undefined ? {} : { port: options.port }),
     });
     publicUrl ||= listening.url;
-    return { url: publicUrl, address: options.account.address };
+    if (!options.agent) return { url: publicUrl, address: options.account.address };
+    // The id registered by an earlier start is kept in the state folder and reused (while owned).
+    const idFile = join(options.stateDir, "gateway-agent-id");
+    const saved = existsSync(idFile) ? readFileSync(idFile, "utf8").trim() : "";
+    const known = options.agent.agentId ?? (/^\d+$/.test(saved) ? BigInt(saved) : undefined);
+    const agentId = await ensureAgent({
+      clients,
+      deployment,
+      ...(known === undefined ? {} : { agentId: known }),
+      agentURI: `${publicUrl}/.well-known/agent-card.json`,
+      role: "gateway",
+      send: (what, write) =>
+        clients.transact(what, () =>
+          clients.walletClient.writeContract({ ...write, chain: clients.chain, account: clients.account } as never),
+        ),
+    });
+    mkdirSync(options.stateDir, { recursive: true });
+    writeFileSync(idFile, `${agentId}\n`);
+    agentCard = createGatewayCardSource({
+      account: options.account,
+      input: () => ({
+        baseUrl: publicUrl,
+        chainId: deployment.chainId,
+        agentId,
+        agentRegistry: deployment.contracts.AgentRegistry.address,
+        paymentChannels: deployment.contracts.PaymentChannels.address,
+        token: deployment.token.address,
+        address: options.account.address,
+        depositsContract: depositsContract.address,
+        feeBps: options.feeBps ?? 500,
+        x402Schemes: x402 ? ["exact", ...(x402.batchClaims ? ["batch-settlement"] : [])] : [],
+        offers: directory.offers(),
+      }),
+    });
+    return { url: publicUrl, address: options.account.address, agentId };
   }
 
   return {

@@ -202,6 +202,58 @@ test("a malformed provider object is a 400 with provider_preferences_invalid, be
   assert.equal(await keyBalance(url, apiKey), before);
 });
 
+type QuoteBody = {
+  servable: boolean;
+  reason?: string;
+  expectedPrice?: string;
+  route?: string[];
+  excluded?: Record<string, string[]>;
+  providers: { agentId: string; expectedCost: string; eligible: boolean }[];
+};
+
+test("GET and POST /v1/quote route with the same provider preferences as the chat route", async () => {
+  const get = async (provider: string) =>
+    fetch(`${url}/v1/quote?model=verity-tiny&max_tokens=8&provider=${encodeURIComponent(provider)}`);
+  const post = async (provider: unknown) =>
+    fetch(`${url}/v1/quote`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "verity-tiny", max_tokens: 8, provider }),
+    });
+  const ordered = { order: [id(mid), id(cheap)], allow_fallbacks: false };
+  const q = (await (await get(JSON.stringify(ordered))).json()) as QuoteBody;
+  assert.equal(q.servable, true);
+  assert.deepEqual(q.route, [id(mid), id(cheap)]);
+  assert.equal(q.expectedPrice, q.providers.find((p) => p.agentId === id(mid))?.expectedCost);
+  assert.deepEqual(
+    q.providers.filter((p) => p.eligible).map((p) => p.agentId),
+    [id(cheap), id(mid)],
+  );
+  assert.equal((await chat(ordered)).verity.gateway.agentId, q.route?.[0], "the chat goes where the quote said");
+  // sort by price: cheapest first, then every other allowed offer by cost
+  const sorted = (await (await post({ sort: "price", ignore: [id(liar)] })).json()) as QuoteBody;
+  assert.deepEqual(sorted.route, [id(cheap), id(mid), id(dear)]);
+  // a hard filter that leaves nobody: the same reason and exclusions as the chat route's refusal
+  const none = (await (await post({ quantizations: ["int4"] })).json()) as QuoteBody;
+  assert.deepEqual([none.servable, none.reason], [false, "no_provider_matches"]);
+  assert.deepEqual(none.excluded, { quantizations: all().map(id) });
+  const refusal = await refused({ quantizations: ["int4"] });
+  assert.deepEqual(refusal.details, { excluded: none.excluded });
+  const capped = (await (await post({ max_price: { completion: 2 } })).json()) as QuoteBody;
+  assert.deepEqual([...(capped.route ?? [])].sort(), [id(cheap), id(mid)].sort());
+  // malformed: not JSON, or not a provider object → 400 with a reason code
+  for (const response of [
+    await get("{order:"),
+    await get(JSON.stringify({ sort: "cheapest" })),
+    await post({ zdr: 1 }),
+  ]) {
+    const body = (await response.json()) as { error: { code: string } };
+    assert.deepEqual([response.status, body.error.code], [400, "provider_preferences_invalid"]);
+  }
+  const badQuery = await fetch(`${url}/v1/quote?model=verity-tiny&max_price_out=cheap`);
+  assert.equal(badQuery.status, 400);
+});
+
 // Last: it fails requests on the liar, which the gateway then counts against its health.
 test("allow_fallbacks false: when the first provider fails, no other is tried", async () => {
   const before = await keyBalance(url, apiKey);

@@ -1,4 +1,6 @@
-import { expectedCost, type RouteOffer, type RouteRequest } from "./routing-policy.ts";
+import { noMatchMessage, preferredRoute } from "./preferred-route.ts";
+import type { ExcludedBy, ProviderPreferences } from "./provider-preferences.ts";
+import { expectedCost, type RouteOffer, type RouteRequest, type RoutingPolicy } from "./routing-policy.ts";
 
 /** Why no provider would serve a request (stable codes, also reason codes of the gateway). */
 export type NotServedReason =
@@ -7,15 +9,23 @@ export type NotServedReason =
   | "all_above_max_price"
   | "all_unhealthy"
   | "max_tokens_over_offer"
-  | "insufficient_escrow";
+  | "insufficient_escrow"
+  | "no_provider_matches";
 
 export type Quote = {
   model: string;
   servable: boolean;
   reason?: NotServedReason;
   message?: string;
-  /** Expected price of the request on the cheapest eligible provider, in base units. */
+  /**
+   * Expected price of the request, in base units: on the cheapest eligible provider, or with
+   * `provider` preferences on the first provider of `route` (the one a request is sent to first).
+   */
   expectedPrice?: string;
+  /** With `provider` preferences: the agent ids a request would be tried on, in that order. */
+  route?: string[];
+  /** With `provider` preferences and no route: which preference excluded which agent ids. */
+  excluded?: Partial<Record<ExcludedBy | "order", string[]>>;
   providers: {
     agentId: string;
     url: string;
@@ -32,12 +42,63 @@ export type Quote = {
 /**
  * "Will this be served?": which providers would take the request, what it should cost, and when
  * none would, the reason — checked in the order a user can act on: model, output limit, price,
- * health, and finally the gateway's own funds to pay a provider.
+ * health, and finally the gateway's own funds to pay a provider. With `prefs` (a `provider`
+ * object) the request must first be servable without them; then the providers are those
+ * `preferredRoute` — the same code the chat route routes with — leaves, in its order, and none
+ * left is `no_provider_matches` naming the preference that excluded each.
  */
 export function quote(args: {
   offers: readonly RouteOffer[];
   request: RouteRequest;
   canPay?: (offer: RouteOffer, cost: bigint) => boolean;
+  prefs?: ProviderPreferences | undefined;
+  /** With `prefs`: the payment token's decimals and the gateway's routing policy. */
+  decimals?: number;
+  policy?: RoutingPolicy;
+  random?: () => number;
+}): Quote {
+  const base = plainQuote(args);
+  const { prefs, policy } = args;
+  if (!prefs || !base.servable || !policy) return base;
+  const { route, capped, excluded } = preferredRoute({
+    offers: args.offers,
+    request: args.request,
+    prefs,
+    decimals: args.decimals ?? 6,
+    policy,
+    ...(args.random ? { random: args.random } : {}),
+  });
+  const payable = route.filter((o) => args.canPay?.(o, expectedCost(o, capped)) ?? true);
+  const ids = payable.map((o) => o.agentId.toString());
+  const providers = base.providers.map((p) => ({ ...p, eligible: ids.includes(p.agentId) }));
+  const first = payable[0];
+  if (!first) {
+    return {
+      model: args.request.model,
+      servable: false,
+      reason: route.length === 0 ? "no_provider_matches" : "insufficient_escrow",
+      message:
+        route.length === 0
+          ? noMatchMessage(args.request.model, excluded)
+          : "The gateway has no funds to pay a provider for this request",
+      providers,
+      route: [],
+      ...(excluded ? { excluded } : {}),
+    };
+  }
+  return {
+    model: args.request.model,
+    servable: true,
+    expectedPrice: expectedCost(first, capped).toString(),
+    providers,
+    route: ids,
+  };
+}
+
+function plainQuote(args: {
+  offers: readonly RouteOffer[];
+  request: RouteRequest;
+  canPay?: ((offer: RouteOffer, cost: bigint) => boolean) | undefined;
 }): Quote {
   const { request } = args;
   const forModel = args.offers.filter((o) => o.model === request.model);

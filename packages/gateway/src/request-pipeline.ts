@@ -4,13 +4,9 @@ import type { Context } from "hono";
 import type { ZodType } from "zod";
 import type { OfferDirectory } from "./offer-directory.ts";
 import { type Payment, PaymentRequiredError, releasePayment } from "./payer-auth.ts";
+import { noMatchMessage, type PreferredRoute, preferredRoute } from "./preferred-route.ts";
 import type { PrepaidLedger } from "./prepaid-ledger.ts";
-import {
-  explainNoMatch,
-  type ProviderPreferences,
-  routeWithPreferences,
-  withPriceCap,
-} from "./provider-preferences.ts";
+import type { ProviderPreferences } from "./provider-preferences.ts";
 import { quote } from "./quote.ts";
 import {
   expectedCost,
@@ -55,37 +51,24 @@ export function planRoute(args: {
   random?: () => number;
 }): { route: RouteOffer[]; maxPrice: bigint } {
   const offers = args.directory.offers();
-  const random = args.random ?? Math.random;
   const prefs = args.prefs;
-  const capped = prefs ? withPriceCap(args.request, prefs, args.decimals) : args.request;
-  const route = prefs
-    ? routeWithPreferences({ offers, request: capped, prefs, policy: args.policy, random })
-    : args.policy(offers, args.request, random);
+  const { route, capped, excluded } = preferredRoute({
+    offers,
+    request: args.request,
+    prefs,
+    decimals: args.decimals,
+    policy: args.policy,
+    ...(args.random ? { random: args.random } : {}),
+  });
   if (route.length === 0) {
     const q = quote({ offers, request: args.request });
     const hint = `GET /v1/quote?model=${encodeURIComponent(args.request.model)}&max_tokens=${args.request.maxTokens} shows who would serve it`;
     const byToolCalls = toolCallExcluded(offers, args.request);
     if (q.servable && (prefs || byToolCalls.length > 0)) {
-      const excluded: Record<string, string[]> = {
-        ...(prefs ? explainNoMatch({ offers, base: args.request, capped, prefs }) : {}),
+      throw noProviderMatches(args.request.model, {
+        ...(excluded ?? {}),
         ...(byToolCalls.length > 0 ? { tool_call_score: byToolCalls } : {}),
-      };
-      const named = Object.entries(excluded)
-        .map(([by, ids]) => `${by} excluded ${ids.join(", ")}`)
-        .join("; ");
-      throw new RequestError(
-        prefs
-          ? `No provider of ${args.request.model} meets the provider preferences (${named || "none left"})`
-          : `No provider of ${args.request.model} is fit for tool calls (${named})`,
-        {
-          code: "no_provider_matches",
-          hint:
-            byToolCalls.length > 0
-              ? `Validators score these providers' tool calls below ${TOOL_CALL_FLOOR}; send the request without tools, or retry later`
-              : "Loosen the provider object; the model, price cap and quantization are never changed to serve it",
-          details: { excluded },
-        },
-      );
+      });
     }
     throw new RequestError(q.message ?? "No provider would serve this request", {
       code: q.reason ?? "all_unhealthy",
@@ -94,6 +77,25 @@ export function planRoute(args: {
   }
   const maxCost = route.reduce((m, o) => (expectedCost(o, capped) > m ? expectedCost(o, capped) : m), 0n);
   return { route, maxPrice: userPrice(maxCost, args.feeBps) };
+}
+
+/** No offer meets the `provider` preferences: `no_provider_matches` naming which excluded whom. */
+export function noProviderMatches(
+  model: string,
+  excluded: PreferredRoute["excluded"] & { tool_call_score?: string[] },
+): RequestError {
+  const byToolCalls = (excluded?.tool_call_score ?? []).length > 0;
+  const onlyToolCalls = byToolCalls && Object.keys(excluded ?? {}).length === 1;
+  const message = onlyToolCalls
+    ? `No provider of ${model} is fit for tool calls (tool_call_score excluded ${excluded?.tool_call_score?.join(", ")})`
+    : noMatchMessage(model, excluded);
+  return new RequestError(message, {
+    code: "no_provider_matches",
+    hint: byToolCalls
+      ? `Validators score some providers' tool calls below ${TOOL_CALL_FLOOR}; send the request without tools, loosen the provider object, or retry later`
+      : "Loosen the provider object; the model, price cap and quantization are never changed to serve it",
+    details: { excluded: excluded ?? {} },
+  });
 }
 
 /** What the caller learns about the offer that served it: provider, quantization, price per 1M. */
@@ -112,6 +114,19 @@ export function servedBy(route: readonly RouteOffer[], agentId: bigint) {
         }
       : {}),
   };
+}
+
+/**
+ * The same facts as `servedBy`, in response headers (a non-streamed answer): `Verity-Provider`
+ * (agent id), `Verity-Offer`, `Verity-Quantization` (when announced), `Verity-Price`
+ * (`<input>,<output>` base units per 1M, the format of `Verity-Max-Price`) and `Verity-Charged`.
+ */
+export function setServedHeaders(c: Context, served: ReturnType<typeof servedBy>, charged: bigint): void {
+  c.header("Verity-Provider", served.agentId);
+  if (served.offerId) c.header("Verity-Offer", served.offerId);
+  if (served.quantization) c.header("Verity-Quantization", served.quantization);
+  if (served.price) c.header("Verity-Price", `${served.price.inputPerMTok},${served.price.outputPerMTok}`);
+  c.header("Verity-Charged", charged.toString());
 }
 
 /** The answer to a failed request: money released, x402 402 with its header, or the error's status. */

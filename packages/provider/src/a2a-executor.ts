@@ -5,9 +5,12 @@
  * follow the a2a-x402 extension in the status message's metadata:
  * - no payment with the message → `input-required`, `x402.payment.status: payment-required` and
  *   `x402.payment.required` (how to pay, with this task's exact ceiling); nothing runs;
- * - `x402.payment.payload` (`{ scheme: "verity-channel", voucher }`) → `payment-submitted`, `working`;
+ * - `x402.payment.payload` (`{ scheme: "verity-channel", voucher }`, or an x402 v2 PaymentPayload
+ *   for a scheme the paid route takes — batch-settlement) → `payment-submitted`, `working`; an x402
+ *   payload goes to the paid route as its `PAYMENT-SIGNATURE` header, so it is verified and settled
+ *   by the provider's x402 door exactly as an HTTP request's would be;
  * - answered → the artifact, then `completed` with `payment-completed` and `x402.payment.receipts`
- *   (the signed receipt and the channel's new charged total);
+ *   (the signed receipt and the channel's new charged total; for x402, the settlement response);
  * - refused or failed → `failed` with `payment-failed` and the reason code; a failure charges nothing
  *   (the provider persists a charge only with an answer) and leaves the voucher unused.
  */
@@ -15,6 +18,13 @@ import { randomUUID } from "node:crypto";
 import { type Message, type Part, Role, TaskState } from "@a2a-js/sdk";
 import { AgentEvent, type AgentExecutor, type ExecutionEventBus, type RequestContext } from "@a2a-js/sdk/server";
 import { HEADERS } from "@verity/core";
+import {
+  decodePaymentRequiredHeader,
+  decodePaymentResponseHeader,
+  encodePaymentSignatureHeader,
+} from "@x402/core/http";
+import type { PaymentPayload } from "@x402/core/types";
+import { z } from "zod";
 import type { ServedModel } from "./served-model.ts";
 
 export const X402_KEYS = {
@@ -58,6 +68,35 @@ function agentMessage(args: {
     extensions: [],
     referenceTaskIds: [],
   } as Message;
+}
+
+/** An x402 v2 PaymentPayload (a2a-x402's `x402.payment.payload`); the x402 door checks the rest. */
+const x402PayloadSchema = z
+  .object({
+    x402Version: z.literal(2),
+    accepted: z.object({ scheme: z.string().min(1), network: z.string().min(1) }).passthrough(),
+    payload: z.record(z.string(), z.unknown()),
+  })
+  .passthrough();
+
+/**
+ * How to pay, as a2a-x402's `x402.payment.required` (an x402 PaymentRequired): the Verity voucher
+ * section of the paid route's 402 body first, then every x402 requirement of its `PAYMENT-REQUIRED`.
+ */
+function paymentRequired(response: Response, answer: ErrorBody): Record<string, unknown> {
+  const header = response.headers.get("PAYMENT-REQUIRED");
+  let x402: ReturnType<typeof decodePaymentRequiredHeader> | undefined;
+  try {
+    x402 = header ? decodePaymentRequiredHeader(header) : undefined;
+  } catch {
+    x402 = undefined;
+  }
+  return {
+    x402Version: 2,
+    accepts: [...(answer.payment ? [answer.payment] : []), ...(x402?.accepts ?? [])],
+    ...(x402?.resource ? { resource: x402.resource } : {}),
+    ...(x402?.error ? { error: x402.error } : {}),
+  };
 }
 
 type ErrorBody = { error?: { code?: string; message?: string; hint?: string; details?: unknown }; payment?: unknown };
@@ -139,9 +178,17 @@ export function createA2aExecutor(deps: A2aExecutorDeps): AgentExecutor {
       });
       const payload = metadata[X402_KEYS.payload] as { scheme?: unknown; voucher?: unknown } | undefined;
       const voucher = typeof payload?.voucher === "string" ? payload.voucher : undefined;
+      const x402 = voucher === undefined ? x402PayloadSchema.safeParse(payload) : undefined;
       const headers: Record<string, string> = { "content-type": "application/json" };
       if (voucher) headers[HEADERS.voucher] = voucher;
-      else {
+      else if (x402?.success) headers["PAYMENT-SIGNATURE"] = encodePaymentSignatureHeader(x402.data as PaymentPayload);
+      else if (payload !== undefined && payload !== null) {
+        fail(
+          "x402_payment_invalid",
+          "x402.payment.payload is neither a Verity voucher ({ scheme: verity-channel, voucher }) nor an x402 v2 PaymentPayload",
+        );
+        return;
+      } else {
         // Ask the paid route what this exact request costs; it answers 402 and runs nothing.
         const quote = await deps.internal("/v1/chat/completions", { method: "POST", headers, body });
         const answer = (await quote.json().catch(() => ({}))) as ErrorBody;
@@ -150,10 +197,10 @@ export function createA2aExecutor(deps: A2aExecutorDeps): AgentExecutor {
           agentMessage({
             taskId,
             contextId,
-            text: `Payment required for ${model.name}: send x402.payment.payload with a Verity voucher`,
+            text: `Payment required for ${model.name}: send x402.payment.payload with a Verity voucher or an x402 payment`,
             metadata: {
               [X402_KEYS.status]: "payment-required",
-              [X402_KEYS.required]: { x402Version: 2, accepts: [answer.payment ?? {}] },
+              [X402_KEYS.required]: paymentRequired(quote, answer),
               code: "agent_payment_required",
             },
           }),
@@ -181,12 +228,15 @@ export function createA2aExecutor(deps: A2aExecutorDeps): AgentExecutor {
         fail(code, answer.error?.message ?? `HTTP ${response.status}`, {
           ...(answer.error?.hint ? { hint: answer.error.hint } : {}),
           ...(answer.error?.details ? { details: answer.error.details } : {}),
-          ...(answer.payment ? { [X402_KEYS.required]: { x402Version: 2, accepts: [answer.payment] } } : {}),
+          ...(response.status === 402 ? { [X402_KEYS.required]: paymentRequired(response, answer) } : {}),
         });
         return;
       }
       const output = answer.choices?.[0]?.message?.content ?? "";
       const { transcript: _transcript, ...receipt } = answer.verity ?? {};
+      // x402: the receipt is the door's settlement response (what `PAYMENT-RESPONSE` carries over HTTP).
+      const settlement = response.headers.get("PAYMENT-RESPONSE");
+      const receipts = settlement ? [{ ...decodePaymentResponseHeader(settlement), ...receipt }] : [receipt];
       bus.publish(
         AgentEvent.artifactUpdate({
           taskId,
@@ -212,7 +262,7 @@ export function createA2aExecutor(deps: A2aExecutorDeps): AgentExecutor {
           taskId,
           contextId,
           text: "Paid and answered",
-          metadata: { [X402_KEYS.status]: "payment-completed", [X402_KEYS.receipts]: [receipt] },
+          metadata: { [X402_KEYS.status]: "payment-completed", [X402_KEYS.receipts]: receipts },
         }),
         true,
       );

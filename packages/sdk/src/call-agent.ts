@@ -28,8 +28,10 @@ import {
   voucherDomain,
   voucherTypes,
 } from "@verity/core";
+import type { SettleResponse } from "@x402/core/types";
 import { type LocalAccount, type PublicClient, recoverTypedDataAddress } from "viem";
 import { type VerifiedAgentCard, verifyAgentCard } from "./agent-card-verify.ts";
+import { type AgentX402Payer, isX402Payer, x402Required, x402Settled } from "./agent-x402-payer.ts";
 
 /** What the agent asked for (its `x402.payment.required.accepts[0]`, a Verity 402 payment section). */
 export type AgentPaymentRequired = {
@@ -94,8 +96,12 @@ export type AgentCallResult = {
   /** The artifact's text. */
   artifact: string;
   charge: bigint;
+  /** The voucher channel's new charged total (x402: this task's charge). */
   charged: bigint;
-  receipt: SignedReceiptJson;
+  /** The provider-signed receipt (a task paid with a Verity voucher). */
+  receipt?: SignedReceiptJson;
+  /** The x402 settlement response (a task paid with x402). */
+  settlement?: SettleResponse;
   /** Every state the task went through, with its a2a-x402 payment status. */
   updates: AgentTaskUpdate[];
 };
@@ -114,8 +120,14 @@ export type CallAgentOptions = {
   publicClient: PublicClient;
   /** The AgentRegistry the caller trusts (its deployment's). */
   agentRegistry: `0x${string}`;
-  /** Pays the task; called once the agent stated the ceiling. */
-  payer: AgentPayer | ((card: VerifiedAgentCard, skill: string, price: AgentSkillPrice) => Promise<AgentPayer>);
+  /**
+   * Pays the task; called once the agent stated the ceiling. A Verity voucher payer, or
+   * `createX402AgentPayer(x402Client)` to pay with an x402 PaymentPayload (batch-settlement).
+   */
+  payer:
+    | AgentPayer
+    | AgentX402Payer
+    | ((card: VerifiedAgentCard, skill: string, price: AgentSkillPrice) => Promise<AgentPayer>);
   /** Checked before the voucher is signed (a spend mandate): throw to refuse. */
   beforePay?: (args: { agentId: bigint; skill: string; amount: bigint }) => void | Promise<void>;
   onUpdate?: (update: AgentTaskUpdate) => void;
@@ -260,6 +272,48 @@ export async function callAgent(options: CallAgentOptions): Promise<AgentCallRes
 
   const asked = await run(textMessage({ text: options.message, metadata }));
   if (asked.state !== "input-required") failure(asked);
+  if (isX402Payer(options.payer)) {
+    const x402Payer = options.payer;
+    const agentId = verified.agentId;
+    const { paymentRequired, amount } = x402Required({
+      required: ((asked.last?.metadata ?? {}) as Record<string, unknown>)["x402.payment.required"],
+      agentId,
+    });
+    if (options.maxPrice !== undefined && amount > options.maxPrice) {
+      throw new PaymentError(`The task may cost ${amount}, above the limit of ${options.maxPrice}`, {
+        code: "offer_over_max_price",
+        details: { agentId: agentId.toString(), skill, ceiling: amount.toString() },
+      });
+    }
+    await options.beforePay?.({ agentId, skill, amount });
+    const payload = await x402Payer.client.createPaymentPayload(paymentRequired);
+    const paid = await run(
+      textMessage({
+        text: options.message,
+        taskId: asked.taskId,
+        contextId: asked.contextId,
+        metadata: { ...metadata, "x402.payment.payload": payload },
+      }),
+    );
+    if (paid.state !== "completed") failure(paid);
+    const { settlement, charge } = await x402Settled({
+      payer: x402Payer,
+      payload,
+      receipts: ((paid.last?.metadata ?? {}) as Record<string, unknown>)["x402.payment.receipts"],
+      agentId,
+      amount,
+    });
+    return {
+      agentId,
+      skill,
+      taskId: paid.taskId,
+      artifact: paid.artifact,
+      charge,
+      charged: charge,
+      settlement,
+      updates,
+    };
+  }
   const required = ((asked.last?.metadata ?? {}) as { "x402.payment.required"?: { accepts?: unknown[] } })[
     "x402.payment.required"
   ]?.accepts?.[0] as { ceiling?: string; modelId?: string } | undefined;
@@ -272,7 +326,8 @@ export async function callAgent(options: CallAgentOptions): Promise<AgentCallRes
     });
   }
   await options.beforePay?.({ agentId: verified.agentId, skill, amount: ceiling });
-  const payer = typeof options.payer === "function" ? await options.payer(verified, skill, price) : options.payer;
+  const payer: AgentPayer =
+    typeof options.payer === "function" ? await options.payer(verified, skill, price) : options.payer;
   const voucher = await payer.pay({
     agentId: verified.agentId,
     modelId: BigInt(price.modelId),

@@ -1,5 +1,6 @@
 export * from "./agent-card-verify.ts";
 export * from "./agent-payer.ts";
+export * from "./agent-x402-payer.ts";
 export * from "./audit-queue.ts";
 export * from "./audit-sampler.ts";
 export * from "./call-agent.ts";

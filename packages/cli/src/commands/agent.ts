@@ -187,7 +187,7 @@ export function registerAgent(program: Command): void {
             artifact: result.artifact,
             charge: result.charge.toString(),
             charged: result.charged.toString(),
-            requestId: result.receipt.receipt.requestId,
+            requestId: result.receipt?.receipt.requestId,
             updates: result.updates,
           };
           if (json) process.stdout.write(`${JSON.stringify(out)}\n`);

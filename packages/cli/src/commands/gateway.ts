@@ -31,6 +31,7 @@ type GatewayFlags = {
   validatorUrl?: string;
   allowPrivateOffers?: boolean;
   depositConfirmations: string;
+  agent?: string | true;
   json?: boolean;
 };
 
@@ -77,6 +78,10 @@ export function registerGateway(program: Command): void {
       "blocks a GatewayDeposits deposit must be buried under before it credits a prepaid balance",
       "2",
     )
+    .option(
+      "--agent [id]",
+      "give the gateway an ERC-8004 agent identity (reuse <id>, or the one kept in --state-dir, else register) and publish its signed Agent Card",
+    )
     .option("--json", "print one ready line as JSON")
     .addHelpText(
       "after",
@@ -109,6 +114,11 @@ export function registerGateway(program: Command): void {
           allowPrivateEndpoints: flags.allowPrivateOffers === true,
           depositConfirmations: parseInteger("--deposit-confirmations", flags.depositConfirmations, 0),
           ...auditOption(flags, deployment.token.decimals),
+          ...(flags.agent === undefined
+            ? {}
+            : {
+                agent: flags.agent === true ? {} : { agentId: BigInt(parseInteger("--agent", String(flags.agent), 1)) },
+              }),
           onError: (e) => progress.info(`! ${(e as Error).message ?? e}`),
         });
         const shutdown = async () => {
@@ -118,7 +128,10 @@ export function registerGateway(program: Command): void {
         process.on("SIGINT", () => void shutdown());
         process.on("SIGTERM", () => void shutdown());
         const info = await progress.step("start the gateway", () => node.start());
-        if (json) process.stdout.write(`${JSON.stringify({ event: "ready", url: info.url, address: info.address })}\n`);
+        if (json)
+          process.stdout.write(
+            `${JSON.stringify({ event: "ready", url: info.url, address: info.address, ...(info.agentId === undefined ? {} : { agentId: info.agentId.toString() }) })}\n`,
+          );
         else
           progress.info(
             `gateway at ${info.url}/v1 — fund API keys (POST /v1/keys) with \`verity gateway deposit --gateway ${info.url}\``,

@@ -72,6 +72,43 @@ test("quote says why a request would not be served, and exits 1", async () => {
   assert.match(readable.stdout, /not served — No provider offers no-such-model \[no_offer_for_model\]/);
 });
 
+test("quote --provider applies the chat route's provider preferences", async () => {
+  const id = provider.info.agentId.toString();
+  const ask = (prefs: string) =>
+    runVerity([
+      "quote",
+      "--gateway",
+      gatewayUrl,
+      "--model",
+      "verity-tiny",
+      "--max-tokens",
+      "10",
+      "--provider",
+      prefs,
+      "--json",
+    ]);
+  const only = await ask(JSON.stringify({ only: [id], allow_fallbacks: false }));
+  assert.equal(only.status, 0, only.stdout + only.stderr);
+  assert.deepEqual(only.json[0]?.route, [id]);
+  const ignored = await ask(JSON.stringify({ ignore: [id] }));
+  assert.equal(ignored.status, 1);
+  assert.deepEqual([ignored.json[0]?.reason, ignored.json[0]?.excluded], ["no_provider_matches", { ignore: [id] }]);
+  const invalid = await ask(JSON.stringify({ sort: "cheapest" }));
+  assert.equal(invalid.json[0]?.code, "provider_preferences_invalid");
+  const notJson = await ask("{sort:");
+  assert.equal(notJson.json[0]?.code, "invalid_parameter");
+  const readable = await runVerity([
+    "quote",
+    "--gateway",
+    gatewayUrl,
+    "--model",
+    "verity-tiny",
+    "--provider",
+    `{"only":[${id}]}`,
+  ]);
+  assert.match(readable.stdout, new RegExp(`tried in order: agents ${id}\n`));
+});
+
 test("quote against a gateway that does not answer, or bad flags, is a one-line error", async () => {
   const down = await runVerity(["quote", "--gateway", "http://127.0.0.1:1", "--model", "verity-tiny"]);
   assert.equal(down.status, 1);

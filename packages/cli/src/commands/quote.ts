@@ -13,6 +13,7 @@ type QuoteFlags = {
   promptTokens: string;
   maxPriceIn?: string;
   maxPriceOut?: string;
+  provider?: string;
   json?: boolean;
 };
 
@@ -24,6 +25,8 @@ const quoteSchema = z.object({
   message: z.string().optional(),
   expectedPrice: uint.optional(),
   feeBps: z.number().int().nonnegative().optional(),
+  route: z.array(uint).optional(),
+  excluded: z.record(z.string(), z.array(uint)).optional(),
   providers: z.array(
     z.object({
       agentId: uint,
@@ -51,6 +54,10 @@ export function registerQuote(program: Command): void {
     .option("--prompt-tokens <n>", "expected prompt tokens", "64")
     .option("--max-price-in <amount>", "cap on the input price per 1M tokens, in the payment token")
     .option("--max-price-out <amount>", "cap on the output price per 1M tokens, in the payment token")
+    .option(
+      "--provider <json>",
+      'OpenRouter-style provider preferences, as the chat route takes them (e.g. \'{"sort":"price","only":[3]}\')',
+    )
     .option("--json", "print the quote as one JSON line")
     .addHelpText(
       "after",
@@ -68,6 +75,7 @@ export function registerQuote(program: Command): void {
         });
         if (flags.maxPriceIn) query.set("max_price_in", parseAmount("--max-price-in", flags.maxPriceIn).toString());
         if (flags.maxPriceOut) query.set("max_price_out", parseAmount("--max-price-out", flags.maxPriceOut).toString());
+        if (flags.provider !== undefined) query.set("provider", providerFlag(flags.provider));
         const base = flags.gateway.replace(/\/+$/, "").replace(/\/v1$/, "");
         if (!/^https?:\/\/\S+$/.test(base)) {
           throw new ConfigError(`--gateway ${JSON.stringify(flags.gateway)} is not an http(s) URL`, {
@@ -108,7 +116,10 @@ export function registerQuote(program: Command): void {
           return;
         }
         if (q.servable) {
-          const best = q.providers.find((p) => p.eligible && p.expectedCost === q.expectedPrice);
+          const first = q.route?.[0];
+          const best = q.providers.find((p) =>
+            first === undefined ? p.eligible && p.expectedCost === q.expectedPrice : p.agentId === first,
+          );
           process.stdout.write(
             `${q.model}: served${best ? ` by agent ${best.agentId} (${best.url})` : ""} for about ${formatAmount(BigInt(q.expectedPrice ?? "0"))}` +
               `${q.feeBps === undefined ? "" : ` + ${q.feeBps / 100} % gateway fee`}\n`,
@@ -116,6 +127,7 @@ export function registerQuote(program: Command): void {
         } else {
           process.stdout.write(`${q.model}: not served — ${q.message ?? q.reason} [${q.reason ?? "unknown"}]\n`);
         }
+        if (q.route && q.route.length > 0) process.stdout.write(`tried in order: agents ${q.route.join(", ")}\n`);
         if (q.providers.length > 0) {
           const rows = q.providers.map((p) => [
             p.agentId,
@@ -131,4 +143,21 @@ export function registerQuote(program: Command): void {
         }
       });
     });
+}
+
+/** `--provider`: a JSON object, re-serialised compactly for the query string (the gateway validates its fields). */
+function providerFlag(text: string): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(`--provider ${JSON.stringify(text)} is not a JSON object`, {
+      code: "invalid_parameter",
+      hint: 'For example --provider \'{"sort":"price","quantizations":["bf16"]}\'',
+    });
+  }
+  return JSON.stringify(value);
 }

@@ -116,7 +116,7 @@ export async function startAgentDemo(args: {
           hired: {
             agentId: summary.agentId.toString(),
             charge: summary.charge.toString(),
-            requestId: summary.receipt.receipt.requestId,
+            requestId: summary.receipt?.receipt.requestId ?? "",
           },
         };
         return summary.artifact;

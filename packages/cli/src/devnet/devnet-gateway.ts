@@ -40,7 +40,14 @@ export async function startDevnetGateway(args: {
   /** A guilty verdict's refund passed on to the customer who paid for the request. */
   onRefund?: (credit: RefundCredit) => void;
   onError?: (error: unknown) => void;
-}): Promise<{ gateway: Gateway; url: string; apiKey: string; address: `0x${string}`; balance: bigint }> {
+}): Promise<{
+  gateway: Gateway;
+  url: string;
+  apiKey: string;
+  address: `0x${string}`;
+  balance: bigint;
+  agentId?: bigint;
+}> {
   const account = args.accounts.find((a) => a.role === "gateway");
   if (!account) throw new Error("devnet layout has no gateway account");
   const gateway = createGateway({
@@ -52,16 +59,19 @@ export async function startDevnetGateway(args: {
     host: args.host,
     port: args.port,
     probeIntervalMs: 2_000,
+    // An ERC-8004 identity, registered once (its id kept in the state folder): the signed Agent Card.
+    agent: {},
     ...(args.explorer ? { explorer: args.explorer } : {}),
     ...(args.audit ? { audit: args.audit } : {}),
     ...(args.onRefund ? { onRefund: args.onRefund } : {}),
     ...(args.onError ? { onError: args.onError } : {}),
   });
   args.onStarted?.(gateway);
-  const { url, address } = await gateway.start();
+  const { url, address, agentId } = await gateway.start();
   if (args.apiKey !== undefined) {
     const balance = await balanceOf(url, args.apiKey);
-    if (balance !== undefined) return { gateway, url, apiKey: args.apiKey, address, balance };
+    if (balance !== undefined)
+      return { gateway, url, apiKey: args.apiKey, address, balance, ...(agentId ? { agentId } : {}) };
   }
   const created = await createGatewayKey({
     gatewayUrl: url,
@@ -70,7 +80,8 @@ export async function startDevnetGateway(args: {
     scope: { label: "devnet" },
   });
   const credited = (await balanceOf(url, created.key)) ?? 0n;
-  if (credited > 0n) return { gateway, url, apiKey: created.key, address, balance: credited };
+  if (credited > 0n)
+    return { gateway, url, apiKey: created.key, address, balance: credited, ...(agentId ? { agentId } : {}) };
   await sendGatewayDeposit({
     clients: args.client,
     deployment: args.deployment,
@@ -82,5 +93,5 @@ export async function startDevnetGateway(args: {
     balance = (await balanceOf(url, created.key)) ?? 0n;
     if (balance < DEVNET_PREPAID) await new Promise((r) => setTimeout(r, 50));
   }
-  return { gateway, url, apiKey: created.key, address, balance };
+  return { gateway, url, apiKey: created.key, address, balance, ...(agentId ? { agentId } : {}) };
 }

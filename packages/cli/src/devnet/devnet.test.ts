@@ -143,12 +143,25 @@ async function payDirect(url: string, payer: ReturnType<typeof createVoucherFetc
   assert.ok((completion.usage?.completion_tokens ?? 0) > 0);
 }
 
+/** The agent id of the gateway's signed Agent Card (the devnet gateway always has one). */
+async function gatewayAgentId(ready: DevnetReady): Promise<string> {
+  const card = (await (await fetch(`${ready.gatewayUrl}/.well-known/agent-card.json`)).json()) as {
+    signatures: unknown[];
+    capabilities: { extensions: { params?: { role?: string; agentId?: string } }[] };
+  };
+  assert.equal(card.signatures.length, 1);
+  const verity = card.capabilities.extensions.find((e) => e.params?.role === "gateway");
+  assert.match(verity?.params?.agentId ?? "", /^[1-9]\d*$/);
+  return verity?.params?.agentId as string;
+}
+
 test("a devnet restarted on its state folder keeps chain, deployment, agents and API key, and still serves paid requests", async () => {
   const stateDir = mkdtempSync(join(tmpdir(), "verity-devnet-"));
   const first = devnet(stateDir);
   let ready: DevnetReady;
   let channel: Awaited<ReturnType<typeof openChannel>>;
   let prepaid: bigint;
+  let gatewayCard: string;
   try {
     ready = await first.start();
     assert.equal(ready.restored, false);
@@ -166,6 +179,7 @@ test("a devnet restarted on its state folder keeps chain, deployment, agents and
     assert.equal(ready.audit.p, DEVNET_AUDIT_P);
     assert.equal(ready.audit.validatorUrl, `${ready.validators[0]?.url}/v1/audits`);
     await chatViaGateway(ready, "before the restart");
+    gatewayCard = await gatewayAgentId(ready);
     channel = await openChannel(ready);
     await payDirect((ready.providers[0] as DevnetReady["providers"][number]).url, channel.payer);
     prepaid = await gatewayBalance(ready);
@@ -209,6 +223,7 @@ test("a devnet restarted on its state folder keeps chain, deployment, agents and
     assert.deepEqual(await chainState(client, again.deployment, agentIds, channel.channelId), atStop);
 
     // The network still serves paid requests: through the gateway on the same key, and on the same channel.
+    assert.equal(await gatewayAgentId(again), gatewayCard, "the gateway keeps its agent id and card");
     await chatViaGateway(again, "after the restart");
     assert.ok((await gatewayBalance(again)) < prepaid);
     await payDirect((again.providers[0] as DevnetReady["providers"][number]).url, channel.payer);

@@ -256,7 +256,7 @@ export function createVerityMcpServer(options: VerityMcpOptions): McpServer {
           payment: {
             charge: result.charge.toString(),
             charged: result.charged.toString(),
-            requestId: result.receipt.receipt.requestId,
+            requestId: result.receipt?.receipt.requestId,
             token: options.token,
           },
         });
