@@ -23,13 +23,15 @@ import { Hono } from "hono";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { mountContextRoutes } from "./context-routes.ts";
 import { createContextStore } from "./context-store.ts";
-import type { GatewayStore } from "./store/index.ts";
+import { type GatewayStore, migrate } from "./store/index.ts";
+import { createPostgresStore } from "./store/postgres-store.ts";
+import { startTestPostgres } from "./store/postgres-testing.ts";
 import { openTestStore } from "./store/store-testing.ts";
 
 type ContextGateway = { url: string; store: GatewayStore; close(): Promise<void> };
 
-async function startContextGateway(maxBytes?: number): Promise<ContextGateway> {
-  const store = await openTestStore({ stateDir: mkdtempSync(join(tmpdir(), "verity-context-")) });
+async function startContextGateway(maxBytes?: number, shared?: GatewayStore): Promise<ContextGateway> {
+  const store = shared ?? (await openTestStore({ stateDir: mkdtempSync(join(tmpdir(), "verity-context-")) }));
   const app = new Hono();
   mountContextRoutes(app, { contexts: createContextStore({ store, ...(maxBytes ? { maxBytes } : {}) }) });
   const listening: Listening = await listen({ fetch: (r) => app.fetch(r) });
@@ -315,5 +317,58 @@ describe("context store on the gateway", () => {
     } finally {
       await small.close();
     }
+  });
+});
+
+describe("context store on Postgres, shared by two gateway replicas", async () => {
+  const server = await startTestPostgres();
+  const skip = "url" in server ? false : server.skip;
+  let replicas: ContextGateway[] = [];
+  before(async () => {
+    if (!("url" in server)) return;
+    const url = await server.createDatabase();
+    const stores = [createPostgresStore({ url, max: 5 }), createPostgresStore({ url, max: 5 })];
+    await migrate({ store: stores[0] as GatewayStore });
+    replicas = await Promise.all(stores.map((store) => startContextGateway(undefined, store)));
+  });
+  after(async () => {
+    for (const r of replicas) await r.close();
+    if ("url" in server) await server.stop();
+  });
+
+  test("concurrent PUTs of one version through both replicas: exactly one is stored, and it reads back", {
+    skip,
+  }, async () => {
+    const userKey = generatePrivateKey();
+    const owner = privateKeyToAccount(userKey).address;
+    const [a, b] = replicas as [ContextGateway, ContextGateway];
+    const client = createContextClient({ privateKey: userKey, backend: createHttpContextBackend({ url: a.url }) });
+    const v1 = await client.put(context(1));
+    const key = deriveContextKey({ privateKey: userKey });
+    const bodies = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) =>
+        signedVersion({
+          signerKey: userKey,
+          owner,
+          version: 2,
+          previous: v1.recordHash,
+          blob: encryptContext({
+            key,
+            owner,
+            version: 2,
+            plaintext: JSON.stringify({ ...context(2), preferences: { i } }),
+          }),
+        }),
+      ),
+    );
+    const results = await Promise.all(bodies.map((body, i) => put((i % 2 === 0 ? a : b).url, owner, body)));
+    assert.equal(results.filter((r) => r.status === 201).length, 1, JSON.stringify(results));
+    assert.ok(
+      results.every((r) => r.status === 201 || r.code === "context_version_stale"),
+      JSON.stringify(results),
+    );
+    const onB = createContextClient({ privateKey: userKey, backend: createHttpContextBackend({ url: b.url }) });
+    const got = await onB.get();
+    assert.equal(got?.version.version, 2);
   });
 });
