@@ -110,6 +110,7 @@ export function createContextClient(options: ContextClientOptions) {
       if (seen) {
         throw new ContextError(`The store has no context, but version ${seen.version} was seen`, {
           code: "context_version_stale",
+          hint: "Moving to a new store? Copy the chain there first: import() an export() of the old one",
           details: { seen: seen.version },
         });
       }

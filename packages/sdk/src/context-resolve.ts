@@ -54,7 +54,8 @@ export async function resolveContextReference<T extends object>(args: {
   body: T;
   context: ContextClient | undefined;
 }): Promise<T> {
-  if (!Object.hasOwn(args.body, "verity_context")) return args.body;
+  if (args.body === null || typeof args.body !== "object" || !Object.hasOwn(args.body, "verity_context"))
+    return args.body;
   const { verity_context: raw, ...rest } = args.body as T & { verity_context: unknown };
   const parsed = contextReferenceSchema.safeParse(raw);
   if (!parsed.success) {
