@@ -5,6 +5,7 @@ import { registerBench } from "./commands/bench.ts";
 import { registerCalibrate } from "./commands/calibrate.ts";
 import { registerChain } from "./commands/chain.ts";
 import { registerChannel } from "./commands/channel.ts";
+import { registerContext } from "./commands/context.ts";
 import { registerDeploy } from "./commands/deploy.ts";
 import { registerDevnet } from "./commands/devnet.ts";
 import { registerDrill } from "./commands/drill.ts";
@@ -38,6 +39,7 @@ Roles and tasks:
   model owners         verity model register · verity model list
   clients              verity wallet new|balance|faucet · verity channel open|status|close · verity quote
                        verity keys create|list|revoke (gateway API keys)
+                       verity context put|get|export (your encrypted, signed, portable context)
   agents               verity mandate sign|show (spend limits) · verity mcp (MCP tools over stdio/HTTP)
   developers           verity bench · verity drill
 
@@ -62,6 +64,7 @@ registerModel(program);
 registerWallet(program);
 registerChannel(program);
 registerMandate(program);
+registerContext(program);
 registerMcp(program);
 registerQuote(program);
 registerBench(program);

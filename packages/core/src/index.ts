@@ -1,6 +1,7 @@
 export * from "./agent-card-signature.ts";
 export * from "./audit-assignment.ts";
 export * from "./channel-id.ts";
+export * from "./context-version.ts";
 export * from "./deployment.ts";
 export * from "./errors.ts";
 export * from "./key-scope.ts";

@@ -246,6 +246,32 @@ export const NODE_REASONS = {
     status: 409,
     message: "The database's schema is newer than this replica knows; this replica is older than the database",
   },
+  // portable user context (signed, encrypted, versioned; resolved by the SDK)
+  context_signature_invalid: {
+    status: 401,
+    message: "The context version is not signed by the owner it names",
+  },
+  context_version_stale: {
+    status: 409,
+    message: "The context version is not above the latest one stored or seen (a rollback or a lost race)",
+  },
+  context_chain_broken: {
+    status: 409,
+    message:
+      "The context version does not follow the previous one (its version or previous-record hash does not chain)",
+  },
+  context_content_mismatch: { status: 422, message: "The context blob does not hash to the content its version signs" },
+  context_blob_missing: { status: 409, message: "The context version's encrypted blob is not stored" },
+  context_too_large: { status: 413, message: "The encrypted context blob exceeds the store's size limit" },
+  context_not_found: { status: 404, message: "No context version is stored for this owner (or this version)" },
+  context_decrypt_failed: {
+    status: 400,
+    message: "The context blob does not decrypt with this key (another key, or an altered blob)",
+  },
+  context_unresolved: {
+    status: 400,
+    message: "The request carries a verity_context reference; the SDK resolves it client-side before sending",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export const REASONS = { ...CONTRACT_REASONS, ...NODE_REASONS } as const;

@@ -7,6 +7,8 @@ import type { Hono } from "hono";
 import type { EIP1193Provider, LocalAccount, PublicClient } from "viem";
 import { createApiKeys } from "./api-keys.ts";
 import { createGatewayApp } from "./app.ts";
+import { mountContextRoutes } from "./context-routes.ts";
+import { createContextStore } from "./context-store.ts";
 import { createDepositWatcher } from "./deposit-watcher.ts";
 import { createForbiddenOfferLog, gatewayEndpointGuard } from "./endpoint-guard.ts";
 import { mountExplorerApi } from "./explorer-api.ts";
@@ -92,6 +94,8 @@ export type GatewayOptions = {
    * transactions to `<url>/tx/<hash>`. Off by default (the data API under `/api` is always there).
    */
   explorer?: { distDir: string; blockExplorerUrl?: string } | false;
+  /** Largest encrypted user-context blob `PUT /v1/context/:owner` stores (default 256 KiB). */
+  contextMaxBytes?: number;
   /** Extra routes (the explorer's data API). */
   extend?: (app: Hono, ctx: { indexer: ReturnType<typeof createIndexer> }) => void;
   onError?: (error: unknown) => void;
@@ -336,6 +340,12 @@ export function createGateway(options: GatewayOptions) {
         });
         explorerApi = api;
         mountRefundRoutes(hono, { ledger, keys, credits: refunds });
+        mountContextRoutes(hono, {
+          contexts: createContextStore({
+            store,
+            ...(options.contextMaxBytes === undefined ? {} : { maxBytes: options.contextMaxBytes }),
+          }),
+        });
         options.extend?.(hono, { indexer });
       },
     });

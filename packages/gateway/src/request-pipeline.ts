@@ -1,4 +1,4 @@
-import { BaseError, RequestError } from "@verity/core";
+import { BaseError, RequestError, refuseUnresolvedContext } from "@verity/core";
 import { errorResponse } from "@verity/provider";
 import type { Context } from "hono";
 import type { ZodType } from "zod";
@@ -26,6 +26,7 @@ export async function parseBody<T>(c: Context, schema: ZodType<T>): Promise<T> {
   } catch {
     throw new RequestError("The request body is not valid JSON", { code: "invalid_json" });
   }
+  refuseUnresolvedContext(json);
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -6,6 +6,7 @@ import {
   PaymentError,
   RequestError,
   reasonStatus,
+  refuseUnresolvedContext,
   voucherDomain,
   voucherTypes,
   withToolPrompt,
@@ -54,6 +55,7 @@ async function parseBody<T>(c: Context, schema: ZodType<T>): Promise<T> {
   } catch {
     throw new RequestError("The request body is not valid JSON", { code: "invalid_json", hint: "Send a JSON body" });
   }
+  refuseUnresolvedContext(json);
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -6,6 +6,8 @@
  */
 import { RequestError } from "@verity/core";
 import { estimateChatPromptTokens, estimateTextPromptTokens } from "./ceiling.ts";
+import type { ContextClient } from "./context-client.ts";
+import { resolveContextReference } from "./context-resolve.ts";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -53,9 +55,16 @@ function checkCommon(params: { model?: unknown; max_tokens?: unknown; n?: unknow
   if (params.n != null && params.n !== 1) invalid("only n = 1 is supported");
 }
 
-/** `resolve` starts the client if needed and hands over its router and payer. */
-export function createCompletionsApi(resolve: () => Promise<{ router: Router; paid: PaidRequests }>) {
-  async function chatCreate(params: ChatCompletionCreateParams, options: RequestOptions = {}) {
+/**
+ * `resolve` starts the client if needed and hands over its router and payer; `context` resolves a
+ * body's `verity_context` reference on this machine before anything is routed or paid.
+ */
+export function createCompletionsApi(
+  resolve: () => Promise<{ router: Router; paid: PaidRequests }>,
+  extras: { context?: ContextClient } = {},
+) {
+  async function chatCreate(original: ChatCompletionCreateParams, options: RequestOptions = {}) {
+    const params = await resolveContextReference({ body: original, context: extras.context });
     checkCommon(params);
     if (!Array.isArray(params.messages) || params.messages.length === 0) invalid("messages must be a non-empty array");
     options.ready?.catch(() => {}); // awaited before the voucher leaves; unobserved if the request fails sooner

@@ -23,6 +23,7 @@ import { type ChannelOps, createChannelOps, type OpenChannelArgs } from "./chann
 import { type ChannelStore, createChannelStore, type StoredChannel } from "./channel-store.ts";
 import { createCompletionsApi } from "./chat.ts";
 import { loadOrCreateSecret, openClientState } from "./client-state.ts";
+import type { ContextClient } from "./context-client.ts";
 import { createEndpointGuard } from "./endpoint-guard.ts";
 import { type AgentListing, type AgentQuery, findAgents } from "./find-agents.ts";
 import { createMandateLedger, type MandateLedger, type MandateSpend } from "./mandate-ledger.ts";
@@ -100,6 +101,12 @@ export type VerityClientOptions = {
    */
   mandate?: unknown;
   fetch?: typeof fetch;
+  /**
+   * The user's context client: a chat body's `verity_context: { owner, version?, select? }` is
+   * resolved with it (fetched, verified, decrypted, the selected parts inserted as a system
+   * message) before the request is routed and paid. Without it such a body is `context_unresolved`.
+   */
+  context?: ContextClient;
   /**
    * Refuse offer endpoints that are not public http(s) addresses (loopback, private, link-local,
    * reserved — also when a host name resolves to one) for health probes and paid requests, with
@@ -328,7 +335,7 @@ export function createVerityClient(options: VerityClientOptions) {
     return starting;
   }
 
-  const api = createCompletionsApi(ready);
+  const api = createCompletionsApi(ready, options.context ? { context: options.context } : {});
 
   function withHeadroom(c: StoredChannel): ChannelInfo {
     const used = c.charged + c.pending;

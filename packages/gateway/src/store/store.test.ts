@@ -192,8 +192,8 @@ for (const backend of backends) {
     const { store, second } = await backend.fresh();
     const other = await second();
     const results = await Promise.all([migrate({ store }), migrate({ store: other })]);
-    assert.deepEqual(results.map((r) => r.applied).sort(), [[], [1, 2, 3]]);
-    assert.deepEqual(await migrate({ store }), { applied: [], version: 3 });
+    assert.deepEqual(results.map((r) => r.applied).sort(), [[], [1, 2, 3, 4]]);
+    assert.deepEqual(await migrate({ store }), { applied: [], version: 4 });
     const applied = await store.query<{ version: number; name: string }>(
       "SELECT version, name FROM schema_migrations ORDER BY version",
     );
@@ -201,6 +201,7 @@ for (const backend of backends) {
       { version: 1, name: "initial" },
       { version: 2, name: "x402_batch_channels" },
       { version: 3, name: "key_limits" },
+      { version: 4, name: "context_versions" },
     ]);
     const tables = await store.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
@@ -210,6 +211,7 @@ for (const backend of backends) {
       [
         "api_keys",
         "balances",
+        "context_versions",
         "deposit_blocks",
         "deposit_credits",
         "deposit_scan",
