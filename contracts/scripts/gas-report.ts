@@ -2,7 +2,7 @@
  * Gas report: deploys the contracts on a fresh in-process chain and measures `gasUsed` (from
  * receipts, so the 21,000 base and calldata are included) of the main operations, including one
  * `claim` settling 1, 10, 100 and 1,000 channels, and the x402 batch-settlement contract
- * (scripts/gas-x402-batch.ts). Gas is deterministic on EDR (but for the random ERC-3009 nonce of
+ * (scripts/gas-x402-batch.ts) and the data market's dataset royalties (scripts/gas-datasets.ts). Gas is deterministic on EDR (but for the random ERC-3009 nonce of
  * an x402 deposit, a few gas).
  *
  *   node contracts/scripts/gas-report.ts           measure and write contracts/gas-snapshot.json
@@ -23,6 +23,7 @@ import {
 import { disputeScene } from "../test/disputes-helpers.ts";
 import { deployFixture, type Fixture } from "../test/fixture.ts";
 import { signTransferWithAuthorization } from "../test/signing.ts";
+import { measureDatasets } from "./gas-datasets.ts";
 import { measureX402Batch } from "./gas-x402-batch.ts";
 
 const snapshotPath = join(dirname(dirname(fileURLToPath(import.meta.url))), "gas-snapshot.json");
@@ -190,6 +191,7 @@ async function run(t: TestChain, f: Fixture): Promise<Report> {
   await measureX402Batch(t, f, report);
   await measureGatewayDeposits(t, f, report);
   await measureDisputes(t, f, report);
+  await measureDatasets(t, f, agentId, report);
   return report;
 }
 

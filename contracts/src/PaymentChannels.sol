@@ -122,6 +122,10 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         uint256 royaltyAmount,
         uint256 feeAmount
     );
+    /// @notice A credited dataset was paid its share of a model royalty settled by this claim call
+    /// (one event per dataset and run of consecutive claims of the model); the model owner's
+    /// `royaltyAmount` in `Claimed` includes it.
+    event DatasetRoyaltyPaid(uint256 indexed datasetId, uint256 indexed modelId, address indexed to, uint256 amount);
     /// @notice A claim of a batch was not paid and moved nothing: `reason` is the selector of the
     /// custom error it fails with on its own (`ChannelNotFound`, `ChannelClosed`, `ClaimAboveVoucher`,
     /// `VoucherNotIncreasing`, `VoucherSignatureInvalid` or `NothingToClaim`).
@@ -297,7 +301,10 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
     /// (fee and royalty round down, the provider gets the exact rest): the provider's share and the
     /// protocol fee to the agent's account (one slot per agent, written once per run of its claims,
     /// with the claim time), the royalty to the model owner (`creditOf`, written once per run of
-    /// claims with the same owner). `withdrawEarnings`, `collectFees` and `withdrawCredits` pay them
+    /// claims with the same owner). The royalty of each run of consecutive claims of one model is
+    /// split among the model's credited datasets (`DatasetRoyaltyPaid`, credited to each dataset's
+    /// owner in `creditOf`): each gets `floor(royalty * shareBps / 10,000)`, the model owner the
+    /// exact rest. `withdrawEarnings`, `collectFees` and `withdrawCredits` pay them
     /// out, one transfer for many claims. Sort claims by agent and model.
     function claim(Claim[] calldata claims) external nonReentrant {
         uint256 count = claims.length;
@@ -311,6 +318,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         uint256 royaltyBps;
         uint256 earningsSum; // of the current agent's run, not booked yet
         uint256 feeSum;
+        IModelRegistry.DatasetPayee[] memory payees; // the current model's credited datasets
+        uint256 modelRoyalty; // royalty of the current run of claims of a model with credited datasets
         address royaltyTo;
         uint256 royaltySum;
         bool paid;
@@ -373,8 +382,14 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                 ch.lastClaimedAt = uint40(block.timestamp);
             }
             if (channelModel != modelId) {
+                // The previous model's run is over: pay its datasets their shares out of its royalty
+                // (still in `royaltySum`, whose recipient is that model's owner).
+                if (modelRoyalty != 0) {
+                    royaltySum -= _payDatasets(modelId, payees, modelRoyalty);
+                    modelRoyalty = 0;
+                }
                 modelId = channelModel;
-                (modelOwner, royaltyBps) = _royalty(channelModel, feeBps);
+                (modelOwner, royaltyBps, payees) = _royalty(channelModel, feeBps);
             }
             uint256 fee = increase * feeBps / BPS;
             uint256 royalty = increase * royaltyBps / BPS;
@@ -388,6 +403,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                     royaltySum = 0;
                 }
                 royaltySum += royalty;
+                if (payees.length != 0) modelRoyalty += royalty;
             }
             paid = true;
             emit Claimed(channelId, agentId, settled, cap, increase, provider, royalty, fee);
@@ -398,6 +414,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
                 revert(add(firstError, 0x20), mload(firstError))
             }
         }
+        if (modelRoyalty != 0) royaltySum -= _payDatasets(modelId, payees, modelRoyalty);
         _book(agentId, earningsSum, feeSum);
         if (royaltySum != 0) creditOf[royaltyTo] += royaltySum;
     }
@@ -623,9 +640,14 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         if (wallet == address(0)) wallet = agentRegistry.ownerOf(agentId);
     }
 
-    /// @dev Royalty terms now; capped so fee + royalty never exceed the increase.
-    function _royalty(uint256 modelId, uint256 feeBps) private view returns (address owner, uint256 bps) {
-        (owner, bps) = modelRegistry.royaltyInfo(modelId);
+    /// @dev Royalty terms and credited datasets now, read once per run of claims of a model; the
+    /// royalty is capped so fee + royalty never exceed the increase.
+    function _royalty(uint256 modelId, uint256 feeBps)
+        private
+        view
+        returns (address owner, uint256 bps, IModelRegistry.DatasetPayee[] memory payees)
+    {
+        (owner, bps, payees) = modelRegistry.royaltySplit(modelId);
         if (owner == address(0)) bps = 0;
         if (bps > BPS - feeBps) bps = BPS - feeBps;
     }
@@ -637,6 +659,25 @@ contract PaymentChannels is IPaymentChannels, EIP712, ReentrancyGuardTransient {
         fees += account.fees;
         if (earnings > type(uint104).max || fees > type(uint104).max) revert EarningsOverflow(agentId);
         _accounts[agentId] = AgentAccount(uint40(block.timestamp), uint104(earnings), uint104(fees));
+    }
+
+    /// @dev Credits each credited dataset's owner `floor(royalty * shareBps / BPS)` of a model's `royalty` and
+    /// returns the total paid; the model owner keeps the exact rest, so nothing is created or lost
+    /// and rounding favours no contributor (each loses under one base unit). Shares add up to at
+    /// most `BPS` (ModelRegistry enforces it), so the total never exceeds `royalty`.
+    function _payDatasets(uint256 modelId, IModelRegistry.DatasetPayee[] memory payees, uint256 royalty)
+        private
+        returns (uint256 paid)
+    {
+        uint256 count = payees.length;
+        for (uint256 i; i < count; ++i) {
+            IModelRegistry.DatasetPayee memory payee = payees[i];
+            uint256 amount = royalty * payee.shareBps / BPS;
+            if (amount == 0) continue;
+            paid += amount;
+            creditOf[payee.owner] += amount;
+            emit DatasetRoyaltyPaid(payee.datasetId, modelId, payee.owner, amount);
+        }
     }
 
     function _pay(address to, uint256 amount) private {

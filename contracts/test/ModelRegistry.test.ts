@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { type Address, keccak256, stringToHex, zeroAddress, zeroHash } from "viem";
 import { createTestChain, expectRevert, type TestChain } from "../../packages/chain/src/testing.ts";
-import { modelRegistryAbi, modelRegistryBytecode } from "../generated/index.ts";
+import {
+  datasetRegistryAbi,
+  datasetRegistryBytecode,
+  modelRegistryAbi,
+  modelRegistryBytecode,
+} from "../generated/index.ts";
 import { contractAs, deployed, eventsOf, expectDeployRevert, mined } from "./helpers.ts";
 
 const WEIGHTS = keccak256(stringToHex("llama-weights"));
@@ -12,6 +17,7 @@ const MAX_ROYALTY = 2_000;
 describe("ModelRegistry", () => {
   let chain: TestChain;
   let registry: Address;
+  let datasets: Address;
   let restore: () => Promise<void>;
 
   const as = (name: string) => contractAs(chain, modelRegistryAbi, registry, name);
@@ -19,11 +25,12 @@ describe("ModelRegistry", () => {
 
   before(async () => {
     chain = await createTestChain();
+    datasets = await deployed(chain, { from: "deployer", abi: datasetRegistryAbi, bytecode: datasetRegistryBytecode });
     registry = await deployed(chain, {
       from: "deployer",
       abi: modelRegistryAbi,
       bytecode: modelRegistryBytecode,
-      args: [MAX_ROYALTY],
+      args: [MAX_ROYALTY, datasets],
     });
     await mined(chain, as("modelOwner").write.registerModel([WEIGHTS, TOKENIZER, 500, "ipfs://licence", "Llama"]));
   });
@@ -36,17 +43,23 @@ describe("ModelRegistry", () => {
   describe("constructor", () => {
     it("accepts up to 10,000 bps and reverts MaxRoyaltyAboveOneHundredPercent above", async () => {
       assert.equal(await as("deployer").read.maxRoyaltyBps(), MAX_ROYALTY);
+      assert.equal(await as("deployer").read.datasetRegistry(), datasets);
       const full = await deployed(chain, {
         from: "deployer",
         abi: modelRegistryAbi,
         bytecode: modelRegistryBytecode,
-        args: [10_000],
+        args: [10_000, datasets],
       });
       assert.equal(await contractAs(chain, modelRegistryAbi, full, "deployer").read.maxRoyaltyBps(), 10_000);
       await expectDeployRevert(
         chain,
-        { abi: modelRegistryAbi, bytecode: modelRegistryBytecode, args: [10_001] },
+        { abi: modelRegistryAbi, bytecode: modelRegistryBytecode, args: [10_001, datasets] },
         "MaxRoyaltyAboveOneHundredPercent",
+      );
+      await expectDeployRevert(
+        chain,
+        { abi: modelRegistryAbi, bytecode: modelRegistryBytecode, args: [10_000, zeroAddress] },
+        "ZeroDatasetRegistry",
       );
     });
   });
@@ -60,6 +73,7 @@ describe("ModelRegistry", () => {
       assert.equal(model.tokenizerHash, TOKENIZER);
       assert.equal(model.licenceURI, "ipfs://licence");
       assert.equal(model.name, "Llama");
+      assert.equal(model.datasetCount, 0);
       assert.ok(model.registeredAt > 0n);
       assert.equal(await as("deployer").read.modelIdOf([WEIGHTS, TOKENIZER]), 1n);
       assert.equal(await as("deployer").read.modelCount(), 1n);

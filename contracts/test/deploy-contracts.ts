@@ -42,10 +42,12 @@ export async function deployContracts(t: TestChain, params: FixtureParams) {
   });
   const c = deployment.contracts;
   if (!c.TestUSD) throw new Error("the test deployment must include TestUSD");
+  if (!c.DatasetRegistry) throw new Error("the test deployment must include DatasetRegistry");
   return {
     token: getAddress(c.TestUSD.address),
     agentRegistry: getAddress(c.AgentRegistry.address),
     modelRegistry: getAddress(c.ModelRegistry.address),
+    datasetRegistry: getAddress(c.DatasetRegistry.address),
     paymentChannels: getAddress(c.PaymentChannels.address),
     reputationRegistry: getAddress(c.ReputationRegistry.address),
     validationRegistry: getAddress(c.ValidationRegistry.address),

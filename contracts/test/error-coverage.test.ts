@@ -1,5 +1,5 @@
 /**
- * Guards the rule that every custom error of PaymentChannels, Staking, Disputes, GatewayDeposits and the x402 batch settlement has a test that
+ * Guards the rule that every custom error of PaymentChannels, Staking, Disputes, GatewayDeposits, the model and dataset registries and the x402 batch settlement has a test that
  * expects it: each error name must appear quoted in one of the contract test files.
  */
 import assert from "node:assert/strict";
@@ -8,9 +8,11 @@ import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
+  datasetRegistryAbi,
   disputesAbi,
   erc3009DepositCollectorAbi,
   gatewayDepositsAbi,
+  modelRegistryAbi,
   paymentChannelsAbi,
   stakingAbi,
   x402BatchSettlementAbi,
@@ -28,7 +30,7 @@ const UNREACHABLE = new Set([
   "FailedCall",
 ]);
 
-test("every custom error of PaymentChannels, Staking, Disputes, GatewayDeposits and the x402 batch settlement is expected by a test", () => {
+test("every custom error of PaymentChannels, Staking, Disputes, GatewayDeposits, the model and dataset registries and the x402 batch settlement is expected by a test", () => {
   const dir = dirname(fileURLToPath(import.meta.url));
   const sources = readdirSync(dir)
     .filter((name) => name.endsWith(".test.ts") && name !== "error-coverage.test.ts")
@@ -40,6 +42,8 @@ test("every custom error of PaymentChannels, Staking, Disputes, GatewayDeposits 
     ["Staking", stakingAbi],
     ["Disputes", disputesAbi],
     ["GatewayDeposits", gatewayDepositsAbi],
+    ["ModelRegistry", modelRegistryAbi],
+    ["DatasetRegistry", datasetRegistryAbi],
     ["X402BatchSettlement", x402BatchSettlementAbi],
     ["Erc3009DepositCollector", erc3009DepositCollectorAbi],
   ] as const) {

@@ -26,6 +26,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { createTestChain, revertErrorName, type TestChain } from "../../packages/chain/src/testing.ts";
 import {
   agentRegistryAbi,
+  datasetRegistryAbi,
   disputesAbi,
   modelRegistryAbi,
   paymentChannelsAbi,
@@ -314,6 +315,31 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
       );
     }
   }
+  let datasetNonce = 0;
+  /** Registers a dataset owned by `from` (asking `minShareBps` of a royalty) and returns its id. */
+  async function registerDataset(from: string, minShareBps = 0): Promise<bigint> {
+    datasetNonce += 1;
+    const { result, request } = await publicClient.simulateContract({
+      account: wallet(from).account,
+      address: addresses.datasetRegistry,
+      abi: datasetRegistryAbi,
+      functionName: "register",
+      args: [keccak256(toHex(`dataset-${from}-${datasetNonce}`)), minShareBps, 0n, "ipfs://licence", "ipfs://data"],
+    });
+    await mined(wallet(from).writeContract(request));
+    return result;
+  }
+  /** Credits `datasetId` with `shareBps` of model `modelId`'s royalty, as its owner `from`. */
+  async function creditDataset(from: string, modelId: bigint, datasetId: bigint, shareBps: number): Promise<void> {
+    await mined(
+      wallet(from).writeContract({
+        address: modelRegistry,
+        abi: modelRegistryAbi,
+        functionName: "creditDataset",
+        args: [modelId, datasetId, shareBps],
+      }),
+    );
+  }
   /** A channel config from devnet account `payer` (also the authorizer unless given) to `agentId`. */
   function channelConfig(
     payer: string,
@@ -453,6 +479,7 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
       token: getContract({ address: token, abi: testUSDAbi, client }),
       agents: getContract({ address: agentRegistry, abi: agentRegistryAbi, client }),
       models: getContract({ address: modelRegistry, abi: modelRegistryAbi, client }),
+      datasets: getContract({ address: addresses.datasetRegistry, abi: datasetRegistryAbi, client }),
       channels: getContract({ address: paymentChannels, abi: paymentChannelsAbi, client }),
       staking: getContract({ address: staking, abi: stakingAbi, client }),
       disputes: getContract({ address: disputes, abi: disputesAbi, client }),
@@ -480,6 +507,8 @@ export async function deployFixture(t: TestChain, overrides: Partial<FixturePara
     earningsOf,
     creditOf,
     payOut,
+    registerDataset,
+    creditDataset,
     channelConfig,
     channelIdOf,
     cfg,

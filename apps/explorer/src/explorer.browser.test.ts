@@ -11,10 +11,12 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
+import { datasetRegistryAbi, modelRegistryAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import { createGateway, type Gateway } from "@verity/gateway";
 import OpenAI from "openai";
 import type { Browser, Page } from "playwright-core";
+import { keccak256, stringToHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { fundedKey } from "../../../packages/gateway/src/testing.ts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../../packages/provider/src/testing.ts";
@@ -53,6 +55,24 @@ before(async () => {
       account: "provider-2",
       inputPricePerMTok: 1_500_000n,
       outputPricePerMTok: 3_500_000n,
+    }),
+  );
+  // client-6 contributes a dataset that the served model credits with half of its royalty.
+  const sent = async (hash: Promise<`0x${string}`>) => t.publicClient.waitForTransactionReceipt({ hash: await hash });
+  await sent(
+    t.wallet("client-6").writeContract({
+      address: deployment.contracts.DatasetRegistry?.address ?? "0x",
+      abi: datasetRegistryAbi,
+      functionName: "register",
+      args: [keccak256(stringToHex("explorer dataset")), 0, 0n, "ipfs://licence", "ipfs://data"],
+    }),
+  );
+  await sent(
+    t.wallet("modelOwner").writeContract({
+      address: deployment.contracts.ModelRegistry.address,
+      abi: modelRegistryAbi,
+      functionName: "creditDataset",
+      args: [1n, 1n, 5_000],
     }),
   );
   await mintTestUSD(t, deployment, "gateway", 100_000_000n);
@@ -163,6 +183,22 @@ test("the explorer shows providers, live traffic and a settled claim linked to i
   await page.locator("h1", { hasText: `#${agentId}` }).waitFor({ timeout: 10_000 });
   await page.locator(".offers li", { hasText: "verity-tiny" }).waitFor({ timeout: 10_000 });
   await page.screenshot({ path: join(dirname(screenshot), "explorer-provider.png"), fullPage: true });
+  // The models page lists the credited dataset and what the claims paid its contributor.
+  await page.goto(`${url}/#/models`);
+  const dataset = page.locator('tr[data-dataset="1"]');
+  await dataset.waitFor({ timeout: 10_000 });
+  const text = (await dataset.textContent()) ?? "";
+  assert.match(text, /verity-tiny \(50(\.0+)? ?% of royalty\)/);
+  const contributor = t.account("client-6").address;
+  const api = (await (await fetch(`${url}/api/datasets`)).json()) as {
+    data: { earned: string; payees: { to: string }[] }[];
+  };
+  assert.ok(BigInt(api.data[0]?.earned ?? "0") > 0n, "the claims paid the dataset");
+  assert.deepEqual(
+    api.data[0]?.payees.map((p) => p.to),
+    [contributor],
+  );
+  assert.match(text, new RegExp(`${contributor.slice(0, 6)}`, "i"), "the contributor is shown");
   assert.deepEqual(errors, [], "the page ran without errors");
   await page.close();
 });

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { paymentChannelsAbi, stakingAbi } from "@verity/contracts";
+import { modelRegistryAbi, paymentChannelsAbi, stakingAbi } from "@verity/contracts";
 import { BaseError } from "@verity/core";
 import { generatePrivateKey } from "viem/accounts";
 import { deploy } from "./deploy.ts";
@@ -38,9 +38,17 @@ test("deploys the whole set, wires Staking to Disputes, and round-trips the depl
     expectedChainId: 31337,
     onProgress: (p) => steps.push(p.step),
   });
-  assert.equal(steps.length, 10);
+  assert.equal(steps.length, 11);
   assert.equal(steps.at(-1), "installed the x402 batch-settlement contracts");
   assert.ok(deployment.contracts.GatewayDeposits, "the deployment names its GatewayDeposits contract");
+  const datasets = deployment.contracts.DatasetRegistry;
+  assert.ok(datasets, "the deployment names its DatasetRegistry contract");
+  const creditsFrom = await t.publicClient.readContract({
+    address: deployment.contracts.ModelRegistry.address,
+    abi: modelRegistryAbi,
+    functionName: "datasetRegistry",
+  });
+  assert.equal(creditsFrom.toLowerCase(), datasets.address.toLowerCase(), "models credit the deployed datasets");
   assert.equal(deployment.chainId, 31337);
   assert.equal(deployment.token.decimals, 6);
   assert.equal(deployment.params.treasury, t.account("deployer").address);
@@ -62,9 +70,10 @@ test("deploys the whole set, wires Staking to Disputes, and round-trips the depl
   const file = join(mkdtempSync(join(tmpdir(), "verity-deploy-")), "deployment.json");
   writeDeployment(file, deployment);
   assert.deepEqual(readDeployment(file), deployment);
-  const { GatewayDeposits: _, ...older } = deployment.contracts;
+  const { GatewayDeposits: _, DatasetRegistry: __, ...older } = deployment.contracts;
   writeDeployment(file, { ...deployment, contracts: older });
   assert.equal(readDeployment(file).contracts.GatewayDeposits, undefined, "a file from before GatewayDeposits loads");
+  assert.equal(readDeployment(file).contracts.DatasetRegistry, undefined, "a file from before DatasetRegistry loads");
   await verifyDeployment({ publicClient: t.publicClient, deployment });
   await rejectsWith(
     verifyDeployment({ publicClient: t.publicClient, deployment: { ...deployment, chainId: 1 } }),

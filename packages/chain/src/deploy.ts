@@ -62,8 +62,15 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
     params.token ??
     (await deployOne("TestUSD", artifacts.testUSDAbi, artifacts.testUSDBytecode, [deployer, params.faucet]));
   const agents = await deployOne("AgentRegistry", artifacts.agentRegistryAbi, artifacts.agentRegistryBytecode, []);
+  const datasets = await deployOne(
+    "DatasetRegistry",
+    artifacts.datasetRegistryAbi,
+    artifacts.datasetRegistryBytecode,
+    [],
+  );
   const models = await deployOne("ModelRegistry", artifacts.modelRegistryAbi, artifacts.modelRegistryBytecode, [
     params.maxRoyaltyBps,
+    datasets,
   ]);
   const channels = await deployOne("PaymentChannels", artifacts.paymentChannelsAbi, artifacts.paymentChannelsBytecode, [
     token,

@@ -1,7 +1,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** Bump when the projection tables change; the indexer then rebuilds from the deployment's start block. */
-export const INDEXER_SCHEMA_VERSION = 2;
+export const INDEXER_SCHEMA_VERSION = 3;
 
 /**
  * Tables the indexer maintains. Amounts are stored as decimal TEXT (uint256 does not fit SQLite's

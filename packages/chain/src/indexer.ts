@@ -9,6 +9,7 @@ import { inTransaction, openDatabase } from "./sqlite.ts";
 const ABIS: Record<string, Abi> = {
   TestUSD: artifacts.testUSDAbi,
   AgentRegistry: artifacts.agentRegistryAbi,
+  DatasetRegistry: artifacts.datasetRegistryAbi,
   ModelRegistry: artifacts.modelRegistryAbi,
   PaymentChannels: artifacts.paymentChannelsAbi,
   ReputationRegistry: artifacts.reputationRegistryAbi,

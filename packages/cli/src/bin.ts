@@ -6,6 +6,7 @@ import { registerCalibrate } from "./commands/calibrate.ts";
 import { registerChain } from "./commands/chain.ts";
 import { registerChannel } from "./commands/channel.ts";
 import { registerContext } from "./commands/context.ts";
+import { registerData } from "./commands/data.ts";
 import { registerDeploy } from "./commands/deploy.ts";
 import { registerDevnet } from "./commands/devnet.ts";
 import { registerDrill } from "./commands/drill.ts";
@@ -36,7 +37,8 @@ Roles and tasks:
   providers            verity provider start · verity provider status
   gateways             verity gateway start
   validators           verity validator start · verity calibrate (audit thresholds, calibration.json)
-  model owners         verity model register · verity model list
+  model owners         verity model register · verity model list · verity model credit-dataset
+  data contributors    verity data register · verity data earnings
   clients              verity wallet new|balance|faucet · verity channel open|status|close · verity quote
                        verity keys create|list|revoke (gateway API keys)
                        verity context put|get|export (your encrypted, signed, portable context)
@@ -61,6 +63,7 @@ registerGateway(program);
 registerKeys(program);
 registerValidator(program);
 registerModel(program);
+registerData(program);
 registerWallet(program);
 registerChannel(program);
 registerMandate(program);

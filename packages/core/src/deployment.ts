@@ -84,6 +84,7 @@ export type DeployParams = z.output<typeof deployParamsSchema>;
 export const CONTRACT_NAMES = [
   "TestUSD",
   "AgentRegistry",
+  "DatasetRegistry",
   "ModelRegistry",
   "PaymentChannels",
   "ReputationRegistry",
@@ -106,6 +107,8 @@ export const deploymentSchema = z.object({
   contracts: z.object({
     TestUSD: deployedContract.optional(),
     AgentRegistry: deployedContract,
+    /** Datasets models credit with shares of their royalty (absent in files written before it existed). */
+    DatasetRegistry: deployedContract.optional(),
     ModelRegistry: deployedContract,
     PaymentChannels: deployedContract,
     ReputationRegistry: deployedContract,

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
+import { datasetRegistryAbi, modelRegistryAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import OpenAI from "openai";
+import { keccak256, stringToHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../provider/src/testing.ts";
 import { createGateway, type Gateway } from "./gateway.ts";
@@ -36,6 +38,25 @@ before(async () => {
   deployment = await deploy({ provider: t.edr.provider, deployer: t.account("deployer").privateKey });
   provider = await startTestProvider({ t, deployment, account: "provider-1" });
   agentId = provider.info.agentId.toString();
+  // client-6 contributes a dataset the model credits with its whole royalty.
+  const datasets = deployment.contracts.DatasetRegistry?.address ?? "0x";
+  const sent = async (hash: Promise<`0x${string}`>) => t.publicClient.waitForTransactionReceipt({ hash: await hash });
+  await sent(
+    t.wallet("client-6").writeContract({
+      address: datasets,
+      abi: datasetRegistryAbi,
+      functionName: "register",
+      args: [keccak256(stringToHex("explorer dataset")), 0, 0n, "ipfs://licence", "ipfs://data"],
+    }),
+  );
+  await sent(
+    t.wallet("modelOwner").writeContract({
+      address: deployment.contracts.ModelRegistry.address,
+      abi: modelRegistryAbi,
+      functionName: "creditDataset",
+      args: [1n, 1n, 10_000],
+    }),
+  );
   await mintTestUSD(t, deployment, "gateway", 100_000_000n);
   gateway = createGateway({
     allowPrivateEndpoints: true,
@@ -116,6 +137,29 @@ test("a provider's page, a transaction and a time series answer by id", async ()
   assert.equal((series.body.points as unknown[]).length, 12);
   const mine = (await get(`/api/events?agent=${agentId}&limit=100`)).body.data as { name: string }[];
   assert.ok(mine.some((e) => e.name === "Staked") && mine.some((e) => e.name === "Claimed"));
+});
+
+test("datasets show their credits and what claims paid each contributor", async () => {
+  const models = await until(async () => {
+    const { body } = await get("/api/models");
+    const rows = body.data as { modelId: string; royaltiesPaid: string }[];
+    return rows.some((m) => m.royaltiesPaid !== "0") ? rows : undefined;
+  });
+  const { status, body } = await get("/api/datasets");
+  assert.equal(status, 200);
+  const [dataset] = body.data as {
+    datasetId: string;
+    owner: string;
+    credits: unknown[];
+    earned: string;
+    payees: { to: string; amount: string }[];
+  }[];
+  assert.equal(dataset?.datasetId, "1");
+  assert.equal(dataset?.owner, t.account("client-6").address);
+  assert.deepEqual(dataset?.credits, [{ modelId: "1", shareBps: 10_000 }]);
+  // Credited with 100 % of the royalty, the dataset earned exactly what the model's royalty paid.
+  assert.equal(dataset?.earned, models.find((m) => m.modelId === "1")?.royaltiesPaid);
+  assert.deepEqual(dataset?.payees, [{ to: t.account("client-6").address, amount: dataset?.earned, payments: 1 }]);
 });
 
 test("bad input gets a clear status and reason code", async () => {

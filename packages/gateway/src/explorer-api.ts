@@ -102,6 +102,7 @@ export function mountExplorerApi(app: Hono, deps: ExplorerApiDeps): { close(): v
     }),
   );
   app.get("/api/models", (c) => answer(c, () => ({ data: view.overview().models })));
+  app.get("/api/datasets", (c) => answer(c, () => ({ data: view.datasets() })));
   app.get("/api/disputes", (c) => answer(c, () => ({ data: view.disputes(), validators: view.validators() })));
   app.get("/api/events", (c) =>
     answer(c, () => {

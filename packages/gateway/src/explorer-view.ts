@@ -1,4 +1,5 @@
 import type { ExplorerApiDeps } from "./explorer-api.ts";
+import { datasetRows } from "./explorer-datasets.ts";
 import {
   channelsOf,
   disputesFromEvents,
@@ -217,6 +218,10 @@ export function createExplorerView(deps: Omit<ExplorerApiDeps, "streamIntervalMs
     },
     validators() {
       return validatorRows(db);
+    },
+    /** Every registered dataset with its credits and what claims paid it, per contributor. */
+    datasets() {
+      return datasetRows(db);
     },
     events(filter: Parameters<typeof feedEvents>[1]): FeedEvent[] {
       return feedEvents(db, filter);

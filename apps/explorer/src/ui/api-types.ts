@@ -80,6 +80,20 @@ export type Provider = {
   offers: Offer[];
 };
 
+/** `/api/datasets`: a registered dataset, the models crediting it and what claims paid it. */
+export type Dataset = {
+  datasetId: string;
+  digest: string;
+  owner: string;
+  minShareBps: number;
+  pricePerUse: string;
+  licenceURI: string;
+  uri: string;
+  credits: { modelId: string; shareBps: number }[];
+  earned: string;
+  payees: { to: string; amount: string; payments: number }[];
+};
+
 export type Model = {
   modelId: string;
   name: string;

@@ -4,13 +4,16 @@ import type { Command } from "commander";
 import { parseEventLogs } from "viem";
 import { type ChainFlags, openChainContext } from "../chain-context.ts";
 import { addChainOptions } from "../chain-options.ts";
-import { listModels } from "../models.ts";
+import { listModels, resolveModel } from "../models.ts";
 import { parseInteger } from "../parse-flags.ts";
 import { createProgress } from "../progress.ts";
 import { runCommand } from "../run-command.ts";
 import { formatTable } from "../table.ts";
 import { identifyWeights } from "../weights-identity.ts";
+import { datasetRegistryOf } from "./data.ts";
 import { registerModelWithdrawRoyalties } from "./model-royalties.ts";
+
+type CreditFlags = ChainFlags & { model: string; dataset: string; share: string; json?: boolean };
 
 type RegisterFlags = ChainFlags & {
   name?: string;
@@ -28,6 +31,7 @@ export function registerModel(program: Command): void {
       "after",
       "\nExamples:\n  $ verity model register --weights ./Qwen2.5-0.5B-Instruct-Q8_0.gguf --royalty-bps 300\n  $ verity model list --json",
     );
+  registerCreditDataset(model);
 
   addChainOptions(
     model
@@ -139,6 +143,68 @@ export function registerModel(program: Command): void {
         process.stdout.write(
           `${formatTable({ columns: ["id", "name", "royalty bps", "owner", "weights"], rows, right: ["id", "royalty bps"] })}\n`,
         );
+      });
+    });
+}
+
+/** `verity model credit-dataset`: credit a dataset with a share of the model's royalty (add or raise only). */
+function registerCreditDataset(model: Command): void {
+  addChainOptions(
+    model
+      .command("credit-dataset")
+      .description(
+        "Credit a registered dataset with a share of the model's royalty, paid in every claim (add or raise only)",
+      ),
+    { key: "model owner's private key" },
+  )
+    .requiredOption("--model <id|name>", "the model (id or registered name)")
+    .requiredOption("--dataset <id>", "the dataset id (see `verity data register`)")
+    .requiredOption("--share <bps>", "the dataset's share of the model's royalty, basis points of the royalty")
+    .option("--json", "print one JSON line with the credit")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ VERITY_KEY=0x… verity model credit-dataset --model verity-tiny --dataset 1 --share 2000\n" +
+        "  $ verity model credit-dataset --keystore owner.json --model 3 --dataset 7 --share 500 --json",
+    )
+    .action(async (flags: CreditFlags) => {
+      const json = flags.json === true;
+      await runCommand(json, async () => {
+        const share = parseInteger("--share", flags.share, 1);
+        if (share > 10_000) {
+          throw new ConfigError("--share must be at most 10000 (100 % of the royalty)", {
+            code: "dataset_share_too_high",
+          });
+        }
+        const datasetId = BigInt(parseInteger("--dataset", flags.dataset, 1));
+        const { deployment, clients } = await openChainContext({ ...flags, needKey: true });
+        datasetRegistryOf(deployment);
+        const found = await resolveModel({ publicClient: clients.publicClient, deployment, model: flags.model });
+        const receipt = await clients.transact(`Crediting dataset ${datasetId} on model ${found.modelId}`, () =>
+          clients.walletClient.writeContract({
+            address: deployment.contracts.ModelRegistry.address,
+            abi: modelRegistryAbi,
+            functionName: "creditDataset",
+            args: [found.modelId, datasetId, share],
+            chain: clients.chain,
+            account: clients.account,
+          }),
+        );
+        const [event] = parseEventLogs({ abi: modelRegistryAbi, logs: receipt.logs, eventName: "DatasetCredited" });
+        const line = {
+          event: "credited",
+          modelId: found.modelId.toString(),
+          datasetId: datasetId.toString(),
+          shareBps: share,
+          totalShareBps: event?.args.totalShareBps ?? share,
+          txHash: receipt.transactionHash,
+        };
+        if (json) process.stdout.write(`${JSON.stringify(line)}\n`);
+        else {
+          process.stdout.write(
+            `model ${line.modelId} credits dataset ${line.datasetId} with ${share} bps of its royalty ` +
+              `(${line.totalShareBps} bps credited in all)\n`,
+          );
+        }
       });
     });
 }

@@ -5,6 +5,7 @@ import type { Deployment } from "@verity/core";
 import { type Engine, ensureTestModel, isTestModelName, loadModelSpec } from "@verity/engine";
 import { createProvider, type Provider, type ProviderInfo } from "@verity/provider";
 import type { EIP1193Provider } from "viem";
+import { creditDevnetDataset } from "./devnet-datasets.ts";
 
 /** Models every devnet serves (generated locally, registered by the devnet's model owner). */
 export const DEVNET_MODELS = ["verity-tiny"] as const;
@@ -29,34 +30,54 @@ export function devnetPrice(index: number): { input: bigint; output: bigint } {
   return { input: 500_000n + 250_000n * BigInt(index), output: 1_000_000n + 500_000n * BigInt(index) };
 }
 
-/** Registers the devnet models in the ModelRegistry as the model owner (5 % royalty), once. */
+/**
+ * Registers the devnet models in the ModelRegistry as the model owner (5 % royalty), once, and
+ * credits the demo dataset (owned by `contributor`) on each of them.
+ */
 async function registerDevnetModels(args: {
   deployment: Deployment;
   modelOwner: ChainClients;
   engines: readonly Engine[];
+  contributor: `0x${string}`;
 }) {
   const address = args.deployment.contracts.ModelRegistry.address;
   const { publicClient, walletClient } = args.modelOwner;
   for (const engine of args.engines) {
     const { weightsHash, tokenizerHash } = engine.identity;
-    const existing = await publicClient.readContract({
-      address,
-      abi: modelRegistryAbi,
-      functionName: "modelIdOf",
-      args: [weightsHash, tokenizerHash],
-    });
-    if (existing !== 0n) continue;
-    await args.modelOwner.transact(`Registering model ${engine.name}`, () =>
-      walletClient.writeContract({
+    const modelIdOf = () =>
+      publicClient.readContract({
         address,
         abi: modelRegistryAbi,
-        functionName: "registerModel",
-        args: [weightsHash, tokenizerHash, 500, "https://verity.example/licences/test-model", engine.name],
-        chain: args.modelOwner.chain,
-        account: args.modelOwner.account,
-      }),
-    );
+        functionName: "modelIdOf",
+        args: [weightsHash, tokenizerHash],
+      });
+    if ((await modelIdOf()) === 0n) {
+      await args.modelOwner.transact(`Registering model ${engine.name}`, () =>
+        walletClient.writeContract({
+          address,
+          abi: modelRegistryAbi,
+          functionName: "registerModel",
+          args: [weightsHash, tokenizerHash, 500, "https://verity.example/licences/test-model", engine.name],
+          chain: args.modelOwner.chain,
+          account: args.modelOwner.account,
+        }),
+      );
+    }
+    await creditDevnetDataset({
+      deployment: args.deployment,
+      modelOwner: args.modelOwner,
+      modelId: await modelIdOf(),
+      contributor: args.contributor,
+    });
   }
+}
+
+/** The devnet account that owns the demo dataset: the last client (devnet traffic pays from the first ones). */
+export function devnetContributor(accounts: readonly DevnetAccount[]): `0x${string}` {
+  const clients = accounts.filter((a) => a.role === "client");
+  const last = clients.at(-1);
+  if (!last) throw new Error("the devnet has no client accounts");
+  return last.address;
 }
 
 export type DevnetProvider = { provider: Provider; info: ProviderInfo; cheater: boolean };
@@ -101,7 +122,14 @@ export async function startDevnetProviders(args: {
     const cheater = i >= args.count - cheaters;
     const engines = await Promise.all(DEVNET_MODELS.map((name) => load(`test:${name}`)));
     const substitute = cheater ? await load(args.cheatModel ?? DEVNET_CHEAT_MODEL) : undefined;
-    if (i === 0) await registerDevnetModels({ deployment: args.deployment, modelOwner: args.modelOwner, engines });
+    if (i === 0) {
+      await registerDevnetModels({
+        deployment: args.deployment,
+        modelOwner: args.modelOwner,
+        engines,
+        contributor: devnetContributor(args.accounts),
+      });
+    }
     let agentId = 0n;
     const provider = createProvider({
       deployment: args.deployment,

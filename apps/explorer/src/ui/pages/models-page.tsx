@@ -1,4 +1,6 @@
-import type { Overview } from "../api-types.ts";
+import { useJson } from "../api.ts";
+import type { Dataset, Overview } from "../api-types.ts";
+import { DatasetsTable } from "../components/datasets-table.tsx";
 import { ModelsTable } from "../components/models-table.tsx";
 import { EmptyState, Panel } from "../components/panel.tsx";
 import { PriceStrip } from "../components/price-strip.tsx";
@@ -6,9 +8,10 @@ import { ShareBars, type ShareRow } from "../components/share-bars.tsx";
 import { useExplorer } from "../context.ts";
 import { formatAmount } from "../format.ts";
 
-/** Registered models, their prices across providers and their market share. */
+/** Registered models, their prices across providers, their market share and the datasets they credit. */
 export function ModelsPage({ overview }: { overview: Overview }) {
   const { token } = useExplorer();
+  const datasets = useJson<{ data: Dataset[] }>("/api/datasets", overview.updatedAt).data?.data ?? [];
   const byVolume: ShareRow[] = overview.models.map((m) => ({
     key: m.modelId,
     label: m.name,
@@ -30,6 +33,19 @@ export function ModelsPage({ overview }: { overview: Overview }) {
           <EmptyState title="No model registered yet">
             A model owner registers weights and tokenizer hashes with <code>verity model register</code>; providers then
             publish offers for it.
+          </EmptyState>
+        )}
+      </Panel>
+      <Panel
+        title="Datasets"
+        subtitle="Registered in the DatasetRegistry; every claim pays each credited dataset its share of the model's royalty"
+      >
+        {datasets.length > 0 ? (
+          <DatasetsTable datasets={datasets} models={overview.models} />
+        ) : (
+          <EmptyState title="No dataset registered yet">
+            A contributor registers a dataset with <code>verity data register</code>; a model owner credits it with{" "}
+            <code>verity model credit-dataset</code>.
           </EmptyState>
         )}
       </Panel>
