@@ -22,6 +22,7 @@ import {
 } from "../generated/index.ts";
 import { disputeScene } from "../test/disputes-helpers.ts";
 import { deployFixture, type Fixture } from "../test/fixture.ts";
+import { oracleScene } from "../test/oracle-helpers.ts";
 import { signTransferWithAuthorization } from "../test/signing.ts";
 import { measureDatasets } from "./gas-datasets.ts";
 import { measureX402Batch } from "./gas-x402-batch.ts";
@@ -35,7 +36,9 @@ type Report = Record<string, number>;
 async function measure(): Promise<Report> {
   const t = await createTestChain();
   try {
-    return await run(t, await deployFixture(t));
+    const report = await run(t, await deployFixture(t));
+    await measureOracle(t, report);
+    return report;
   } finally {
     await t.close();
   }
@@ -324,6 +327,36 @@ async function measureGatewayDeposits(t: TestChain, f: Fixture, report: Report) 
       args: [f.addresses.token, gateway, client, 100_000n, deadline, v, r, s],
     }),
   );
+}
+
+/**
+ * The inference oracle on a deployment of its own: a request with an inline prompt (the second one,
+ * with every account warm), its answer (receipt check, stake check, the answer stored), finalize
+ * paying the royalty split and calling a callback that stores the answer, a challenge, and the
+ * refund of an unanswered request.
+ */
+async function measureOracle(t: TestChain, report: Report) {
+  const s = await oracleScene(t);
+  const gasOf = (receipt: { gasUsed: bigint }) => Number(receipt.gasUsed);
+  const warm = await s.request();
+  await s.f.mined(s.answer(warm.requestId, warm.params));
+  await t.increaseTime(s.challengeWindow + 1n);
+  await s.f.mined(s.oracle("client-2").write.finalize([warm.requestId]));
+  const { requestId, params, tx } = await s.request();
+  report["inferenceOracle.request"] = gasOf(tx);
+  report["inferenceOracle.answer"] = gasOf(await s.f.mined(s.answer(requestId, params)));
+  await t.increaseTime(s.challengeWindow + 1n);
+  report["inferenceOracle.finalizeWithCallback"] = gasOf(
+    await s.f.mined(s.oracle("client-2").write.finalize([requestId])),
+  );
+  const challenged = await s.request();
+  await s.f.mined(s.answer(challenged.requestId, challenged.params));
+  report["inferenceOracle.challenge"] = gasOf(
+    await s.f.mined(s.oracle("client-2").write.challenge([challenged.requestId])),
+  );
+  const unanswered = await s.request();
+  await t.increaseTime(3601n);
+  report["inferenceOracle.refund"] = gasOf(await s.f.mined(s.oracle("client-1").write.refund([unanswered.requestId])));
 }
 
 /** Prints snapshot vs current figures; returns the keys that moved more than the tolerance. */

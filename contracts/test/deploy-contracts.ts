@@ -43,6 +43,7 @@ export async function deployContracts(t: TestChain, params: FixtureParams) {
   const c = deployment.contracts;
   if (!c.TestUSD) throw new Error("the test deployment must include TestUSD");
   if (!c.DatasetRegistry) throw new Error("the test deployment must include DatasetRegistry");
+  if (!c.InferenceOracle || !c.OracleMarketResolver) throw new Error("the test deployment must include the oracle");
   return {
     token: getAddress(c.TestUSD.address),
     agentRegistry: getAddress(c.AgentRegistry.address),
@@ -53,6 +54,8 @@ export async function deployContracts(t: TestChain, params: FixtureParams) {
     validationRegistry: getAddress(c.ValidationRegistry.address),
     staking: getAddress(c.Staking.address),
     disputes: getAddress(c.Disputes.address),
+    inferenceOracle: getAddress(c.InferenceOracle.address),
+    oracleMarketResolver: getAddress(c.OracleMarketResolver.address),
     treasury,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Guards the rule that every custom error of PaymentChannels, Staking, Disputes, GatewayDeposits, the model and dataset registries and the x402 batch settlement has a test that
+ * Guards the rule that every custom error of PaymentChannels, Staking, Disputes, GatewayDeposits, the model and dataset registries, the x402 batch settlement and the inference oracle has a test that
  * expects it: each error name must appear quoted in one of the contract test files.
  */
 import assert from "node:assert/strict";
@@ -12,7 +12,9 @@ import {
   disputesAbi,
   erc3009DepositCollectorAbi,
   gatewayDepositsAbi,
+  inferenceOracleAbi,
   modelRegistryAbi,
+  oracleMarketResolverAbi,
   paymentChannelsAbi,
   stakingAbi,
   x402BatchSettlementAbi,
@@ -30,7 +32,7 @@ const UNREACHABLE = new Set([
   "FailedCall",
 ]);
 
-test("every custom error of PaymentChannels, Staking, Disputes, GatewayDeposits, the model and dataset registries and the x402 batch settlement is expected by a test", () => {
+test("every custom error of PaymentChannels, Staking, Disputes, GatewayDeposits, the model and dataset registries, the x402 batch settlement and the inference oracle is expected by a test", () => {
   const dir = dirname(fileURLToPath(import.meta.url));
   const sources = readdirSync(dir)
     .filter((name) => name.endsWith(".test.ts") && name !== "error-coverage.test.ts")
@@ -46,6 +48,8 @@ test("every custom error of PaymentChannels, Staking, Disputes, GatewayDeposits,
     ["DatasetRegistry", datasetRegistryAbi],
     ["X402BatchSettlement", x402BatchSettlementAbi],
     ["Erc3009DepositCollector", erc3009DepositCollectorAbi],
+    ["InferenceOracle", inferenceOracleAbi],
+    ["OracleMarketResolver", oracleMarketResolverAbi],
   ] as const) {
     for (const item of abi) {
       if (item.type !== "error" || UNREACHABLE.has(item.name)) continue;

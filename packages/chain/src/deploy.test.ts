@@ -38,7 +38,10 @@ test("deploys the whole set, wires Staking to Disputes, and round-trips the depl
     expectedChainId: 31337,
     onProgress: (p) => steps.push(p.step),
   });
-  assert.equal(steps.length, 11);
+  assert.equal(steps.length, 13);
+  assert.ok(deployment.contracts.InferenceOracle, "the deployment names its InferenceOracle contract");
+  assert.ok(deployment.contracts.OracleMarketResolver, "the deployment names its example oracle consumer");
+  assert.equal(deployment.params.oracleResolver, t.account("deployer").address);
   assert.equal(steps.at(-1), "installed the x402 batch-settlement contracts");
   assert.ok(deployment.contracts.GatewayDeposits, "the deployment names its GatewayDeposits contract");
   const datasets = deployment.contracts.DatasetRegistry;

@@ -30,7 +30,7 @@ export type DeployOptions = {
 const DEPLOY_GAS_BUDGET = 30_000_000n;
 
 /**
- * Deploys the whole Verity contract set and wires Staking ↔ Disputes ↔ PaymentChannels: Disputes'
+ * Deploys the whole Verity contract set (the inference oracle and its example market included) and wires Staking ↔ Disputes ↔ PaymentChannels: Disputes'
  * address is predicted from the deployer's nonce so Staking holds it as an immutable. Returns the
  * deployment record (write it with `writeDeployment`). Works on the embedded chain and any JSON-RPC chain.
  * On chain 31337 it also installs the x402 batch-settlement contracts at their canonical addresses.
@@ -123,6 +123,22 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
     },
   ]);
   await deployOne("GatewayDeposits", artifacts.gatewayDepositsAbi, artifacts.gatewayDepositsBytecode, []);
+  const oracleResolver = params.oracleResolver ?? deployer;
+  const oracle = await deployOne("InferenceOracle", artifacts.inferenceOracleAbi, artifacts.inferenceOracleBytecode, [
+    staking,
+    channels,
+    {
+      resolver: oracleResolver,
+      answerBond: params.oracleAnswerBond,
+      challengeBond: params.oracleChallengeBond,
+      challengeWindow: params.oracleChallengeWindow,
+      resolveTimeout: params.oracleResolveTimeout,
+      maxCallbackGas: params.oracleMaxCallbackGas,
+    },
+  ]);
+  await deployOne("OracleMarketResolver", artifacts.oracleMarketResolverAbi, artifacts.oracleMarketResolverBytecode, [
+    oracle,
+  ]);
   if (disputes.toLowerCase() !== predictedDisputes.toLowerCase()) {
     throw new Error(`Disputes deployed at ${disputes}, expected ${predictedDisputes}: another transaction interleaved`);
   }
@@ -174,6 +190,12 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
       committeeSize: params.committeeSize,
       commitWindow: params.commitWindow.toString(),
       revealWindow: params.revealWindow.toString(),
+      oracleResolver,
+      oracleAnswerBond: params.oracleAnswerBond.toString(),
+      oracleChallengeBond: params.oracleChallengeBond.toString(),
+      oracleChallengeWindow: params.oracleChallengeWindow.toString(),
+      oracleResolveTimeout: params.oracleResolveTimeout.toString(),
+      oracleMaxCallbackGas: params.oracleMaxCallbackGas,
     },
     createdAt: new Date().toISOString(),
   };

@@ -16,13 +16,15 @@ const ABIS: Record<string, Abi> = {
   ValidationRegistry: artifacts.validationRegistryAbi,
   Staking: artifacts.stakingAbi,
   Disputes: artifacts.disputesAbi,
+  InferenceOracle: artifacts.inferenceOracleAbi,
 };
 
 /**
  * Token events are too many to keep (every transfer); the indexer follows protocol contracts only.
- * GatewayDeposits events concern one gateway each, which follows them itself (its deposit watcher).
+ * GatewayDeposits events concern one gateway each, which follows them itself (its deposit watcher);
+ * the example OracleMarketResolver is an application, not part of the protocol.
  */
-const SKIP_CONTRACTS = new Set(["TestUSD", "GatewayDeposits"]);
+const SKIP_CONTRACTS = new Set(["TestUSD", "GatewayDeposits", "OracleMarketResolver"]);
 
 export type IndexerOptions = {
   deployment: Deployment;

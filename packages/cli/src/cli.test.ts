@@ -81,6 +81,7 @@ test("verity --help lists every role and task, and every command's --help has an
     "channel",
     "quote",
     "bench",
+    "oracle",
   ]) {
     assert.ok(roles.includes(name), `verity --help lists ${name}`);
   }
@@ -130,6 +131,7 @@ test("verity --help lists every role and task, and every command's --help has an
     "quote",
     "bench",
     ...(roles.includes("validator") ? ["validator start"] : []),
+    "oracle serve",
   ]) {
     assert.ok(leaves.includes(command), `verity ${command} exists and its --help was checked`);
   }

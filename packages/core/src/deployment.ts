@@ -53,6 +53,18 @@ export const deployParamsSchema = z
     commitWindow: uintSchema.default(86_400n),
     /** Disputes: seconds after the commit window during which votes are revealed. */
     revealWindow: uintSchema.default(86_400n),
+    /** InferenceOracle: who decides challenges of answers (default: the deployer; a trust assumption). */
+    oracleResolver: addressSchema.optional(),
+    /** InferenceOracle: bond an answer posts, lost to a successful challenger (5 TestUSD). */
+    oracleAnswerBond: uintSchema.default(5_000_000n),
+    /** InferenceOracle: bond a challenge of an answer posts, lost to the answerer if it stands (5 TestUSD). */
+    oracleChallengeBond: uintSchema.default(5_000_000n),
+    /** InferenceOracle: seconds after an answer during which anyone may challenge it. */
+    oracleChallengeWindow: uintSchema.default(600n),
+    /** InferenceOracle: seconds the resolver has to decide a challenge before everyone is refunded. */
+    oracleResolveTimeout: uintSchema.default(2n * 86_400n),
+    /** InferenceOracle: highest callback gas limit a request may ask for. */
+    oracleMaxCallbackGas: z.number().int().min(0).max(10_000_000).default(1_000_000),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -73,6 +85,13 @@ export const deployParamsSchema = z
     if (p.voterPenalty > p.validatorBond) {
       ctx.addIssue({ code: "custom", path: ["voterPenalty"], message: "must not exceed validatorBond" });
     }
+    if (p.oracleChallengeWindow === 0n || p.oracleResolveTimeout === 0n) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["oracleChallengeWindow"],
+        message: "oracleChallengeWindow and oracleResolveTimeout must be non-zero",
+      });
+    }
     if (p.minWithdrawDelay > p.maxWithdrawDelay) {
       ctx.addIssue({ code: "custom", path: ["minWithdrawDelay"], message: "must not exceed maxWithdrawDelay" });
     }
@@ -92,6 +111,8 @@ export const CONTRACT_NAMES = [
   "Staking",
   "Disputes",
   "GatewayDeposits",
+  "InferenceOracle",
+  "OracleMarketResolver",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
@@ -117,6 +138,9 @@ export const deploymentSchema = z.object({
     Disputes: deployedContract,
     /** Deposits that fund gateways' prepaid balances (absent in files written before it existed). */
     GatewayDeposits: deployedContract.optional(),
+    /** The inference oracle and its example consumer (absent in files written before they existed). */
+    InferenceOracle: deployedContract.optional(),
+    OracleMarketResolver: deployedContract.optional(),
   }),
   token: z.object({
     address: addressSchema,
@@ -146,6 +170,13 @@ export const deploymentSchema = z.object({
     committeeSize: z.number().int().optional(),
     commitWindow: z.string().optional(),
     revealWindow: z.string().optional(),
+    // InferenceOracle parameters (absent in deployment files written before the oracle existed).
+    oracleResolver: addressSchema.optional(),
+    oracleAnswerBond: z.string().optional(),
+    oracleChallengeBond: z.string().optional(),
+    oracleChallengeWindow: z.string().optional(),
+    oracleResolveTimeout: z.string().optional(),
+    oracleMaxCallbackGas: z.number().int().optional(),
   }),
   createdAt: z.string(),
 });

@@ -70,3 +70,20 @@ test("seed-synced sampling and audit assignment have their codes", () => {
     assert.equal(reasonStatus(code as never), 400, code);
   }
 });
+
+test("the inference oracle's refusals have their codes", () => {
+  for (const code of [
+    "oracle_fee_too_low",
+    "oracle_deadline_passed",
+    "oracle_already_answered",
+    "oracle_not_staked",
+    "oracle_receipt_mismatch",
+    "oracle_challenge_window_closed",
+    "oracle_not_refundable",
+    "oracle_model_not_served",
+    "oracle_prompt_unavailable",
+    "oracle_answer_empty",
+  ]) {
+    assert.ok(isReasonCode(code), code);
+  }
+});

@@ -237,6 +237,13 @@ export const NODE_REASONS = {
   port_in_use: { status: 409, message: "The port is already in use" },
   state_dir_chain_mismatch: { status: 409, message: "The state directory holds another chain's state" },
   state_replay_mismatch: { status: 500, message: "Replaying the chain journal did not reproduce the recorded head" },
+  // the inference oracle node (contract refusals such as oracle_fee_too_low come from InferenceOracle)
+  oracle_model_not_served: { status: 404, message: "This oracle node serves no offer for the request's model" },
+  oracle_prompt_unavailable: {
+    status: 422,
+    message: "The request's prompt is neither inline nor at an http(s) URI whose content matches its hash",
+  },
+  oracle_answer_empty: { status: 502, message: "The model produced an empty answer, which the oracle does not accept" },
   // the gateway's database
   database_unreachable: {
     status: 503,

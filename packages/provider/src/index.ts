@@ -9,6 +9,7 @@ export * from "./handler-engine.ts";
 export * from "./http-errors.ts";
 export * from "./onboard.ts";
 export * from "./openai-schemas.ts";
+export * from "./oracle-node.ts";
 export type { PaidTranscript } from "./paid-inference.ts";
 export * from "./payment-gate.ts";
 export * from "./provider.ts";

@@ -3,8 +3,9 @@ import { type ChainClients, createNativeAccount, type DevnetAccount } from "@ver
 import { modelRegistryAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import { type Engine, ensureTestModel, isTestModelName, loadModelSpec } from "@verity/engine";
-import { createProvider, type Provider, type ProviderInfo } from "@verity/provider";
+import { createOracleNode, createProvider, type OracleNode, type Provider, type ProviderInfo } from "@verity/provider";
 import type { EIP1193Provider } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { creditDevnetDataset } from "./devnet-datasets.ts";
 
 /** Models every devnet serves (generated locally, registered by the devnet's model owner). */
@@ -102,7 +103,7 @@ export async function startDevnetProviders(args: {
   portBase: number | undefined;
   stateDir: string;
   modelOwner: ChainClients;
-  own: (resource: { engine: Engine } | { provider: Provider }) => void;
+  own: (resource: { engine: Engine } | { provider: Provider } | { oracle: OracleNode }) => void;
   onClaim?: (agentId: bigint, report: { txHash: `0x${string}`; channels: number; amount: bigint }) => void;
   onError?: (agentId: bigint, error: unknown) => void;
 }): Promise<DevnetProvider[]> {
@@ -155,6 +156,20 @@ export async function startDevnetProviders(args: {
     const info = await provider.start();
     agentId = info.agentId;
     started.push({ provider, info, cheater });
+    if (i === 0 && !cheater) {
+      // The first honest provider also answers InferenceOracle requests (`verity oracle serve` in-process).
+      const oracle = createOracleNode({
+        deployment: args.deployment,
+        provider: args.chain,
+        account: privateKeyToAccount(account.privateKey),
+        agentId,
+        engines,
+        pollMs: 500,
+        onError: (error) => args.onError?.(agentId, error),
+      });
+      args.own({ oracle });
+      await oracle.start();
+    }
   }
   return started;
 }

@@ -232,6 +232,7 @@ export function createDevnet(options: DevnetOptions) {
             modelOwner: await connectChain({ provider: chain.provider, account: role("modelOwner").privateKey }),
             own: (resource) => {
               if ("engine" in resource) engines.push(resource.engine);
+              else if ("oracle" in resource) stops.push(() => resource.oracle.stop());
               else stops.push(() => resource.provider.stop());
             },
             onClaim: (agentId, r) =>
