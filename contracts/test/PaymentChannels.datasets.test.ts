@@ -48,7 +48,11 @@ describe("PaymentChannels.claim dataset royalties", () => {
   }
   const datasetPaid = (receipt: TransactionReceipt) =>
     parseEventLogs({ abi: paymentChannelsAbi, logs: receipt.logs, eventName: "DatasetRoyaltyPaid" }).map((e) => e.args);
-  const balances = (accounts: Address[]) => Promise.all(accounts.map((a) => f.balanceOf(a)));
+  // What each account holds or is owed: tokens plus royalties credited to it (dataset and model
+  // owners are paid by credit, withdrawn later); `f.payOut()` first moves the agents' earnings and
+  // the fees to their wallets, so provider and treasury amounts show as tokens.
+  const balances = (accounts: Address[]) =>
+    Promise.all(accounts.map(async (a) => (await f.balanceOf(a)) + (await f.creditOf(a))));
 
   test("one claim pays each credited dataset floor(royalty × share) and the model owner the exact rest", async () => {
     const a = await f.registerDataset("client-2");
@@ -66,6 +70,7 @@ describe("PaymentChannels.claim dataset royalties", () => {
       { datasetId: a, modelId, to: who("client-2"), amount: 1_851n },
       { datasetId: b, modelId, to: who("client-3"), amount: 925n },
     ]);
+    await f.payOut();
     const after = await balances(accounts);
     assert.deepEqual(
       after.map((x, i) => x - (before[i] ?? 0n)),
@@ -83,6 +88,7 @@ describe("PaymentChannels.claim dataset royalties", () => {
     const receipt = await claimAll([{ channelId, amount: 300_000n }]);
     const share = ((((300_000n - 100_000n) * 500n) / BPS) * 5_000n) / BPS;
     assert.deepEqual(datasetPaid(receipt), [{ datasetId: a, modelId, to: who("client-3"), amount: share }]);
+    await f.payOut();
     const after = await balances([who("client-2"), who("client-3")]);
     assert.deepEqual(
       after.map((x, i) => x - (before[i] ?? 0n)),
@@ -117,6 +123,7 @@ describe("PaymentChannels.claim dataset royalties", () => {
       { datasetId: b, modelId: m2, to: who("client-3"), amount: r2 },
       { datasetId: a, modelId, to: who("client-2"), amount: (r3 * 2_500n) / BPS },
     ]);
+    await f.payOut();
     const after = await balances(accounts);
     const deltas = after.map((x, i) => x - (before[i] ?? 0n));
     assert.equal(
