@@ -82,6 +82,8 @@ test("verity --help lists every role and task, and every command's --help has an
     "quote",
     "bench",
     "oracle",
+    "data",
+    "context",
   ]) {
     assert.ok(roles.includes(name), `verity --help lists ${name}`);
   }
@@ -132,6 +134,11 @@ test("verity --help lists every role and task, and every command's --help has an
     "bench",
     ...(roles.includes("validator") ? ["validator start"] : []),
     "oracle serve",
+    "provider withdraw",
+    "model withdraw-royalties",
+    "context put",
+    "context get",
+    "context export",
   ]) {
     assert.ok(leaves.includes(command), `verity ${command} exists and its --help was checked`);
   }

@@ -93,7 +93,11 @@ export function registerContext(program: Command): void {
     context
       .command("put")
       .description("Encrypt, sign and store the context in a file as the next version")
-      .requiredOption("--file <file>", "the context as JSON { preferences, facts, summaries }"),
+      .requiredOption("--file <file>", "the context as JSON { preferences, facts, summaries }")
+      .addHelpText(
+        "after",
+        "\nExamples:\n  $ verity context put --file ctx.json --key-file me.key\n  $ verity context put --file ctx.json --dir ./my-context --key-file me.key --json",
+      ),
   ).action(async (flags: ContextFlags & { file: string }) => {
     const json = flags.json === true;
     await runCommand(json, async () => {
@@ -132,7 +136,11 @@ export function registerContext(program: Command): void {
       .command("get")
       .description("Fetch, verify and decrypt the latest context (or one version)")
       // `--at`, not `--version`: the root command's --version (the CLI's own) is read anywhere on the line
-      .option("--at <version>", "one version instead of the latest"),
+      .option("--at <version>", "one version instead of the latest")
+      .addHelpText(
+        "after",
+        "\nExamples:\n  $ verity context get --key-file me.key\n  $ verity context get --at 2 --key-file me.key --json",
+      ),
   ).action(async (flags: ContextFlags & { at?: string }) => {
     const json = flags.json === true;
     await runCommand(json, async () => {
@@ -160,7 +168,8 @@ export function registerContext(program: Command): void {
     context
       .command("export")
       .description("Write every version (encrypted, signed) and the latest plaintext to a file")
-      .requiredOption("--out <file>", "where to write the export (it holds your plaintext: keep it private)"),
+      .requiredOption("--out <file>", "where to write the export (it holds your plaintext: keep it private)")
+      .addHelpText("after", "\nExamples:\n  $ verity context export --out my-context.json --key-file me.key"),
   ).action(async (flags: ContextFlags & { out: string }) => {
     const json = flags.json === true;
     await runCommand(json, async () => {
