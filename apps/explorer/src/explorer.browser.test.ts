@@ -299,6 +299,12 @@ test("the oracle page shows a request answered by a provider and finalized, with
     "the answering provider links to its page",
   );
   await page.screenshot({ path: join(dirname(screenshot), "explorer-oracle.png"), fullPage: true });
+  // The provider's page lists the oracle requests it answered.
+  await page.goto(`${url}/#/providers/${agentId}`);
+  await page
+    .locator(".panel", { hasText: "Oracle answers" })
+    .locator(`li[data-oracle-request="${id}"]`)
+    .waitFor({ timeout: 10_000 });
   assert.deepEqual(errors, [], "the page ran without errors");
   await page.close();
 });

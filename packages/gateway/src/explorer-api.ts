@@ -45,6 +45,10 @@ const oracleQuery = z.object({
     .regex(/^\d{1,78}$/, "must be a decimal request id")
     .optional(),
   status: z.enum(["requested", "answered", "challenged", "rejected", "finalized", "refunded"]).optional(),
+  agent: z
+    .string()
+    .regex(/^\d{1,78}$/, "must be a decimal agent id")
+    .optional(),
 });
 const requestParam = z.string().regex(/^\d{1,78}$/, "must be a decimal request id");
 const agentParam = z.string().regex(/^\d{1,78}$/, "must be a decimal agent id");
@@ -79,7 +83,7 @@ const answer = (c: Context, produce: () => unknown) => {
  *   (`event: overview`) every `streamIntervalMs`
  * - `GET /api/network`, `/api/providers`, `/api/providers/:agentId`, `/api/models`, `/api/disputes` (with
  *   the validator set), `/api/datasets`
- * - `GET /api/oracle?limit&before&status` inference-oracle requests, newest first (`next`: the
+ * - `GET /api/oracle?limit&before&status&agent` inference-oracle requests (`agent`: answered by it), newest first (`next`: the
  *   `before` of the next page), `/api/oracle/:requestId` one request
  * - `GET /api/events?limit&names&agent`, `/api/tx/:hash`, `/api/timeseries?minutes&agent`, `/api/config`
  */
@@ -122,7 +126,9 @@ export function mountExplorerApi(app: Hono, deps: ExplorerApiDeps): { close(): v
         .oracleRequests()
         .filter(
           (r) =>
-            (q.status === undefined || r.status === q.status) && (before === undefined || BigInt(r.requestId) < before),
+            (q.status === undefined || r.status === q.status) &&
+            (q.agent === undefined || r.answer?.agentId === BigInt(q.agent).toString()) &&
+            (before === undefined || BigInt(r.requestId) < before),
         );
       const data = matching.slice(0, q.limit);
       const last = data.at(-1);

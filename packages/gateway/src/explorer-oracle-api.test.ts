@@ -194,7 +194,14 @@ test("the list pages newest first, filters by status and refuses a bad query wit
     (finalized.body.data as OracleRequestRow[]).map((r) => r.requestId),
     [(second.body.data as OracleRequestRow[])[0]?.requestId],
   );
-  for (const bad of ["limit=0", "limit=101", "before=abc", "status=lost"]) {
+  const mine = await get(`/api/oracle?agent=${tp.info.agentId}`);
+  assert.deepEqual(
+    (mine.body.data as OracleRequestRow[]).map((r) => r.status),
+    ["finalized"],
+    "only the request the provider answered",
+  );
+  assert.equal((await get("/api/oracle?agent=999")).body.total, 0);
+  for (const bad of ["limit=0", "agent=-1", "limit=101", "before=abc", "status=lost"]) {
     const { status, body } = await get(`/api/oracle?${bad}`);
     assert.equal(status, 400, bad);
     assert.equal((body.error as { code: string }).code, "invalid_request", bad);
