@@ -11,14 +11,15 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
-import { datasetRegistryAbi, modelRegistryAbi } from "@verity/contracts";
+import { datasetRegistryAbi, inferenceOracleAbi, modelRegistryAbi, testUSDAbi } from "@verity/contracts";
 import type { Deployment } from "@verity/core";
 import { createGateway, type Gateway } from "@verity/gateway";
 import OpenAI from "openai";
 import type { Browser, Page } from "playwright-core";
-import { keccak256, stringToHex } from "viem";
+import { keccak256, maxUint256, parseEventLogs, stringToHex, toHex, zeroAddress, zeroHash } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { fundedKey } from "../../../packages/gateway/src/testing.ts";
+import { createOracleNode, type OracleNode } from "../../../packages/provider/src/oracle-node.ts";
 import { mintTestUSD, startTestProvider, type TestProvider } from "../../../packages/provider/src/testing.ts";
 import { ensureExplorerBuilt } from "./build.ts";
 import { launchChromium } from "./launch-chromium.ts";
@@ -33,6 +34,7 @@ let gateway: Gateway;
 let url: string;
 let apiKey: string;
 let browser: Browser | undefined;
+let oracleNode: OracleNode | undefined;
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tries = 200): Promise<T> {
   for (let i = 0; i < tries; i++) {
@@ -46,7 +48,11 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tri
 before(async () => {
   const distDir = await ensureExplorerBuilt();
   t = await createTestChain();
-  deployment = await deploy({ provider: t.edr.provider, deployer: t.account("deployer").privateKey });
+  deployment = await deploy({
+    provider: t.edr.provider,
+    deployer: t.account("deployer").privateKey,
+    params: { oracleChallengeWindow: 1n },
+  });
   providers.push(await startTestProvider({ t, deployment, account: "provider-1", outputPricePerMTok: 2_000_000n }));
   providers.push(
     await startTestProvider({
@@ -75,6 +81,16 @@ before(async () => {
       args: [1n, 1n, 5_000],
     }),
   );
+  // provider-1 also answers inference-oracle requests.
+  oracleNode = createOracleNode({
+    deployment,
+    provider: t.edr.provider,
+    account: privateKeyToAccount(t.account("provider-1").privateKey),
+    agentId: providers[0]?.info.agentId ?? 0n,
+    engines: providers[0]?.engines ?? [],
+    pollMs: 50,
+  });
+  await oracleNode.start();
   await mintTestUSD(t, deployment, "gateway", 100_000_000n);
   gateway = createGateway({
     allowPrivateEndpoints: true,
@@ -98,6 +114,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await gateway?.stop();
+  await oracleNode?.stop();
   for (const p of providers) await p.close();
   await t?.close();
 });
@@ -199,6 +216,95 @@ test("the explorer shows providers, live traffic and a settled claim linked to i
     [contributor],
   );
   assert.match(text, new RegExp(`${contributor.slice(0, 6)}`, "i"), "the contributor is shown");
+  assert.deepEqual(errors, [], "the page ran without errors");
+  await page.close();
+});
+
+test("the oracle page shows a request answered by a provider and finalized, with its timeline", async () => {
+  const oracle = deployment.contracts.InferenceOracle?.address ?? "0x";
+  const sent = async (hash: Promise<`0x${string}`>) => t.publicClient.waitForTransactionReceipt({ hash: await hash });
+  await mintTestUSD(t, deployment, "client-2", 1_000_000n);
+  await sent(
+    t.wallet("client-2").writeContract({
+      address: deployment.token.address,
+      abi: testUSDAbi,
+      functionName: "approve",
+      args: [oracle, maxUint256],
+    }),
+  );
+  const model = providers[0]?.info.models[0];
+  assert.ok(model);
+  const latest = (await t.publicClient.getBlock()).timestamp;
+  const receipt = await sent(
+    t.wallet("client-2").writeContract({
+      address: oracle,
+      abi: inferenceOracleAbi,
+      functionName: "request",
+      args: [
+        {
+          modelId: model.modelId,
+          offerId: model.offerId,
+          prompt: toHex("Is the sky blue? Answer yes or no."),
+          promptHash: zeroHash,
+          promptURI: "",
+          maxTokens: 16,
+          temperatureMilli: 0,
+          topPMilli: 1000,
+          seed: 7n,
+          fee: 10_000n,
+          callback: zeroAddress,
+          callbackSelector: "0x00000000",
+          callbackGasLimit: 0,
+          deadline: latest + 3_600n,
+        },
+      ],
+    }),
+  );
+  const [event] = parseEventLogs({ abi: inferenceOracleAbi, logs: receipt.logs, eventName: "OracleRequested" });
+  const id = event?.args.requestId.toString() ?? "";
+  const row = await waitFor(
+    "the request to be answered and finalized",
+    async () => {
+      const r = (await (await fetch(`${url}/api/oracle/${id}`)).json()) as {
+        status?: string;
+        answer?: { text: string };
+      };
+      return r.status === "finalized" ? r : undefined;
+    },
+    600,
+  );
+  const page: Page = await (browser as Browser).newPage({ viewport: { width: 1440, height: 900 } });
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(`${url}/#/oracle`);
+  const card = page.locator(`li[data-oracle-request="${id}"][data-status="finalized"]`);
+  await card.waitFor({ timeout: 15_000 });
+  const text = (await card.textContent()) ?? "";
+  assert.match(text, /Is the sky blue\?/);
+  assert.match(text, /finalized/);
+  assert.match(text, /verity-tiny/);
+  assert.ok(text.includes((row.answer?.text ?? "").trim().slice(0, 20)), "the model's answer is shown");
+  for (const step of ["requested", "answered", "finalized"]) {
+    const link = card.locator(`li[data-step="${step}"] a.link`);
+    assert.match(
+      (await link.getAttribute("title")) ?? "",
+      /^0x[0-9a-f]{64}$/,
+      `the ${step} step links its transaction`,
+    );
+  }
+  const agentId = providers[0]?.info.agentId.toString() ?? "";
+  assert.equal(
+    await card.locator(`a.agent-link[href="#/providers/${agentId}"]`).count(),
+    1,
+    "the answering provider links to its page",
+  );
+  await page.screenshot({ path: join(dirname(screenshot), "explorer-oracle.png"), fullPage: true });
+  // The provider's page lists the oracle requests it answered.
+  await page.goto(`${url}/#/providers/${agentId}`);
+  await page
+    .locator(".panel", { hasText: "Oracle answers" })
+    .locator(`li[data-oracle-request="${id}"]`)
+    .waitFor({ timeout: 10_000 });
   assert.deepEqual(errors, [], "the page ran without errors");
   await page.close();
 });

@@ -38,6 +38,19 @@ const seriesQuery = z.object({
   minutes: z.coerce.number().int().min(1).max(60).optional().default(15),
   agent: z.string().regex(/^\d+$/, "must be a decimal agent id").optional(),
 });
+const oracleQuery = z.object({
+  limit: limitSchema(100, 20),
+  before: z
+    .string()
+    .regex(/^\d{1,78}$/, "must be a decimal request id")
+    .optional(),
+  status: z.enum(["requested", "answered", "challenged", "rejected", "finalized", "refunded"]).optional(),
+  agent: z
+    .string()
+    .regex(/^\d{1,78}$/, "must be a decimal agent id")
+    .optional(),
+});
+const requestParam = z.string().regex(/^\d{1,78}$/, "must be a decimal request id");
 const agentParam = z.string().regex(/^\d{1,78}$/, "must be a decimal agent id");
 const txParam = z
   .string()
@@ -69,7 +82,9 @@ const answer = (c: Context, produce: () => unknown) => {
  * - `GET /api/overview` everything the front page shows; `GET /api/stream` the same as SSE
  *   (`event: overview`) every `streamIntervalMs`
  * - `GET /api/network`, `/api/providers`, `/api/providers/:agentId`, `/api/models`, `/api/disputes` (with
- *   the validator set)
+ *   the validator set), `/api/datasets`
+ * - `GET /api/oracle?limit&before&status&agent` inference-oracle requests (`agent`: answered by it), newest first (`next`: the
+ *   `before` of the next page), `/api/oracle/:requestId` one request
  * - `GET /api/events?limit&names&agent`, `/api/tx/:hash`, `/api/timeseries?minutes&agent`, `/api/config`
  */
 export function mountExplorerApi(app: Hono, deps: ExplorerApiDeps): { close(): void; view: ExplorerView } {
@@ -103,6 +118,36 @@ export function mountExplorerApi(app: Hono, deps: ExplorerApiDeps): { close(): v
   );
   app.get("/api/models", (c) => answer(c, () => ({ data: view.overview().models })));
   app.get("/api/datasets", (c) => answer(c, () => ({ data: view.datasets() })));
+  app.get("/api/oracle", (c) =>
+    answer(c, () => {
+      const q = parse(oracleQuery, c.req.query(), "query");
+      const before = q.before === undefined ? undefined : BigInt(q.before);
+      const matching = view
+        .oracleRequests()
+        .filter(
+          (r) =>
+            (q.status === undefined || r.status === q.status) &&
+            (q.agent === undefined || r.answer?.agentId === BigInt(q.agent).toString()) &&
+            (before === undefined || BigInt(r.requestId) < before),
+        );
+      const data = matching.slice(0, q.limit);
+      const last = data.at(-1);
+      return { data, total: matching.length, next: matching.length > q.limit && last ? last.requestId : null };
+    }),
+  );
+  app.get("/api/oracle/:requestId", (c) =>
+    answer(c, () => {
+      const requestId = BigInt(parse(requestParam, c.req.param("requestId"), "request id")).toString();
+      const row = view.oracleRequest(requestId);
+      if (!row) {
+        throw new RequestError(`No oracle request ${requestId}`, {
+          code: "not_found",
+          hint: "GET /api/oracle lists the inference oracle's requests, newest first",
+        });
+      }
+      return row;
+    }),
+  );
   app.get("/api/disputes", (c) => answer(c, () => ({ data: view.disputes(), validators: view.validators() })));
   app.get("/api/events", (c) =>
     answer(c, () => {

@@ -1,5 +1,6 @@
 import type { ExplorerApiDeps } from "./explorer-api.ts";
 import { datasetRows } from "./explorer-datasets.ts";
+import { type OracleRequestRow, oracleRequests } from "./explorer-oracle.ts";
 import {
   channelsOf,
   disputesFromEvents,
@@ -46,6 +47,7 @@ export function createExplorerView(deps: Omit<ExplorerApiDeps, "streamIntervalMs
     events: FeedEvent[];
   };
   let chain: ChainState | undefined;
+  let oracle: OracleRequestRow[] | undefined;
   let memo: { at: number; value: ReturnType<typeof build> } | undefined;
   const chainState = (): ChainState => {
     if (!chain) {
@@ -63,6 +65,7 @@ export function createExplorerView(deps: Omit<ExplorerApiDeps, "streamIntervalMs
   };
   const unsubscribe = indexer.subscribe((events) => {
     chain = undefined;
+    oracle = undefined;
     memo = undefined;
     for (const e of events) if (e.name === "Claimed") traffic.recordPaid(BigInt(String(e.args.increase ?? "0")));
   });
@@ -222,6 +225,15 @@ export function createExplorerView(deps: Omit<ExplorerApiDeps, "streamIntervalMs
     /** Every registered dataset with its credits and what claims paid it, per contributor. */
     datasets() {
       return datasetRows(db);
+    },
+    /** Every inference-oracle request, newest first (refolded only when new events arrive). */
+    oracleRequests(): OracleRequestRow[] {
+      oracle ??= oracleRequests(db);
+      return oracle;
+    },
+    /** One oracle request by id, or undefined. */
+    oracleRequest(requestId: string): OracleRequestRow | undefined {
+      return oracleRequests(db, { requestId })[0];
     },
     events(filter: Parameters<typeof feedEvents>[1]): FeedEvent[] {
       return feedEvents(db, filter);

@@ -203,3 +203,49 @@ export type Validator = {
   rewarded: string;
   penalized: string;
 };
+
+/** One step of an oracle request's timeline: chain time (unix s), block and transaction. */
+export type OracleStep = { at: number; block: number; txHash: string };
+
+/** `/api/oracle`: an inference-oracle request, folded from the oracle's events. */
+export type OracleRequest = {
+  requestId: string;
+  requester: string;
+  modelId: string;
+  offerId: string;
+  fee: string;
+  status: "requested" | "answered" | "challenged" | "rejected" | "finalized" | "refunded";
+  maxTokens: number;
+  seed: string;
+  prompt: string | null;
+  promptURI: string;
+  promptHash: string;
+  deadline: number;
+  callbackTarget: string | null;
+  answer: {
+    agentId: string;
+    answerer: string;
+    text: string;
+    truncated: boolean;
+    bytes: number;
+    receiptHash: string;
+    promptTokens: number;
+    completionTokens: number;
+    bond: string;
+  } | null;
+  challenge: { challenger: string; bond: string; resolution: "pending" | "guilty" | "dismissed" } | null;
+  payout: { agentId: string; provider: string; royalty: string; protocolFee: string } | null;
+  callbackOk: boolean | null;
+  refunded: string | null;
+  timeline: {
+    requested: OracleStep;
+    answered: OracleStep | null;
+    challenged: OracleStep | null;
+    resolved: OracleStep | null;
+    finalized: OracleStep | null;
+    refunded: OracleStep | null;
+  };
+};
+
+/** `/api/oracle` page: newest first; `next` is the `before` of the next page. */
+export type OraclePage = { data: OracleRequest[]; total: number; next: string | null };

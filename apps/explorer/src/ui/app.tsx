@@ -6,6 +6,7 @@ import { formatNumber } from "./format.ts";
 import { ActivityPage } from "./pages/activity-page.tsx";
 import { DisputesPage } from "./pages/disputes-page.tsx";
 import { ModelsPage } from "./pages/models-page.tsx";
+import { OraclePage } from "./pages/oracle-page.tsx";
 import { OverviewPage } from "./pages/overview-page.tsx";
 import { ProviderPage } from "./pages/provider-page.tsx";
 import { ProvidersPage } from "./pages/providers-page.tsx";
@@ -17,6 +18,7 @@ const NAV: { label: string; href: string; pages: Route["page"][] }[] = [
   { label: "Providers", href: href.providers, pages: ["providers", "provider"] },
   { label: "Models", href: href.models, pages: ["models"] },
   { label: "Activity", href: href.activity, pages: ["activity", "tx"] },
+  { label: "Oracle", href: href.oracle(), pages: ["oracle"] },
   { label: "Disputes", href: href.disputes, pages: ["disputes"] },
 ];
 
@@ -108,6 +110,8 @@ export function App() {
           <ActivityPage overview={overview} />
         ) : route.page === "disputes" ? (
           <DisputesPage overview={overview} />
+        ) : route.page === "oracle" ? (
+          <OraclePage overview={overview} {...(route.before ? { before: route.before } : {})} />
         ) : route.page === "tx" ? (
           <TxPage hash={route.hash} />
         ) : (

@@ -12,8 +12,10 @@ test("hash routes parse to pages; anything else is a missing page", () => {
   assert.deepEqual(parseRoute(href.models), { page: "models" });
   assert.deepEqual(parseRoute(href.activity), { page: "activity" });
   assert.deepEqual(parseRoute(href.disputes), { page: "disputes" });
+  assert.deepEqual(parseRoute(href.oracle()), { page: "oracle" });
+  assert.deepEqual(parseRoute(href.oracle("7")), { page: "oracle", before: "7" });
   assert.deepEqual(parseRoute(href.tx(hash)), { page: "tx", hash: hash.toLowerCase() });
-  for (const bad of ["#/providers/abc", "#/providers/1/2", "#/tx/0x12", "#/nowhere"]) {
+  for (const bad of ["#/providers/abc", "#/providers/1/2", "#/tx/0x12", "#/oracle/x", "#/nowhere"]) {
     assert.equal(parseRoute(bad).page, "missing", bad);
   }
 });

@@ -7,6 +7,7 @@ export type Route =
   | { page: "models" }
   | { page: "activity" }
   | { page: "disputes" }
+  | { page: "oracle"; before?: string }
   | { page: "tx"; hash: string }
   | { page: "missing"; path: string };
 
@@ -23,6 +24,10 @@ export function parseRoute(hash: string): Route {
   if (first === "models" && parts.length === 1) return { page: "models" };
   if (first === "activity" && parts.length === 1) return { page: "activity" };
   if (first === "disputes" && parts.length === 1) return { page: "disputes" };
+  if (first === "oracle" && parts.length === 1) return { page: "oracle" };
+  if (first === "oracle" && second !== undefined && /^\d+$/.test(second) && parts.length === 2) {
+    return { page: "oracle", before: second };
+  }
   if (first === "tx" && second !== undefined && /^0x[0-9a-fA-F]{64}$/.test(second)) {
     return { page: "tx", hash: second.toLowerCase() };
   }
@@ -49,5 +54,7 @@ export const href = {
   models: "#/models",
   activity: "#/activity",
   disputes: "#/disputes",
+  /** Oracle requests, newest first; `before` pages back to ids below it. */
+  oracle: (before?: string) => (before ? `#/oracle/${before}` : "#/oracle"),
   tx: (hash: string) => `#/tx/${hash}`,
 };

@@ -12,6 +12,7 @@ import { useExplorer } from "../context.ts";
 import { formatAmount, formatAmountCompact, formatMs, formatNumber, formatPercent } from "../format.ts";
 import { href } from "../router.ts";
 import { NoTraffic } from "./overview-page.tsx";
+import { ProviderOracleAnswers } from "./provider-oracle.tsx";
 
 /** One provider: identity, stake, offers, traffic, earnings, track record, channels and events. */
 export function ProviderPage({ agentId, overview }: { agentId: string; overview: Overview }) {
@@ -188,6 +189,7 @@ export function ProviderPage({ agentId, overview }: { agentId: string; overview:
           )}
         </Panel>
       </div>
+      <ProviderOracleAnswers agentId={agentId} overview={overview} />
       {data.disputes.length > 0 && (
         <Panel title="Disputes" subtitle="Challenges against this provider">
           <DisputesTable disputes={data.disputes} />
