@@ -24,6 +24,13 @@ const CORPUS = [
   .map((line) => JSON.stringify(line))
   .join("\n");
 const PRICE_PER_USE = 100n;
+
+type PaidBody = {
+  charge: string;
+  charged: string;
+  receipt: { paramsHash: string; promptTokens: number; completionTokens: number };
+  transcript: { promptTokenIds: number[]; sampling: ReceiptParams & { retrieval?: RetrievalRecord } };
+};
 const ROYALTY_BPS = 2_000;
 const SHARE_BPS = 5_000;
 
@@ -88,7 +95,7 @@ test("model + dataset: the openai client gets an answer over the retrieved chunk
     const questions = ["What colour is the Varnholm lighthouse?", "When does the harbour freeze?"];
     let total = 0n;
     for (const question of questions) {
-      const answer = await openai.chat.completions.create({
+      const answer: OpenAI.Chat.Completions.ChatCompletion = await openai.chat.completions.create({
         model: offered.name,
         messages: [{ role: "user", content: question }],
         max_tokens: 8,
@@ -96,16 +103,7 @@ test("model + dataset: the openai client gets an answer over the retrieved chunk
         seed: 3,
       });
       assert.ok(answer.choices[0]?.message.content !== undefined);
-      const verity = (
-        answer as unknown as {
-          verity: {
-            charge: string;
-            charged: string;
-            receipt: { paramsHash: string; promptTokens: number; completionTokens: number };
-            transcript: { promptTokenIds: number[]; sampling: ReceiptParams & { retrieval?: RetrievalRecord } };
-          };
-        }
-      ).verity;
+      const verity: PaidBody = (answer as unknown as { verity: PaidBody }).verity;
       // The receipt's params commit to the retrieval a validator re-runs from the corpus.
       const expected = retrieve({ corpus, query: question });
       assert.ok(expected.chunks.length > 0);
