@@ -92,7 +92,7 @@ export type ReceiptParams = {
 export type RetrievalRecord = {
   datasetId: string;
   digest: `0x${string}`;
-  chunkIds: readonly number[];
+  chunkIds: number[];
   chunksHash: `0x${string}`;
 };
 
