@@ -163,3 +163,21 @@ test("model + dataset: a corpus whose digest differs from the registered dataset
     await t.close();
   }
 });
+
+test("model + dataset: a composite model that does not credit the dataset is refused at start", async () => {
+  const t = await createTestChain();
+  const deployment = await deploy({ provider: t.edr.provider, deployer: t.account("deployer").privateKey });
+  const datasetId = await registerDataset(t, deployment, Buffer.from(CORPUS));
+  try {
+    await assert.rejects(
+      startTestProvider({
+        t,
+        deployment,
+        dataset: { datasetId, file: corpusFile(CORPUS), royaltyBps: ROYALTY_BPS, shareBps: 0 },
+      }),
+      (error: unknown) => (error as { code?: string }).code === "dataset_not_credited",
+    );
+  } finally {
+    await t.close();
+  }
+});

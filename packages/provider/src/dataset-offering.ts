@@ -103,3 +103,42 @@ export async function priceDatasetOffering(args: {
     k: args.k ?? DEFAULT_TOP_K,
   };
 }
+
+/**
+ * Everything a "model + dataset" offering checks before the provider listens or publishes anything:
+ * the corpus against the dataset's digest (`dataset_digest_mismatch`), the composite model's
+ * registration and its credit of the dataset (`dataset_not_credited`), and the fee.
+ */
+export async function openDatasetOffering(args: {
+  publicClient: PublicClient;
+  deployment: Deployment;
+  base: ModelIdentity;
+  datasetId: bigint;
+  file: string;
+  k?: number;
+}): Promise<{ identity: ModelIdentity; modelId: bigint; offering: DatasetOffering }> {
+  const { corpus, pricePerUse } = await loadDatasetCorpus(args);
+  const identity = compositeIdentity({ base: args.base, digest: corpus.digest });
+  const modelId = await args.publicClient.readContract({
+    address: args.deployment.contracts.ModelRegistry.address,
+    abi: modelRegistryAbi,
+    functionName: "modelIdOf",
+    args: [identity.weightsHash, identity.tokenizerHash],
+  });
+  if (modelId === 0n) {
+    throw new ConfigError(`No composite model of this base model and dataset ${args.datasetId} is registered`, {
+      code: "dataset_not_credited",
+      hint: "Register it with `verity model register --dataset` and credit the dataset",
+      details: { weightsHash: identity.weightsHash },
+    });
+  }
+  const offering = await priceDatasetOffering({
+    publicClient: args.publicClient,
+    deployment: args.deployment,
+    modelId,
+    corpus,
+    pricePerUse,
+    ...(args.k === undefined ? {} : { k: args.k }),
+  });
+  return { identity, modelId, offering };
+}

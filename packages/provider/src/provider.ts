@@ -15,7 +15,7 @@ import type { EIP1193Provider, LocalAccount } from "viem";
 import { createProviderApp } from "./app.ts";
 import { createChannelMirror } from "./channel-mirror.ts";
 import { type ClaimPolicy, type ClaimReport, createClaimer, type SkippedClaim } from "./claimer.ts";
-import { compositeIdentity, loadDatasetCorpus, priceDatasetOffering } from "./dataset-offering.ts";
+import { openDatasetOffering } from "./dataset-offering.ts";
 import type { PayoutPolicy, WithdrawReport } from "./earnings-withdrawer.ts";
 import { createProviderMetrics } from "./metrics.ts";
 import { onboardProvider } from "./onboard.ts";
@@ -178,11 +178,13 @@ export function createProvider(options: ProviderOptions) {
     const corpora = await Promise.all(
       options.models.map((m) =>
         m.dataset
-          ? loadDatasetCorpus({
+          ? openDatasetOffering({
               publicClient: clients.publicClient as never,
               deployment,
+              base: m.engine.identity,
               datasetId: m.dataset.datasetId,
               file: m.dataset.file,
+              ...(m.dataset.k === undefined ? {} : { k: m.dataset.k }),
             })
           : undefined,
       ),
@@ -211,9 +213,7 @@ export function createProvider(options: ProviderOptions) {
       endpoint: publicUrl,
       offers: options.models.map((m, i) => ({
         name: offerName(m),
-        identity: corpora[i]
-          ? compositeIdentity({ base: m.engine.identity, digest: corpora[i].corpus.digest })
-          : m.engine.identity,
+        identity: corpora[i]?.identity ?? m.engine.identity,
         inputPricePerMTok: m.inputPricePerMTok,
         outputPricePerMTok: m.outputPricePerMTok,
         maxOutputTokens: m.maxOutputTokens,
@@ -261,17 +261,7 @@ export function createProvider(options: ProviderOptions) {
     for (const [i, m] of options.models.entries()) {
       const offer = onboarded.offers[i];
       if (!offer) continue;
-      const corpus = corpora[i];
-      const retrieval = corpus
-        ? await priceDatasetOffering({
-            publicClient: clients.publicClient as never,
-            deployment,
-            modelId: offer.modelId,
-            corpus: corpus.corpus,
-            pricePerUse: corpus.pricePerUse,
-            ...(m.dataset?.k === undefined ? {} : { k: m.dataset.k }),
-          })
-        : undefined;
+      const retrieval = corpora[i]?.offering;
       const health = m.upstream
         ? createUpstreamHealth({
             probe: m.upstream.probe,

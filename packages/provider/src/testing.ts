@@ -56,7 +56,8 @@ export async function registerTestModel(
 
 /**
  * Registers `engine` + dataset `datasetId` as a composite model (owned by `modelOwner`, identity
- * `compositeIdentity` of the dataset's registered digest) and credits the dataset `shareBps`.
+ * `compositeIdentity` of the dataset's registered digest) and credits the dataset `shareBps`
+ * (0: no credit).
  */
 export async function registerTestComposite(args: {
   t: TestChain;
@@ -82,6 +83,7 @@ export async function registerTestComposite(args: {
     { identity, name: `${args.engine.name}+data-${args.datasetId}` } as Engine,
     args.royaltyBps,
   );
+  if (args.shareBps === 0) return modelId; // registered without a credit
   const hash = await t.wallet("modelOwner").writeContract({
     address: deployment.contracts.ModelRegistry.address,
     abi: modelRegistryAbi,
