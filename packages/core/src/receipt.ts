@@ -131,6 +131,16 @@ export function hashParams(p: ReceiptParams): `0x${string}` {
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
 const uintString = z.string().regex(/^\d{1,78}$/);
 
+/** A `RetrievalRecord` as JSON (transcripts, audit samples); at most 64 chunk ids. */
+export const retrievalRecordSchema = z
+  .object({
+    datasetId: uintString,
+    digest: hex32.transform((v) => v as `0x${string}`),
+    chunkIds: z.array(z.number().int().nonnegative()).max(64),
+    chunksHash: hex32.transform((v) => v as `0x${string}`),
+  })
+  .strict();
+
 /** A receipt as JSON (the `Verity-Receipt` header is base64 of `{ receipt, signature }`). */
 export const receiptJsonSchema = z.object({
   requestId: hex32,

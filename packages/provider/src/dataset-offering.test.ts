@@ -6,10 +6,18 @@ import { test } from "node:test";
 import { deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
 import { datasetRegistryAbi, paymentChannelsAbi } from "@verity/contracts";
-import { type Deployment, hashParams, type ReceiptParams, type RetrievalRecord } from "@verity/core";
+import {
+  type Deployment,
+  hashParams,
+  type ReceiptJson,
+  type ReceiptParams,
+  type RetrievalRecord,
+  receiptFromJson,
+} from "@verity/core";
 import OpenAI from "openai";
 import { parseEventLogs } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { checkTranscript } from "../../sdk/src/transcript-check.ts";
 import { createVoucherFetch } from "../../sdk/src/voucher-fetch.ts";
 import { checkRetrieval, corpusDigest, corpusOf, retrieve } from "./retrieval.ts";
 import { retrievalFee } from "./retrieval-fee.ts";
@@ -109,6 +117,12 @@ test("model + dataset: the openai client gets an answer over the retrieved chunk
       assert.ok(expected.chunks.length > 0);
       assert.deepEqual(verity.transcript.sampling.retrieval, expected.record);
       assert.equal(verity.receipt.paramsHash, hashParams(verity.transcript.sampling));
+      // The SDK's transcript check (what a Verity client runs on every answer) accepts it.
+      const checked = checkTranscript({
+        transcript: verity.transcript,
+        receipt: receiptFromJson((answer as unknown as { verity: { receipt: ReceiptJson } }).verity.receipt),
+      });
+      assert.ok(checked.ok, checked.ok ? "" : checked.detail);
       assert.deepEqual(
         checkRetrieval({ record: verity.transcript.sampling.retrieval as RetrievalRecord, query: question, corpus }),
         { outcome: "match" },

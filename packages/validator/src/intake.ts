@@ -2,7 +2,7 @@
  * The audit intake payload: what the SDK's audit queue POSTs to a validator (`AuditSample`:
  * transcript + signed receipt), validated with zod, turned into the verdict's transcript.
  */
-import { RequestError, type RetrievalRecord, signedReceiptSchema } from "@verity/core";
+import { RequestError, type RetrievalRecord, retrievalRecordSchema, signedReceiptSchema } from "@verity/core";
 import type { Engine } from "@verity/engine";
 import { z } from "zod";
 import { type AuditTranscript, auditTranscript, type ReceiptCommitments, type Verdict } from "./audit-verdict.ts";
@@ -26,15 +26,7 @@ export const auditSamplingSchema = z
     /** The client's commitment to its audit secret, as the receipt's params commit to it. */
     auditCommit: hex32Out.optional(),
     /** A "model + dataset" offering: what the request retrieved, as the receipt's params commit to it. */
-    retrieval: z
-      .object({
-        datasetId: z.string().regex(/^\d{1,78}$/),
-        digest: hex32Out,
-        chunkIds: z.array(z.number().int().nonnegative()).max(64),
-        chunksHash: hex32Out,
-      })
-      .strict()
-      .optional(),
+    retrieval: retrievalRecordSchema.optional(),
   })
   .strict();
 
