@@ -136,6 +136,20 @@ test("model + dataset: the openai client gets an answer over the retrieved chunk
       assert.equal(BigInt(verity.charge), tokens + fee);
       total = BigInt(verity.charged);
     }
+    // A streamed request retrieves and pays the fee as well.
+    const stream = await openai.chat.completions.create({
+      model: offered.name,
+      messages: [{ role: "user", content: "Who sings on the quay?" }],
+      max_tokens: 8,
+      temperature: 0,
+      stream: true,
+    });
+    for await (const _ of stream) {
+      // read to the end: the trailing chunk tells voucher-fetch the new charged total
+    }
+    assert.ok(payer.charged - total > fee, "the streamed request's charge carries the fee");
+    total = payer.charged;
+    const requests = BigInt(questions.length + 1);
     const owner = t.account("client-5").address;
     const creditOf = () =>
       t.publicClient.readContract({
@@ -147,10 +161,7 @@ test("model + dataset: the openai client gets an answer over the retrieved chunk
     const before = await creditOf();
     await claimTestChannel({ t, deployment, payer: "client-6", claimer: "provider-1", channelId, amount: total });
     const paid = (await creditOf()) - before;
-    assert.ok(
-      paid >= PRICE_PER_USE * BigInt(questions.length),
-      `the dataset got ${paid}, at least ${PRICE_PER_USE} per request`,
-    );
+    assert.ok(paid >= PRICE_PER_USE * requests, `the dataset got ${paid}, at least ${PRICE_PER_USE} per request`);
     // Exactly the chain's split of the claimed total: floor(floor(total × 2,000 / 10⁴) × 5,000 / 10⁴).
     assert.equal(paid, (((total * 2_000n) / 10_000n) * 5_000n) / 10_000n);
   } finally {
