@@ -185,6 +185,19 @@ export const NODE_REASONS = {
     status: 402,
     message: "The task was not paid: send a Verity voucher (or x402 payment) for the skill's price with the message",
   },
+  // retrieval-augmented serving (provider: start-up checks of a "model + dataset" offering; validator: replay)
+  dataset_digest_mismatch: {
+    status: 400,
+    message: "The local corpus file does not hash to the dataset's digest in the DatasetRegistry",
+  },
+  dataset_not_credited: {
+    status: 400,
+    message: "The offering's model does not credit the dataset it retrieves from, so claims would not pay it",
+  },
+  retrieval_mismatch: {
+    status: 422,
+    message: "The receipt's retrieval record does not match a re-run of the retrieval over the dataset",
+  },
   // validator (audit intake)
   audit_sample_invalid: { status: 400, message: "The audit sample does not match the expected transcript shape" },
   model_not_served: { status: 422, message: "The model is registered but this validator does not run it" },

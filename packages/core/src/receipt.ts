@@ -79,6 +79,21 @@ export type ReceiptParams = {
   topK?: number | undefined;
   seedKey?: `0x${string}` | undefined;
   auditCommit?: `0x${string}` | undefined;
+  /** Retrieval-augmented serving: what the request retrieved (see `RetrievalRecord`). */
+  retrieval?: RetrievalRecord | undefined;
+};
+
+/**
+ * What a retrieval-augmented request retrieved from a dataset, signed into the receipt's params:
+ * the dataset id and digest (SHA-256 of the corpus file), the retrieved chunk ids in rank order and
+ * the keccak256 of the retrieved chunks' text (`retrievedChunksHash`), so a validator holding the
+ * corpus can re-run the retrieval and check both.
+ */
+export type RetrievalRecord = {
+  datasetId: string;
+  digest: `0x${string}`;
+  chunkIds: number[];
+  chunksHash: `0x${string}`;
 };
 
 /**
@@ -89,6 +104,16 @@ export function paramsJson(p: ReceiptParams): string {
   return JSON.stringify({
     ...(p.auditCommit === undefined ? {} : { auditCommit: p.auditCommit }),
     maxTokens: p.maxTokens,
+    ...(p.retrieval === undefined
+      ? {}
+      : {
+          retrieval: {
+            chunkIds: [...p.retrieval.chunkIds],
+            chunksHash: p.retrieval.chunksHash,
+            datasetId: p.retrieval.datasetId,
+            digest: p.retrieval.digest,
+          },
+        }),
     seed: p.seed,
     ...(p.seedKey === undefined ? {} : { seedKey: p.seedKey }),
     stop: [...p.stop],
@@ -105,6 +130,16 @@ export function hashParams(p: ReceiptParams): `0x${string}` {
 
 const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/);
 const uintString = z.string().regex(/^\d{1,78}$/);
+
+/** A `RetrievalRecord` as JSON (transcripts, audit samples); at most 64 chunk ids. */
+export const retrievalRecordSchema = z
+  .object({
+    datasetId: uintString,
+    digest: hex32.transform((v) => v as `0x${string}`),
+    chunkIds: z.array(z.number().int().nonnegative()).max(64),
+    chunksHash: hex32.transform((v) => v as `0x${string}`),
+  })
+  .strict();
 
 /** A receipt as JSON (the `Verity-Receipt` header is base64 of `{ receipt, signature }`). */
 export const receiptJsonSchema = z.object({

@@ -5,6 +5,7 @@ import {
   HEADERS,
   PaymentError,
   RequestError,
+  type RetrievalRecord,
   reasonStatus,
   refuseUnresolvedContext,
   voucherDomain,
@@ -21,6 +22,7 @@ import { type ChatCompletionRequest, chatCompletionRequestSchema, completionRequ
 import { newRequestId, RequestAborted, runPaidInference, type SamplingRequest } from "./paid-inference.ts";
 import type { PaymentGate } from "./payment-gate.ts";
 import type { ReceiptSigner } from "./receipt-signer.ts";
+import { retrievalMessage, retrievalQuery, retrieve } from "./retrieval.ts";
 import { requestSeedFields } from "./seed-fields.ts";
 import type { ServedModel } from "./served-model.ts";
 import type { ProviderStore } from "./store.ts";
@@ -67,6 +69,28 @@ async function parseBody<T>(c: Context, schema: ZodType<T>): Promise<T> {
   return parsed.data;
 }
 
+/**
+ * Retrieval for a "model + dataset" offering (chat only): the top-k chunks for the last user message
+ * are inserted as a system message before the request's messages; returns the record to sign.
+ */
+function retrieveFor(model: ServedModel, kind: Kind, prompt: Prompt): RetrievalRecord | undefined {
+  const offering = model.retrieval;
+  if (!offering) return undefined;
+  if (kind !== "chat" || !("messages" in prompt)) {
+    throw new RequestError(`${model.name} retrieves from a dataset and serves chat completions only`, {
+      code: "invalid_request",
+      hint: "POST /v1/chat/completions",
+    });
+  }
+  const { chunks, record } = retrieve({
+    corpus: offering.corpus,
+    query: retrievalQuery(prompt.messages),
+    k: offering.k,
+  });
+  prompt.messages.unshift({ role: "system", content: retrievalMessage({ datasetId: offering.datasetId, chunks }) });
+  return record;
+}
+
 /** How to pay this provider for a request: the 402 body's `payment` section. */
 function paymentInfo(deps: CompletionsDeps, model: ServedModel, ceiling: bigint) {
   return {
@@ -79,6 +103,9 @@ function paymentInfo(deps: CompletionsDeps, model: ServedModel, ceiling: bigint)
     modelId: model.modelId.toString(),
     price: { inputPerMTok: model.price.inputPerMTok.toString(), outputPerMTok: model.price.outputPerMTok.toString() },
     ceiling: ceiling.toString(),
+    ...(model.retrieval
+      ? { retrieval: { datasetId: model.retrieval.datasetId.toString(), fee: model.retrieval.fee.toString() } }
+      : {}),
     voucher: {
       domain: voucherDomain({ chainId: deps.chainId, verifyingContract: deps.paymentChannels }),
       types: voucherTypes,
@@ -138,6 +165,9 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
                 : {}),
             }
           : { text: typeof rawPrompt === "string" ? rawPrompt : model.engine.detokenize(rawPrompt ?? []) };
+      // A "model + dataset" offering retrieves before rendering: the chunks join the prompt as a
+      // system message and the record is signed into the receipt's params.
+      const retrieved = retrieveFor(model, kind, prompt);
       // A chat is rendered once: the count prices the ceiling and the tokens go to the engine.
       const rendered =
         "messages" in prompt
@@ -155,12 +185,13 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
           { code: "prompt_too_long", hint: "Shorten the prompt or lower max_tokens" },
         );
       }
-      const ceiling = ceilingFor({ price: model.price, promptTokens, maxTokens });
+      const ceiling = ceilingFor({ price: model.price, promptTokens, maxTokens }) + (model.retrieval?.fee ?? 0n);
       const operator = deps.operatorKey !== undefined && c.req.header("authorization") === `Bearer ${deps.operatorKey}`;
       if (operator)
         return await serveUnpaid(c, deps, { kind, model, prompt, rawPrompt, body, maxTokens, route, started });
       const header = c.req.header(HEADERS.voucher);
-      const door = deps.x402 && (await deps.x402.ready) ? deps.x402 : undefined;
+      // A retrieval offering is paid through channels of its composite model only (claims pay the dataset).
+      const door = deps.x402 && !model.retrieval && (await deps.x402.ready) ? deps.x402 : undefined;
       const charge = { resourceUrl: c.req.url, description: `${model.name} completion`, amount: ceiling };
       if (!header && door && c.req.header("payment-signature")) {
         let verified: Awaited<ReturnType<X402Door["verify"]>>;
@@ -233,6 +264,7 @@ export function completionsHandler(deps: CompletionsDeps, kind: Kind) {
         signer: deps.signer,
         metrics: deps.metrics,
         ...(deps.receiptClock ? { now: deps.receiptClock } : {}),
+        ...(retrieved && model.retrieval ? { retrieval: { record: retrieved, fee: model.retrieval.fee } } : {}),
       };
       const object = kind === "chat" ? "chat.completion" : "text_completion";
       const finish = (reason: string) => (reason === "length" ? "length" : "stop");

@@ -18,7 +18,7 @@ export function newRequestId(): `0x${string}` {
   return `0x${id}`;
 }
 
-import { chargeFor, type Receipt, type SignedReceiptJson } from "@verity/core";
+import { chargeFor, type Receipt, type RetrievalRecord, type SignedReceiptJson } from "@verity/core";
 import type { GenerateChunk, GenerateResult, Prompt } from "@verity/engine";
 import { createKeyedLock } from "./keyed-lock.ts";
 import type { ProviderMetrics } from "./metrics.ts";
@@ -58,6 +58,8 @@ export type PaidTranscript = {
     stop: string[];
     seedKey?: `0x${string}`;
     auditCommit?: `0x${string}`;
+    /** What a "model + dataset" offering retrieved (signed into the params). */
+    retrieval?: RetrievalRecord;
   };
 };
 
@@ -112,13 +114,19 @@ export async function runPaidInference(args: {
   delivered?: () => number;
   /** Clock for receipt timestamps and records, in ms (default `Date.now`). */
   now?: () => number;
+  /** A "model + dataset" request: the retrieval record the params commit to and the fee it adds. */
+  retrieval?: { record: RetrievalRecord; fee: bigint };
 }): Promise<PaidResult> {
   const { model, reservation } = args;
   const seed = args.sampling.seed ?? randomInt(0, 0xfffffffe);
   const { temperature, topP, maxTokens, stop, seedKey, auditCommit } = args.sampling;
   // The engine samples with the seed key; the receipt's params also commit to the audit commitment.
   const engineSampling = { temperature, topP, seed, maxTokens, stop: [...stop], ...(seedKey ? { seedKey } : {}) };
-  const sampling: PaidTranscript["sampling"] = { ...engineSampling, ...(auditCommit ? { auditCommit } : {}) };
+  const sampling: PaidTranscript["sampling"] = {
+    ...engineSampling,
+    ...(auditCommit ? { auditCommit } : {}),
+    ...(args.retrieval ? { retrieval: args.retrieval.record } : {}),
+  };
   const substituted = model.substitute?.pick() === true;
   const engine = substituted && model.substitute ? model.substitute.engine : model.engine;
   try {
@@ -137,11 +145,12 @@ export async function runPaidInference(args: {
     // No sampled token: the prompt was never evaluated (the request waited in the queue).
     if (aborted && generated.outputTokens.length === 0) throw new RequestAborted("client disconnected");
     const result = aborted ? deliveredPart(generated, args.delivered?.() ?? 0) : generated;
-    const computed = chargeFor({
-      price: model.price,
-      promptTokens: result.usage.promptTokens,
-      completionTokens: result.usage.completionTokens,
-    });
+    const computed =
+      chargeFor({
+        price: model.price,
+        promptTokens: result.usage.promptTokens,
+        completionTokens: result.usage.completionTokens,
+      }) + (args.retrieval?.fee ?? 0n);
     const charge = computed < reservation.ceiling ? computed : reservation.ceiling;
     const requestId = args.requestId;
     const createdAt = (args.now ?? Date.now)();

@@ -15,6 +15,7 @@ import type { EIP1193Provider, LocalAccount } from "viem";
 import { createProviderApp } from "./app.ts";
 import { createChannelMirror } from "./channel-mirror.ts";
 import { type ClaimPolicy, type ClaimReport, createClaimer, type SkippedClaim } from "./claimer.ts";
+import { openDatasetOffering } from "./dataset-offering.ts";
 import type { PayoutPolicy, WithdrawReport } from "./earnings-withdrawer.ts";
 import { createProviderMetrics } from "./metrics.ts";
 import { onboardProvider } from "./onboard.ts";
@@ -52,6 +53,12 @@ export type ProviderModelOptions = {
    * upstream-served model, which cannot sample with a seed key (it signs params without one).
    */
   requireSeed?: boolean;
+  /**
+   * Serve "model + dataset" as one offering (`--dataset`, `--dataset-file`): the model named
+   * `<engine>+data-<id>` under the composite model id (`compositeIdentity`), which must be registered
+   * and credit the dataset; every request retrieves from `file` (checked against the dataset's digest).
+   */
+  dataset?: { datasetId: bigint; file: string; k?: number };
 };
 
 export type ProviderOptions = {
@@ -167,6 +174,23 @@ export function createProvider(options: ProviderOptions) {
       expectedChainId: deployment.chainId,
     });
     await verifyDeployment({ publicClient: clients.publicClient, deployment });
+    // A "model + dataset" offering: the corpus must be the registered dataset before anything is offered.
+    const corpora = await Promise.all(
+      options.models.map((m) =>
+        m.dataset
+          ? openDatasetOffering({
+              publicClient: clients.publicClient as never,
+              deployment,
+              base: m.engine.identity,
+              datasetId: m.dataset.datasetId,
+              file: m.dataset.file,
+              ...(m.dataset.k === undefined ? {} : { k: m.dataset.k }),
+            })
+          : undefined,
+      ),
+    );
+    const offerName = (m: ProviderModelOptions) =>
+      m.dataset ? `${m.engine.name}+data-${m.dataset.datasetId}` : m.engine.name;
     listening = await listen({
       fetch: (request) =>
         draining
@@ -187,13 +211,17 @@ export function createProvider(options: ProviderOptions) {
       agentURI: `${publicUrl}/.well-known/agent-registration.json`,
       stake: options.stake,
       endpoint: publicUrl,
-      offers: options.models.map((m) => ({
-        name: m.engine.name,
-        identity: m.engine.identity,
+      offers: options.models.map((m, i) => ({
+        name: offerName(m),
+        identity: corpora[i]?.identity ?? m.engine.identity,
         inputPricePerMTok: m.inputPricePerMTok,
         outputPricePerMTok: m.outputPricePerMTok,
         maxOutputTokens: m.maxOutputTokens,
-        ...(m.registerModelIfMissing === undefined ? {} : { registerModelIfMissing: m.registerModelIfMissing }),
+        ...(m.dataset
+          ? { registerModelIfMissing: false }
+          : m.registerModelIfMissing === undefined
+            ? {}
+            : { registerModelIfMissing: m.registerModelIfMissing }),
       })),
       onStep: step,
     });
@@ -233,6 +261,7 @@ export function createProvider(options: ProviderOptions) {
     for (const [i, m] of options.models.entries()) {
       const offer = onboarded.offers[i];
       if (!offer) continue;
+      const retrieval = corpora[i]?.offering;
       const health = m.upstream
         ? createUpstreamHealth({
             probe: m.upstream.probe,
@@ -244,8 +273,9 @@ export function createProvider(options: ProviderOptions) {
         health.start();
         cleanups.push(() => health.stop());
       }
-      served.set(m.engine.name, {
-        name: m.engine.name,
+      served.set(offerName(m), {
+        name: offerName(m),
+        ...(retrieval ? { retrieval } : {}),
         engine: health ? withFailureReport(m.engine, health.failed) : m.engine,
         ...(m.manifest ? { manifest: m.manifest } : {}),
         ...(health ? { health } : {}),

@@ -1,5 +1,6 @@
 import type { Price } from "@verity/core";
 import type { AnnouncedManifest, Engine } from "@verity/engine";
+import type { DatasetOffering } from "./dataset-offering.ts";
 import type { Substitution } from "./substitute.ts";
 import type { UpstreamHealth } from "./upstream-health.ts";
 import type { WorkQueue } from "./work-queue.ts";
@@ -24,6 +25,8 @@ export type ServedModel = {
    * OpenAI-compatible upstream: such a model drops the seed key and signs params without it.
    */
   seedSync: boolean;
+  /** A "model + dataset" offering: every request retrieves from the corpus and pays `retrieval.fee`. */
+  retrieval?: DatasetOffering;
   /** Refuse paid requests without a seed key and audit commitment (`missing_seed`); seed-synced models only. */
   requireSeed?: boolean;
 };

@@ -7,12 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createChannelReader, createNativeAccount, currentReceiverSigner, deploy } from "@verity/chain";
 import { createTestChain, type TestChain } from "@verity/chain/testing";
-import { modelRegistryAbi, paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
+import { datasetRegistryAbi, modelRegistryAbi, paymentChannelsAbi, testUSDAbi } from "@verity/contracts";
 import { type ChannelConfig, channelIdOf, type Deployment, voucherDomain, voucherTypes } from "@verity/core";
 import { announceManifest, createTestEngine, type Engine } from "@verity/engine";
 import { keccak256, maxUint256, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { ClaimPolicy } from "./claimer.ts";
+import { compositeIdentity } from "./dataset-offering.ts";
 import { createProvider, type Provider, type ProviderInfo } from "./provider.ts";
 
 export const TEST_OPERATOR_KEY = "verity-test-operator";
@@ -51,6 +52,46 @@ export async function registerTestModel(
     functionName: "modelIdOf",
     args: [engine.identity.weightsHash, engine.identity.tokenizerHash],
   });
+}
+
+/**
+ * Registers `engine` + dataset `datasetId` as a composite model (owned by `modelOwner`, identity
+ * `compositeIdentity` of the dataset's registered digest) and credits the dataset `shareBps`
+ * (0: no credit).
+ */
+export async function registerTestComposite(args: {
+  t: TestChain;
+  deployment: Deployment;
+  engine: Engine;
+  datasetId: bigint;
+  royaltyBps: number;
+  shareBps: number;
+}): Promise<bigint> {
+  const { t, deployment } = args;
+  const registry = deployment.contracts.DatasetRegistry?.address;
+  if (!registry) throw new Error("the deployment has no DatasetRegistry");
+  const dataset = await t.publicClient.readContract({
+    address: registry,
+    abi: datasetRegistryAbi,
+    functionName: "getDataset",
+    args: [args.datasetId],
+  });
+  const identity = compositeIdentity({ base: args.engine.identity, digest: dataset.digest });
+  const modelId = await registerTestModel(
+    t,
+    deployment,
+    { identity, name: `${args.engine.name}+data-${args.datasetId}` } as Engine,
+    args.royaltyBps,
+  );
+  if (args.shareBps === 0) return modelId; // registered without a credit
+  const hash = await t.wallet("modelOwner").writeContract({
+    address: deployment.contracts.ModelRegistry.address,
+    abi: modelRegistryAbi,
+    functionName: "creditDataset",
+    args: [modelId, args.datasetId, args.shareBps],
+  });
+  await t.publicClient.waitForTransactionReceipt({ hash });
+  return modelId;
 }
 
 /** Mints TestUSD to `name` (the deployer owns TestUSD on test deployments). */
@@ -174,6 +215,12 @@ export async function startTestProvider(
     quantization?: string;
     /** What the provider announces about request data in `/health`. */
     dataCollection?: "allow" | "deny";
+    /**
+     * Serve the first model as "model + dataset": `modelOwner` registers the composite model
+     * (`compositeIdentity` of the registered dataset's digest) with `royaltyBps` and credits the
+     * dataset `shareBps`; the provider retrieves from `file`.
+     */
+    dataset?: { datasetId: bigint; file: string; royaltyBps: number; shareBps: number };
   } = {},
 ): Promise<TestProvider> {
   const t = options.t ?? (await createTestChain());
@@ -182,6 +229,8 @@ export async function startTestProvider(
   const engines = await Promise.all((options.models ?? ["verity-tiny"]).map((name) => createTestEngine({ name })));
   const substitute = options.substitute ? await createTestEngine({ name: options.substitute.model }) : undefined;
   for (const engine of engines) await registerTestModel(t, deployment, engine);
+  if (options.dataset && engines[0])
+    await registerTestComposite({ t, deployment, engine: engines[0], ...options.dataset });
   const account = options.account ?? "provider-1";
   await mintTestUSD(t, deployment, account, 1_000_000_000n);
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "verity-provider-"));
@@ -189,8 +238,11 @@ export async function startTestProvider(
     deployment,
     provider: t.edr.provider,
     account: createNativeAccount(t.account(account).privateKey),
-    models: engines.map((engine) => ({
+    models: engines.map((engine, i) => ({
       engine,
+      ...(i === 0 && options.dataset
+        ? { dataset: { datasetId: options.dataset.datasetId, file: options.dataset.file } }
+        : {}),
       inputPricePerMTok: options.inputPricePerMTok ?? 1_000_000n,
       outputPricePerMTok: options.outputPricePerMTok ?? 2_000_000n,
       maxOutputTokens: options.maxOutputTokens ?? 256,

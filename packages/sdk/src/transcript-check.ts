@@ -4,7 +4,7 @@
  * it is exactly what the signed receipt commits to: the ids hash to `promptHash` / `outputHash`, their
  * counts are the receipt's token counts, and the parameters hash to `paramsHash`.
  */
-import { HEX32_PATTERN, hashParams, hashTokens, type Receipt } from "@verity/core";
+import { HEX32_PATTERN, hashParams, hashTokens, type Receipt, retrievalRecordSchema } from "@verity/core";
 import { z } from "zod";
 
 const hex32 = z
@@ -26,6 +26,8 @@ export const transcriptSamplingSchema = z
     seedKey: hex32.optional(),
     /** The client's commitment to its audit secret, as it sent it. */
     auditCommit: hex32.optional(),
+    /** A "model + dataset" offering: what the provider retrieved, as it signed it. */
+    retrieval: retrievalRecordSchema.optional(),
   })
   .strict();
 

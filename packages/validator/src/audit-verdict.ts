@@ -24,7 +24,8 @@ export type VerdictReason =
   | "implausible_eos"
   | "truncated_output"
   | "closer_to_substitute"
-  | "seeded_token_mismatch";
+  | "seeded_token_mismatch"
+  | "retrieval_mismatch";
 
 /** Rank at or below which a token counts as low-rank in greedy outputs (Targon: 25). */
 export const LOW_RANK = 25;

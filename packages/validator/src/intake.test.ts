@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { BaseError, hashParams, hashTokens } from "@verity/core";
+import { BaseError, hashParams, hashTokens, type RetrievalRecord } from "@verity/core";
 import { createTestEngine, type Engine } from "@verity/engine";
-import { type AuditSampleInput, auditSample, parseAuditSample, transcriptOf } from "./intake.ts";
+import { checkRetrieval, corpusDigest, corpusOf, retrievalMessage, retrieve } from "@verity/provider";
+import { type AuditSampleInput, auditSample, parseAuditSample, type RetrievalChecker, transcriptOf } from "./intake.ts";
 
 let engine: Engine;
 let sample: AuditSampleInput;
@@ -92,4 +93,66 @@ test("an honest sample passes; one whose token ids differ from the receipt is re
   assert.ok(tampered.reasons.includes("receipt_mismatch"));
   const otherSeed = await auditSample({ engine, sample: { ...sample, request: { ...sample.request, seed: 43 } } });
   assert.deepEqual(otherSeed.reasons, ["receipt_mismatch"]);
+});
+
+test("a retrieval the receipt records is re-run: an honest one matches, a forged one fails retrieval_mismatch, none to re-run is unverifiable and passes", async () => {
+  const text = ["Varnholm tides rise twice a day.", "The bakery sells rye bread.", "Tides peak in March."].join("\n\n");
+  const corpus = corpusOf({ datasetId: 3n, digest: corpusDigest(Buffer.from(text)), text });
+  const question = "When do the tides peak?";
+  const { chunks, record } = retrieve({ corpus, query: question });
+  const messages = [
+    { role: "system" as const, content: retrievalMessage({ datasetId: 3n, chunks }) },
+    { role: "user" as const, content: question },
+  ];
+  const base = { temperature: 0, topP: 1, seed: 5, maxTokens: 8, stop: [] as string[] };
+  const result = await engine.generate({ prompt: { messages }, sampling: base });
+  // The provider signs whatever record it sends: the forged one is signed too, so only a re-run catches it.
+  const signedSample = (retrieval: RetrievalRecord): AuditSampleInput => ({
+    ...sample,
+    request: { model: "verity-tiny+data-3", messages: [{ role: "user", content: question }], max_tokens: 8 },
+    promptTokenIds: result.promptTokens,
+    outputTokenIds: result.outputTokens,
+    sampling: { ...base, retrieval },
+    receipt: {
+      ...sample.receipt,
+      receipt: {
+        ...sample.receipt.receipt,
+        promptHash: hashTokens(result.promptTokens),
+        outputHash: hashTokens(result.outputTokens),
+        paramsHash: hashParams({ ...base, retrieval }),
+        promptTokens: result.promptTokens.length,
+        completionTokens: result.outputTokens.length,
+      },
+    },
+  });
+  const checker: RetrievalChecker = (args) => checkRetrieval({ ...args, corpus });
+  const honest = await auditSample({ engine, sample: signedSample(record), retrieval: checker });
+  assert.ok(honest.pass, honest.details.join("; "));
+  assert.equal(honest.retrieval, "match");
+  const forged = await auditSample({
+    engine,
+    sample: signedSample({ ...record, chunkIds: [...record.chunkIds].reverse() }),
+    retrieval: checker,
+  });
+  assert.equal(forged.pass, false);
+  assert.ok(forged.reasons.includes("retrieval_mismatch"));
+  assert.equal(forged.retrieval, "retrieval_mismatch");
+  // A validator without the corpus (or without a checker) cannot tell: never a failure on its own missing data.
+  const blind = await auditSample({
+    engine,
+    sample: signedSample({ ...record, chunkIds: [...record.chunkIds].reverse() }),
+    retrieval: (args) => checkRetrieval({ ...args, corpus: undefined }),
+  });
+  assert.ok(blind.pass, blind.details.join("; "));
+  assert.equal(blind.retrieval, "unverifiable");
+  const unchecked = await auditSample({ engine, sample: signedSample(record) });
+  assert.equal(unchecked.retrieval, "unverifiable");
+  // A record the receipt does not sign is a receipt mismatch, as any other params change.
+  const unsigned = signedSample(record);
+  const swapped = await auditSample({
+    engine,
+    sample: { ...unsigned, sampling: { ...base, retrieval: { ...record, chunkIds: [0] } } },
+    retrieval: checker,
+  });
+  assert.ok(swapped.reasons.includes("receipt_mismatch"));
 });

@@ -2,7 +2,7 @@
  * The audit intake payload: what the SDK's audit queue POSTs to a validator (`AuditSample`:
  * transcript + signed receipt), validated with zod, turned into the verdict's transcript.
  */
-import { RequestError, signedReceiptSchema } from "@verity/core";
+import { RequestError, type RetrievalRecord, retrievalRecordSchema, signedReceiptSchema } from "@verity/core";
 import type { Engine } from "@verity/engine";
 import { z } from "zod";
 import { type AuditTranscript, auditTranscript, type ReceiptCommitments, type Verdict } from "./audit-verdict.ts";
@@ -25,8 +25,32 @@ export const auditSamplingSchema = z
     seedKey: hex32Out.optional(),
     /** The client's commitment to its audit secret, as the receipt's params commit to it. */
     auditCommit: hex32Out.optional(),
+    /** A "model + dataset" offering: what the request retrieved, as the receipt's params commit to it. */
+    retrieval: retrievalRecordSchema.optional(),
   })
   .strict();
+
+/**
+ * Re-runs a receipt's retrieval (`checkRetrieval` of @verity/provider over the validator's copy of
+ * the corpus): `unverifiable` when the validator holds no corpus of that digest.
+ */
+export type RetrievalChecker = (args: {
+  record: RetrievalRecord;
+  query: string;
+}) => { outcome: "match" } | { outcome: "unverifiable" | "retrieval_mismatch"; reason: string };
+
+/** The retrieval query of an audited chat request: its last user message (what the provider retrieved for). */
+function auditedQuery(request: Record<string, unknown>): string {
+  const messages = Array.isArray(request.messages) ? (request.messages as { role?: unknown; content?: unknown }[]) : [];
+  const text = (m: { content?: unknown }) =>
+    typeof m.content === "string"
+      ? m.content
+      : Array.isArray(m.content)
+        ? m.content.map((p) => (p as { text?: unknown }).text ?? "").join("")
+        : "";
+  const user = messages.filter((m) => m.role === "user").at(-1);
+  return user ? text(user) : messages.map(text).join("\n");
+}
 
 /**
  * The client's reveal: its channel's audit secret, the amount of the voucher that paid the request
@@ -151,9 +175,22 @@ export async function auditSample(options: {
   thresholds?: Thresholds;
   /** Known cheaper variants of the claimed model (e.g. its 4-bit quantisation): a likelihood-ratio check each. */
   suspects?: readonly Engine[];
-}): Promise<Verdict & { paramsVerifiable: boolean }> {
+  /**
+   * Re-runs a retrieval the receipt's params record. A mismatch fails the audit
+   * (`retrieval_mismatch`); a retrieval the validator cannot re-run (no corpus, no checker) is
+   * `retrieval: "unverifiable"` and never fails it: the validator's missing data is no evidence.
+   */
+  retrieval?: RetrievalChecker;
+}): Promise<Verdict & { paramsVerifiable: boolean; retrieval?: "match" | "unverifiable" | "retrieval_mismatch" }> {
   const sample = parseAuditSample(options.sample);
   const { transcript, receipt, paramsVerifiable } = transcriptOf(sample);
+  const record = sample.sampling?.retrieval;
+  const retrieval = record
+    ? (options.retrieval?.({ record, query: auditedQuery(sample.request) }) ?? {
+        outcome: "unverifiable" as const,
+        reason: "this validator re-runs no retrieval",
+      })
+    : undefined;
   const verdict = await auditTranscript({
     engine: options.engine,
     transcript,
@@ -161,5 +198,15 @@ export async function auditSample(options: {
     ...(options.thresholds ? { thresholds: options.thresholds } : {}),
     ...(options.suspects && options.suspects.length > 0 ? { suspects: options.suspects } : {}),
   });
-  return { ...verdict, paramsVerifiable };
+  if (retrieval?.outcome === "retrieval_mismatch") {
+    return {
+      ...verdict,
+      pass: false,
+      reasons: [...verdict.reasons, "retrieval_mismatch"],
+      details: [...verdict.details, `retrieval: ${retrieval.reason}`],
+      paramsVerifiable,
+      retrieval: retrieval.outcome,
+    };
+  }
+  return { ...verdict, paramsVerifiable, ...(retrieval ? { retrieval: retrieval.outcome } : {}) };
 }

@@ -1,5 +1,6 @@
-import { modelRegistryAbi } from "@verity/contracts";
+import { datasetRegistryAbi, modelRegistryAbi } from "@verity/contracts";
 import { ConfigError } from "@verity/core";
+import { compositeIdentity } from "@verity/provider";
 import type { Command } from "commander";
 import { parseEventLogs } from "viem";
 import { type ChainFlags, openChainContext } from "../chain-context.ts";
@@ -20,6 +21,7 @@ type RegisterFlags = ChainFlags & {
   weights: string;
   royaltyBps: string;
   licence: string;
+  dataset?: string;
   json?: boolean;
 };
 
@@ -43,6 +45,10 @@ export function registerModel(program: Command): void {
     .option("--name <name>", "name offers and clients use (default: the GGUF's general.name)")
     .option("--royalty-bps <bps>", "royalty on every settled payment for the model, basis points", "0")
     .option("--licence <uri>", "URI of the model's licence", "")
+    .option(
+      "--dataset <id>",
+      'register the composite model + dataset offering (weights hash keccak("verity-rag" ‖ weights ‖ dataset digest)); then credit the dataset',
+    )
     .option("--json", "print one JSON line with the model id")
     .addHelpText(
       "after",
@@ -65,9 +71,27 @@ export function registerModel(program: Command): void {
             hint: `Pass --royalty-bps ${max} or less`,
           });
         }
-        const weights = await progress.step(`hash ${flags.weights}`, () =>
+        const base = await progress.step(`hash ${flags.weights}`, () =>
           identifyWeights({ spec: flags.weights, onProgress: (l) => progress.info(l) }),
         );
+        const datasetId = flags.dataset === undefined ? undefined : BigInt(parseInteger("--dataset", flags.dataset, 1));
+        const weights =
+          datasetId === undefined
+            ? base
+            : {
+                name: `${base.name}+data-${datasetId}`,
+                identity: compositeIdentity({
+                  base: base.identity,
+                  digest: (
+                    await clients.publicClient.readContract({
+                      address: datasetRegistryOf(deployment),
+                      abi: datasetRegistryAbi,
+                      functionName: "getDataset",
+                      args: [datasetId],
+                    })
+                  ).digest,
+                }),
+              };
         const name = flags.name ?? weights.name;
         const address = deployment.contracts.ModelRegistry.address;
         const existing = await clients.publicClient.readContract({

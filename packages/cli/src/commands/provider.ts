@@ -39,8 +39,33 @@ type StartFlags = {
   substitute?: string;
   substituteRate?: string;
   requireSeed?: boolean;
+  dataset?: string;
+  datasetFile?: string;
+  datasetTopK?: string;
   json?: boolean;
 };
+
+/** `--dataset` and `--dataset-file`: serve the one model as "model + dataset" (both or neither). */
+function parseDataset(flags: StartFlags, models: number): { datasetId: bigint; file: string; k: number } | undefined {
+  if (flags.dataset === undefined && flags.datasetFile === undefined) return undefined;
+  if (flags.dataset === undefined || flags.datasetFile === undefined) {
+    throw new ConfigError("--dataset and --dataset-file go together", {
+      code: "invalid_parameter",
+      hint: "Give the dataset id and the local corpus file registered under it",
+    });
+  }
+  if (models !== 1) {
+    throw new ConfigError(`--dataset serves one model, got ${models}`, {
+      code: "invalid_parameter",
+      hint: "Run one provider per model + dataset offering",
+    });
+  }
+  return {
+    datasetId: BigInt(parseInteger("--dataset", flags.dataset, 1)),
+    file: resolve(flags.datasetFile),
+    k: parseInteger("--dataset-top-k", flags.datasetTopK ?? "3", 1),
+  };
+}
 
 /** `--substitute-rate`: a fraction of requests in [0, 1] (default 1 with `--substitute`). */
 function parseSubstituteRate(flags: StartFlags): number | undefined {
@@ -152,6 +177,15 @@ export function registerProvider(program: Command): void {
         .choices(["allow", "deny"])
         .default("allow"),
     )
+    .option(
+      "--dataset <id>",
+      "serve the model + this DatasetRegistry dataset as one offering (model <name>+data-<id>, under the composite model id that credits it)",
+    )
+    .option(
+      "--dataset-file <path>",
+      "the dataset's local corpus (JSONL with a text field, or paragraphs); must match its digest",
+    )
+    .option("--dataset-top-k <n>", "chunks retrieved per request (default 3)")
     .option("--json", "print JSON lines (ready, claim, error) on stdout")
     .addHelpText(
       "after",
@@ -199,6 +233,7 @@ export function registerProvider(program: Command): void {
             `! devnet/simulation mode: ${substitute.engine.name} serves ${Math.round(substitute.rate * 100)}% of paid requests under the offered model — this is slashable cheating`,
           );
         }
+        const dataset = parseDataset(flags, engines.length);
         const node = createProvider({
           deployment,
           rpcUrl: flags.rpc,
@@ -210,6 +245,7 @@ export function registerProvider(program: Command): void {
             maxOutputTokens: parseInteger("--max-output-tokens", flags.maxOutputTokens, 1),
             registerModelIfMissing: flags.registerModel === true,
             ...(flags.requireSeed ? { requireSeed: true } : {}),
+            ...(dataset ? { dataset } : {}),
             ...(substitute ? { substitute } : {}),
             ...(upstream
               ? { manifest: upstream.manifest, upstream: { probe: () => (upstream as UpstreamModel).engine.probe() } }
