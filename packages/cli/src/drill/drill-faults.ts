@@ -225,7 +225,12 @@ const validatorKill: Fault = {
       `killed with ${accepted.length} new audit(s) accepted, ${queuedAtKill} still queued; ${after.length} audits after restart, ${pending} pending`,
     );
     return [
-      failed > 0 ? `${failed} answer(s) failed` : "",
+      failed > 0
+        ? `${failed} answer(s) failed (${outcomes
+            .filter((o) => !o.complete)
+            .map((o) => o.error ?? "unknown")
+            .join(", ")})`
+        : "",
       lost.length > 0 ? `${lost.length} accepted audit(s) lost` : "",
       stuck.length > 0 ? `${stuck.length} audit(s) still queued` : "",
       pending > 0 ? `${pending} sample(s) never delivered` : "",
