@@ -7,7 +7,7 @@
  * OpenAI-compatible front door instead of an A2A interface.
  */
 import { type AgentSkillPrice, VERITY_A2A_EXTENSION_URI } from "@verity/core";
-import { signAgentCard, X402_A2A_EXTENSION_URI } from "@verity/provider";
+import { createSignedCardSource, type signAgentCard, X402_A2A_EXTENSION_URI } from "@verity/provider";
 import type { LocalAccount } from "viem";
 import type { RouteOffer } from "./routing-policy.ts";
 import { userPrice } from "./user-price.ts";
@@ -143,21 +143,9 @@ export function buildGatewayAgentCard(input: GatewayCardInput, signer: `0x${stri
 
 /** The signed card, re-signed only when the skills (models, prices, provider counts) or URL change. */
 export function createGatewayCardSource(args: { input: () => GatewayCardInput; account: LocalAccount }) {
-  let cached: { key: string; card: Promise<AgentCard> } | undefined;
-  return (): Promise<AgentCard> => {
-    const input = args.input();
-    const key = JSON.stringify([input.baseUrl, gatewaySkills(input.offers, input.feeBps), input.x402Schemes]);
-    if (cached?.key !== key) {
-      const card = signAgentCard({
-        card: buildGatewayAgentCard(input, args.account.address),
-        account: args.account,
-        ref: { chainId: input.chainId, agentRegistry: input.agentRegistry, agentId: input.agentId },
-      });
-      cached = { key, card };
-      card.catch(() => {
-        cached = undefined;
-      });
-    }
-    return cached.card;
-  };
+  return createSignedCardSource({
+    ...args,
+    keyOf: (input) => JSON.stringify([input.baseUrl, gatewaySkills(input.offers, input.feeBps), input.x402Schemes]),
+    build: buildGatewayAgentCard,
+  });
 }

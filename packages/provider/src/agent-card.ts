@@ -162,15 +162,23 @@ export async function signAgentCard(args: {
   };
 }
 
-/** The signed card, built once per base URL (the card only changes when the offers do). */
-export function createAgentCardSource(args: { input: () => AgentCardInput; account: LocalAccount }) {
+/**
+ * A signed card that is signed again only when `keyOf(input)` changes; a failed signature is
+ * forgotten, so the next call retries it.
+ */
+export function createSignedCardSource<I extends AgentRef>(args: {
+  input: () => I;
+  account: LocalAccount;
+  keyOf: (input: I) => string;
+  build: (input: I, signer: `0x${string}`) => AgentCard;
+}) {
   let cached: { key: string; card: Promise<AgentCard> } | undefined;
   return (): Promise<AgentCard> => {
     const input = args.input();
-    const key = JSON.stringify([input.baseUrl, [...input.models].map((m) => [m.name, m.modelId.toString()])]);
+    const key = args.keyOf(input);
     if (cached?.key !== key) {
       const card = signAgentCard({
-        card: buildAgentCard(input, args.account.address),
+        card: args.build(input, args.account.address),
         account: args.account,
         ref: { chainId: input.chainId, agentRegistry: input.agentRegistry, agentId: input.agentId },
       });
@@ -181,4 +189,13 @@ export function createAgentCardSource(args: { input: () => AgentCardInput; accou
     }
     return cached.card;
   };
+}
+
+/** The signed card, built once per base URL (the card only changes when the offers do). */
+export function createAgentCardSource(args: { input: () => AgentCardInput; account: LocalAccount }) {
+  return createSignedCardSource({
+    ...args,
+    keyOf: (input) => JSON.stringify([input.baseUrl, [...input.models].map((m) => [m.name, m.modelId.toString()])]),
+    build: buildAgentCard,
+  });
 }
